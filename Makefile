@@ -1,0 +1,40 @@
+# make        builds bin/c/{server,client} with the C compiler alone and
+#             bin/go/{server,client} with CGO_ENABLED=0
+# make test   runs the differential suite (what CI runs)
+# make report prints the side-by-side table of every model
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror
+LDLIBS  += -lpthread
+GO      ?= go
+
+MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c
+SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
+CLIENT_C := csrc/client.c csrc/common.c
+GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
+
+.PHONY: all test report clean
+all: bin/c/server bin/c/client bin/go/server bin/go/client
+
+bin/c/server: $(SERVER_C) csrc/echo.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(SERVER_C) $(LDLIBS)
+
+bin/c/client: $(CLIENT_C) csrc/echo.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(CLIENT_C)
+
+bin/go/server: $(GO_SRC)
+	CGO_ENABLED=0 $(GO) build -o $@ ./gosrv/cmd/server
+
+bin/go/client: $(GO_SRC)
+	CGO_ENABLED=0 $(GO) build -o $@ ./gosrv/cmd/client
+
+test:
+	$(GO) test -race -timeout 20m ./...
+
+report:
+	$(GO) run ./compare/cmd/sidebyside
+
+clean:
+	rm -rf bin

@@ -1,0 +1,318 @@
+/*
+ * common.c - the pieces every model shares: the listening socket, waiting for readiness or
+ * a stop, the one-shot echo, and the log lines. Its Go twin is gosrv/common.go.
+ *
+ * Every log line leaves in one write(2), formatted by hand without stdio or malloc. That
+ * keeps lines whole when several processes share one pipe (fork), makes the output
+ * identical whether it goes to a terminal or a pipe (the seed's printf was block-buffered
+ * in a pipe), and keeps the helpers async-signal-safe, which the child of a forked Go
+ * process requires.
+ */
+#include "echo.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* Retries a system call that a signal interrupted (EINTR); evaluates to its result. */
+#define NO_EINTR(call) ({ long r_; do r_ = (call); while (r_ < 0 && errno == EINTR); r_; })
+
+/* socket, SO_REUSEADDR, bind 0.0.0.0:port, listen: the seed's steps and error names. */
+int open_listener(int port, int errfd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_errno(errfd, "create_listenfd", errno);
+        return -1;
+    }
+    int reuseaddr = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuseaddr, sizeof(reuseaddr)) < 0) {
+        log_errno(errfd, "setsockopt_listenfd", errno);
+        goto fail;
+    }
+    struct sockaddr_in servaddr;
+    memset(&servaddr, 0, sizeof(servaddr));
+    servaddr.sin_family = AF_INET;
+    servaddr.sin_addr.s_addr = htonl(INADDR_ANY);
+    servaddr.sin_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&servaddr, sizeof(servaddr)) < 0) {
+        log_errno(errfd, "bind_listenfd", errno);
+        goto fail;
+    }
+    if (listen(fd, MAX_CONN) < 0) {
+        log_errno(errfd, "listen_listenfd", errno);
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* The port the kernel chose when the server asked for port 0. */
+int listener_port(int listenfd)
+{
+    struct sockaddr_in addr;
+    socklen_t len = sizeof(addr);
+    if (getsockname(listenfd, (struct sockaddr *)&addr, &len) < 0)
+        return -1;
+    return ntohs(addr.sin_port);
+}
+
+/* A port on the command line: 1 to 5 decimal digits, 0 to 65535. Returns -1 otherwise. */
+int parse_port(const char *s)
+{
+    long v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v <= 65535 ? (int)v : -1;
+}
+
+int set_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/*
+ * Blocks until fd is readable (data, end of stream or an error: all make the next call
+ * return at once) or a stop is requested. Returns 1 for fd, 0 for a stop, -1 on error.
+ * This is the blocking models' only addition to the seed: without it a blocked accept or
+ * recv could not be stopped. A stop wins when both are ready, so stopping is prompt.
+ */
+int wait_readable(int fd, int stopfd)
+{
+    struct pollfd pfd[2] = {
+        { .fd = fd, .events = POLLIN },
+        { .fd = stopfd, .events = POLLIN },
+    };
+    if (NO_EINTR(poll(pfd, 2, -1)) < 0)
+        return -1;
+    if (pfd[1].revents)
+        return 0;
+    return 1;
+}
+
+/* Non-blocking look at the stop eventfd, for loops that never block on it. */
+int stop_requested(int stopfd)
+{
+    struct pollfd pfd = { .fd = stopfd, .events = POLLIN };
+    return NO_EINTR(poll(&pfd, 1, 0)) > 0;
+}
+
+/*
+ * The one-shot protocol: one recv of at most BUF_SIZE bytes, log it, send it back,
+ * half-close, close. Seed departures: a failed recv is reported instead of writing
+ * buf[-1]; the log line takes a length instead of writing buf[512]; MSG_NOSIGNAL turns
+ * a send to a reset peer into EPIPE instead of a SIGPIPE that kills the server.
+ */
+void echo_once(const struct server *srv, int connfd)
+{
+    char buf[BUF_SIZE];
+    long nbuf = NO_EINTR(recv(connfd, buf, BUF_SIZE, 0));
+    if (nbuf < 0) {
+        log_errno(srv->errfd, "recv_connfd", errno);
+        close(connfd);
+        return;
+    }
+    log_msg(srv->outfd, "recv_msg: ", buf, (size_t)nbuf);
+    if (NO_EINTR(send(connfd, buf, (size_t)nbuf, MSG_NOSIGNAL)) < 0) {
+        log_errno(srv->errfd, "send_connfd", errno);
+        close(connfd);
+        return;
+    }
+    /* Its error is not logged: the peer may reset between send and shutdown, and the
+     * close that follows ends the connection either way. */
+    shutdown(connfd, SHUT_WR);
+    close(connfd);
+}
+
+/* ---- the descriptors a model must close when it stops ---- */
+
+int fdset_add(struct fdset *set, int fd)
+{
+    if (fd >= set->cap) {
+        int cap = set->cap > 0 ? set->cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        unsigned char *open = realloc(set->open, (size_t)cap);
+        if (open == NULL)
+            return -1;
+        memset(open + set->cap, 0, (size_t)(cap - set->cap));
+        set->open = open;
+        set->cap = cap;
+    }
+    set->open[fd] = 1;
+    return 0;
+}
+
+void fdset_del(struct fdset *set, int fd)
+{
+    if (fd < set->cap)
+        set->open[fd] = 0;
+}
+
+void fdset_close_all(struct fdset *set)
+{
+    for (int fd = 0; fd < set->cap; fd++) {
+        if (set->open[fd])
+            close(fd);
+    }
+    free(set->open);
+    set->open = NULL;
+    set->cap = 0;
+}
+
+/*
+ * Closes every descriptor but the n in keep, with close_range(2): async-signal-safe, so a
+ * forked child of a Go process may call it. Without it the child would hold copies of
+ * every socket of the process it was forked from, and a peer's close would not end them.
+ */
+void close_other_fds(const int *keep, int n)
+{
+    int sorted[8];
+    if (n > 8)
+        n = 8;
+    memcpy(sorted, keep, (size_t)n * sizeof(int));
+    for (int i = 1; i < n; i++) { /* insertion sort: n is tiny */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    }
+    unsigned int from = 0;
+    for (int i = 0; i < n; i++) {
+        if ((unsigned int)sorted[i] > from)
+            close_range(from, (unsigned int)sorted[i] - 1, 0);
+        from = (unsigned int)sorted[i] + 1;
+    }
+    close_range(from, ~0U, 0);
+}
+
+/* ---- log lines: one write(2) each, built without stdio ---- */
+
+struct line {
+    char buf[BUF_SIZE + 128];
+    size_t n;
+};
+
+static void put_bytes(struct line *l, const char *s, size_t n)
+{
+    if (n > sizeof(l->buf) - l->n)
+        n = sizeof(l->buf) - l->n;
+    memcpy(l->buf + l->n, s, n);
+    l->n += n;
+}
+
+static void put_str(struct line *l, const char *s)
+{
+    put_bytes(l, s, strlen(s));
+}
+
+static void put_uint(struct line *l, unsigned long v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    put_bytes(l, digits + i, sizeof(digits) - i);
+}
+
+/* Writes the whole line; a log write that fails has nowhere to be reported. */
+static void emit(int fd, struct line *l)
+{
+    put_bytes(l, "\n", 1);
+    size_t off = 0;
+    while (off < l->n) {
+        long w = NO_EINTR(write(fd, l->buf + off, l->n - off));
+        if (w <= 0)
+            return;
+        off += (size_t)w;
+    }
+}
+
+/* IPv4 dotted quad, as inet_ntoa prints it (inet_ntoa itself is not async-signal-safe). */
+static void put_ipv4(struct line *l, struct in_addr a)
+{
+    const unsigned char *b = (const unsigned char *)&a.s_addr;
+    for (int i = 0; i < 4; i++) {
+        if (i > 0)
+            put_bytes(l, ".", 1);
+        put_uint(l, b[i]);
+    }
+}
+
+void log_listening(int errfd, int port)
+{
+    struct line l = { .n = 0 };
+    put_str(&l, "listening on 0.0.0.0:");
+    put_uint(&l, (unsigned long)port);
+    emit(errfd, &l);
+}
+
+/* "new conn(IP:PORT)" for the blocking models, "new conn IP:PORT" for the others. */
+void log_new_conn(int outfd, const struct sockaddr_in *peer, int parens)
+{
+    struct line l = { .n = 0 };
+    put_str(&l, parens ? "new conn(" : "new conn ");
+    put_ipv4(&l, peer->sin_addr);
+    put_bytes(&l, ":", 1);
+    put_uint(&l, ntohs(peer->sin_port));
+    if (parens)
+        put_bytes(&l, ")", 1);
+    emit(outfd, &l);
+}
+
+/* "PREFIXMSG" ("recv_msg: ", "echo_msg: "), MSG cut at its first NUL as printf("%s") would. */
+void log_msg(int fd, const char *prefix, const char *buf, size_t n)
+{
+    const char *nul = memchr(buf, 0, n);
+    if (nul != NULL)
+        n = (size_t)(nul - buf);
+    struct line l = { .n = 0 };
+    put_str(&l, prefix);
+    put_bytes(&l, buf, n);
+    emit(fd, &l);
+}
+
+void log_line(int fd, const char *text)
+{
+    struct line l = { .n = 0 };
+    put_str(&l, text);
+    emit(fd, &l);
+}
+
+/*
+ * perror's format, "WHAT error: MESSAGE". strerrordesc_np gives glibc's untranslated
+ * text from a static table: what perror prints in the C locale, and safe in a forked child.
+ */
+void log_errno(int errfd, const char *what, int err)
+{
+    struct line l = { .n = 0 };
+    put_str(&l, what);
+    put_str(&l, " error: ");
+    const char *desc = strerrordesc_np(err);
+    if (desc != NULL) {
+        put_str(&l, desc);
+    } else {
+        put_str(&l, "Unknown error ");
+        put_uint(&l, (unsigned long)err);
+    }
+    emit(errfd, &l);
+}

@@ -1,0 +1,75 @@
+/*
+ * echo.h - what every I/O model shares: the server it is given, the wire protocol's
+ * constants, and the helpers in common.c (listening, log lines, perror-style errors).
+ *
+ * A model is one function, serve_MODEL(srv), that serves on srv->listenfd until
+ * srv->stopfd becomes readable, then closes every descriptor it opened and returns.
+ * It never calls exit() and never installs a signal handler, so that the same code runs
+ * in the standalone program (server_main.c) and inside a Go process (native/).
+ * Its twin in Go is gosrv/common.go.
+ */
+#ifndef IOMODELS_ECHO_H
+#define IOMODELS_ECHO_H
+
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define DEFAULT_PORT 8080
+#define MAX_CONN 1024   /* listen backlog, as in the seed */
+#define MAX_EVENT 1024  /* epoll_wait batch, as in the seed */
+#define BUF_SIZE 512    /* one-shot models answer with what one recv of this size returns */
+
+struct server {
+    int listenfd; /* bound and listening (blocking); the model may change its flags */
+    int stopfd;   /* an eventfd: readable once the server must stop; never read it */
+    int outfd;    /* log lines ("new conn", "recv_msg"): stdout in the standalone server */
+    int errfd;    /* error lines (perror format): stderr in the standalone server */
+};
+
+/* A model returns 0 once stopped, -1 when it could not start (the reason is logged). */
+typedef int (*serve_fn)(const struct server *srv);
+
+struct model {
+    const char *name;    /* command-line name, e.g. "epoll-lt" */
+    const char *iomodel; /* the seed's I/O model, for the report */
+    serve_fn serve;
+};
+
+int serve_iterative(const struct server *srv);
+int serve_fork(const struct server *srv);
+int serve_epoll_lt(const struct server *srv);
+int serve_epoll_et(const struct server *srv);
+
+/* models.c: the table of models, in SPEC order. */
+extern const struct model models[];
+const struct model *find_model(const char *name);
+
+/* A set of open descriptors, indexed by fd, so a model can close them all when it stops. */
+struct fdset {
+    unsigned char *open;
+    int cap;
+};
+
+/* common.c */
+int fdset_add(struct fdset *set, int fd);
+void fdset_del(struct fdset *set, int fd);
+void fdset_close_all(struct fdset *set);
+void close_other_fds(const int *keep, int n);
+
+int open_listener(int port, int errfd);
+int listener_port(int listenfd);
+int set_nonblock(int fd);
+int parse_port(const char *s);
+int wait_readable(int fd, int stopfd);
+int stop_requested(int stopfd);
+void echo_once(const struct server *srv, int connfd);
+
+void log_listening(int errfd, int port);
+void log_new_conn(int outfd, const struct sockaddr_in *peer, int parens);
+void log_msg(int fd, const char *prefix, const char *buf, size_t n);
+void log_line(int fd, const char *text);
+void log_errno(int errfd, const char *what, int err);
+
+#endif

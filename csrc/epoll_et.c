@@ -1,0 +1,268 @@
+/*
+ * epoll_et.c - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
+ *
+ * Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
+ * connections, freed send space), not for as long as it stays ready. So every descriptor is
+ * non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
+ * protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
+ * connection open; the receive buffer is as large as the listener's SO_RCVBUF.
+ *
+ * Seed departures: every chunk read is echoed before the next recv, including the chunk
+ * read in the same wake-up as end of stream (the seed closed without sending it), and the
+ * loop reads until EAGAIN rather than stopping at a full buffer (the seed left the rest
+ * unread until a next edge that might never come). When the peer reads slowly and send
+ * returns EAGAIN, the seed spun on send; here the unsent bytes wait in a per-connection
+ * buffer, the connection waits for EPOLLOUT instead of EPOLLIN, and reading resumes once
+ * they are sent: backpressure instead of a busy loop. Go twin: gosrv/epoll_et.go.
+ */
+#include "echo.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+    char *pending;   /* echo bytes that send could not take yet, or NULL */
+    size_t npending; /* how many of them remain */
+    size_t off;      /* where they start in pending */
+};
+
+/* Connections indexed by descriptor. */
+struct conns {
+    struct conn **tab;
+    int cap;
+};
+
+static int set_events(int epollfd, int op, int fd, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.fd = fd };
+    return epoll_ctl(epollfd, op, fd, &ev);
+}
+
+static struct conn *conn_new(struct conns *cs, int fd)
+{
+    if (fd >= cs->cap) {
+        int cap = cs->cap > 0 ? cs->cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        struct conn **tab = realloc(cs->tab, (size_t)cap * sizeof(*tab));
+        if (tab == NULL)
+            return NULL;
+        memset(tab + cs->cap, 0, (size_t)(cap - cs->cap) * sizeof(*tab));
+        cs->tab = tab;
+        cs->cap = cap;
+    }
+    cs->tab[fd] = calloc(1, sizeof(struct conn));
+    return cs->tab[fd];
+}
+
+/* close also removes the descriptor from the epoll set. */
+static void conn_close(struct conns *cs, int fd)
+{
+    struct conn *c = cs->tab[fd];
+    free(c->pending);
+    free(c);
+    cs->tab[fd] = NULL;
+    close(fd);
+}
+
+/*
+ * Sends buf[0:n]; what the socket cannot take now is kept in c->pending. Returns 0 when
+ * all is sent or kept, -1 on an error (errno set).
+ */
+static int send_or_keep(struct conn *c, int fd, const char *buf, size_t n)
+{
+    size_t sent = 0;
+    while (sent < n) {
+        ssize_t w = send(fd, buf + sent, n - sent, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            c->pending = malloc(n - sent);
+            if (c->pending == NULL)
+                return -1;
+            memcpy(c->pending, buf + sent, n - sent);
+            c->npending = n - sent;
+            c->off = 0;
+            return 0;
+        }
+        if (w < 0)
+            return -1;
+        sent += (size_t)w;
+    }
+    return 0;
+}
+
+/* Sends what was kept back. Returns 0 (c->npending tells whether some remain), -1 on error. */
+static int flush_pending(struct conn *c, int fd)
+{
+    while (c->npending > 0) {
+        ssize_t w = send(fd, c->pending + c->off, c->npending, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return 0;
+        if (w < 0)
+            return -1;
+        c->off += (size_t)w;
+        c->npending -= (size_t)w;
+    }
+    free(c->pending);
+    c->pending = NULL;
+    c->off = 0;
+    return 0;
+}
+
+/* Accepts until EAGAIN: one edge may stand for many queued connections. */
+static void accept_all(const struct server *srv, int epollfd, struct conns *cs)
+{
+    struct sockaddr_in peeraddr;
+    socklen_t peerlen;
+    for (;;) {
+        peerlen = sizeof(peeraddr);
+        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (connfd < 0 && errno == EAGAIN)
+            return;
+        if (connfd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+            continue;
+        if (connfd < 0) {
+            log_errno(srv->errfd, "accept_listenfd", errno);
+            return;
+        }
+        log_new_conn(srv->outfd, &peeraddr, 0);
+        if (conn_new(cs, connfd) == NULL) {
+            log_errno(srv->errfd, "malloc_conn", ENOMEM);
+            close(connfd);
+            continue;
+        }
+        if (set_events(epollfd, EPOLL_CTL_ADD, connfd, EPOLLIN | EPOLLET) < 0) {
+            log_errno(srv->errfd, "addevent_epollfd", errno);
+            conn_close(cs, connfd);
+        }
+    }
+}
+
+/* Reads until EAGAIN, echoing each chunk; stops reading while an echo waits for space. */
+static void echo_stream(const struct server *srv, int epollfd, struct conns *cs, int fd,
+                        char *buf, size_t bufsize)
+{
+    struct conn *c = cs->tab[fd];
+    if (c->pending != NULL) {
+        if (flush_pending(c, fd) < 0) {
+            log_errno(srv->errfd, "send_connfd", errno);
+            conn_close(cs, fd);
+            return;
+        }
+        if (c->pending != NULL)
+            return; /* still full: wait for the next EPOLLOUT edge */
+        /* MOD re-checks readiness: bytes that came meanwhile raise a new EPOLLIN event. */
+        if (set_events(epollfd, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLET) < 0) {
+            log_errno(srv->errfd, "modevent_epollfd", errno);
+            conn_close(cs, fd);
+        }
+        return;
+    }
+
+    for (;;) {
+        ssize_t n = recv(fd, buf, bufsize, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return; /* drained: the next edge will tell when more arrives */
+        if (n < 0) {
+            log_errno(srv->errfd, "recv_connfd", errno);
+            conn_close(cs, fd);
+            return;
+        }
+        if (n == 0) {
+            log_line(srv->errfd, "peer close conn...");
+            shutdown(fd, SHUT_WR);
+            conn_close(cs, fd);
+            return;
+        }
+        if (send_or_keep(c, fd, buf, (size_t)n) < 0) {
+            log_errno(srv->errfd, "send_connfd", errno);
+            conn_close(cs, fd);
+            return;
+        }
+        if (c->pending != NULL) {
+            /* The peer reads slower than it writes: hold off reading until it catches up. */
+            if (set_events(epollfd, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET) < 0) {
+                log_errno(srv->errfd, "modevent_epollfd", errno);
+                conn_close(cs, fd);
+            }
+            return;
+        }
+    }
+}
+
+int serve_epoll_et(const struct server *srv)
+{
+    if (set_nonblock(srv->listenfd) < 0) {
+        log_errno(srv->errfd, "setnonblock_listenfd", errno);
+        return -1;
+    }
+    int bufsize;
+    socklen_t optlen = sizeof(bufsize);
+    if (getsockopt(srv->listenfd, SOL_SOCKET, SO_RCVBUF, &bufsize, &optlen) < 0) {
+        log_errno(srv->errfd, "getsockopt_listenfd", errno);
+        return -1;
+    }
+    char *buf = malloc((size_t)bufsize);
+    if (buf == NULL) {
+        log_errno(srv->errfd, "malloc_buf", ENOMEM);
+        return -1;
+    }
+    int epollfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epollfd < 0) {
+        log_errno(srv->errfd, "create_epollfd", errno);
+        free(buf);
+        return -1;
+    }
+    /* The stop eventfd is level-triggered: it stays readable once written. */
+    if (set_events(epollfd, EPOLL_CTL_ADD, srv->listenfd, EPOLLIN | EPOLLET) < 0 ||
+        set_events(epollfd, EPOLL_CTL_ADD, srv->stopfd, EPOLLIN) < 0) {
+        log_errno(srv->errfd, "addevent_epollfd", errno);
+        close(epollfd);
+        free(buf);
+        return -1;
+    }
+
+    struct conns cs = { 0 };
+    struct epoll_event events[MAX_EVENT];
+    int status = 0;
+
+    for (;;) {
+        int nfds = epoll_wait(epollfd, events, MAX_EVENT, -1);
+        if (nfds < 0 && errno == EINTR)
+            continue;
+        if (nfds < 0) {
+            log_errno(srv->errfd, "wait_epollfd", errno);
+            status = -1;
+            goto out;
+        }
+        for (int i = 0; i < nfds; i++) {
+            int fd = events[i].data.fd;
+            if (fd == srv->stopfd)
+                goto out;
+            if (fd == srv->listenfd)
+                accept_all(srv, epollfd, &cs);
+            else if (fd < cs.cap && cs.tab[fd] != NULL)
+                echo_stream(srv, epollfd, &cs, fd, buf, (size_t)bufsize);
+        }
+    }
+
+out:
+    for (int fd = 0; fd < cs.cap; fd++) {
+        if (cs.tab[fd] != NULL)
+            conn_close(&cs, fd);
+    }
+    free(cs.tab);
+    close(epollfd);
+    free(buf);
+    return status;
+}
