@@ -1,0 +1,91 @@
+//go:build linux
+
+// Command server is the standalone Go server: `server MODEL [PORT]`, the twin of
+// csrc/server_main.c. It listens, reports the port (so that PORT 0 can be used), and runs
+// the model until SIGINT, SIGTERM or SIGHUP, which write the model's stop eventfd.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/iomodels/iomodels/gosrv"
+	"golang.org/x/sys/unix"
+)
+
+func usage() int {
+	names := []string{"models:"}
+	for _, m := range gosrv.Models() {
+		names = append(names, m.Name)
+	}
+	gosrv.LogLine(2, "usage: server MODEL [PORT]")
+	gosrv.LogLine(2, strings.Join(names, " "))
+	return 1
+}
+
+var signalNames = map[os.Signal]string{syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}
+
+// quote cuts an argument as C's "%.64s" does.
+func quote(arg string) string {
+	if len(arg) > 64 {
+		arg = arg[:64]
+	}
+	return `"` + arg + `"`
+}
+
+func run(args []string) int {
+	if len(args) < 2 || len(args) > 3 {
+		return usage()
+	}
+	m, ok := gosrv.FindModel(args[1])
+	if !ok {
+		gosrv.LogLine(2, "server: unknown model "+quote(args[1]))
+		return usage()
+	}
+	port := gosrv.DefaultPort
+	if len(args) == 3 {
+		if port = gosrv.ParsePort(args[2]); port < 0 {
+			gosrv.LogLine(2, "server: bad port "+quote(args[2])+": want a number from 0 to 65535")
+			return usage()
+		}
+	}
+
+	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
+		return 1
+	}
+	// The handler's part: record the signal and write the stop eventfd.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	got := make(chan os.Signal, 1)
+	go func() {
+		sig := <-sigs
+		got <- sig
+		unix.Write(stopFd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}()
+
+	listenFd := gosrv.OpenListener(port, 2)
+	if listenFd < 0 {
+		return 1
+	}
+	gosrv.LogLine(2, fmt.Sprintf("listening on 0.0.0.0:%d", gosrv.ListenerPort(listenFd)))
+
+	srv := &gosrv.Server{ListenFd: listenFd, StopFd: stopFd, OutFd: 1, ErrFd: 2}
+	if m.Serve(srv) < 0 {
+		return 1
+	}
+
+	sig := <-got
+	unix.Close(listenFd)
+	unix.Close(stopFd)
+	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
+	return 0
+}
+
+func main() {
+	os.Exit(run(os.Args))
+}

@@ -1,0 +1,265 @@
+//go:build linux
+
+// Package gosrv holds the pure-Go ports of the C reference servers in csrc/: one file per
+// model with the C file's base name, the same steps in the same order, on raw system calls
+// from golang.org/x/sys/unix (no net package). This file is the twin of csrc/common.c: the
+// listening socket, waiting for readiness or a stop, the one-shot echo, and the log lines.
+package gosrv
+
+import (
+	"errors"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The wire protocol's constants, as in csrc/echo.h.
+const (
+	DefaultPort = 8080
+	MaxConn     = 1024 // listen backlog, as in the seed
+	MaxEvent    = 1024 // epoll_wait batch, as in the seed
+	BufSize     = 512  // one-shot models answer with what one recv of this size returns
+)
+
+// Server is what a model serves with: csrc/echo.h's struct server, field for field.
+// A model serves on ListenFd until StopFd turns readable, then closes every descriptor it
+// opened and returns. It never exits the process, so it runs in the standalone server and
+// inside a test alike.
+type Server struct {
+	ListenFd int // bound and listening (blocking); the model may change its flags
+	StopFd   int // an eventfd: readable once the server must stop; never read it
+	OutFd    int // log lines ("new conn", "recv_msg"): stdout in the standalone server
+	ErrFd    int // error lines (perror format): stderr in the standalone server
+}
+
+// ignoringEINTR retries a system call that a signal interrupted: the one EINTR helper.
+func ignoringEINTR(call func() error) error {
+	for {
+		if err := call(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
+// partial send on a non-blocking socket needs, and SendmsgN would be a different system
+// call from C's send (sendto).
+func send(fd int, p []byte, flags int) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
+// with the seed's error names. It returns -1 after logging a failure to errFd.
+func OpenListener(port, errFd int) int {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		logErrno(errFd, "create_listenfd", err)
+		return -1
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		logErrno(errFd, "setsockopt_listenfd", err)
+		unix.Close(fd)
+		return -1
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+		logErrno(errFd, "bind_listenfd", err)
+		unix.Close(fd)
+		return -1
+	}
+	if err := unix.Listen(fd, MaxConn); err != nil {
+		logErrno(errFd, "listen_listenfd", err)
+		unix.Close(fd)
+		return -1
+	}
+	return fd
+}
+
+// ListenerPort is the port the kernel chose when the server asked for port 0.
+func ListenerPort(listenFd int) int {
+	sa, err := unix.Getsockname(listenFd)
+	if err != nil {
+		return -1
+	}
+	if in4, ok := sa.(*unix.SockaddrInet4); ok {
+		return in4.Port
+	}
+	return -1
+}
+
+// ParsePort reads a port from the command line: 1 to 5 decimal digits, 0 to 65535.
+// It returns -1 otherwise.
+func ParsePort(s string) int {
+	if len(s) == 0 || len(s) > 5 {
+		return -1
+	}
+	v := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		v = v*10 + int(c-'0')
+	}
+	if v > 65535 {
+		return -1
+	}
+	return v
+}
+
+// waitReadable blocks until fd is readable (data, end of stream or an error) or a stop is
+// requested: 1 for fd, 0 for a stop, -1 on error. The blocking models' only addition to
+// the seed, so that a blocked accept or recv can be stopped. A stop wins a tie.
+func waitReadable(fd, stopFd int) (int, error) {
+	pfd := []unix.PollFd{
+		{Fd: int32(fd), Events: unix.POLLIN},
+		{Fd: int32(stopFd), Events: unix.POLLIN},
+	}
+	if err := ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err }); err != nil {
+		return -1, err
+	}
+	if pfd[1].Revents != 0 {
+		return 0, nil
+	}
+	return 1, nil
+}
+
+// stopRequested looks at the stop eventfd without blocking.
+func stopRequested(stopFd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(stopFd), Events: unix.POLLIN}}
+	var n int
+	ignoringEINTR(func() (err error) { n, err = unix.Poll(pfd, 0); return err })
+	return n > 0
+}
+
+// echoOnce is the one-shot protocol: one recv of at most BufSize bytes, log it, send it
+// back, half-close, close. As in C: a failed recv is reported, and MSG_NOSIGNAL turns a
+// send to a reset peer into EPIPE instead of SIGPIPE.
+func echoOnce(srv *Server, connFd int) {
+	var buf [BufSize]byte
+	var n int
+	err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
+	if err != nil {
+		logErrno(srv.ErrFd, "recv_connfd", err)
+		unix.Close(connFd)
+		return
+	}
+	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
+	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
+		logErrno(srv.ErrFd, "send_connfd", err)
+		unix.Close(connFd)
+		return
+	}
+	// Its error is not logged: the peer may reset between send and shutdown, and the
+	// close that follows ends the connection either way.
+	unix.Shutdown(connFd, unix.SHUT_WR)
+	unix.Close(connFd)
+}
+
+// ---- log lines: one write(2) each, as in C ----
+
+// emit writes the whole line; a log write that fails has nowhere to be reported.
+func emit(fd int, line []byte) {
+	line = append(line, '\n')
+	for len(line) > 0 {
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err != nil || n <= 0 {
+			return
+		}
+		line = line[n:]
+	}
+}
+
+func appendIPv4(b []byte, addr [4]byte) []byte {
+	for i, octet := range addr {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = strconv.AppendUint(b, uint64(octet), 10)
+	}
+	return b
+}
+
+func logListening(errFd, port int) {
+	emit(errFd, strconv.AppendInt([]byte("listening on 0.0.0.0:"), int64(port), 10))
+}
+
+// logNewConn writes "new conn(IP:PORT)" for the blocking models, "new conn IP:PORT" for
+// the others.
+func logNewConn(outFd int, peer unix.Sockaddr, parens bool) {
+	var addr [4]byte
+	port := 0
+	if in4, ok := peer.(*unix.SockaddrInet4); ok {
+		addr, port = in4.Addr, in4.Port
+	}
+	line := make([]byte, 0, 48)
+	if parens {
+		line = append(line, "new conn("...)
+	} else {
+		line = append(line, "new conn "...)
+	}
+	line = appendIPv4(line, addr)
+	line = append(line, ':')
+	line = strconv.AppendInt(line, int64(port), 10)
+	if parens {
+		line = append(line, ')')
+	}
+	emit(outFd, line)
+}
+
+// LogMsg writes "PREFIXMSG" ("recv_msg: ", "echo_msg: "), MSG cut at its first NUL byte
+// as C's printf("%s") would.
+func LogMsg(fd int, prefix string, msg []byte) {
+	for i, c := range msg {
+		if c == 0 {
+			msg = msg[:i]
+			break
+		}
+	}
+	line := make([]byte, 0, len(prefix)+len(msg)+1)
+	line = append(line, prefix...)
+	emit(fd, append(line, msg...))
+}
+
+// LogLine writes one line of text.
+func LogLine(fd int, text string) {
+	emit(fd, append(make([]byte, 0, len(text)+1), text...))
+}
+
+// logErrno writes perror's format, "WHAT error: MESSAGE", with glibc's message text.
+func logErrno(errFd int, what string, err error) {
+	LogLine(errFd, what+" error: "+Strerror(err))
+}
+
+// Strerror is glibc's text for err (strerror in the C locale), not Go's lower-case one.
+func Strerror(err error) string {
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	if msg, ok := glibcErrors[int(errno)]; ok {
+		return msg
+	}
+	return "Unknown error " + strconv.Itoa(int(errno))
+}
+
+// fdSet is the set of open descriptors a model must close when it stops (C: struct fdset).
+type fdSet map[int]struct{}
+
+func (s fdSet) add(fd int) { s[fd] = struct{}{} }
+func (s fdSet) del(fd int) { delete(s, fd) }
+
+func (s fdSet) closeAll() {
+	for fd := range s {
+		unix.Close(fd)
+		delete(s, fd)
+	}
+}

@@ -1,0 +1,208 @@
+//go:build linux
+
+package gosrv
+
+// epoll_et.go - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
+//
+// Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
+// connections, freed send space), not for as long as it stays ready. So every descriptor is
+// non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
+// protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
+// connection open; the receive buffer is as large as the listener's SO_RCVBUF.
+//
+// Seed departures, as in C: every chunk read is echoed before the next recv, including the
+// one read in the same wake-up as end of stream; the loop reads until EAGAIN rather than
+// stopping at a full buffer; and when send returns EAGAIN the unsent bytes wait in a
+// per-connection buffer while the connection waits for EPOLLOUT instead of EPOLLIN
+// (backpressure instead of the seed's busy loop). C twin: csrc/epoll_et.c.
+
+import "golang.org/x/sys/unix"
+
+type etConn struct {
+	pending []byte // echo bytes that send could not take yet, or nil
+}
+
+func setEvents(epollFd, op, fd int, events uint32) error {
+	return unix.EpollCtl(epollFd, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
+}
+
+// connClose closes fd, which also removes it from the epoll set.
+func connClose(conns map[int]*etConn, fd int) {
+	delete(conns, fd)
+	unix.Close(fd)
+}
+
+// sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
+func sendOrKeep(c *etConn, fd int, buf []byte) error {
+	for len(buf) > 0 {
+		n, err := send(fd, buf, unix.MSG_NOSIGNAL)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.pending = append([]byte(nil), buf...)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
+}
+
+// flushPending sends what was kept back; c.pending tells whether some remains.
+func flushPending(c *etConn, fd int) error {
+	for len(c.pending) > 0 {
+		n, err := send(fd, c.pending, unix.MSG_NOSIGNAL)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.pending = c.pending[n:]
+	}
+	c.pending = nil
+	return nil
+}
+
+// acceptAll accepts until EAGAIN: one edge may stand for many queued connections.
+func acceptAll(srv *Server, epollFd int, conns map[int]*etConn) {
+	for {
+		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err == unix.EAGAIN {
+			return
+		}
+		if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {
+			continue
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "accept_listenfd", err)
+			return
+		}
+		logNewConn(srv.OutFd, peer, false)
+		conns[connFd] = &etConn{}
+		if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {
+			logErrno(srv.ErrFd, "addevent_epollfd", err)
+			connClose(conns, connFd)
+		}
+	}
+}
+
+// echoStream reads until EAGAIN, echoing each chunk; it stops reading while an echo waits
+// for space.
+func echoStream(srv *Server, epollFd int, conns map[int]*etConn, fd int, buf []byte) {
+	c := conns[fd]
+	if c.pending != nil {
+		if err := flushPending(c, fd); err != nil {
+			logErrno(srv.ErrFd, "send_connfd", err)
+			connClose(conns, fd)
+			return
+		}
+		if c.pending != nil {
+			return // still full: wait for the next EPOLLOUT edge
+		}
+		// MOD re-checks readiness: bytes that came meanwhile raise a new EPOLLIN event.
+		if err := setEvents(epollFd, unix.EPOLL_CTL_MOD, fd, unix.EPOLLIN|unix.EPOLLET); err != nil {
+			logErrno(srv.ErrFd, "modevent_epollfd", err)
+			connClose(conns, fd)
+		}
+		return
+	}
+
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return // drained: the next edge will tell when more arrives
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "recv_connfd", err)
+			connClose(conns, fd)
+			return
+		}
+		if n == 0 {
+			LogLine(srv.ErrFd, "peer close conn...")
+			unix.Shutdown(fd, unix.SHUT_WR)
+			connClose(conns, fd)
+			return
+		}
+		if err := sendOrKeep(c, fd, buf[:n]); err != nil {
+			logErrno(srv.ErrFd, "send_connfd", err)
+			connClose(conns, fd)
+			return
+		}
+		if c.pending != nil {
+			// The peer reads slower than it writes: hold off reading until it catches up.
+			if err := setEvents(epollFd, unix.EPOLL_CTL_MOD, fd, unix.EPOLLOUT|unix.EPOLLET); err != nil {
+				logErrno(srv.ErrFd, "modevent_epollfd", err)
+				connClose(conns, fd)
+			}
+			return
+		}
+	}
+}
+
+func serveEpollET(srv *Server) int {
+	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
+		logErrno(srv.ErrFd, "setnonblock_listenfd", err)
+		return -1
+	}
+	bufSize, err := unix.GetsockoptInt(srv.ListenFd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil {
+		logErrno(srv.ErrFd, "getsockopt_listenfd", err)
+		return -1
+	}
+	buf := make([]byte, bufSize)
+	epollFd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		logErrno(srv.ErrFd, "create_epollfd", err)
+		return -1
+	}
+	// The stop eventfd is level-triggered: it stays readable once written.
+	if err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.ListenFd, unix.EPOLLIN|unix.EPOLLET); err == nil {
+		err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.StopFd, unix.EPOLLIN)
+	}
+	if err != nil {
+		logErrno(srv.ErrFd, "addevent_epollfd", err)
+		unix.Close(epollFd)
+		return -1
+	}
+
+	conns := map[int]*etConn{}
+	events := make([]unix.EpollEvent, MaxEvent)
+	defer func() {
+		for fd := range conns {
+			connClose(conns, fd)
+		}
+		unix.Close(epollFd)
+	}()
+
+	for {
+		nfds, err := unix.EpollWait(epollFd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "wait_epollfd", err)
+			return -1
+		}
+		for _, ev := range events[:nfds] {
+			fd := int(ev.Fd)
+			switch {
+			case fd == srv.StopFd:
+				return 0
+			case fd == srv.ListenFd:
+				acceptAll(srv, epollFd, conns)
+			case conns[fd] != nil:
+				echoStream(srv, epollFd, conns, fd, buf)
+			}
+		}
+	}
+}

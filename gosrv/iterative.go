@@ -1,0 +1,45 @@
+//go:build linux
+
+package gosrv
+
+// iterative.go - blocking I/O, iterative server (seed: 迭代模式 + 阻塞IO).
+//
+// One loop accepts a connection and serves it to the end before accepting the next, so a
+// client that connects and says nothing holds every other client in the listen queue:
+// connections are answered strictly in the order they were accepted. Both phases of a
+// recv block this one thread. C twin: csrc/iterative.c.
+
+import "golang.org/x/sys/unix"
+
+func serveIterative(srv *Server) int {
+	for {
+		// accept would block here; waiting in poll instead lets a stop wake us.
+		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
+		if ready == 0 {
+			return 0
+		}
+		if ready < 0 {
+			logErrno(srv.ErrFd, "poll_listenfd", err)
+			return -1
+		}
+
+		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			logErrno(srv.ErrFd, "accept_listenfd", err)
+			continue
+		}
+		logNewConn(srv.OutFd, peer, true)
+
+		// Serve this client completely; nobody else is served meanwhile.
+		ready, err = waitReadable(connFd, srv.StopFd)
+		if ready <= 0 {
+			unix.Close(connFd)
+			if ready == 0 {
+				return 0
+			}
+			logErrno(srv.ErrFd, "poll_connfd", err)
+			continue
+		}
+		echoOnce(srv, connFd)
+	}
+}

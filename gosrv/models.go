@@ -1,0 +1,32 @@
+//go:build linux
+
+package gosrv
+
+// Model is one I/O model: csrc/echo.h's struct model.
+type Model struct {
+	Name    string // command-line name, e.g. "epoll-lt"
+	IOModel string // the seed's I/O model, for the report
+	// Serve returns 0 once stopped, -1 when the model could not start (the reason is logged).
+	Serve func(srv *Server) int
+}
+
+// models is the table of models in the order of SPEC §1, the twin of csrc/models.c.
+var models = []Model{
+	{"iterative", "blocking (iterative)", serveIterative},
+	{"fork", "blocking (process per connection)", serveFork},
+	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT},
+	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET},
+}
+
+// Models lists every model in SPEC order.
+func Models() []Model { return append([]Model(nil), models...) }
+
+// FindModel looks a model up by its command-line name.
+func FindModel(name string) (Model, bool) {
+	for _, m := range models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
