@@ -1,0 +1,65 @@
+//go:build linux
+
+package gosrv_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/iomodels/iomodels/gosrv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// echo sends msg on a new connection to port and returns the reply (read to end of file)
+// and the local address. The whole exchange has a deadline.
+func echo(port int, msg string) (reply string, local string, err error) {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", "", err
+	}
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		return "", "", err
+	}
+	b, err := io.ReadAll(conn) // the one-shot models half-close after the reply
+	return string(b), conn.LocalAddr().String(), err
+}
+
+// TestStartEchoStop runs one echo through every one-shot model in process and checks both
+// logs. For fork this also proves that the test binary serves as its own forked child.
+func TestStartEchoStop(t *testing.T) {
+	for _, m := range gosrv.Models() {
+		if m.Name == "epoll-et" {
+			continue // stream protocol: covered by the leak test's own client
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			s, err := gosrv.Start(m.Name)
+			require.NoError(t, err, "Start")
+			t.Cleanup(func() { s.Stop() })
+			require.NotZero(t, s.Port(), "port")
+
+			reply, local, err := echo(s.Port(), "hello")
+			require.NoError(t, err, "echo exchange")
+			assert.Equal(t, "hello", reply, "echo reply")
+
+			status, err := s.Stop()
+			require.NoError(t, err, "Stop")
+			assert.Equal(t, 0, status, "Serve status")
+			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
+			conn := "new conn " + local
+			if m.Name == "iterative" || m.Name == "fork" {
+				conn = "new conn(" + local + ")"
+			}
+			assert.Equal(t, conn+"\nrecv_msg: hello\n", string(s.Stdout()), "stdout")
+		})
+	}
+	_, err := gosrv.Start("no-such-model")
+	assert.ErrorContains(t, err, "unknown model", "Start of an unknown model fails")
+}
