@@ -92,3 +92,12 @@ func TestNoLeaks(t *testing.T) {
 func quickRaceExit(t *testing.T) {
 	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 }
+
+// TestForkInProcess runs the Go fork model in this process under load while os/exec keeps
+// working beside it. Each connection's child is this test binary run again with
+// IOMODELS_FORK_CHILD=1, which gosrv's init serves before the tests' main starts; 100
+// clients (200 take 3.4 s of -race execs on 2 cores) prove the same as the C test's 200.
+func TestForkInProcess(t *testing.T) {
+	quickRaceExit(t)
+	proctest.ForkLoad(t, func(model string) (proctest.Server, error) { return gosrv.Start(model) }, 100, 16)
+}
