@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/internal/proctest"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +74,21 @@ func TestStartEchoStop(t *testing.T) {
 			assert.False(t, strings.Contains(string(s.Stderr()), "error"), "no error logged")
 		})
 	}
+}
+
+// TestStartFailure makes open_listener fail (no descriptor left for its socket) and requires
+// that Start returns the line the C side logged, and closes what it had opened.
+func TestStartFailure(t *testing.T) {
+	warm, err := native.Start("iterative") // the runtime's poller exists before the count
+	require.NoError(t, err, "warm-up Start")
+	_, err = warm.Stop()
+	require.NoError(t, err, "warm-up Stop")
+	fds := proctest.Fds()
+
+	// Start needs five descriptors before the socket: two pipes and the eventfd.
+	var startErr error
+	require.NoError(t, proctest.WithFreeFds(5, func() { _, startErr = native.Start("iterative") }), "lower RLIMIT_NOFILE")
+	require.Error(t, startErr, "Start without a descriptor for the socket")
+	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
+	assert.Equal(t, fds, proctest.Fds(), "descriptors after the failed Start")
 }

@@ -12,7 +12,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Fds is the number of open descriptors of this process. The directory read holds one
@@ -133,3 +136,33 @@ func NewConnLine(model, local string) string {
 
 // Stream reports whether the model speaks the stream protocol (SPEC §2) rather than one-shot.
 func Stream(model string) bool { return model == "epoll-et" }
+
+// WithFreeFds runs f with the soft RLIMIT_NOFILE lowered so that exactly free descriptor
+// numbers are still unused, then restores it: a way to make the n+1st descriptor a call
+// asks for fail with EMFILE, as on a busy server. Nothing else may open descriptors
+// meanwhile, so the caller must not run in parallel with other tests.
+func WithFreeFds(free int, f func()) error {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		return err
+	}
+	// The limit is one above the free-th unused descriptor number; F_GETFD tells which are
+	// in use without opening one (a directory listing would itself hold a descriptor).
+	limit := 0
+	for unused := 0; unused < free; limit++ {
+		if limit >= 1<<16 {
+			return fmt.Errorf("no %d unused descriptor numbers below %d", free, limit)
+		}
+		if _, err := unix.FcntlInt(uintptr(limit), unix.F_GETFD, 0); err == unix.EBADF {
+			unused++
+		}
+	}
+	lowered := old
+	lowered.Cur = uint64(limit)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
+		return err
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	f()
+	return nil
+}
