@@ -145,6 +145,7 @@ type Server struct {
 	srv      C.struct_server
 	port     int
 	out, err *logPipe
+	tid      int      // the serving thread; written before the send on served
 	served   chan int // serve_X's return value, once it has returned
 
 	stopOnce   sync.Once
@@ -193,6 +194,7 @@ func Start(model string) (*Server, error) {
 		// serve_X blocks this thread until the stop; locking gives the model a thread of its
 		// own, and returning locked makes the runtime destroy that thread afterwards.
 		runtime.LockOSThread()
+		s.tid = unix.Gettid()
 		s.served <- int(C.native_serve(m, &srv))
 	}()
 	return s, nil

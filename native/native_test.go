@@ -92,3 +92,8 @@ func TestStartFailure(t *testing.T) {
 	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
 	assert.Equal(t, fds, proctest.Fds(), "descriptors after the failed Start")
 }
+
+func TestServeThreadEnds(t *testing.T) {
+	proctest.ThreadEnds(t, func(model string) (proctest.Server, error) { return native.Start(model) },
+		func(s proctest.Server) int { return s.(*native.Server).ServeTid() })
+}
