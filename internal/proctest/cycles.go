@@ -74,7 +74,8 @@ func Cycles(t *testing.T, start func(model string) (Server, error), model string
 		cycle(i * connEvery) // the warm-up connects every time
 	}
 	goroutines := Settle(runtime.NumGoroutine, 0, 100*time.Millisecond)
-	fds, threads := Fds(), Threads()
+	threads := Settle(Threads, 0, 100*time.Millisecond) // the last warm-up thread may still be exiting
+	fds := Fds()
 
 	began := time.Now()
 	for i := 0; i < cycles; i++ {
