@@ -1,0 +1,115 @@
+//go:build linux
+
+package gosrv
+
+// nonblock.go - non-blocking I/O, polled by hand (seed: 非阻塞IO 轮询, named without code).
+//
+// Every descriptor is O_NONBLOCK, so accept and recv never sleep in the kernel: when
+// nothing is there they fail at once with EAGAIN, "not yet". One thread goes round and
+// round: accept whatever is pending, then try a recv on every connection in accept order.
+// Nothing tells it when something arrives, which is the model's cost: a loop that only
+// retries burns a whole core. So an idle loop backs off: it spins spinRounds empty rounds
+// (a reply on loopback arrives within microseconds, cheaper to catch by retrying than by
+// sleeping), then sleeps, doubling the sleep from backoffMinNs up to backoffMaxNs; any
+// progress (a new connection, a recv that returned anything but EAGAIN) starts over with
+// spinning. The price is latency: a client that speaks during a sleep waits up to
+// backoffMaxNs. C twin: csrc/nonblock.c, on the same schedule.
+//
+// The sleep is clock_nanosleep(CLOCK_REALTIME), the system call glibc's nanosleep makes,
+// so that both servers make the same calls; time.Sleep would park the goroutine on a
+// runtime timer instead, a different mechanism with its own wake-ups.
+
+import "golang.org/x/sys/unix"
+
+// The schedule, as in C (see there for why these numbers).
+const (
+	spinRounds   = 200
+	backoffMinNs = 50000   // 50 µs: about the kernel's default timer slack
+	backoffMaxNs = 2000000 // 2 ms: ~500 idle wake-ups a second, well under 1% of a core
+)
+
+// acceptPending accepts every pending connection onto conns (accept order); it returns
+// the list and how many it accepted.
+func acceptPending(srv *Server, conns []int) ([]int, int) {
+	accepted := 0
+	for {
+		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			if err == unix.EAGAIN { // the queue is empty: not yet
+				return conns, accepted
+			}
+			if err == unix.EINTR {
+				continue
+			}
+			logErrno(srv.ErrFd, "accept_listenfd", err)
+			return conns, accepted
+		}
+		logNewConn(srv.OutFd, peer, false)
+		conns = append(conns, connFd)
+		accepted++
+	}
+}
+
+// tryConns makes one recv on every connection, in accept order. EAGAIN keeps the
+// connection for the next round; anything else (bytes, end of stream, an error) is the
+// one-shot answer. It returns the kept connections, still in order, and how many were
+// answered.
+func tryConns(srv *Server, conns []int) ([]int, int) {
+	var buf [BufSize]byte
+	kept, served := 0, 0
+	for _, connFd := range conns {
+		var n int
+		err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
+		if err == unix.EAGAIN {
+			conns[kept] = connFd // not yet
+			kept++
+			continue
+		}
+		echoReply(srv, connFd, buf[:], n, err)
+		served++
+	}
+	return conns[:kept], served
+}
+
+func serveNonblock(srv *Server) int {
+	// accept on an empty queue must return EAGAIN instead of sleeping.
+	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
+		logErrno(srv.ErrFd, "fcntl_listenfd", err)
+		return -1
+	}
+
+	var conns []int
+	idleRounds := 0
+	backoffNs := int64(backoffMinNs)
+
+	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
+	// system call, and the eventfd is never read, so it stays readable for everyone.
+	for !stopRequested(srv.StopFd) {
+		// New connections first, so that one accepted now is tried in this round.
+		var accepted, served int
+		conns, accepted = acceptPending(srv, conns)
+		conns, served = tryConns(srv, conns)
+
+		if accepted+served > 0 {
+			idleRounds = 0
+			backoffNs = backoffMinNs
+			continue
+		}
+		idleRounds++
+		if idleRounds <= spinRounds {
+			continue
+		}
+		// A signal cuts the sleep short (EINTR): fine, the next round looks at the stop.
+		ts := unix.NsecToTimespec(backoffNs)
+		unix.ClockNanosleep(unix.CLOCK_REALTIME, 0, &ts, nil)
+		backoffNs *= 2
+		if backoffNs > backoffMaxNs {
+			backoffNs = backoffMaxNs
+		}
+	}
+
+	for _, connFd := range conns {
+		unix.Close(connFd)
+	}
+	return 0
+}
