@@ -10,7 +10,11 @@
  * than by sleeping), then sleeps, doubling the sleep from BACKOFF_MIN_NS up to
  * BACKOFF_MAX_NS; any progress (a new connection, a recv that returned anything but
  * EAGAIN) starts over with spinning. The price is latency: a client that speaks during a
- * sleep waits up to BACKOFF_MAX_NS. Go twin: gosrv/nonblock.go, on the same schedule.
+ * sleep waits up to BACKOFF_MAX_NS. And every round costs a recv per open connection:
+ * the seed credits this model with one system call per answer (recv) against
+ * multiplexing's two (select, recv), but the polling makes that call again and again
+ * (measured: 500 idle connections keep ~18% of a core busy in C, ~25% in Go).
+ * Go twin: gosrv/nonblock.go, on the same schedule.
  */
 #include "echo.h"
 

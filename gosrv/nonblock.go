@@ -13,7 +13,11 @@ package gosrv
 // sleeping), then sleeps, doubling the sleep from backoffMinNs up to backoffMaxNs; any
 // progress (a new connection, a recv that returned anything but EAGAIN) starts over with
 // spinning. The price is latency: a client that speaks during a sleep waits up to
-// backoffMaxNs. C twin: csrc/nonblock.c, on the same schedule.
+// backoffMaxNs. And every round costs a recv per open connection: the seed credits this
+// model with one system call per answer (recv) against multiplexing's two (select,
+// recv), but the polling makes that call again and again (measured: 500 idle connections
+// keep ~18% of a core busy in C, ~25% in Go, even on the 2 ms sleeps).
+// C twin: csrc/nonblock.c, on the same schedule.
 //
 // The sleep is clock_nanosleep(CLOCK_REALTIME), the system call glibc's nanosleep makes,
 // so that both servers make the same calls; time.Sleep would park the goroutine on a
