@@ -42,8 +42,8 @@ import (
 
 // The schedule, as in C (see there for why these numbers).
 const (
-	spinRounds   = 200
-	backoffMinNs = 50000   // 50 µs: about the kernel's default timer slack
+	spinRounds   = 50
+	backoffMinNs = 50000   // 50 µs: the kernel's default timer slack
 	backoffMaxNs = 2000000 // 2 ms: ~500 idle wake-ups a second, well under 1% of a core
 )
 
