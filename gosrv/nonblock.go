@@ -21,16 +21,17 @@ package gosrv
 //
 // The sleep is clock_nanosleep(CLOCK_REALTIME), the system call glibc's nanosleep makes,
 // so that both servers make the same calls; time.Sleep would park the goroutine on a
-// runtime timer instead, a different mechanism with its own wake-ups. It is made as a raw
-// system call (backoffSleep), which the runtime does not see, for a reason measured here:
-// through unix.ClockNanosleep the runtime marks the thread as in a system call, its
-// monitor (sysmon) takes the processor (P) from the sleeping thread after 20 µs and wakes
-// another thread to look for work that does not exist, which spins and parks again; at
-// ~450 sleeps a second that cost ~100 µs of CPU per sleep: an idle server used 4.6% of a
-// core, against 2.2% with the raw call and 1.9% for C (10 s, 2-core VM). Kept by the raw call, the P waits at most backoffMaxNs for the
-// thread, which only delays a garbage collection's stop-the-world by as much, and sysmon
-// still preempts this goroutine every 10 ms so that others (the signal handler's) run
-// even with GOMAXPROCS=1; the preemption signal ends a sleep early with EINTR, harmless.
+// runtime timer instead, a different mechanism with its own wake-ups. It is made as a
+// raw system call (backoffSleep), which the runtime does not see, for a reason measured
+// here: through unix.ClockNanosleep the runtime marks the thread as in a system call,
+// its monitor (sysmon) takes the processor (P) from the sleeping thread after 20 µs and
+// wakes another thread to look for work that does not exist, which spins and parks
+// again; at ~450 sleeps a second that cost ~100 µs of CPU per sleep: an idle server used
+// 4.6% of a core, against 2.2% with the raw call and 1.9% for C (10 s, 2-core VM). Kept
+// by the raw call, the P waits at most backoffMaxNs for the thread, which only delays a
+// garbage collection's stop-the-world by as much, and sysmon still preempts this
+// goroutine every 10 ms so that others (the signal handler's) run even with
+// GOMAXPROCS=1; the preemption signal ends a sleep early with EINTR, harmless.
 // (runtime.Gosched before each sleep would avoid those preemptions, but it wakes another
 // thread every time: measured, it costs more than the SIGURG every 10 ms.)
 
