@@ -56,7 +56,8 @@ static void *serve_conn(void *arg)
         close(connfd);
     }
 
-    /* The last access to shared state: after the unlock the model may return. */
+    /* The last access to shared state: after the unlock the model may return, while
+     * this thread still has a return to make; it touches nothing of the model's. */
     pthread_mutex_lock(&threads->mu);
     if (--threads->live == 0)
         pthread_cond_signal(&threads->idle);
