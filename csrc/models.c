@@ -10,6 +10,10 @@ const struct model models[] = {
     { "fork", "blocking (process per connection)", serve_fork },
     { "epoll-lt", "multiplexing (epoll, level-triggered)", serve_epoll_lt },
     { "epoll-et", "multiplexing (epoll, edge-triggered)", serve_epoll_et },
+    { "thread", "blocking (thread per connection)", serve_thread },
+    { "nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serve_nonblock },
+    { "select", "multiplexing (select)", serve_select },
+    { "poll", "multiplexing (poll)", serve_poll },
     { NULL, NULL, NULL },
 };
 

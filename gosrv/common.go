@@ -163,6 +163,27 @@ func echoOnce(srv *Server, connFd int) {
 	unix.Close(connFd)
 }
 
+// echoReply is the one-shot protocol's second half, for a model that made the recv itself
+// (nonblock must see EAGAIN before anything is logged): n and err are what that recv
+// returned. Then as echoOnce: log, send, half-close, close. The send cannot meet EAGAIN on
+// a non-blocking socket: a connection that has sent nothing yet has an empty send buffer,
+// larger than BufSize. C: echo_reply.
+func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
+	if err != nil {
+		logErrno(srv.ErrFd, "recv_connfd", err)
+		unix.Close(connFd)
+		return
+	}
+	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
+	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
+		logErrno(srv.ErrFd, "send_connfd", err)
+		unix.Close(connFd)
+		return
+	}
+	unix.Shutdown(connFd, unix.SHUT_WR)
+	unix.Close(connFd)
+}
+
 // ---- log lines: one write(2) each, as in C ----
 
 // emit writes the whole line; a log write that fails has nowhere to be reported.
