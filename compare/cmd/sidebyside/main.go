@@ -35,19 +35,20 @@ func run() int {
 	seedRuns := flag.Int("seed-runs", 1000, "client processes per line of the seed benchmark")
 	htmlOut := flag.String("html", "", "also write a self-contained HTML page with plots to this `file`")
 	conc := flag.Int("conc", 16, "concurrent clients of the main load")
-	dur := flag.Duration("duration", 0, "load per model and language (default 2s, 5s with -full)")
+	dur := flag.Duration("duration", 0, "load per model and language (default 2s, 6s with -full)")
 	straceConns := flag.Int("strace-conns", 200, "connections counted under strace")
 	flag.Parse()
 
 	opt := report.Options{
 		Conc:          *conc,
 		Duration:      2 * time.Second,
+		Rounds:        2,
 		SweepDuration: 800 * time.Millisecond,
 		StraceConns:   *straceConns,
 		Msg:           []byte("www.zfl9.com"),
 	}
 	if *full {
-		opt.Duration, opt.SweepDuration = 5*time.Second, 2*time.Second
+		opt.Duration, opt.SweepDuration, opt.Rounds = 6*time.Second, 2*time.Second, 4
 	}
 	if *dur > 0 {
 		opt.Duration = *dur

@@ -4,6 +4,7 @@ package load
 
 import (
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
@@ -70,4 +71,25 @@ func Measure(argv []string, load func(port int) (Result, error)) (Measurement, e
 	}
 	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return Measurement{Result: r, ServerCPU: total - before.Total()}, nil
+}
+
+// Merge adds up two measurements of the same server made one after the other (the report
+// interleaves C and Go runs so that a change in the machine's other load hits both).
+func Merge(a, b Measurement) Measurement {
+	if a.Conns == 0 && a.Errors == 0 {
+		return b
+	}
+	m := a
+	m.Conns += b.Conns
+	m.Errors += b.Errors
+	if m.FirstErr == nil {
+		m.FirstErr = b.FirstErr
+	}
+	m.Elapsed += b.Elapsed
+	m.ClientCPU += b.ClientCPU
+	m.ServerCPU += b.ServerCPU
+	m.Bytes += b.Bytes
+	m.Lat = append(append(make([]int64, 0, len(a.Lat)+len(b.Lat)), a.Lat...), b.Lat...)
+	slices.Sort(m.Lat)
+	return m
 }

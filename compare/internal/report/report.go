@@ -56,6 +56,7 @@ type Seed struct {
 type Options struct {
 	Conc          int           // concurrency of the main load
 	Duration      time.Duration // of the main load, per model and language
+	Rounds        int           // the main load is split in this many runs, C and Go alternating
 	Sweep         []int         // concurrencies for the conn/s-by-concurrency plot; nil: none
 	SweepDuration time.Duration
 	StraceConns   int // connections counted under strace
@@ -79,13 +80,15 @@ type Report struct {
 
 // Steps is the number of Step calls Collect makes for n models.
 func (o Options) Steps(n int) int {
-	per := 1 + 2 + 2 + 2*len(o.Sweep) // parity, load C/Go, strace C/Go, sweep
+	per := 1 + 2*o.rounds() + 2 + 2*len(o.Sweep) // parity, load C/Go, strace C/Go, sweep
 	steps := 1 + len(o.Sweep) + n*per
 	if o.SeedRuns > 0 {
 		steps += 2 + 4
 	}
 	return steps
 }
+
+func (o Options) rounds() int { return max(o.Rounds, 1) }
 
 func (o Options) step(what string) {
 	if o.Step != nil {
@@ -143,12 +146,29 @@ func Collect(bins load.Binaries, models []string, o Options) *Report {
 		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(bins.Binaries, model)
 		o.done()
 		for _, impl := range Impls {
-			s := &Side{Sweep: map[int]load.Measurement{}}
-			row.Sides[impl] = s
+			row.Sides[impl] = &Side{Sweep: map[int]load.Measurement{}}
+		}
+		// The main load in rounds, C and Go taking turns (C Go, Go C, ...), so that other
+		// work on the machine during the run weighs on both languages alike.
+		for round := 0; round < o.rounds(); round++ {
+			order := Impls
+			if round%2 == 1 {
+				order = []standalone.Impl{standalone.Go, standalone.C}
+			}
+			for _, impl := range order {
+				s := row.Sides[impl]
+				if s.LoadErr != nil {
+					continue
+				}
+				o.step(fmt.Sprintf("%s/%s: load %d/%d, %d clients", model, impl, round+1, o.rounds(), o.Conc))
+				m, err := o.oneShot(bins.Argv(model, impl), o.Conc, o.Duration/time.Duration(o.rounds()))
+				s.Load, s.LoadErr = load.Merge(s.Load, m), err
+				o.done()
+			}
+		}
+		for _, impl := range Impls {
+			s := row.Sides[impl]
 			argv := bins.Argv(model, impl)
-			o.step(fmt.Sprintf("%s/%s: load, %d clients", model, impl, o.Conc))
-			s.Load, s.LoadErr = o.oneShot(argv, o.Conc, o.Duration)
-			o.done()
 			o.step(fmt.Sprintf("%s/%s: strace", model, impl))
 			s.Sys, s.SysErr = load.CountSyscalls(o.TmpDir, argv, o.StraceConns, o.Msg)
 			o.done()
