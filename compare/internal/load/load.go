@@ -120,7 +120,6 @@ func (cfg OneShot) Run() (Result, error) {
 	var firstErr atomic.Pointer[error]
 	var cpu atomic.Int64
 	var wg sync.WaitGroup
-	sa := &unix.SockaddrInet4{Port: cfg.Port, Addr: [4]byte{127, 0, 0, 1}}
 	tv := unix.NsecToTimeval(cfg.Timeout.Nanoseconds())
 
 	start := time.Now()
@@ -133,6 +132,8 @@ func (cfg OneShot) Run() (Result, error) {
 			defer runtime.UnlockOSThread()
 			cpu0 := threadCPU()
 			buf := make([]byte, 4096)
+			// Each worker its own address: Connect writes the kernel's form into it.
+			sa := &unix.SockaddrInet4{Port: cfg.Port, Addr: [4]byte{127, 0, 0, 1}}
 			for nerr.Load() < maxErrors {
 				i := next.Add(1) - 1
 				if i >= int64(cfg.Conns) {
