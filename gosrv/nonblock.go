@@ -61,7 +61,7 @@ func backoffSleep(ns int64) {
 func acceptPending(srv *Server, conns []int) ([]int, int) {
 	accepted := 0
 	for {
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
 			if err == unix.EAGAIN { // the queue is empty: not yet
 				return conns, accepted

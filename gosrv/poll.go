@@ -38,7 +38,7 @@ func servePoll(srv *Server) int {
 		}
 
 		if pfds[0].Revents != 0 {
-			connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
 			if err != nil {
 				logErrno(srv.ErrFd, "accept_listenfd", err)
 			} else {

@@ -69,7 +69,7 @@ func serveSelect(srv *Server) int {
 		}
 
 		if rset.IsSet(srv.ListenFd) {
-			connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
 			if err != nil {
 				logErrno(srv.ErrFd, "accept_listenfd", err)
 			} else {

@@ -68,7 +68,7 @@ func serveThread(srv *Server) int {
 			break
 		}
 
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
 		if err != nil {
 			logErrno(srv.ErrFd, "accept_listenfd", err)
 			continue
