@@ -209,5 +209,9 @@ func TestMain(m *testing.M) {
 		}
 		l.Close()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }

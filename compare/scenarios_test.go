@@ -374,7 +374,7 @@ func buildScenarios() []scenario {
 			models: streamModel,
 			steps: func(string) []step {
 				return []step{connect("a"), send("a", []byte("ping")), awaitBytes("a", 4),
-					expectOpenFor("a", 100*time.Millisecond), send("a", []byte("pong")), awaitBytes("a", 8),
+					expectOpenFor("a", 100*time.Millisecond, 4), send("a", []byte("pong")), awaitBytes("a", 8),
 					halfClose("a"), awaitEnd("a")}
 			},
 			expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
@@ -464,7 +464,7 @@ func buildScenarios() []scenario {
 				return []step{
 					connect("s"), awaitStdoutLines(1),
 					connect("l"), send("l", []byte("live")), halfClose("l"),
-					expectOpenFor("l", 300*time.Millisecond),
+					expectOpenFor("l", 300*time.Millisecond, 0),
 					send("s", []byte("stalled")), halfClose("s"),
 					awaitEnd("s"), awaitEnd("l"),
 				}
