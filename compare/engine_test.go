@@ -159,7 +159,7 @@ func waitFor(until time.Time, cond func() bool) bool {
 
 func (r *run) waitFor(what string, cond func() bool) error {
 	if !waitFor(r.deadline, cond) {
-		return fmt.Errorf("watchdog: %s did not happen within the scenario deadline (%v)", what, scenarioDeadline)
+		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline", what)
 	}
 	return nil
 }
@@ -627,8 +627,11 @@ func text(seed uint64, n int) []byte {
 
 // execute runs the steps against t and returns the transcript. The target is stopped
 // before it returns, whatever happens.
-func execute(sc scenario, model string, t target) (tr *transcript, err error) {
-	r := newRun(t, time.Now().Add(scenarioDeadline))
+func execute(sc scenario, model string, t target, deadline time.Duration) (tr *transcript, err error) {
+	if deadline == 0 {
+		deadline = scenarioDeadline
+	}
+	r := newRun(t, time.Now().Add(deadline))
 	startFds := -1
 	pi, hasProc := t.(procInfo)
 	if hasProc {

@@ -28,6 +28,8 @@ import (
 type impl struct {
 	name  string
 	start func(model string) (target, error)
+	// deadline overrides scenarioDeadline (the mutants use a shorter one).
+	deadline time.Duration
 }
 
 // inProcess wraps a server running in this process: its descriptors and CPU are ours.
@@ -36,14 +38,14 @@ type inProcess struct{ target }
 func (inProcess) ServerPid() int { return os.Getpid() }
 
 var (
-	cInProcess = impl{"C", func(model string) (target, error) {
+	cInProcess = impl{name: "C", start: func(model string) (target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
 		return inProcess{s}, nil
 	}}
-	goInProcess = impl{"Go", func(model string) (target, error) {
+	goInProcess = impl{name: "Go", start: func(model string) (target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -71,7 +73,7 @@ func runOnce(sc scenario, model string, im impl) (*transcript, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", im.name, model, err)
 	}
-	tr, err := execute(sc, model, tg)
+	tr, err := execute(sc, model, tg, im.deadline)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", im.name, err)
 	}

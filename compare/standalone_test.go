@@ -81,7 +81,7 @@ type signaler interface {
 }
 
 func (s side) impl() impl {
-	return impl{s.name, func(model string) (target, error) {
+	return impl{name: s.name, start: func(model string) (target, error) {
 		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
