@@ -170,6 +170,11 @@ func TestMutants(t *testing.T) {
 				}
 				if d := diffTranscripts(ref, got, "C", "mutant"); d != "" {
 					lines := strings.SplitN(d, "\n", 4)
+					for i := range lines {
+						if len(lines[i]) > 160 {
+							lines[i] = lines[i][:160] + "..."
+						}
+					}
 					t.Logf("caught by %s: %s", ch.name, strings.Join(lines[:min(3, len(lines))], " | "))
 					return
 				}
