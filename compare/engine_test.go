@@ -229,12 +229,6 @@ func connectOpt(name string, read bool) step {
 		tc := nc.(*net.TCPConn)
 		c := &conn{name: name, c: tc, port: tc.LocalAddr().(*net.TCPAddr).Port,
 			readDone: make(chan struct{})}
-		for _, other := range r.conns {
-			if other.port == c.port {
-				tc.Close()
-				return fmt.Errorf("local port %d of %s was %s's too: names would be ambiguous", c.port, name, other.name)
-			}
-		}
 		r.conns[name] = c
 		r.names = append(r.names, name)
 		if read {
@@ -700,9 +694,12 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 		}
 	}
 	tr.Status = status
-	ports := map[int]string{}
-	for _, c := range r.conns {
-		ports[c.port] = c.name
+	// A port may serve two connections one after the other (loopback reuses a port whose
+	// connection is in TIME_WAIT): its names are used in connection order.
+	ports := map[int][]string{}
+	for _, name := range r.names {
+		c := r.conns[name]
+		ports[c.port] = append(ports[c.port], name)
 	}
 	tr.Stdout = namePorts(string(t.Stdout()), ports)
 	tr.Stderr = namePorts(string(t.Stderr()), ports)
@@ -718,14 +715,20 @@ var (
 )
 
 // namePorts replaces each client's port by its connection name, and the listening port
-// by PORT.
-func namePorts(s string, ports map[int]string) string {
+// by PORT. A port that several connections used in turn names them in order, one per
+// occurrence (each connection appears in one "new conn" line); the last name is kept for
+// any further occurrence.
+func namePorts(s string, ports map[int][]string) string {
+	used := map[int]int{}
 	s = peerRE.ReplaceAllStringFunc(s, func(m string) string {
 		p, _ := strconv.Atoi(m[len("127.0.0.1:"):])
-		if name, ok := ports[p]; ok {
-			return "127.0.0.1:<" + name + ">"
+		names, ok := ports[p]
+		if !ok {
+			return "127.0.0.1:<unknown port>"
 		}
-		return "127.0.0.1:<unknown port>"
+		i := min(used[p], len(names)-1)
+		used[p]++
+		return "127.0.0.1:<" + names[i] + ">"
 	})
 	return listenRE.ReplaceAllString(s, "0.0.0.0:PORT")
 }
