@@ -107,8 +107,8 @@ func TestParity(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			for _, sc := range scenarios {
-				if !sc.appliesTo(model) {
-					continue
+				if !sc.appliesTo(model) || sc.process {
+					continue // process-level scenarios need a process: TestStandalone
 				}
 				t.Run(sc.name, func(t *testing.T) {
 					base := takeBaseline()
