@@ -30,40 +30,43 @@ type mutant struct {
 	name     string
 	file     string // relative to the repository root
 	old, new string
+	// within, if set, is the start of the function (unique in the file) whose body holds
+	// old exactly once; otherwise old must be unique in the whole file.
+	within string
 }
 
 var mutants = []mutant{
 	{"bufsize-511", "gosrv/common.go",
-		"BufSize     = 512", "BufSize     = 511"},
+		"BufSize     = 512", "BufSize     = 511", ""},
 	{"iterative-log-without-parens", "gosrv/iterative.go",
-		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)"},
+		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)", ""},
 	{"fork-log-without-parens", "gosrv/fork.go",
-		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)"},
+		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)", ""},
 	{"recv-msg-without-space", "gosrv/common.go",
-		`LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`},
+		`LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`, "func echoOnce("},
 	{"log-not-cut-at-nul", "gosrv/common.go",
-		"if c == 0 {", "if c == 0 && false {"},
+		"if c == 0 {", "if c == 0 && false {", ""},
 	{"go-error-text", "gosrv/common.go",
-		"\t\treturn msg\n", "\t\treturn msg[:0] + err.Error()\n"},
+		"\t\treturn msg\n", "\t\treturn msg[:0] + err.Error()\n", ""},
 	{"echo-once-leaks-fd", "gosrv/common.go",
-		"\tunix.Shutdown(connFd, unix.SHUT_WR)\n\tunix.Close(connFd)", "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\t_ = connFd // mutant: never closed"},
+		"\tunix.Shutdown(connFd, unix.SHUT_WR)\n\tunix.Close(connFd)", "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\t_ = connFd // mutant: never closed", "func echoOnce("},
 	{"recv-error-not-closed", "gosrv/common.go",
-		"logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\tunix.Close(connFd)", "logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\t_ = connFd // mutant: never closed"},
+		"logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\tunix.Close(connFd)", "logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\t_ = connFd // mutant: never closed", "func echoOnce("},
 	{"epoll-et-no-drain", "gosrv/epoll_et.go",
 		"\t\tif c.pending != nil {\n\t\t\t// The peer reads slower",
-		"\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower"},
+		"\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower", ""},
 	{"epoll-et-peer-close-text", "gosrv/epoll_et.go",
-		`LogLine(srv.ErrFd, "peer close conn...")`, `LogLine(srv.ErrFd, "peer close conn..")`},
+		`LogLine(srv.ErrFd, "peer close conn...")`, `LogLine(srv.ErrFd, "peer close conn..")`, ""},
 	{"iterative-blocks-in-recv", "gosrv/iterative.go",
-		"ready, err = waitReadable(connFd, srv.StopFd)", "ready, err = 1, nil // mutant: recv blocks, a stop cannot wake it"},
+		"ready, err = waitReadable(connFd, srv.StopFd)", "ready, err = 1, nil // mutant: recv blocks, a stop cannot wake it", ""},
 	{"parse-port-accepts-65536", "gosrv/common.go",
-		"if v > 65535 {", "if v > 65536 {"},
+		"if v > 65535 {", "if v > 65536 {", ""},
 	{"usage-exit-2", "gosrv/cmd/server/main.go",
-		"gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 1", "gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 2"},
+		"gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 1", "gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 2", ""},
 	{"signal-line-format", "gosrv/cmd/server/main.go",
-		`"signal: %s(%d)   close server ... done"`, `"signal: %s(%d) close server ... done"`},
+		`"signal: %s(%d)   close server ... done"`, `"signal: %s(%d) close server ... done"`, ""},
 	{"quote-cut-at-63", "gosrv/cmd/server/main.go",
-		"if len(arg) > 64 {\n\t\targ = arg[:64]", "if len(arg) > 63 {\n\t\targ = arg[:63]"},
+		"if len(arg) > 64 {\n\t\targ = arg[:64]", "if len(arg) > 63 {\n\t\targ = arg[:63]", ""},
 }
 
 // mutantDeadline bounds a scenario against a mutant: a mutant that hangs is caught sooner.
@@ -106,11 +109,25 @@ func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
 	if err != nil {
 		return side{}, err
 	}
-	if n := strings.Count(string(b), m.old); n != 1 {
-		return side{}, fmt.Errorf("mutant %s: %q occurs %d times in %s, want exactly once (has gosrv changed?)", m.name, m.old, n, m.file)
+	text := string(b)
+	region := text
+	if m.within != "" {
+		if n := strings.Count(text, m.within); n != 1 {
+			return side{}, fmt.Errorf("mutant %s: %q occurs %d times in %s, want exactly once (has gosrv changed?)", m.name, m.within, n, m.file)
+		}
+		start := strings.Index(text, m.within)
+		end := strings.Index(text[start:], "\n}\n")
+		if end < 0 {
+			return side{}, fmt.Errorf("mutant %s: no end of %q in %s", m.name, m.within, m.file)
+		}
+		region = text[start : start+end+3]
 	}
+	if n := strings.Count(region, m.old); n != 1 {
+		return side{}, fmt.Errorf("mutant %s: %q occurs %d times in %s (%s), want exactly once (has gosrv changed?)", m.name, m.old, n, m.file, m.within)
+	}
+	mutatedText := strings.Replace(text, region, strings.Replace(region, m.old, m.new, 1), 1)
 	mutated := filepath.Join(dir, filepath.Base(m.file))
-	if err := os.WriteFile(mutated, []byte(strings.Replace(string(b), m.old, m.new, 1)), 0o644); err != nil {
+	if err := os.WriteFile(mutated, []byte(mutatedText), 0o644); err != nil {
 		return side{}, err
 	}
 	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {src: mutated}})
