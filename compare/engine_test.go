@@ -15,7 +15,7 @@ package compare
 //
 // The order in which connections were answered is recorded where it is a fact rather than
 // a race: a watch step notes whether a connection was answered while another one stalled
-// ("l: open and silent for 300ms"), and the server's log lines keep their order. Reader
+// ("l: open and silent for 1s"), and the server's log lines keep their order. Reader
 // goroutines' wake-up order is not used: two answers microseconds apart would make it noise.
 
 import (
@@ -93,7 +93,7 @@ type connRecord struct {
 // transcript is everything a run observed, with ports replaced by connection names.
 type transcript struct {
 	Conns  []connRecord
-	Notes  []string // observations made by steps ("a: open after 300ms")
+	Notes  []string // observations made by steps ("l: open and silent for 1s")
 	Stdout string
 	Stderr string
 	Status int

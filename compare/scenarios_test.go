@@ -465,16 +465,16 @@ func buildScenarios() []scenario {
 				return []step{
 					connect("s"), awaitStdoutLines(1),
 					connect("l"), send("l", []byte("live")), halfClose("l"),
-					expectOpenFor("l", 300*time.Millisecond, 0),
+					expectOpenFor("l", time.Second, 0),
 					send("s", []byte("stalled")), halfClose("s"),
 					awaitEnd("s"), awaitEnd("l"),
 				}
 			},
 			expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
 				func(model string, tr *transcript) error {
-					want := "l: answered within 300ms"
+					want := "l: answered within 1s"
 					if model == "iterative" {
-						want = "l: open and silent for 300ms"
+						want = "l: open and silent for 1s"
 					}
 					return wantNote(want)(model, tr)
 				},
