@@ -1,0 +1,219 @@
+//go:build linux
+
+package compare
+
+// runner_test.go - the one runner: every scenario x every model x {C, Go}, each against a
+// fresh server, subtests named MODEL/SCENARIO (libevent's regression suite per backend,
+// nettest.TestConn's shape). The C reference runs twice, and a scenario whose reference
+// disagrees with itself fails as "reference is not deterministic": noise is found, never
+// retried away.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/native"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// impl starts one implementation of a model.
+type impl struct {
+	name  string
+	start func(model string) (target, error)
+	// deadline overrides scenarioDeadline (the mutants use a shorter one).
+	deadline time.Duration
+}
+
+// inProcess wraps a server running in this process: its descriptors and CPU are ours.
+type inProcess struct{ target }
+
+func (inProcess) ServerPid() int { return os.Getpid() }
+
+var (
+	cInProcess = impl{name: "C", start: func(model string) (target, error) {
+		s, err := native.Start(model)
+		if err != nil {
+			return nil, err
+		}
+		return inProcess{s}, nil
+	}}
+	goInProcess = impl{name: "Go", start: func(model string) (target, error) {
+		s, err := gosrv.Start(model)
+		if err != nil {
+			return nil, err
+		}
+		return inProcess{s}, nil
+	}}
+)
+
+// models is the table of models: the C reference's, which the Go side must match.
+func models(t *testing.T) []string {
+	t.Helper()
+	c := native.Models()
+	var g []string
+	for _, m := range gosrv.Models() {
+		g = append(g, m.Name)
+	}
+	require.Equal(t, c, g, "the Go port must have the C reference's models, in the same order")
+	require.NotEmpty(t, c, "no models")
+	return c
+}
+
+// runOnce starts a fresh server of im and runs sc against it.
+func runOnce(sc scenario, model string, im impl) (*transcript, error) {
+	tg, err := im.start(model)
+	if err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", im.name, model, err)
+	}
+	tr, err := execute(sc, model, tg, im.deadline)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", im.name, err)
+	}
+	return tr, nil
+}
+
+// differential runs sc on the reference twice and on the port once, and fails on any
+// difference, showing both transcripts in brief.
+func differential(t *testing.T, sc scenario, model string, ref, port impl) {
+	t.Helper()
+	ref1, err := runOnce(sc, model, ref)
+	require.NoError(t, err, "reference run 1")
+	ref2, err := runOnce(sc, model, ref)
+	require.NoError(t, err, "reference run 2")
+	if d := diffTranscripts(ref1, ref2, ref.name+"#1", ref.name+"#2"); d != "" {
+		require.Failf(t, "reference is not deterministic", "%s/%s: the reference disagrees with itself:\n%s\nrun 1:\n%s\nrun 2:\n%s",
+			model, sc.name, d, ref1.brief(), ref2.brief())
+	}
+	if sc.expect != nil {
+		assert.NoError(t, sc.expect(model, ref1), "the reference breaks the SPEC in %s/%s:\n%s", model, sc.name, ref1.brief())
+	}
+	got, err := runOnce(sc, model, port)
+	require.NoError(t, err, "port run")
+	if d := diffTranscripts(ref1, got, ref.name, port.name); d != "" {
+		require.Failf(t, "not at parity", "%s/%s:\n%s\n%s:\n%s\n%s:\n%s", model, sc.name, d, ref.name, ref1.brief(), port.name, got.brief())
+	}
+}
+
+// TestParity is the suite: C in process (native) against Go in process (gosrv).
+func TestParity(t *testing.T) {
+	for _, model := range models(t) {
+		t.Run(model, func(t *testing.T) {
+			for _, sc := range scenarios {
+				if !sc.appliesTo(model) || sc.process {
+					continue // process-level scenarios need a process: TestStandalone
+				}
+				t.Run(sc.name, func(t *testing.T) {
+					base := takeBaseline()
+					differential(t, sc, model, cInProcess, goInProcess)
+					base.check(t)
+				})
+			}
+		})
+	}
+}
+
+func TestScenarioTable(t *testing.T) {
+	require.GreaterOrEqual(t, len(scenarios), 30, "the suite promises at least 30 scenarios")
+	seen := map[string]bool{}
+	for _, sc := range scenarios {
+		require.False(t, seen[sc.name], "scenario %q twice", sc.name)
+		seen[sc.name] = true
+		n := 0
+		for _, m := range models(t) {
+			if sc.appliesTo(m) {
+				n++
+			}
+		}
+		assert.Positive(t, n, "scenario %q applies to no model", sc.name)
+	}
+	for _, m := range models(t) {
+		n := 0
+		for _, sc := range scenarios {
+			if sc.appliesTo(m) {
+				n++
+			}
+		}
+		assert.GreaterOrEqual(t, n, 15, "model %s has only %d scenarios", m, n)
+	}
+}
+
+// ---- what every scenario must leave behind: nothing ----
+
+type baseline struct {
+	fds        int
+	goroutines int
+}
+
+func takeBaseline() baseline {
+	return baseline{fds: fdCount(os.Getpid()), goroutines: runtime.NumGoroutine()}
+}
+
+// check waits (bounded) for descriptors and goroutines to come back to the baseline and
+// for no child of this process to be left, running or a zombie.
+func (b baseline) check(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var fds, gs int
+	var kids []string
+	ok := waitFor(deadline, func() bool {
+		fds, gs, kids = fdCount(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
+		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
+	})
+	if !ok {
+		assert.LessOrEqual(t, fds, b.fds, "descriptors leaked: %d open after the scenario, %d before", fds, b.fds)
+		assert.LessOrEqual(t, gs, b.goroutines, "goroutines leaked: %d after the scenario, %d before", gs, b.goroutines)
+		assert.Empty(t, kids, "children of the test process left behind (pid state)")
+	}
+}
+
+// children lists the processes whose parent is pid, as "PID STATE" (Z for a zombie).
+func children(pid int) []string {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, e.Name()+" "+f[0])
+		}
+	}
+	return out
+}
+
+func TestMain(m *testing.M) {
+	// The runtime's network poller opens its descriptors on first use; make that happen
+	// before any baseline is taken.
+	if l, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil {
+		if c, err := net.Dial("tcp4", l.Addr().String()); err == nil {
+			c.Close()
+		}
+		l.Close()
+	}
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,547 @@
+//go:build linux
+
+package compare
+
+// scenarios_test.go - the table of scenarios. Every scenario runs against every model it
+// applies to, in both languages, in process and as the standalone binary (runner_test.go).
+// Each must be deterministic: where an outcome depends on timing, the scenario controls
+// the timing (a comment says how), and the reference is run twice to prove it.
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// streamModel: the server echoes for as long as the connection is open (SPEC §2).
+func streamModel(model string) bool { return model == "epoll-et" }
+
+// oneShot: one recv of at most 512 bytes, echo, close (SPEC §2): every other model.
+func oneShot(model string) bool { return !streamModel(model) }
+
+// parens: the blocking models log "new conn(IP:PORT)" (SPEC §3).
+func parens(model string) bool {
+	return model == "iterative" || model == "fork" || model == "thread"
+}
+
+// multiplexing models serve many connections from one thread without blocking on any.
+func multiplexing(model string) bool {
+	switch model {
+	case "epoll-lt", "epoll-et", "select", "poll", "nonblock", "sigio", "uring":
+		return true
+	}
+	return false
+}
+
+func only(names ...string) func(string) bool {
+	return func(m string) bool {
+		for _, n := range names {
+			if n == m {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// ---- expectations on the reference's transcript (SPEC §2, §3) ----
+
+type expectation func(model string, tr *transcript) error
+
+func expects(es ...expectation) func(string, *transcript) error {
+	return func(model string, tr *transcript) error {
+		var errs []string
+		for _, e := range es {
+			if err := e(model, tr); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if errs != nil {
+			return fmt.Errorf("%s", strings.Join(errs, "\n"))
+		}
+		return nil
+	}
+}
+
+func (tr *transcript) conn(name string) (connRecord, bool) {
+	for _, c := range tr.Conns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return connRecord{}, false
+}
+
+// oneShotReply is what a one-shot server answers to msg sent in one piece.
+func reply(model string, msg []byte) []byte {
+	if oneShot(model) && len(msg) > 512 {
+		return msg[:512]
+	}
+	return msg
+}
+
+// logged is msg as the log line shows it: cut at the first NUL (C's %s).
+func logged(msg []byte) string {
+	if i := bytes.IndexByte(msg, 0); i >= 0 {
+		msg = msg[:i]
+	}
+	return string(msg)
+}
+
+// wantEcho: name received want and then end of stream.
+func wantEcho(name string, msg []byte) expectation {
+	return func(model string, tr *transcript) error {
+		c, ok := tr.conn(name)
+		if !ok {
+			return fmt.Errorf("no connection %s", name)
+		}
+		want := reply(model, msg)
+		if !bytes.Equal(c.Data, want) {
+			return fmt.Errorf("%s", describeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
+		}
+		if c.End != "EOF" {
+			return fmt.Errorf("%s ended %s, want EOF", name, c.End)
+		}
+		return nil
+	}
+}
+
+// wantServed: the server logged name's connection and (one-shot) its message, each once,
+// and (stream) "peer close conn..." once per connection on stderr.
+func wantServed(name string, msg []byte) expectation {
+	return func(model string, tr *transcript) error {
+		nc := "new conn 127.0.0.1:<" + name + ">\n"
+		if parens(model) {
+			nc = "new conn(127.0.0.1:<" + name + ">)\n"
+		}
+		if n := strings.Count(tr.Stdout, nc); n != 1 {
+			return fmt.Errorf("stdout has %q %d times, want once", nc, n)
+		}
+		if oneShot(model) {
+			line := "recv_msg: " + logged(reply(model, msg)) + "\n"
+			if !strings.Contains(tr.Stdout, line) {
+				return fmt.Errorf("stdout lacks %q", line)
+			}
+		}
+		return nil
+	}
+}
+
+// wantLines: stdout has exactly n lines for n clients served (no duplicated lines).
+func wantStdoutLines(perClient, clients int) expectation {
+	return func(model string, tr *transcript) error {
+		want := perClient * clients
+		if perClient == 0 {
+			want = 2 * clients
+			if streamModel(model) {
+				want = clients
+			}
+		}
+		if got := strings.Count(tr.Stdout, "\n"); got != want {
+			return fmt.Errorf("stdout has %d lines, want %d", got, want)
+		}
+		return nil
+	}
+}
+
+func wantStderrContains(s string) expectation {
+	return func(model string, tr *transcript) error {
+		if !strings.Contains(tr.Stderr, s) {
+			return fmt.Errorf("stderr lacks %q", s)
+		}
+		return nil
+	}
+}
+
+func wantNote(s string) expectation {
+	return func(model string, tr *transcript) error {
+		for _, n := range tr.Notes {
+			if strings.Contains(n, s) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no note contains %q (notes %q)", s, tr.Notes)
+	}
+}
+
+func wantStdout(want string) expectation {
+	return func(model string, tr *transcript) error {
+		if tr.Stdout != want {
+			return fmt.Errorf("stdout %q, want %q", tr.Stdout, want)
+		}
+		return nil
+	}
+}
+
+// echoScenario is the seed's client with one message.
+func echoScenario(name string, msg []byte) scenario {
+	return scenario{
+		name:   name,
+		steps:  func(string) []step { return client("a", msg) },
+		expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
+	}
+}
+
+// clients names n connections c0..c(n-1) with distinct printable messages.
+func clientNames(n int) ([]string, [][]byte) {
+	names := make([]string, n)
+	msgs := make([][]byte, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("c%03d", i)
+		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, text(uint64(i), 20+i%50)))
+	}
+	return names, msgs
+}
+
+// concurrent opens n connections, then sends on all, then half-closes all, then reads all:
+// every connection is open at once. Stdout's interleaving is a race between clients, so it
+// is compared as sorted lines.
+func concurrent(name string, n int, models func(string) bool) scenario {
+	names, msgs := clientNames(n)
+	var es []expectation
+	for i := range names {
+		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
+	}
+	es = append(es, wantStdoutLines(0, n))
+	return scenario{
+		name:         name,
+		models:       models,
+		unorderedLog: true,
+		steps: func(string) []step {
+			var s []step
+			for _, c := range names {
+				s = append(s, connect(c))
+			}
+			for i, c := range names {
+				s = append(s, send(c, msgs[i]))
+			}
+			for _, c := range names {
+				s = append(s, halfClose(c))
+			}
+			for _, c := range names {
+				s = append(s, awaitEnd(c))
+			}
+			return s
+		},
+		expect: expects(es...),
+	}
+}
+
+func sequential(name string, n int) scenario {
+	names, msgs := clientNames(n)
+	var es []expectation
+	for i := range names {
+		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
+	}
+	es = append(es, wantStdoutLines(0, n))
+	return scenario{
+		name: name,
+		steps: func(string) []step {
+			var s []step
+			for i, c := range names {
+				s = append(s, client(c, msgs[i])...)
+			}
+			return s
+		},
+		expect: expects(es...),
+	}
+}
+
+// slowReader streams n seeded bytes to epoll-et while the client reads nothing: the
+// client's receive queue and the server's send buffer fill, so the server's send meets
+// EAGAIN (the seed spun there). Only then does the client read everything.
+func slowReader(name string, n int, seed uint64) scenario {
+	data := payload(seed, n)
+	return scenario{
+		name:   name,
+		models: streamModel,
+		steps: func(string) []step {
+			return []step{
+				connectQuiet("a"),
+				sendAsync("a", data),
+				// The wait that proves EAGAIN: the queue is non-empty and has stopped growing
+				// while the client still has bytes to send (a stream larger than every buffer
+				// on the way cannot have been taken whole).
+				awaitUnreadStable("a", 1),
+				startReading("a"),
+				awaitSent("a"),
+				halfClose("a"),
+				awaitEnd("a"),
+			}
+		},
+		expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
+	}
+}
+
+// scenarios is the table. The names are the second half of the subtest names.
+var scenarios = buildScenarios()
+
+func buildScenarios() []scenario {
+	bin := make([]byte, 256)
+	for i := range bin {
+		bin[i] = byte(i)
+	}
+	nul := []byte("before\x00after the NUL")
+	utf8msg := []byte("你好，世界 — échos ✓ 🙂")
+	part1, part2 := []byte("first part, "), []byte("second part")
+	whole := append(append([]byte(nil), part1...), part2...)
+
+	s := []scenario{
+		echoScenario("plain", []byte("hello, iomodels")),
+		{
+			// Connect and half-close without a byte: one recv returns 0, an empty echo.
+			name:  "empty",
+			steps: func(string) []step { return []step{connect("a"), halfClose("a"), awaitEnd("a")} },
+			expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
+				func(model string, tr *transcript) error {
+					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+tr.lastLine()) {
+						return fmt.Errorf("stream: want peer close conn... before the signal line")
+					}
+					return nil
+				}),
+		},
+		echoScenario("size-511", text(511, 511)),
+		// SPEC §5 (a): the seed wrote buf[512] = 0 for a full buffer.
+		echoScenario("size-512", text(512, 512)),
+		// One write of 513 bytes arrives as one segment on loopback before the server
+		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
+		echoScenario("size-513", text(513, 513)),
+		echoScenario("size-4096", text(4096, 4096)),
+		echoScenario("binary-256", bin),
+		// The log line stops at the NUL, as C's %s does; the echo carries every byte.
+		echoScenario("nul-inside", nul),
+		echoScenario("utf8", utf8msg),
+		{
+			// Two writes under TCP_CORK leave as one segment: both parts are in the receive
+			// queue before the server's one recv, whatever the scheduling.
+			name: "split-write-corked",
+			steps: func(string) []step {
+				return []step{connect("a"), sendCorked("a", part1, part2), halfClose("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", whole), wantServed("a", whole)),
+		},
+		{
+			// Two plain writes, made while the iterative server is busy with a stalled
+			// connection s (its "new conn" line shows it is blocked on s), so both parts wait
+			// in a's receive queue and the one recv, made after s is served, sees them both.
+			name:   "split-write-queued",
+			models: only("iterative"),
+			steps: func(string) []step {
+				return []step{
+					connect("s"), awaitStdoutLines(1),
+					connect("a"), send("a", part1), send("a", part2), halfClose("a"),
+					send("s", []byte("unstall")), halfClose("s"),
+					awaitEnd("s"), awaitEnd("a"),
+				}
+			},
+			expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
+				wantStdout("new conn(127.0.0.1:<s>)\nrecv_msg: unstall\nnew conn(127.0.0.1:<a>)\nrecv_msg: first part, second part\n")),
+		},
+		{
+			// The stream server echoes each part; the second write waits for the first echo.
+			name:   "split-write-stream",
+			models: streamModel,
+			steps: func(string) []step {
+				return []step{connect("a"), send("a", part1), awaitBytes("a", len(part1)),
+					send("a", part2), awaitBytes("a", len(whole)), halfClose("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", whole)),
+		},
+		{
+			// Many one-byte writes, no waiting: the stream server must echo every byte in order.
+			name:   "stream-many-small-writes",
+			models: streamModel,
+			steps: func(string) []step {
+				s := []step{connect("a")}
+				for i := 0; i < 100; i++ {
+					s = append(s, send("a", []byte{byte('A' + i%26)}))
+				}
+				return append(s, halfClose("a"), awaitEnd("a"))
+			},
+			expect: func(model string, tr *transcript) error {
+				c, _ := tr.conn("a")
+				if len(c.Data) != 100 || c.End != "EOF" {
+					return fmt.Errorf("got %d bytes, %s; want 100, EOF", len(c.Data), c.End)
+				}
+				return nil
+			},
+		},
+		{
+			// A stream stays open between messages: after the echo, nothing more comes and
+			// the connection is not closed until the client half-closes.
+			name:   "stream-stays-open",
+			models: streamModel,
+			steps: func(string) []step {
+				return []step{connect("a"), send("a", []byte("ping")), awaitBytes("a", 4),
+					expectOpenFor("a", 100*time.Millisecond, 4), send("a", []byte("pong")), awaitBytes("a", 8),
+					halfClose("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
+		},
+		{
+			// One-shot: the reply comes and the server closes without waiting for the
+			// client's end of stream.
+			name:   "no-half-close",
+			models: oneShot,
+			steps:  func(string) []step { return []step{connect("a"), send("a", []byte("no FIN")), awaitEnd("a")} },
+			expect: expects(wantEcho("a", []byte("no FIN"))),
+		},
+		{
+			// Half-close after the reply: harmless for one-shot (already closed); it ends a
+			// stream.
+			name: "half-close-after-reply",
+			steps: func(string) []step {
+				return []step{connect("a"), send("a", []byte("hi")), awaitBytes("a", 2), halfClose("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", []byte("hi"))),
+		},
+		{
+			// A plain close (FIN, no data) before sending: one-shot echoes nothing to a
+			// closed peer, the stream logs peer close. The server's log is complete once its
+			// descriptors are back (the runner waits for that).
+			name:   "close-before-send",
+			steps:  func(string) []step { return []step{connect("a"), awaitStdoutLines(1), closeConn("a")} },
+			expect: expects(wantServed("a", nil)),
+		},
+		{
+			// SPEC §5 (a): a recv that fails (the seed then wrote buf[-1]). The RST is sent
+			// before any data, so recv fails with ECONNRESET whether the server accepted
+			// before or after it arrived; the server logs it and serves the next client.
+			name: "reset-before-send",
+			steps: func(string) []step {
+				return seq(connect("a"), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
+			},
+			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+		},
+		{
+			// SPEC §5 (b): send to a reset peer. The iterative server is held by a stalled
+			// connection s while a sends and resets, so the RST is in a's socket before the
+			// server reads it: recv returns a's bytes, and send fails instead of raising
+			// SIGPIPE. The server lives on and serves b.
+			name:   "reset-after-send-before-reply",
+			models: only("iterative"),
+			steps: func(string) []step {
+				return seq(connect("s"), awaitStdoutLines(1),
+					connect("a"), send("a", []byte("gone")), reset("a"),
+					send("s", []byte("unstall")), halfClose("s"), awaitEnd("s"),
+					awaitStderrLines(2), client("b", []byte("still serving")))
+			},
+			expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
+		},
+		{
+			// Reset after the reply: one-shot has closed already, nothing is logged; the
+			// stream server's recv fails with ECONNRESET and it closes that one connection.
+			name: "reset-after-reply",
+			steps: func(model string) []step {
+				// One-shot: the reply's end (EOF) is awaited, so the reset comes after it.
+				s := []step{connect("a"), send("a", []byte("hi")), awaitEnd("a"), reset("a")}
+				if streamModel(model) {
+					s = []step{connect("a"), send("a", []byte("hi")), awaitBytes("a", 2), reset("a"), awaitStderrLines(2)}
+				}
+				return append(s, client("b", []byte("next"))...)
+			},
+			expect: expects(wantEcho("b", []byte("next"))),
+		},
+		{
+			// SPEC §5 (c): a reset connection must be closed, not spun on (level-triggered
+			// epoll reports EPOLLERR/EPOLLHUP on every call until the descriptor is closed).
+			// After the error line the server's CPU time must stay low, and it must still
+			// serve the next client.
+			name: "reset-no-spin",
+			steps: func(string) []step {
+				return seq(connect("a"), reset("a"), awaitStderrLines(2), cpuQuiet(200*time.Millisecond),
+					client("b", []byte("after the reset")))
+			},
+			expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
+		},
+		{
+			// A stalled client beside a live one. The iterative server accepted s first and
+			// blocks on it, so l stays unanswered until s speaks: service in accept order.
+			// Every other model answers l at once. The watch on l returns as soon as l is
+			// answered, so it costs its full time only where the model makes l wait.
+			name: "stalled-beside-live",
+			steps: func(string) []step {
+				return []step{
+					connect("s"), awaitStdoutLines(1),
+					connect("l"), send("l", []byte("live")), halfClose("l"),
+					expectOpenFor("l", time.Second, 0),
+					send("s", []byte("stalled")), halfClose("s"),
+					awaitEnd("s"), awaitEnd("l"),
+				}
+			},
+			expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
+				func(model string, tr *transcript) error {
+					want := "l: answered within 1s"
+					if model == "iterative" {
+						want = "l: open and silent for 1s"
+					}
+					return wantNote(want)(model, tr)
+				},
+				func(model string, tr *transcript) error {
+					// The log shows the order of service of the one-shot models.
+					first, second := "recv_msg: live\n", "recv_msg: stalled\n"
+					if model == "iterative" {
+						first, second = second, first
+					}
+					if i, j := strings.Index(tr.Stdout, first), strings.Index(tr.Stdout, second); oneShot(model) && (i < 0 || j < i) {
+						return fmt.Errorf("stdout should log %q before %q: %q", first, second, tr.Stdout)
+					}
+					return nil
+				}),
+		},
+		concurrent("concurrent-40", 40, nil),
+		concurrent("concurrent-200", 200, multiplexing),
+		sequential("sequential-300", 300),
+		// SPEC §5 (e): five clients, ten stdout lines (fork printed pending lines twice).
+		sequential("sequential-5-lines", 5),
+		slowReader("stream-1MiB-slow-reader", 1<<20, 1),
+		slowReader("stream-4MiB-slow-reader", 4<<20, 4),
+		{
+			// SPEC §5 (d): one write far larger than the listener's SO_RCVBUF (the server's
+			// buffer): the server must read until EAGAIN, not stop at a full buffer.
+			name:   "stream-beyond-rcvbuf",
+			models: streamModel,
+			steps: func(string) []step {
+				return []step{connect("a"), sendAsync("a", payload(7, 3<<20)), awaitSent("a"), halfClose("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", payload(7, 3<<20))),
+		},
+		{
+			// SPEC §5 (d): data and FIN back to back, before the server wakes: the bytes read
+			// in the same wake-up as end of stream are echoed before the close.
+			name:   "stream-data-and-fin",
+			models: streamModel,
+			steps: func(string) []step {
+				return []step{connectQuiet("a"), send("a", text(9, 3000)), halfClose("a"), startReading("a"), awaitEnd("a")}
+			},
+			expect: expects(wantEcho("a", text(9, 3000)), wantStderrContains("peer close conn...\n")),
+		},
+		{
+			// A stalled client when the server stops: it is closed (EOF), the server returns
+			// its status and the stop takes no longer than the watchdog.
+			name:   "stop-with-stalled-client",
+			models: nil,
+			steps: func(string) []step {
+				return []step{connect("s"), awaitStdoutLines(1), stopServer(), awaitEnd("s")}
+			},
+			expect: func(model string, tr *transcript) error {
+				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
+					return fmt.Errorf("stalled client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
+				}
+				return nil
+			},
+		},
+	}
+	return s
+}
+
+// lastLine is the transcript's last stderr line (the signal line standalone, else "").
+func (tr *transcript) lastLine() string {
+	s := strings.TrimSuffix(tr.Stderr, "\n")
+	i := strings.LastIndexByte(s, '\n')
+	if i < 0 || !strings.HasPrefix(s[i+1:], "signal: ") {
+		return ""
+	}
+	return s[i+1:] + "\n"
+}

@@ -1,0 +1,335 @@
+//go:build linux
+
+package compare
+
+// standalone_test.go - the same differential, against the standalone programs: the C
+// binary against the Go binary, built by the test itself (never by make). Beyond the
+// scenarios it compares what only a process has: the command line, signals and exit
+// codes, and the clients. Every check yields a transcript, so one comparison serves the
+// scenarios, the command line and the mutants (mutants_test.go).
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/stretchr/testify/require"
+)
+
+// ---- building, once per test binary run ----
+
+var (
+	buildOnce sync.Once
+	buildBins standalone.Binaries
+	buildErr  error
+	buildDir  string
+)
+
+// binaries builds the four programs into a temporary directory the first time it is asked
+// (TestMain removes it): builds take seconds, so every test shares one.
+func binaries(t *testing.T) standalone.Binaries {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "iomodels-compare-")
+		if buildErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		buildBins, buildErr = standalone.Build(ctx, buildDir)
+	})
+	require.NoError(t, buildErr, "building the standalone programs")
+	return buildBins
+}
+
+// side is one language's pair of programs.
+type side struct {
+	name           string
+	server, client string
+}
+
+func sides(t *testing.T) (c, g side) {
+	b := binaries(t)
+	return side{"C", b.Server(standalone.C), b.Client(standalone.C)},
+		side{"Go", b.Server(standalone.Go), b.Client(standalone.Go)}
+}
+
+// ---- a standalone server as a scenario target ----
+
+type process struct{ p *standalone.Process }
+
+const processTimeout = 10 * time.Second
+
+func (p process) Port() int                              { return p.p.Port }
+func (p process) Stdout() []byte                         { return []byte(p.p.Stdout()) }
+func (p process) Stderr() []byte                         { return []byte(p.p.Stderr()) }
+func (p process) ServerPid() int                         { return p.p.Pid() }
+func (p process) Stop() (int, error)                     { return p.p.Signal(syscall.SIGTERM, processTimeout) }
+func (p process) Signal(sig syscall.Signal) (int, error) { return p.p.Signal(sig, processTimeout) }
+
+// signaler is a target that is a process of its own.
+type signaler interface {
+	Signal(sig syscall.Signal) (int, error)
+}
+
+func (s side) impl() impl {
+	return impl{name: s.name, start: func(model string) (target, error) {
+		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
+		if err != nil {
+			return nil, err
+		}
+		return process{p}, nil
+	}}
+}
+
+// signalServer sends sig to a standalone server in the middle of a scenario; its status is
+// the exit code.
+func signalServer(sig syscall.Signal) step {
+	return step{"signal " + sig.String(), func(r *run) error {
+		s, ok := r.target.(signaler)
+		if !ok {
+			return fmt.Errorf("target is not a process")
+		}
+		status, err := s.Signal(sig)
+		r.stopped, r.status = true, status
+		return err
+	}}
+}
+
+// processScenarios need a process: signals. They run only against the standalone programs.
+func processScenarios() []scenario {
+	var out []scenario
+	for _, sig := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
+		line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", sig.name, int(sig.sig))
+		out = append(out, scenario{
+			// A served client, then a stalled one, then the signal: the server prints the
+			// seed's line, closes the stalled connection and exits 0.
+			name:    "signal-" + strings.ToLower(sig.name),
+			process: true,
+			steps: func(model string) []step {
+				lines := 3 // new conn a, recv_msg, new conn s
+				if streamModel(model) {
+					lines = 2
+				}
+				return seq(client("a", []byte("before the signal")), connect("s"), awaitStdoutLines(lines),
+					signalServer(sig.sig), awaitEnd("s"))
+			},
+			expect: func(model string, tr *transcript) error {
+				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != 0 {
+					return fmt.Errorf("want stderr ending %q and exit 0, got %q, exit %d", line, tr.Stderr, tr.Status)
+				}
+				return nil
+			},
+		})
+	}
+	return out
+}
+
+// TestStandalone runs every scenario, and the process-level ones, against the two
+// standalone servers: C (twice, for noise) against Go.
+func TestStandalone(t *testing.T) {
+	c, g := sides(t)
+	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
+	for _, model := range models(t) {
+		t.Run(model, func(t *testing.T) {
+			for _, sc := range all {
+				if !sc.appliesTo(model) {
+					continue
+				}
+				t.Run(sc.name, func(t *testing.T) {
+					base := takeBaseline()
+					differential(t, sc, model, c.impl(), g.impl())
+					base.check(t)
+				})
+			}
+		})
+	}
+}
+
+// ---- command line and clients: each case is a transcript of a finished process ----
+
+// cliCase runs one side's programs and returns what they printed and their exit codes.
+type cliCase struct {
+	name string
+	run  func(s side) (*transcript, error)
+	// expect checks the reference's transcript; may be nil.
+	expect func(tr *transcript) error
+}
+
+func exited(stdout, stderr string, code int) *transcript {
+	return &transcript{Stdout: stdout, Stderr: stderr, Status: code}
+}
+
+func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
+	return func(tr *transcript) error {
+		if tr.Status != code || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
+			return fmt.Errorf("want exit %d and stderr starting %q, got exit %d, stderr %q", code, stderrPrefix, tr.Status, tr.Stderr)
+		}
+		return nil
+	}
+}
+
+// closedPort is a loopback port that nothing listens on: bound on port 0, then closed.
+func closedPort() (int, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
+}
+
+// withServer runs f with a fresh standalone server of s (model) and adds the server's
+// stdout (client ports hidden) to the transcript's notes.
+func withServer(s side, model string, f func(port int) (*transcript, error)) (*transcript, error) {
+	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
+	if err != nil {
+		return nil, err
+	}
+	tr, err := f(p.Port)
+	if _, serr := p.Signal(syscall.SIGTERM, processTimeout); err == nil {
+		err = serr
+	}
+	if tr != nil {
+		tr.Notes = append(tr.Notes, "server stdout: "+namePorts(p.Stdout(), nil))
+	}
+	return tr, err
+}
+
+func serverArgs(name string, args []string, expect func(*transcript) error) cliCase {
+	return cliCase{"server-" + name, func(s side) (*transcript, error) {
+		out, errs, code, err := standalone.Run(processTimeout, s.server, args...)
+		return exited(out, errs, code), err
+	}, expect}
+}
+
+// clientArgs runs the client with args against a fresh server of the same side; PORT in
+// args stands for the server's port, CLOSED for a port nothing listens on.
+func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
+	return cliCase{"client-" + name, func(s side) (*transcript, error) {
+		return withServer(s, "iterative", func(port int) (*transcript, error) {
+			closed, err := closedPort()
+			if err != nil {
+				return nil, err
+			}
+			a := make([]string, len(args))
+			for i, x := range args {
+				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)
+			}
+			out, errs, code, err := standalone.Run(processTimeout, s.client, a...)
+			return exited(out, errs, code), err
+		})
+	}, expect}
+}
+
+func cliCases() []cliCase {
+	usage := "usage: server MODEL [PORT]\n"
+	long := strings.Repeat("m", 100)
+	msg600 := strings.Repeat("0123456789", 60)
+	cases := []cliCase{
+		serverArgs("no-args", nil, wantExit(1, usage)),
+		serverArgs("unknown-model", []string{"nope"}, wantExit(1, `server: unknown model "nope"`)),
+		serverArgs("empty-model", []string{"", "0"}, wantExit(1, `server: unknown model ""`)),
+		serverArgs("long-model", []string{long}, wantExit(1, `server: unknown model "`+long[:64]+`"`)),
+		serverArgs("too-many-args", []string{"iterative", "0", "extra"}, wantExit(1, usage)),
+	}
+	for _, port := range []string{"", "abc", "-1", "65536", "8080x", "99999", "+80", " 80"} {
+		cases = append(cases, serverArgs("bad-port-"+strconv.Quote(port), []string{"iterative", port},
+			wantExit(1, `server: bad port "`+port+`": want a number from 0 to 65535`)))
+	}
+	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*transcript, error) {
+		// A loopback listener holds the port, so binding 0.0.0.0 on it fails.
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		out, errs, code, err := standalone.Run(processTimeout, s.server, "epoll-lt", port)
+		return exited(out, errs, code), err
+	}, wantExit(1, "bind_listenfd error: Address already in use\n")})
+
+	cases = append(cases,
+		clientArgs("no-args", nil, wantExit(1, "usage: client MSG [PORT [HOST]]\n")),
+		clientArgs("too-many-args", []string{"m", "PORT", "127.0.0.1", "x"}, wantExit(1, "usage: client")),
+		clientArgs("bad-port-abc", []string{"m", "abc"}, wantExit(1, `client: bad port "abc"`)),
+		clientArgs("bad-port-65536", []string{"m", "65536"}, wantExit(1, `client: bad port "65536"`)),
+		clientArgs("bad-port-empty", []string{"m", ""}, wantExit(1, `client: bad port ""`)),
+		clientArgs("bad-host-name", []string{"m", "PORT", "localhost"}, wantExit(1, "inet_pton_servaddr error")),
+		clientArgs("bad-host-ipv6", []string{"m", "PORT", "::1"}, wantExit(1, "inet_pton_servaddr error")),
+		clientArgs("bad-host-short", []string{"m", "PORT", "127.1"}, wantExit(1, "inet_pton_servaddr error")),
+		clientArgs("refused", []string{"m", "CLOSED"}, wantExit(1, "connect_sockfd error: Connection refused\n")),
+		clientArgs("plain", []string{"hello, iomodels", "PORT"}, wantEchoOut("hello, iomodels")),
+		clientArgs("explicit-host", []string{"hello", "PORT", "127.0.0.1"}, wantEchoOut("hello")),
+		clientArgs("empty", []string{"", "PORT"}, wantEchoOut("")),
+		clientArgs("600-bytes", []string{msg600, "PORT"}, wantEchoOut(msg600[:512])),
+		clientArgs("utf8", []string{"你好，世界 ✓", "PORT"}, wantEchoOut("你好，世界 ✓")),
+	)
+	return cases
+}
+
+func wantEchoOut(msg string) func(*transcript) error {
+	return func(tr *transcript) error {
+		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != 0 || tr.Stderr != "" {
+			return fmt.Errorf("want stdout %q, exit 0, no stderr; got %q, exit %d, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
+		}
+		return nil
+	}
+}
+
+// TestCommandLine compares the servers' and the clients' command lines, error messages
+// and exit codes, C against Go.
+func TestCommandLine(t *testing.T) {
+	c, g := sides(t)
+	for _, cc := range cliCases() {
+		t.Run(cc.name, func(t *testing.T) {
+			ref, err := cc.run(c)
+			require.NoError(t, err, "C")
+			if cc.expect != nil {
+				require.NoError(t, cc.expect(ref), "the C programs break the SPEC")
+			}
+			got, err := cc.run(g)
+			require.NoError(t, err, "Go")
+			if d := diffTranscripts(ref, got, "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s", cc.name, d)
+			}
+		})
+	}
+}
+
+// TestClientsCross runs both clients against both servers of every model: the client's
+// output must not depend on which language either side is written in.
+func TestClientsCross(t *testing.T) {
+	c, g := sides(t)
+	msg := "cross: " + string(text(42, 40))
+	for _, model := range models(t) {
+		t.Run(model, func(t *testing.T) {
+			var outs []string
+			for _, srv := range []side{c, g} {
+				for _, cl := range []side{c, g} {
+					tr, err := withServer(srv, model, func(port int) (*transcript, error) {
+						out, errs, code, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
+						return exited(out, errs, code), err
+					})
+					require.NoError(t, err, "%s client against %s server", cl.name, srv.name)
+					require.NoError(t, wantEchoOut(msg)(tr), "%s client against %s server", cl.name, srv.name)
+					outs = append(outs, fmt.Sprintf("%q %q %d %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
+				}
+			}
+			for i := 1; i < len(outs); i++ {
+				require.Equal(t, outs[0], outs[i], "C client/C server against combination %d (server, client: CC CGo GoC GoGo)", i)
+			}
+		})
+	}
+}
