@@ -8,7 +8,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror
 LDLIBS  += -lpthread
 GO      ?= go
 
-MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c
+MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c csrc/sigio.c
 SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
 CLIENT_C := csrc/client.c csrc/common.c
 GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum

@@ -41,6 +41,8 @@ int serve_iterative(const struct server *srv);
 int serve_fork(const struct server *srv);
 int serve_epoll_lt(const struct server *srv);
 int serve_epoll_et(const struct server *srv);
+int serve_sigio(const struct server *srv);
+int serve_uring(const struct server *srv);
 
 /* models.c: the table of models, in SPEC order. */
 extern const struct model models[];

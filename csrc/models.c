@@ -10,6 +10,7 @@ const struct model models[] = {
     { "fork", "blocking (process per connection)", serve_fork },
     { "epoll-lt", "multiplexing (epoll, level-triggered)", serve_epoll_lt },
     { "epoll-et", "multiplexing (epoll, edge-triggered)", serve_epoll_et },
+    { "sigio", "signal-driven (O_ASYNC, real-time signal)", serve_sigio },
     { NULL, NULL, NULL },
 };
 

@@ -16,6 +16,7 @@ var models = []Model{
 	{"fork", "blocking (process per connection)", serveFork},
 	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT},
 	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET},
+	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio},
 }
 
 // Models lists every model in SPEC order.

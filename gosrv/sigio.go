@@ -1,0 +1,191 @@
+//go:build linux
+
+package gosrv
+
+// sigio.go - signal-driven I/O (seed: 信号驱动式IO).
+//
+// The kernel tells the server that a descriptor became ready by queueing a signal: with
+// O_ASYNC set on a file, every wake-up of its wait queue (new data, a new connection, an
+// error, a hang-up) calls kill_fasync, which sends the signal chosen by F_SETSIG to the
+// owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code
+// (POLL_IN, POLL_ERR, POLL_HUP). The first phase of I/O (waiting for readiness) is thus
+// the kernel's business; the second (copying the bytes) is still the server's own recv.
+// Unlike epoll, nothing is registered with a waiting object: the signal queue is the event
+// queue. Like edge-triggered epoll, a signal reports a change, not a state, so every
+// descriptor is non-blocking and a signal may be stale (the descriptor closed, or already
+// served): every call tolerates EAGAIN.
+//
+// The signal is never handled: it is blocked on the serving thread and taken from the
+// thread's pending queue with sigtimedwait, which hands over its siginfo. Go's runtime owns
+// every signal handler, so this is the only way a Go program can see si_fd. The goroutine
+// is locked to its OS thread, and that thread is the owner (F_OWNER_TID), not the process:
+// a signal directed at the process goes to any thread that does not block it, where the
+// runtime's handler drops a signal nobody asked for. C twin: csrc/sigio.c.
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// sigioReady is the readiness signal: a real-time signal, because real-time signals
+// queue (one siginfo per event, each with its si_fd) where a classic SIGIO would coalesce
+// into one. 40 and not SIGRTMIN: Go's runtime leaves 32-34 alone for the C library, and
+// glibc keeps 32 and 33 for itself (SIGRTMIN is 34 in a glibc program, which the C twin
+// may be, inside this process via cgo), so 40 is free in both and the same number in C.
+const sigioReady = unix.Signal(40)
+
+// stopCheckMs is sigtimedwait's timeout. A stop cannot arrive as a signal: eventfd has no
+// fasync method, so O_ASYNC on the stop eventfd is silently ignored (F_SETFL leaves the
+// flag unset and no signal comes; checked on Linux 6.18). So the wait wakes up this often
+// to look at the stop eventfd.
+const stopCheckMs = 50
+
+// armFd makes fd raise sigioReady at thread tid whenever it becomes ready.
+func armFd(fd, tid int) error {
+	if err := setOwnEx(fd, &fOwnerEx{Type: fOwnerTid, Pid: int32(tid)}); err != nil {
+		return err
+	}
+	// Without F_SETSIG the kernel sends plain SIGIO and leaves si_fd unset.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETSIG, int(sigioReady)); err != nil {
+		return err
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	// O_ASYNC last: from here on, readiness is signalled, to the owner set above.
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_ASYNC|unix.O_NONBLOCK)
+	return err
+}
+
+// tryEcho is the one-shot protocol on a non-blocking connection. It returns false when
+// the connection had nothing to read yet (EAGAIN: its signal will come), true when it was
+// served and closed.
+func tryEcho(srv *Server, conns fdSet, connFd int) bool {
+	var buf [BufSize]byte
+	var n int
+	err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
+	if err == unix.EAGAIN {
+		return false
+	}
+	conns.del(connFd)
+	if err != nil {
+		logErrno(srv.ErrFd, "recv_connfd", err)
+		unix.Close(connFd)
+		return true
+	}
+	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
+	// A fresh socket's send buffer takes 512 bytes; EAGAIN is logged, never retried.
+	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
+		logErrno(srv.ErrFd, "send_connfd", err)
+		unix.Close(connFd)
+		return true
+	}
+	unix.Shutdown(connFd, unix.SHUT_WR)
+	unix.Close(connFd)
+	return true
+}
+
+// sigioAcceptAll accepts until EAGAIN: one signal may stand for several queued connections.
+func sigioAcceptAll(srv *Server, conns fdSet, tid int) {
+	for {
+		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err == unix.EAGAIN {
+			return
+		}
+		if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {
+			continue
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "accept_listenfd", err)
+			return
+		}
+		logNewConn(srv.OutFd, peer, false)
+		// An accepted socket inherits neither O_ASYNC nor the owner from the listener.
+		if err := armFd(connFd, tid); err != nil {
+			logErrno(srv.ErrFd, "fcntl_connfd", err)
+			unix.Close(connFd)
+			continue
+		}
+		conns.add(connFd)
+		// Bytes that came before O_ASYNC was set raised no signal: look once now.
+		tryEcho(srv, conns, connFd)
+	}
+}
+
+func serveSigio(srv *Server) int {
+	// The signals are directed at this thread and blocked on it alone: the goroutine must
+	// not move to another thread until it has restored the mask.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+
+	var waitSet, oldMask unix.Sigset_t
+	sigsetAdd(&waitSet, sigioReady)
+	// The kernel sends plain SIGIO instead when the real-time queue is full.
+	sigsetAdd(&waitSet, unix.SIGIO)
+	// Blocked, the signals stay pending on this thread until sigtimedwait takes them.
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &waitSet, &oldMask); err != nil {
+		logErrno(srv.ErrFd, "sigmask", err)
+		return -1
+	}
+	listenFlags, err := unix.FcntlInt(uintptr(srv.ListenFd), unix.F_GETFL, 0)
+	if err == nil {
+		err = armFd(srv.ListenFd, tid)
+	}
+	if err != nil {
+		logErrno(srv.ErrFd, "fcntl_listenfd", err)
+		unix.PthreadSigmask(unix.SIG_SETMASK, &oldMask, nil)
+		return -1
+	}
+
+	conns := fdSet{}
+	timeout := unix.NsecToTimespec(stopCheckMs * 1e6)
+	var info siginfoPoll
+	status := 0
+
+	// Connections queued before O_ASYNC was set raised no signal either.
+	sigioAcceptAll(srv, conns, tid)
+	for !stopRequested(srv.StopFd) {
+		sig, err := sigtimedwait(&waitSet, &info, &timeout)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue // timeout, or a handler ran: look at the stop eventfd
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "sigtimedwait", err)
+			status = -1
+			break
+		}
+		if sig == unix.SIGIO {
+			// The queue overflowed and events were lost: look at every descriptor once.
+			sigioAcceptAll(srv, conns, tid)
+			for fd := range conns {
+				tryEcho(srv, conns, fd)
+			}
+			continue
+		}
+		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
+		fd := int(info.Fd)
+		if fd == srv.ListenFd {
+			sigioAcceptAll(srv, conns, tid)
+		} else if _, ok := conns[fd]; ok {
+			tryEcho(srv, conns, fd)
+		}
+		// else: stale, for a descriptor already served and closed.
+	}
+
+	conns.closeAll()
+	// Give the listener back as it came: no more signals from it.
+	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
+	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETSIG, 0)
+	// Take the signals still queued, so that none is left pending on the thread.
+	zero := unix.Timespec{}
+	for i := 0; i < 1<<16; i++ {
+		if _, err := sigtimedwait(&waitSet, &info, &zero); err != nil {
+			break
+		}
+	}
+	unix.PthreadSigmask(unix.SIG_SETMASK, &oldMask, nil)
+	return status
+}
