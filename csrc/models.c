@@ -11,6 +11,7 @@ const struct model models[] = {
     { "epoll-lt", "multiplexing (epoll, level-triggered)", serve_epoll_lt },
     { "epoll-et", "multiplexing (epoll, edge-triggered)", serve_epoll_et },
     { "sigio", "signal-driven (O_ASYNC, real-time signal)", serve_sigio },
+    { "uring", "asynchronous (io_uring completions)", serve_uring },
     { NULL, NULL, NULL },
 };
 
