@@ -236,14 +236,17 @@ int serve_uring(const struct server *srv)
     }
 
     /*
-     * Every request has completed (or io_uring_enter failed, and closing the ring
-     * cancels what is left before its memory is freed): nothing writes the buffers now.
+     * Every request has completed: nothing writes the buffers now. If io_uring_enter
+     * failed instead, closing the ring cancels what is left, but asynchronously, in a
+     * kernel worker: the buffers are then not freed (a leak, on a path that should
+     * never run) rather than reused while a request might still write into them.
      */
     ring_close(&us.ring);
     for (int i = 0; i < URING_SLOTS; i++) {
         if (us.conns[i].fd >= 0)
             close(us.conns[i].fd);
     }
-    free(us.conns);
+    if (status == 0)
+        free(us.conns);
     return status;
 }

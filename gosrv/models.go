@@ -17,6 +17,7 @@ var models = []Model{
 	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT},
 	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET},
 	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio},
+	{"uring", "asynchronous (io_uring completions)", serveUring},
 }
 
 // Models lists every model in SPEC order.
