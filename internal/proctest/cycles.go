@@ -1,0 +1,109 @@
+//go:build linux
+
+package proctest
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Server is what native.Start and gosrv.Start return.
+type Server interface {
+	Port() int
+	Stop() (status int, err error)
+	Stdout() []byte
+	Stderr() []byte
+}
+
+// ThreadSlack is how many threads more than the baseline a run may end with. The runtime
+// keeps every idle thread (M) it ever made for reuse and destroys only the locked ones our
+// serve goroutines exit on; how many idle ones exist depends on how many threads were in
+// system calls or cgo calls at once when sysmon handed their Ps to new threads. With
+// GOMAXPROCS 2 a cycle has at most the test goroutine, the serve thread and the client in
+// such calls, so a run can end with a few more idle threads than the warm-up left, but never
+// with one per cycle: a leak of one thread in 100 cycles still fails.
+const ThreadSlack = 2
+
+// Cycles starts and stops model cycles times in this process and requires that nothing
+// leaks: every descriptor closed, every thread and goroutine of the run gone, no child
+// left. One cycle in every connEvery (1: every cycle) makes one connection and checks its
+// echo and log lines. A warm-up of a few cycles first lets the runtime make its poller and
+// idle threads, which are the baseline.
+func Cycles(t *testing.T, start func(model string) (Server, error), model string, cycles, connEvery int) {
+	t.Helper()
+	const settle = 5 * time.Second
+	cycle := func(i int) {
+		s, err := start(model)
+		require.NoError(t, err, "cycle %d: Start", i)
+		var ex Exchange
+		connected := i%connEvery == 0
+		if connected {
+			msg := fmt.Sprintf("cycle %d of %s", i, model)
+			ex, err = Echo(s.Port(), msg, Stream(model), 5*time.Second)
+			assert.NoError(t, err, "cycle %d: echo exchange", i)
+			assert.Equal(t, msg, ex.Reply, "cycle %d: echo reply", i)
+		}
+		status, err := s.Stop()
+		require.NoError(t, err, "cycle %d: Stop", i)
+		require.Equal(t, 0, status, "cycle %d: serve status; stderr %q", i, s.Stderr())
+		listening := fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port())
+		if !connected {
+			require.Equal(t, "", string(s.Stdout()), "cycle %d: stdout without a connection", i)
+			require.Equal(t, listening, string(s.Stderr()), "cycle %d: stderr without a connection", i)
+			return
+		}
+		out := NewConnLine(model, ex.Local)
+		errOut := listening
+		if Stream(model) {
+			errOut += "peer close conn...\n" // logged before the close the client waited for
+		} else {
+			out += "recv_msg: " + ex.Reply + "\n"
+		}
+		require.Equal(t, out, string(s.Stdout()), "cycle %d: stdout", i)
+		require.Equal(t, errOut, string(s.Stderr()), "cycle %d: stderr", i)
+	}
+
+	for i := 0; i < 10; i++ {
+		cycle(i * connEvery) // the warm-up connects every time
+	}
+	goroutines := Settle(runtime.NumGoroutine, 0, 100*time.Millisecond)
+	fds, threads := Fds(), Threads()
+
+	began := time.Now()
+	for i := 0; i < cycles; i++ {
+		cycle(i)
+	}
+	took := time.Since(began)
+
+	gotFds := Settle(Fds, fds, settle)
+	gotThreads := Settle(Threads, threads, 500*time.Millisecond)
+	gotThreads = Settle(Threads, threads+ThreadSlack, settle)
+	gotGoroutines := Settle(runtime.NumGoroutine, goroutines, settle)
+	kids, err := Children()
+	require.NoError(t, err, "list child processes")
+	t.Logf("%s: %d cycles (%d connected) in %v; fds %d -> %d, threads %d -> %d, goroutines %d -> %d, children %d",
+		model, cycles, (cycles+connEvery-1)/connEvery, took.Round(time.Millisecond), fds, gotFds,
+		threads, gotThreads, goroutines, gotGoroutines, len(kids))
+	assert.Equal(t, fds, gotFds, "open descriptors after %d cycles: %s", cycles, fdList())
+	assert.LessOrEqual(t, gotThreads, threads+ThreadSlack, "threads after %d cycles (baseline %d)", cycles, threads)
+	assert.LessOrEqual(t, gotGoroutines, goroutines, "goroutines after %d cycles", cycles)
+	assert.Empty(t, kids, "child processes after %d cycles", cycles)
+}
+
+// fdList describes the open descriptors, for a failure message.
+func fdList() string {
+	var b strings.Builder
+	for fd := 0; fd < 1024; fd++ {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
+			fmt.Fprintf(&b, "%d=%s ", fd, target)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+//go:build linux
+
+// Package proctest holds what the in-process tests of native/ and gosrv/ share: counting
+// this process's descriptors, threads and child processes in /proc, waiting (bounded) for
+// such a count to settle, and a loopback echo client for both wire protocols.
+package proctest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Fds is the number of open descriptors of this process. The directory read holds one
+// descriptor itself, the same one on every call, so two counts compare exactly.
+func Fds() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// Threads is the number of threads (tasks) of this process.
+func Threads() int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// Proc is a process seen in /proc: its pid and state letter (R, S, Z for a zombie, ...).
+type Proc struct {
+	Pid   int
+	State string
+}
+
+// Children lists the processes whose parent is this process, zombies included, by reading
+// every /proc/PID/stat: unlike /proc/self/task/*/children it needs no kernel option.
+func Children() ([]Proc, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var kids []Proc
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // the process ended between the two reads
+		}
+		// "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after
+		// its last ')'.
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
+			kids = append(kids, Proc{Pid: pid, State: fields[0]})
+		}
+	}
+	return kids, nil
+}
+
+// Settle polls count every 10 ms until it is at most want, or timeout passes; it returns
+// the last count. The runtime and the kernel release threads and descriptors a little after
+// the call that frees them returns, so an exact count needs a bounded wait, never a sleep.
+func Settle(count func() int, want int, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for {
+		n := count()
+		if n <= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Exchange is one client connection's outcome: the reply read to end of file and the
+// client's address as the server logs it.
+type Exchange struct {
+	Reply string
+	Local string
+}
+
+// Echo connects to 127.0.0.1:port, sends msg and reads the reply to end of file, within
+// timeout. With halfClose the client shuts its sending side after msg: the stream model
+// (epoll-et) echoes until it sees that end of stream, then closes; the one-shot models close
+// after their one reply either way.
+func Echo(port int, msg string, halfClose bool, timeout time.Duration) (Exchange, error) {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), timeout)
+	if err != nil {
+		return Exchange{}, err
+	}
+	defer conn.Close()
+	ex := Exchange{Local: conn.LocalAddr().String()}
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return ex, err
+	}
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		return ex, err
+	}
+	if halfClose {
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			return ex, err
+		}
+	}
+	b, err := io.ReadAll(conn)
+	ex.Reply = string(b)
+	return ex, err
+}
+
+// NewConnLine is the stdout line a model writes when it accepts a connection from local:
+// "new conn(IP:PORT)" for the blocking models (iterative, fork, thread), "new conn IP:PORT"
+// for the others (SPEC §3).
+func NewConnLine(model, local string) string {
+	switch model {
+	case "iterative", "fork", "thread":
+		return "new conn(" + local + ")\n"
+	}
+	return "new conn " + local + "\n"
+}
+
+// Stream reports whether the model speaks the stream protocol (SPEC §2) rather than one-shot.
+func Stream(model string) bool { return model == "epoll-et" }
+
+// WithFreeFds runs f with the soft RLIMIT_NOFILE lowered so that exactly free descriptor
+// numbers are still unused, then restores it: a way to make the n+1st descriptor a call
+// asks for fail with EMFILE, as on a busy server. Nothing else may open descriptors
+// meanwhile, so the caller must not run in parallel with other tests.
+func WithFreeFds(free int, f func()) error {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		return err
+	}
+	// The limit is one above the free-th unused descriptor number; F_GETFD tells which are
+	// in use without opening one (a directory listing would itself hold a descriptor).
+	limit := 0
+	for unused := 0; unused < free; limit++ {
+		if limit >= 1<<16 {
+			return fmt.Errorf("no %d unused descriptor numbers below %d", free, limit)
+		}
+		if _, err := unix.FcntlInt(uintptr(limit), unix.F_GETFD, 0); err == unix.EBADF {
+			unused++
+		}
+	}
+	lowered := old
+	lowered.Cur = uint64(limit)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
+		return err
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	f()
+	return nil
+}

@@ -1,0 +1,258 @@
+//go:build linux && cgo
+
+// Package native runs the C reference servers of csrc/ inside the Go process, through cgo,
+// so that a test can start, drive and stop them like the Go ports (gosrv/inprocess.go, its
+// twin, step for step). The C is compiled from csrc/ itself by one-line shims in this folder
+// (fork.c holds `#include "../csrc/fork.c"`); the list of models is csrc/models.c's table,
+// read at run time, so a new model needs only its shim and its table row.
+//
+// A running model is a serve_X call on an OS thread of its own: the goroutine that makes the
+// cgo call locks its thread and never unlocks it, so the runtime destroys that thread when
+// the call returns (a model may have changed the thread's signal mask or other state).
+package native
+
+/*
+#cgo CFLAGS: -std=gnu11 -Wall -Wextra -Werror
+#cgo LDFLAGS: -lpthread
+#include "../csrc/echo.h"
+#include <string.h>
+
+int native_serve(const struct model *m, const struct server *srv);
+*/
+import "C"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// stopTimeout bounds how long Stop waits for the model to return and its logs to end.
+const stopTimeout = 10 * time.Second
+
+// table is csrc/models.c's models[], up to (not including) its NULL row.
+func table() []C.struct_model {
+	first := (*C.struct_model)(unsafe.Pointer(&C.models))
+	n := 0
+	for unsafe.Slice(first, n+1)[n].name != nil {
+		n++
+	}
+	return unsafe.Slice(first, n)
+}
+
+// Models lists the model names of csrc/models.c, in its (SPEC) order.
+func Models() []string {
+	var names []string
+	for _, m := range table() {
+		names = append(names, C.GoString(m.name))
+	}
+	return names
+}
+
+// IOModel is the table's description of the model's I/O model, "" for an unknown name.
+func IOModel(name string) string {
+	if m := findModel(name); m != nil {
+		return C.GoString(m.iomodel)
+	}
+	return ""
+}
+
+func findModel(name string) *C.struct_model {
+	rows := table()
+	for i := range rows {
+		if C.GoString(rows[i].name) == name {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// Strerror is glibc's text for errno n, as the C side's log_errno prints it:
+// strerrordesc_np(n), or "Unknown error N" where glibc has none.
+func Strerror(n int) string {
+	if desc := C.strerrordesc_np(C.int(n)); desc != nil {
+		return C.GoString(desc)
+	}
+	return fmt.Sprintf("Unknown error %d", n)
+}
+
+// logPipe is a pipe whose write end the model logs to and whose read end a goroutine drains
+// into a buffer, so a model never blocks on a full pipe and every byte is kept.
+type logPipe struct {
+	w    int // the model's outfd or errfd
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{} // closed once the reader has seen end of file
+}
+
+func newLogPipe() (*logPipe, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	// Only the read end is non-blocking (O_NONBLOCK belongs to the open file description,
+	// and each end has its own): the runtime's poller then waits on it without holding a
+	// thread, while the model's write(2)s still block as they do on a standalone stdout.
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, os.NewSyscallError("fcntl O_NONBLOCK", err)
+	}
+	lp := &logPipe{w: p[1], done: make(chan struct{})}
+	r := os.NewFile(uintptr(p[0]), "log")
+	go func() {
+		defer close(lp.done)
+		defer r.Close()
+		chunk := make([]byte, 4096)
+		for {
+			n, err := r.Read(chunk)
+			lp.mu.Lock()
+			lp.buf.Write(chunk[:n])
+			lp.mu.Unlock()
+			if err != nil { // io.EOF once every copy of the write end is closed
+				return
+			}
+		}
+	}()
+	return lp, nil
+}
+
+func (lp *logPipe) bytes() []byte {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return bytes.Clone(lp.buf.Bytes())
+}
+
+// closeWriter closes the write end; the reader then reaches end of file as soon as no other
+// process (a fork model's child) holds a copy.
+func (lp *logPipe) closeWriter() {
+	if lp.w >= 0 {
+		unix.Close(lp.w)
+		lp.w = -1
+	}
+}
+
+// Server is a C model running in this process.
+type Server struct {
+	srv      C.struct_server
+	port     int
+	out, err *logPipe
+	served   chan int // serve_X's return value, once it has returned
+
+	stopOnce   sync.Once
+	stopStatus int
+	stopErr    error
+}
+
+// Start starts the C model on a new listener on port 0 (every address, as the standalone
+// server does) and returns once it is serving; Stderr then begins with its "listening on" line.
+func Start(model string) (*Server, error) {
+	m := findModel(model)
+	if m == nil {
+		return nil, fmt.Errorf("native: unknown model %q", model)
+	}
+	s := &Server{served: make(chan int, 1)}
+	s.srv.listenfd, s.srv.stopfd = -1, -1
+	var err error
+	if s.out, err = newLogPipe(); err != nil {
+		return nil, err
+	}
+	if s.err, err = newLogPipe(); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.srv.outfd, s.srv.errfd = C.int(s.out.w), C.int(s.err.w)
+
+	// The stop eventfd: the model polls it beside its own descriptors and returns once it is
+	// readable; one write makes it readable for good, since nobody reads it.
+	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		s.release()
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	s.srv.stopfd = C.int(stopFd)
+
+	s.srv.listenfd = C.open_listener(0, s.srv.errfd)
+	if s.srv.listenfd < 0 {
+		s.release()
+		return nil, fmt.Errorf("native: %s: open_listener failed: %s", model, bytes.TrimSpace(s.err.bytes()))
+	}
+	s.port = int(C.listener_port(s.srv.listenfd))
+	C.log_listening(s.srv.errfd, C.int(s.port))
+
+	srv := s.srv // the model's copy: release may reset s.srv's fields only after it returned
+	go func() {
+		// serve_X blocks this thread until the stop; locking gives the model a thread of its
+		// own, and returning locked makes the runtime destroy that thread afterwards.
+		runtime.LockOSThread()
+		s.served <- int(C.native_serve(m, &srv))
+	}()
+	return s, nil
+}
+
+// release closes what Start or Stop opened and waits (bounded) for the log readers to end.
+func (s *Server) release() error {
+	if s.srv.listenfd >= 0 {
+		unix.Close(int(s.srv.listenfd))
+		s.srv.listenfd = -1
+	}
+	if s.srv.stopfd >= 0 {
+		unix.Close(int(s.srv.stopfd))
+		s.srv.stopfd = -1
+	}
+	deadline := time.After(stopTimeout)
+	for _, lp := range []*logPipe{s.out, s.err} {
+		if lp == nil {
+			continue
+		}
+		lp.closeWriter()
+		select {
+		case <-lp.done:
+		case <-deadline:
+			return errors.New("log pipe still open: a child process holds its write end")
+		}
+	}
+	return nil
+}
+
+// Port is the port the model listens on.
+func (s *Server) Port() int { return s.port }
+
+// Stop asks the model to stop, waits for serve_X to return and releases every descriptor.
+// status is serve_X's return value; err says the model did not stop within 10 s (its
+// descriptors are then left open, since the model may still use them). Stop may be called
+// more than once; later calls return the first result.
+func (s *Server) Stop() (status int, err error) {
+	s.stopOnce.Do(func() {
+		var one [8]byte // an eventfd is written a uint64 in the machine's byte order
+		binary.NativeEndian.PutUint64(one[:], 1)
+		if _, err := unix.Write(int(s.srv.stopfd), one[:]); err != nil {
+			s.stopStatus, s.stopErr = -1, os.NewSyscallError("write stopfd", err)
+			return
+		}
+		select {
+		case s.stopStatus = <-s.served:
+		case <-time.After(stopTimeout):
+			s.stopStatus, s.stopErr = -1, fmt.Errorf("native: model did not return within %v of the stop", stopTimeout)
+			return
+		}
+		if err := s.release(); err != nil {
+			s.stopErr = fmt.Errorf("native: %w", err)
+		}
+	})
+	return s.stopStatus, s.stopErr
+}
+
+// Stdout is every byte the model wrote to its outfd so far; complete once Stop returned.
+func (s *Server) Stdout() []byte { return s.out.bytes() }
+
+// Stderr is every byte the model wrote to its errfd so far, starting with "listening on".
+func (s *Server) Stderr() []byte { return s.err.bytes() }
