@@ -13,7 +13,7 @@
  * served): every call tolerates EAGAIN.
  *
  * The signal is never handled: it is blocked on the serving thread and taken from the
- * thread's pending queue with sigtimedwait, which hands over its siginfo. That makes the
+ * thread's pending queue with sigwaitinfo, which hands over its siginfo. That makes the
  * same code safe in the standalone server and inside a Go process, whose runtime owns every
  * signal handler. The owner is this thread (F_OWNER_TID), not the process: a signal
  * directed at the process may be delivered to any thread that does not block it, and in a
@@ -25,10 +25,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /*
@@ -41,12 +43,58 @@
 #define SIGIO_READY 40
 
 /*
- * sigtimedwait's timeout. A stop cannot arrive as a signal: eventfd has no fasync method,
- * so O_ASYNC on the stop eventfd is silently ignored (F_SETFL leaves the flag unset and
- * no signal comes; checked on Linux 6.18). So the wait wakes up this often to look at
- * the stop eventfd; a signal handler that writes the stopfd also interrupts it (EINTR).
+ * The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
+ * ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
+ * the stop cannot raise the signal by itself. A watcher thread does it: it sleeps in poll
+ * on the stop eventfd (and a private one that ends it) and, when a stop comes, sends
+ * SIGIO_READY to the serving thread with tgkill. A signal a process sends has si_code <= 0
+ * (SI_TKILL, which glibc's sigwaitinfo folds into SI_USER); the kernel's readiness
+ * signals carry POLL_IN, POLL_ERR... (> 0). So the serving thread waits for signals only,
+ * without a timeout, and a stop is as prompt as any event.
  */
-#define STOP_CHECK_MS 50
+struct stop_watch {
+    pthread_t thread;
+    int stopfd;
+    int quitfd; /* written when serve_sigio returns, so the watcher ends with it */
+    pid_t tid;
+};
+
+static void *watch_stop(void *arg)
+{
+    struct stop_watch *w = arg;
+    struct pollfd pfd[2] = {
+        { .fd = w->stopfd, .events = POLLIN },
+        { .fd = w->quitfd, .events = POLLIN },
+    };
+    while (poll(pfd, 2, -1) < 0 && errno == EINTR)
+        ;
+    if (pfd[0].revents)
+        tgkill(getpid(), w->tid, SIGIO_READY);
+    return NULL;
+}
+
+static int start_watch(struct stop_watch *w, int stopfd, pid_t tid)
+{
+    w->stopfd = stopfd;
+    w->tid = tid;
+    w->quitfd = eventfd(0, EFD_CLOEXEC);
+    if (w->quitfd < 0)
+        return errno;
+    int err = pthread_create(&w->thread, NULL, watch_stop, w);
+    if (err != 0)
+        close(w->quitfd);
+    return err;
+}
+
+static void end_watch(struct stop_watch *w)
+{
+    uint64_t one = 1;
+    if (write(w->quitfd, &one, sizeof(one)) < 0) {
+        /* An eventfd write of 1 fails only if the counter would overflow: never here. */
+    }
+    pthread_join(w->thread, NULL);
+    close(w->quitfd);
+}
 
 /* Makes fd raise SIGIO_READY at this thread whenever it becomes ready. */
 static int arm_fd(int fd, pid_t tid)
@@ -141,10 +189,7 @@ int serve_sigio(const struct server *srv)
     sigaddset(&waitset, SIGIO_READY);
     /* The kernel sends plain SIGIO instead when the real-time queue is full. */
     sigaddset(&waitset, SIGIO);
-    /*
-     * Blocked, the signals stay pending on this thread until sigtimedwait takes them;
-     * unblocked, a real-time signal's default action would kill the process.
-     */
+    /* Blocked, the signals stay pending on this thread until sigwaitinfo takes them. */
     int err = pthread_sigmask(SIG_BLOCK, &waitset, &oldmask);
     if (err != 0) {
         log_errno(srv->errfd, "sigmask", err);
@@ -157,21 +202,35 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    struct stop_watch watch;
+    err = start_watch(&watch, srv->stopfd, tid);
+    if (err != 0) {
+        log_errno(srv->errfd, "start_stopwatch", err);
+        fcntl(srv->listenfd, F_SETFL, listenflags);
+        pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+        return -1;
+    }
+
     struct fdset conns = { 0 };
-    struct timespec timeout = { .tv_sec = 0, .tv_nsec = STOP_CHECK_MS * 1000000L };
     siginfo_t info;
     int status = 0;
 
     /* Connections queued before O_ASYNC was set raised no signal either. */
     accept_all(srv, &conns, tid);
-    while (!stop_requested(srv->stopfd)) {
-        int sig = sigtimedwait(&waitset, &info, &timeout);
-        if (sig < 0 && (errno == EAGAIN || errno == EINTR))
-            continue; /* timeout, or a handler ran: look at the stop eventfd */
+    for (;;) {
+        int sig = sigwaitinfo(&waitset, &info);
+        if (sig < 0 && errno == EINTR)
+            continue; /* a handler ran (the standalone server's SIGINT): wait on */
         if (sig < 0) {
-            log_errno(srv->errfd, "sigtimedwait", errno);
+            log_errno(srv->errfd, "sigwaitinfo", errno);
             status = -1;
             break;
+        }
+        if (info.si_code <= 0) {
+            /* Sent by a process, not by fasync: the watcher's stop (or a stray kill). */
+            if (stop_requested(srv->stopfd))
+                break;
+            continue;
         }
         if (sig == SIGIO) {
             /* The queue overflowed and events were lost: look at every descriptor once. */
@@ -190,11 +249,15 @@ int serve_sigio(const struct server *srv)
         /* else: stale, for a descriptor already served and closed. */
     }
 
+    end_watch(&watch);
     fdset_close_all(&conns);
     /* Give the listener back as it came: no more signals from it. */
     fcntl(srv->listenfd, F_SETFL, listenflags);
     fcntl(srv->listenfd, F_SETSIG, 0);
-    /* Take the signals still queued, so that unblocking them cannot kill the process. */
+    /*
+     * Take the signals still queued (stale readiness, the watcher's), so that unblocking
+     * them cannot kill the process: a real-time signal's default action is to terminate.
+     */
     struct timespec zero = { 0, 0 };
     for (int i = 0; i < 1 << 16 && sigtimedwait(&waitset, &info, &zero) > 0; i++)
         ;

@@ -57,7 +57,7 @@ func setOwnEx(fd int, owner *fOwnerEx) error {
 
 // sigtimedwait is rt_sigtimedwait(2), which x/sys/unix does not wrap: it takes one of the
 // signals in set from the calling thread's pending queue (they must be blocked), or
-// fails with EAGAIN once timeout passes. The last argument is the kernel's sigset size
+// fails with EAGAIN once timeout passes; a nil timeout waits for ever (sigwaitinfo). The last argument is the kernel's sigset size
 // (8 bytes, _NSIG/8), not Go's larger Sigset_t.
 func sigtimedwait(set *unix.Sigset_t, info *siginfoPoll, timeout *unix.Timespec) (unix.Signal, error) {
 	sig, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(set)),

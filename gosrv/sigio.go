@@ -16,7 +16,7 @@ package gosrv
 // served): every call tolerates EAGAIN.
 //
 // The signal is never handled: it is blocked on the serving thread and taken from the
-// thread's pending queue with sigtimedwait, which hands over its siginfo. Go's runtime owns
+// thread's pending queue with rt_sigtimedwait, which hands over its siginfo. Go's runtime owns
 // every signal handler, so this is the only way a Go program can see si_fd. The goroutine
 // is locked to its OS thread, and that thread is the owner (F_OWNER_TID), not the process:
 // a signal directed at the process goes to any thread that does not block it, where the
@@ -35,11 +35,44 @@ import (
 // may be, inside this process via cgo), so 40 is free in both and the same number in C.
 const sigioReady = unix.Signal(40)
 
-// stopCheckMs is sigtimedwait's timeout. A stop cannot arrive as a signal: eventfd has no
-// fasync method, so O_ASYNC on the stop eventfd is silently ignored (F_SETFL leaves the
-// flag unset and no signal comes; checked on Linux 6.18). So the wait wakes up this often
-// to look at the stop eventfd.
-const stopCheckMs = 50
+// The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
+// ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
+// the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll
+// on the stop eventfd (and a private one that ends it) and, when a stop comes, sends
+// sigioReady to the serving thread with tgkill. A signal a process sends has si_code <= 0
+// (SI_TKILL); the kernel's readiness signals carry POLL_IN, POLL_ERR... (> 0). So the
+// serving thread waits for signals only, without a timeout, and a stop is as prompt as
+// any event. (C uses a pthread for the watcher.)
+type stopWatch struct {
+	quitFd int           // written when serveSigio returns, so the watcher ends with it
+	done   chan struct{} // closed when the watcher has ended
+}
+
+func startWatch(stopFd, tid int) (*stopWatch, error) {
+	quitFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	w := &stopWatch{quitFd: quitFd, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		pfd := []unix.PollFd{
+			{Fd: int32(stopFd), Events: unix.POLLIN},
+			{Fd: int32(quitFd), Events: unix.POLLIN},
+		}
+		ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err })
+		if pfd[0].Revents != 0 {
+			unix.Tgkill(unix.Getpid(), tid, sigioReady)
+		}
+	}()
+	return w, nil
+}
+
+func (w *stopWatch) end() {
+	unix.Write(w.quitFd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	<-w.done
+	unix.Close(w.quitFd)
+}
 
 // armFd makes fd raise sigioReady at thread tid whenever it becomes ready.
 func armFd(fd, tid int) error {
@@ -140,22 +173,36 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	watch, err := startWatch(srv.StopFd, tid)
+	if err != nil {
+		logErrno(srv.ErrFd, "start_stopwatch", err)
+		unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
+		unix.PthreadSigmask(unix.SIG_SETMASK, &oldMask, nil)
+		return -1
+	}
+
 	conns := fdSet{}
-	timeout := unix.NsecToTimespec(stopCheckMs * 1e6)
 	var info siginfoPoll
 	status := 0
 
 	// Connections queued before O_ASYNC was set raised no signal either.
 	sigioAcceptAll(srv, conns, tid)
-	for !stopRequested(srv.StopFd) {
-		sig, err := sigtimedwait(&waitSet, &info, &timeout)
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue // timeout, or a handler ran: look at the stop eventfd
+	for {
+		sig, err := sigtimedwait(&waitSet, &info, nil)
+		if err == unix.EINTR {
+			continue // the runtime's preemption signal (SIGURG) interrupted the wait
 		}
 		if err != nil {
-			logErrno(srv.ErrFd, "sigtimedwait", err)
+			logErrno(srv.ErrFd, "sigwaitinfo", err)
 			status = -1
 			break
+		}
+		if info.Code <= 0 {
+			// Sent by a process, not by fasync: the watcher's stop (or a stray kill).
+			if stopRequested(srv.StopFd) {
+				break
+			}
+			continue
 		}
 		if sig == unix.SIGIO {
 			// The queue overflowed and events were lost: look at every descriptor once.
@@ -175,11 +222,13 @@ func serveSigio(srv *Server) int {
 		// else: stale, for a descriptor already served and closed.
 	}
 
+	watch.end()
 	conns.closeAll()
 	// Give the listener back as it came: no more signals from it.
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETSIG, 0)
-	// Take the signals still queued, so that none is left pending on the thread.
+	// Take the signals still queued (stale readiness, the watcher's), so that none is
+	// left pending on the thread.
 	zero := unix.Timespec{}
 	for i := 0; i < 1<<16; i++ {
 		if _, err := sigtimedwait(&waitSet, &info, &zero); err != nil {
