@@ -303,9 +303,18 @@ func asyncExpected() (seqOut string, conc []string, stderr string) {
 	return b.String(), conc, stderr
 }
 
-func TestAsyncParity(t *testing.T) {
+// TestAsync builds the standalone binaries once and runs every scenario of this file.
+func TestAsync(t *testing.T) {
 	bins, err := standalone.Build(t.Context(), t.TempDir())
 	require.NoError(t, err, "build the standalone binaries")
+	t.Run("parity", func(t *testing.T) { asyncParity(t, bins) })
+	t.Run("signals", func(t *testing.T) { asyncSignals(t, bins) })
+	t.Run("sigio-overflow", func(t *testing.T) { asyncSigioOverflow(t, bins) })
+}
+
+// asyncParity: the whole scenario against each model and language, C against Go and both
+// against the expected lines.
+func asyncParity(t *testing.T, bins standalone.Binaries) {
 	wantSeq, wantConc, wantErr := asyncExpected()
 
 	for _, model := range asyncModels {
@@ -336,11 +345,9 @@ func TestAsyncParity(t *testing.T) {
 	}
 }
 
-// TestAsyncSignals: SIGINT, SIGTERM and SIGHUP each stop the server with exit status 0
+// asyncSignals: SIGINT, SIGTERM and SIGHUP each stop the server with exit status 0
 // and the seed's line, while a connection is open and silent.
-func TestAsyncSignals(t *testing.T) {
-	bins, err := standalone.Build(t.Context(), t.TempDir())
-	require.NoError(t, err, "build the standalone binaries")
+func asyncSignals(t *testing.T, bins standalone.Binaries) {
 	sigs := []struct {
 		sig  syscall.Signal
 		line string
@@ -351,7 +358,7 @@ func TestAsyncSignals(t *testing.T) {
 	}
 	for _, model := range asyncModels {
 		if model == "uring" && uringSetupError() != "" {
-			continue // TestAsyncParity reports the skip
+			continue // parity reports the skip
 		}
 		for _, impl := range []standalone.Impl{standalone.C, standalone.Go} {
 			for _, s := range sigs {
@@ -387,4 +394,50 @@ func asyncCheckUnavailable(t *testing.T, bins standalone.Binaries, reason string
 		assert.Equal(t, 1, code, "%s server exit status without io_uring", impl)
 		assert.Contains(t, errOut, "\nio_uring_setup error: "+reason+"\n", "%s server's line", impl)
 	}
+}
+
+// asyncSigioOverflow: with RLIMIT_SIGPENDING at 3 the real-time queue overflows under
+// 100 concurrent clients; the kernel then sends plain SIGIO and the server looks at every
+// descriptor. Every client is still served, the stop still works, and C and Go print the
+// same lines (compared sorted: the order between connections is not defined).
+func asyncSigioOverflow(t *testing.T, bins standalone.Binaries) {
+	const n = 100
+	outs := map[standalone.Impl][]string{}
+	for _, impl := range []standalone.Impl{standalone.C, standalone.Go} {
+		t.Run(string(impl), func(t *testing.T) {
+			p, err := standalone.StartServer(bins.Server(impl), asyncTimeout, "sigio", "0")
+			require.NoError(t, err, "start")
+			t.Cleanup(p.Kill)
+			// The limit is checked when a signal is queued, so setting it now is enough.
+			lim := unix.Rlimit{Cur: 3, Max: 3}
+			require.NoError(t, unix.Prlimit(p.Pid(), unix.RLIMIT_SIGPENDING, &lim, nil), "prlimit")
+			names := map[int]string{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					msg := fmt.Sprintf("overflow %d", i)
+					reply, local, err := asyncExchange(p.Port, []byte(msg))
+					assert.NoError(t, err, "client %d", i)
+					assert.Equal(t, msg, string(reply), "client %d: reply", i)
+					mu.Lock()
+					names[local] = strconv.Itoa(i)
+					mu.Unlock()
+				}(i)
+			}
+			wg.Wait()
+			code, err := p.Signal(syscall.SIGTERM, asyncTimeout)
+			require.NoError(t, err, "SIGTERM")
+			assert.Equal(t, 0, code, "exit status")
+			lines := strings.Split(strings.TrimSuffix((&asyncNamer{known: names}).name(p.Stdout()), "\n"), "\n")
+			sort.Strings(lines)
+			assert.Len(t, lines, 2*n, "stdout lines")
+			assert.True(t, strings.HasSuffix(p.Stderr(), "\nsignal: SIGTERM(15)   close server ... done\n"), "stderr %q", p.Stderr())
+			assert.NotContains(t, strings.Join(lines, "\n"), "peer#", "every connection named")
+			outs[impl] = lines
+		})
+	}
+	assert.Equal(t, outs[standalone.C], outs[standalone.Go], "stdout, sorted, C vs Go")
 }

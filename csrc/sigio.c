@@ -47,10 +47,11 @@
  * ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
  * the stop cannot raise the signal by itself. A watcher thread does it: it sleeps in poll
  * on the stop eventfd (and a private one that ends it) and, when a stop comes, sends
- * SIGIO_READY to the serving thread with tgkill. A signal a process sends has si_code <= 0
- * (SI_TKILL, which glibc's sigwaitinfo folds into SI_USER); the kernel's readiness
- * signals carry POLL_IN, POLL_ERR... (> 0). So the serving thread waits for signals only,
- * without a timeout, and a stop is as prompt as any event.
+ * SIGIO to the serving thread with tgkill. SIGIO and not SIGIO_READY: a real-time signal
+ * needs a queue entry, which tgkill cannot get once the queue is full (RLIMIT_SIGPENDING;
+ * it fails with EAGAIN and the stop would be lost: seen with the limit at 3), while a
+ * classic signal is a pending bit that is always set. So the serving thread waits for
+ * signals only, without a timeout, and a stop is as prompt as any event.
  */
 struct stop_watch {
     pthread_t thread;
@@ -69,7 +70,7 @@ static void *watch_stop(void *arg)
     while (poll(pfd, 2, -1) < 0 && errno == EINTR)
         ;
     if (pfd[0].revents)
-        tgkill(getpid(), w->tid, SIGIO_READY);
+        tgkill(getpid(), w->tid, SIGIO);
     return NULL;
 }
 
@@ -187,7 +188,8 @@ int serve_sigio(const struct server *srv)
     sigset_t waitset, oldmask;
     sigemptyset(&waitset);
     sigaddset(&waitset, SIGIO_READY);
-    /* The kernel sends plain SIGIO instead when the real-time queue is full. */
+    /* The kernel sends plain SIGIO instead when the real-time queue is full; the stop
+     * watcher sends it too. */
     sigaddset(&waitset, SIGIO);
     /* Blocked, the signals stay pending on this thread until sigwaitinfo takes them. */
     int err = pthread_sigmask(SIG_BLOCK, &waitset, &oldmask);
@@ -226,14 +228,11 @@ int serve_sigio(const struct server *srv)
             status = -1;
             break;
         }
-        if (info.si_code <= 0) {
-            /* Sent by a process, not by fasync: the watcher's stop (or a stray kill). */
+        if (sig == SIGIO) {
+            /* The watcher's stop, or the kernel's word that the real-time queue was full. */
             if (stop_requested(srv->stopfd))
                 break;
-            continue;
-        }
-        if (sig == SIGIO) {
-            /* The queue overflowed and events were lost: look at every descriptor once. */
+            /* Events were lost: look at every descriptor once. */
             accept_all(srv, &conns, tid);
             for (int fd = 0; fd < conns.cap; fd++) {
                 if (conns.open[fd])

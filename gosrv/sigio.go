@@ -38,11 +38,12 @@ const sigioReady = unix.Signal(40)
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
 // ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
 // the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll
-// on the stop eventfd (and a private one that ends it) and, when a stop comes, sends
-// sigioReady to the serving thread with tgkill. A signal a process sends has si_code <= 0
-// (SI_TKILL); the kernel's readiness signals carry POLL_IN, POLL_ERR... (> 0). So the
-// serving thread waits for signals only, without a timeout, and a stop is as prompt as
-// any event. (C uses a pthread for the watcher.)
+// on the stop eventfd (and a private one that ends it) and, when a stop comes, sends SIGIO
+// to the serving thread with tgkill. SIGIO and not sigioReady: a real-time signal needs a
+// queue entry, which tgkill cannot get once the queue is full (RLIMIT_SIGPENDING; it fails
+// with EAGAIN and the stop would be lost: seen with the limit at 3), while a classic
+// signal is a pending bit that is always set. So the serving thread waits for signals
+// only, without a timeout, and a stop is as prompt as any event. (C uses a pthread.)
 type stopWatch struct {
 	quitFd int           // written when serveSigio returns, so the watcher ends with it
 	done   chan struct{} // closed when the watcher has ended
@@ -62,7 +63,7 @@ func startWatch(stopFd, tid int) (*stopWatch, error) {
 		}
 		ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err })
 		if pfd[0].Revents != 0 {
-			unix.Tgkill(unix.Getpid(), tid, sigioReady)
+			unix.Tgkill(unix.Getpid(), tid, unix.SIGIO)
 		}
 	}()
 	return w, nil
@@ -156,7 +157,8 @@ func serveSigio(srv *Server) int {
 
 	var waitSet, oldMask unix.Sigset_t
 	sigsetAdd(&waitSet, sigioReady)
-	// The kernel sends plain SIGIO instead when the real-time queue is full.
+	// The kernel sends plain SIGIO instead when the real-time queue is full; the stop
+	// watcher sends it too.
 	sigsetAdd(&waitSet, unix.SIGIO)
 	// Blocked, the signals stay pending on this thread until sigtimedwait takes them.
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &waitSet, &oldMask); err != nil {
@@ -197,15 +199,12 @@ func serveSigio(srv *Server) int {
 			status = -1
 			break
 		}
-		if info.Code <= 0 {
-			// Sent by a process, not by fasync: the watcher's stop (or a stray kill).
+		if sig == unix.SIGIO {
+			// The watcher's stop, or the kernel's word that the real-time queue was full.
 			if stopRequested(srv.StopFd) {
 				break
 			}
-			continue
-		}
-		if sig == unix.SIGIO {
-			// The queue overflowed and events were lost: look at every descriptor once.
+			// Events were lost: look at every descriptor once.
 			sigioAcceptAll(srv, conns, tid)
 			for fd := range conns {
 				tryEcho(srv, conns, fd)
