@@ -17,7 +17,8 @@
  * same code safe in the standalone server and inside a Go process, whose runtime owns every
  * signal handler. The owner is this thread (F_OWNER_TID), not the process: a signal
  * directed at the process may be delivered to any thread that does not block it, and in a
- * Go process that is the runtime's handler, which drops a signal nobody asked for.
+ * Go process that is the runtime's handler, which drops a signal nobody asked for. The
+ * stop eventfd cannot raise a signal, so a small watcher thread turns it into one (below).
  * Go twin: gosrv/sigio.go.
  */
 #include "echo.h"
@@ -36,9 +37,11 @@
 /*
  * The readiness signal: a real-time signal, because real-time signals queue (one siginfo
  * per event, each with its si_fd) where a classic SIGIO would coalesce into one. 40 and not
- * SIGRTMIN: Go's runtime leaves 32-34 alone for the C library, and glibc keeps 32 and 33
- * for itself (SIGRTMIN is 34 in a glibc program), so 34 is the first free one in C but a
- * signal Go may use; 40 is free in both, and the same number in C and Go.
+ * SIGRTMIN: glibc takes 32 and 33 for itself (SIGRTMIN is 34 with glibc 2.36), and Go's
+ * runtime treats 32-34 as the C library's and keeps them unblocked on its threads
+ * (runtime/sigtab_linux_generic.go), so 34 could not stay blocked inside a Go process. 40
+ * is free in both (Go's handler would merely drop it: it is blocked where it is aimed), and
+ * the same number in C and Go.
  */
 #define SIGIO_READY 40
 

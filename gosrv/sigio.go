@@ -20,7 +20,8 @@ package gosrv
 // every signal handler, so this is the only way a Go program can see si_fd. The goroutine
 // is locked to its OS thread, and that thread is the owner (F_OWNER_TID), not the process:
 // a signal directed at the process goes to any thread that does not block it, where the
-// runtime's handler drops a signal nobody asked for. C twin: csrc/sigio.c.
+// runtime's handler drops a signal nobody asked for. The stop eventfd cannot raise a
+// signal, so a small watcher goroutine turns it into one (below). C twin: csrc/sigio.c.
 
 import (
 	"runtime"
@@ -30,9 +31,11 @@ import (
 
 // sigioReady is the readiness signal: a real-time signal, because real-time signals
 // queue (one siginfo per event, each with its si_fd) where a classic SIGIO would coalesce
-// into one. 40 and not SIGRTMIN: Go's runtime leaves 32-34 alone for the C library, and
-// glibc keeps 32 and 33 for itself (SIGRTMIN is 34 in a glibc program, which the C twin
-// may be, inside this process via cgo), so 40 is free in both and the same number in C.
+// into one. 40 and not SIGRTMIN: glibc takes 32 and 33 for itself (SIGRTMIN is 34 with
+// glibc 2.36, which the C twin may use inside this process via cgo), and Go's runtime
+// treats 32-34 as the C library's and keeps them unblocked on its threads
+// (runtime/sigtab_linux_generic.go). 40 is free in both (Go's handler would merely drop
+// it: it is blocked where it is aimed), and the same number in C.
 const sigioReady = unix.Signal(40)
 
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
