@@ -8,8 +8,9 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror
 LDLIBS  += -lpthread
 GO      ?= go
 
-MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c csrc/sigio.c \
-            csrc/uring.c csrc/uring_ring.c
+MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c \
+            csrc/thread.c csrc/nonblock.c csrc/select.c csrc/poll.c \
+            csrc/sigio.c csrc/uring.c csrc/uring_ring.c
 SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
 CLIENT_C := csrc/client.c csrc/common.c
 GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum

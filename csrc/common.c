@@ -140,6 +140,30 @@ void echo_once(const struct server *srv, int connfd)
     close(connfd);
 }
 
+/*
+ * The one-shot protocol's second half, for a model that made the recv itself (nonblock
+ * tries recv on a non-blocking socket and must see EAGAIN before anything is logged):
+ * nbuf is what that recv returned, and errno its error when nbuf < 0. Then as echo_once:
+ * log, send, half-close, close. The send cannot meet EAGAIN on a non-blocking socket: a
+ * connection that has sent nothing yet has an empty send buffer, larger than BUF_SIZE.
+ */
+void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf)
+{
+    if (nbuf < 0) {
+        log_errno(srv->errfd, "recv_connfd", errno);
+        close(connfd);
+        return;
+    }
+    log_msg(srv->outfd, "recv_msg: ", buf, (size_t)nbuf);
+    if (NO_EINTR(send(connfd, buf, (size_t)nbuf, MSG_NOSIGNAL)) < 0) {
+        log_errno(srv->errfd, "send_connfd", errno);
+        close(connfd);
+        return;
+    }
+    shutdown(connfd, SHUT_WR);
+    close(connfd);
+}
+
 /* ---- the descriptors a model must close when it stops ---- */
 
 int fdset_add(struct fdset *set, int fd)

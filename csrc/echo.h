@@ -41,6 +41,10 @@ int serve_iterative(const struct server *srv);
 int serve_fork(const struct server *srv);
 int serve_epoll_lt(const struct server *srv);
 int serve_epoll_et(const struct server *srv);
+int serve_thread(const struct server *srv);
+int serve_nonblock(const struct server *srv);
+int serve_select(const struct server *srv);
+int serve_poll(const struct server *srv);
 int serve_sigio(const struct server *srv);
 int serve_uring(const struct server *srv);
 
@@ -67,6 +71,7 @@ int parse_port(const char *s);
 int wait_readable(int fd, int stopfd);
 int stop_requested(int stopfd);
 void echo_once(const struct server *srv, int connfd);
+void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 
 void log_listening(int errfd, int port);
 void log_new_conn(int outfd, const struct sockaddr_in *peer, int parens);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got_signal;
@@ -72,6 +73,14 @@ int main(int argc, char *argv[])
         snprintf(line, sizeof(line), "server: bad port \"%.64s\": want a number from 0 to 65535", argv[2]);
         log_line(2, line);
         return usage();
+    }
+
+    /* Go's runtime raises its soft descriptor limit to the hard one at start-up; do the same,
+     * so that both servers run out of descriptors at the same point (EMFILE). */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
     stopfd = eventfd(0, EFD_CLOEXEC);

@@ -73,7 +73,7 @@ func flushPending(c *etConn, fd int) error {
 // acceptAll accepts until EAGAIN: one edge may stand for many queued connections.
 func acceptAll(srv *Server, epollFd int, conns map[int]*etConn) {
 	for {
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN {
 			return
 		}

@@ -57,7 +57,7 @@ func serveEpollLT(srv *Server) int {
 			}
 
 			if fd == srv.ListenFd {
-				connFd, peer, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+				connFd, peer, err := accept4(fd, unix.SOCK_CLOEXEC)
 				if err != nil {
 					logErrno(srv.ErrFd, "accept_listenfd", err)
 					continue

@@ -103,7 +103,7 @@ func serveFork(srv *Server) int {
 			continue
 		}
 
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
 		if err != nil {
 			logErrno(srv.ErrFd, "accept_listenfd", err)
 			continue

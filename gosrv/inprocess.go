@@ -88,6 +88,7 @@ type Running struct {
 	srv      Server
 	port     int
 	out, err *logPipe
+	tid      int      // the serving thread; written before the send on served
 	served   chan int // Serve's return value, once it has returned
 
 	stopOnce   sync.Once
@@ -136,6 +137,7 @@ func Start(model string) (*Running, error) {
 		// Serve blocks this thread until the stop; locking gives the model a thread of its
 		// own, and returning locked makes the runtime destroy that thread afterwards.
 		runtime.LockOSThread()
+		s.tid = unix.Gettid()
 		s.served <- m.Serve(&srv)
 	}()
 	return s, nil

@@ -4,8 +4,6 @@ package gosrv_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -17,26 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// echo sends msg on a new connection to port and returns the reply (read to end of file)
-// and the local address. The whole exchange has a deadline.
-func echo(port int, msg string) (reply string, local string, err error) {
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
-	if err != nil {
-		return "", "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", "", err
-	}
-	if _, err := conn.Write([]byte(msg)); err != nil {
-		return "", "", err
-	}
-	b, err := io.ReadAll(conn) // the one-shot models half-close after the reply
-	return string(b), conn.LocalAddr().String(), err
-}
-
-// TestStartEchoStop runs one echo through every one-shot model in process and checks both
-// logs. For fork this also proves that the test binary serves as its own forked child.
 func TestStartEchoStop(t *testing.T) {
 	quickRaceExit(t)
 	for _, m := range gosrv.Models() {
@@ -49,19 +27,15 @@ func TestStartEchoStop(t *testing.T) {
 			t.Cleanup(func() { s.Stop() })
 			require.NotZero(t, s.Port(), "port")
 
-			reply, local, err := echo(s.Port(), "hello")
+			ex, err := proctest.Echo(s.Port(), "hello", false, 5*time.Second)
 			require.NoError(t, err, "echo exchange")
-			assert.Equal(t, "hello", reply, "echo reply")
+			assert.Equal(t, "hello", ex.Reply, "echo reply")
 
 			status, err := s.Stop()
 			require.NoError(t, err, "Stop")
 			assert.Equal(t, 0, status, "Serve status")
 			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
-			conn := "new conn " + local
-			if m.Name == "iterative" || m.Name == "fork" {
-				conn = "new conn(" + local + ")"
-			}
-			assert.Equal(t, conn+"\nrecv_msg: hello\n", string(s.Stdout()), "stdout")
+			assert.Equal(t, proctest.NewConnLine(m.Name, ex.Local)+"recv_msg: hello\n", string(s.Stdout()), "stdout")
 		})
 	}
 	_, err := gosrv.Start("no-such-model")
@@ -95,7 +69,7 @@ func quickRaceExit(t *testing.T) {
 
 // TestForkInProcess runs the Go fork model in this process under load while os/exec keeps
 // working beside it. Each connection's child is this test binary run again with
-// IOMODELS_FORK_CHILD=1, which gosrv's init serves before the tests' main starts; 100
+// IOm.NameS_FORK_CHILD=1, which gosrv's init serves before the tests' main starts; 100
 // clients (200 take 3.4 s of -race execs on 2 cores) prove the same as the C test's 200.
 func TestForkInProcess(t *testing.T) {
 	quickRaceExit(t)
@@ -117,4 +91,9 @@ func TestStartFailure(t *testing.T) {
 	require.Error(t, startErr, "Start without a descriptor for the socket")
 	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
 	assert.Equal(t, fds, proctest.Fds(), "descriptors after the failed Start")
+}
+
+func TestServeThreadEnds(t *testing.T) {
+	proctest.ThreadEnds(t, func(model string) (proctest.Server, error) { return gosrv.Start(model) },
+		func(s proctest.Server) int { return s.(*gosrv.Running).ServeTid() })
 }

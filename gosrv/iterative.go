@@ -23,7 +23,7 @@ func serveIterative(srv *Server) int {
 			return -1
 		}
 
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
 		if err != nil {
 			logErrno(srv.ErrFd, "accept_listenfd", err)
 			continue

@@ -16,6 +16,10 @@ var models = []Model{
 	{"fork", "blocking (process per connection)", serveFork},
 	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT},
 	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET},
+	{"thread", "blocking (thread per connection)", serveThread},
+	{"nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serveNonblock},
+	{"select", "multiplexing (select)", serveSelect},
+	{"poll", "multiplexing (poll)", servePoll},
 	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio},
 	{"uring", "asynchronous (io_uring completions)", serveUring},
 }

@@ -15,7 +15,6 @@ package native
 #cgo CFLAGS: -std=gnu11 -Wall -Wextra -Werror
 #cgo LDFLAGS: -lpthread
 #include "../csrc/echo.h"
-#include <string.h>
 
 int native_serve(const struct model *m, const struct server *srv);
 */
@@ -30,59 +29,12 @@ import (
 	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // stopTimeout bounds how long Stop waits for the model to return and its logs to end.
 const stopTimeout = 10 * time.Second
-
-// table is csrc/models.c's models[], up to (not including) its NULL row.
-func table() []C.struct_model {
-	first := (*C.struct_model)(unsafe.Pointer(&C.models))
-	n := 0
-	for unsafe.Slice(first, n+1)[n].name != nil {
-		n++
-	}
-	return unsafe.Slice(first, n)
-}
-
-// Models lists the model names of csrc/models.c, in its (SPEC) order.
-func Models() []string {
-	var names []string
-	for _, m := range table() {
-		names = append(names, C.GoString(m.name))
-	}
-	return names
-}
-
-// IOModel is the table's description of the model's I/O model, "" for an unknown name.
-func IOModel(name string) string {
-	if m := findModel(name); m != nil {
-		return C.GoString(m.iomodel)
-	}
-	return ""
-}
-
-func findModel(name string) *C.struct_model {
-	rows := table()
-	for i := range rows {
-		if C.GoString(rows[i].name) == name {
-			return &rows[i]
-		}
-	}
-	return nil
-}
-
-// Strerror is glibc's text for errno n, as the C side's log_errno prints it:
-// strerrordesc_np(n), or "Unknown error N" where glibc has none.
-func Strerror(n int) string {
-	if desc := C.strerrordesc_np(C.int(n)); desc != nil {
-		return C.GoString(desc)
-	}
-	return fmt.Sprintf("Unknown error %d", n)
-}
 
 // logPipe is a pipe whose write end the model logs to and whose read end a goroutine drains
 // into a buffer, so a model never blocks on a full pipe and every byte is kept.
@@ -145,6 +97,7 @@ type Server struct {
 	srv      C.struct_server
 	port     int
 	out, err *logPipe
+	tid      int      // the serving thread; written before the send on served
 	served   chan int // serve_X's return value, once it has returned
 
 	stopOnce   sync.Once
@@ -193,6 +146,7 @@ func Start(model string) (*Server, error) {
 		// serve_X blocks this thread until the stop; locking gives the model a thread of its
 		// own, and returning locked makes the runtime destroy that thread afterwards.
 		runtime.LockOSThread()
+		s.tid = unix.Gettid()
 		s.served <- int(C.native_serve(m, &srv))
 	}()
 	return s, nil

@@ -4,8 +4,6 @@ package native_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,24 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// echo sends msg on a new connection to port and returns the reply, the local address and
-// whether the server ended the reply with end of file. The whole exchange has a deadline.
-func echo(port int, msg string) (reply string, local string, err error) {
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
-	if err != nil {
-		return "", "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", "", err
-	}
-	if _, err := conn.Write([]byte(msg)); err != nil {
-		return "", "", err
-	}
-	b, err := io.ReadAll(conn) // the one-shot models half-close after the reply
-	return string(b), conn.LocalAddr().String(), err
-}
 
 func TestModelsTable(t *testing.T) {
 	names := native.Models()
@@ -58,19 +38,15 @@ func TestStartEchoStop(t *testing.T) {
 			t.Cleanup(func() { s.Stop() })
 			require.NotZero(t, s.Port(), "port")
 
-			reply, local, err := echo(s.Port(), "hello")
+			ex, err := proctest.Echo(s.Port(), "hello", false, 5*time.Second)
 			require.NoError(t, err, "echo exchange")
-			assert.Equal(t, "hello", reply, "echo reply")
+			assert.Equal(t, "hello", ex.Reply, "echo reply")
 
 			status, err := s.Stop()
 			require.NoError(t, err, "Stop")
 			assert.Equal(t, 0, status, "serve status")
 			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
-			conn := "new conn " + local
-			if model == "iterative" || model == "fork" {
-				conn = "new conn(" + local + ")"
-			}
-			assert.Equal(t, conn+"\nrecv_msg: hello\n", string(s.Stdout()), "stdout")
+			assert.Equal(t, proctest.NewConnLine(model, ex.Local)+"recv_msg: hello\n", string(s.Stdout()), "stdout")
 			assert.False(t, strings.Contains(string(s.Stderr()), "error"), "no error logged")
 		})
 	}
@@ -91,4 +67,9 @@ func TestStartFailure(t *testing.T) {
 	require.Error(t, startErr, "Start without a descriptor for the socket")
 	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
 	assert.Equal(t, fds, proctest.Fds(), "descriptors after the failed Start")
+}
+
+func TestServeThreadEnds(t *testing.T) {
+	proctest.ThreadEnds(t, func(model string) (proctest.Server, error) { return native.Start(model) },
+		func(s proctest.Server) int { return s.(*native.Server).ServeTid() })
 }

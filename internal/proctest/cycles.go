@@ -74,7 +74,8 @@ func Cycles(t *testing.T, start func(model string) (Server, error), model string
 		cycle(i * connEvery) // the warm-up connects every time
 	}
 	goroutines := Settle(runtime.NumGoroutine, 0, 100*time.Millisecond)
-	fds, threads := Fds(), Threads()
+	threads := Settle(Threads, 0, 100*time.Millisecond) // the last warm-up thread may still be exiting
+	fds := Fds()
 
 	began := time.Now()
 	for i := 0; i < cycles; i++ {
@@ -106,4 +107,35 @@ func fdList() string {
 		}
 	}
 	return b.String()
+}
+
+// ThreadEnds requires that the thread which ran a model is gone once Stop has returned: the
+// serving goroutine exits still locked to it, so the runtime destroys the thread instead of
+// handing it, with whatever state the model left (a signal mask), to other goroutines.
+func ThreadEnds(t *testing.T, start func(model string) (Server, error), tidOf func(Server) int) {
+	t.Helper()
+	for i := 0; i < 5; i++ {
+		s, err := start("iterative")
+		require.NoError(t, err, "Start")
+		_, err = s.Stop()
+		require.NoError(t, err, "Stop")
+		tid := tidOf(s)
+		require.Positive(t, tid, "the serving thread's id")
+		if tid == os.Getpid() {
+			// The main thread cannot exit; the runtime parks it for good instead, which keeps
+			// its state from other goroutines just as well. Try again on another thread.
+			t.Logf("cycle %d: served on the main thread", i)
+			continue
+		}
+		task := fmt.Sprintf("/proc/self/task/%d", tid)
+		gone := func() int {
+			if _, err := os.Stat(task); err != nil {
+				return 0
+			}
+			return 1
+		}
+		assert.Equal(t, 0, Settle(gone, 0, 5*time.Second), "thread %d still exists after Stop", tid)
+		return
+	}
+	t.Fatal("every cycle served on the main thread")
 }

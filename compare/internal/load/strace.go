@@ -1,0 +1,151 @@
+//go:build linux
+
+package load
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoStrace says why the system-call column is empty.
+var ErrNoStrace = errors.New("strace not found: install it (apt-get install strace) for the syscalls column")
+
+// Syscalls is what strace counted per connection: the server's system calls (all its
+// threads and children, strace -f) under conns sequential connections, less those of a
+// run with no connection (start-up, the stop), divided by conns.
+type Syscalls struct {
+	PerConn float64            // all system calls per connection
+	ByName  map[string]float64 // per connection, by system call
+}
+
+// Top lists the n system calls most made per connection, most first.
+func (s Syscalls) Top(n int) []NameCount {
+	var all []NameCount
+	for name, c := range s.ByName {
+		if c >= 0.005 {
+			all = append(all, NameCount{name, c})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Count != all[j].Count {
+			return all[i].Count > all[j].Count
+		}
+		return all[i].Name < all[j].Name
+	})
+	if len(all) > n {
+		all = all[:n]
+	}
+	return all
+}
+
+// NameCount is one system call and its count per connection.
+type NameCount struct {
+	Name  string
+	Count float64
+}
+
+// CountSyscalls runs argv under `strace -f -c` twice, with conns connections and with
+// none, one at a time (a single client, so batching in epoll_wait or accept does not
+// depend on timing), and returns the difference per connection.
+func CountSyscalls(dir string, argv []string, conns int, msg []byte) (Syscalls, error) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return Syscalls{}, ErrNoStrace
+	}
+	idle, err := straceRun(strace, filepath.Join(dir, "strace-idle.txt"), argv, 0, msg)
+	if err != nil {
+		return Syscalls{}, err
+	}
+	busy, err := straceRun(strace, filepath.Join(dir, "strace-busy.txt"), argv, conns, msg)
+	if err != nil {
+		return Syscalls{}, err
+	}
+	s := Syscalls{ByName: map[string]float64{}}
+	for name, c := range busy {
+		d := float64(c-idle[name]) / float64(conns)
+		if d > 0 {
+			s.ByName[name] = d
+			s.PerConn += d
+		}
+	}
+	return s, nil
+}
+
+// straceRun counts the system calls of one server run that serves conns connections.
+func straceRun(strace, out string, argv []string, conns int, msg []byte) (map[string]int, error) {
+	srv, err := StartServer(20*time.Second, append([]string{strace, "-f", "-c", "-o", out, "--"}, argv...)...)
+	if err != nil {
+		return nil, err
+	}
+	// The server is strace's child; the signal goes to it, and strace exits with it.
+	pid, err := firstChild(srv.Pid())
+	if err != nil {
+		srv.Kill()
+		return nil, err
+	}
+	if conns > 0 {
+		r, err := OneShot{Port: srv.Port, Workers: 1, Conns: conns, Msg: msg}.Run()
+		if err == nil && r.Errors > 0 {
+			err = fmt.Errorf("%d connections failed: %v", r.Errors, r.FirstErr)
+		}
+		if err != nil {
+			srv.Kill()
+			return nil, err
+		}
+	}
+	if err := srv.Stop(pid, 20*time.Second); err != nil {
+		return nil, err
+	}
+	return parseStraceSummary(out)
+}
+
+func firstChild(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("strace %d has no child", pid)
+	}
+	return strconv.Atoi(f[0])
+}
+
+// parseStraceSummary reads strace -c's table: "% time seconds usecs/call calls [errors]
+// syscall" rows between dashed lines, then a total row.
+func parseStraceSummary(path string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	counts := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || strings.HasPrefix(fields[0], "%") || strings.HasPrefix(fields[0], "-") {
+			continue
+		}
+		name := fields[len(fields)-1]
+		if name == "total" {
+			continue
+		}
+		calls, err := strconv.Atoi(fields[3])
+		if err != nil {
+			continue
+		}
+		counts[name] += calls
+	}
+	if len(counts) == 0 {
+		return nil, fmt.Errorf("%s: no strace summary", path)
+	}
+	return counts, sc.Err()
+}

@@ -1,0 +1,99 @@
+/*
+ * select.c - I/O multiplexing with select(2) (seed: IO多路复用, select named without code).
+ *
+ * One thread hands the kernel a bitmap of descriptors (fd_set) and sleeps until one of
+ * them is readable; select overwrites the bitmap with the ready ones, so it is rebuilt
+ * from the set of open connections before every call, and the kernel scans every bit
+ * below maxfd+1 each time. The bitmap has FD_SETSIZE (1024) bits: a descriptor number
+ * at or above it cannot be watched at all (FD_SET on it would write past the fd_set), so
+ * such a connection is refused with a log line and closed. Ready descriptors are served
+ * in this order: stop, listener, then connections by ascending descriptor number.
+ * Go twin: gosrv/select.go.
+ */
+#include "echo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* "fd N beyond FD_SETSIZE: WHAT", the same line as in Go. */
+static void log_beyond(int errfd, int fd, const char *what)
+{
+    char line[80];
+    snprintf(line, sizeof(line), "fd %d beyond FD_SETSIZE: %s", fd, what);
+    log_line(errfd, line);
+}
+
+int serve_select(const struct server *srv)
+{
+    if (srv->listenfd >= FD_SETSIZE || srv->stopfd >= FD_SETSIZE) {
+        log_beyond(srv->errfd, srv->listenfd >= FD_SETSIZE ? srv->listenfd : srv->stopfd,
+                   "cannot select");
+        return -1;
+    }
+
+    struct fdset conns = { 0 }; /* the open connections, by descriptor number */
+    fd_set rset;
+    struct sockaddr_in peeraddr;
+    socklen_t peerlen;
+    int status = 0;
+
+    for (;;) {
+        /* select left only the ready bits last time: start again from every descriptor. */
+        FD_ZERO(&rset);
+        FD_SET(srv->listenfd, &rset);
+        FD_SET(srv->stopfd, &rset);
+        int maxfd = srv->listenfd > srv->stopfd ? srv->listenfd : srv->stopfd;
+        for (int fd = 0; fd < conns.cap; fd++) {
+            if (conns.open[fd]) {
+                FD_SET(fd, &rset);
+                if (fd > maxfd)
+                    maxfd = fd;
+            }
+        }
+
+        int nready = select(maxfd + 1, &rset, NULL, NULL, NULL);
+        if (nready < 0 && errno == EINTR)
+            continue;
+        if (nready < 0) {
+            log_errno(srv->errfd, "select", errno);
+            status = -1;
+            break;
+        }
+
+        if (FD_ISSET(srv->stopfd, &rset))
+            break;
+
+        if (FD_ISSET(srv->listenfd, &rset)) {
+            peerlen = sizeof(peeraddr);
+            int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
+            if (connfd < 0) {
+                log_errno(srv->errfd, "accept_listenfd", errno);
+            } else {
+                log_new_conn(srv->outfd, &peeraddr, 0);
+                if (connfd >= FD_SETSIZE) {
+                    /* select cannot watch it; waiting for it in a blocking recv would stall
+                     * everyone else. Refuse it: the client sees end of stream. */
+                    log_beyond(srv->errfd, connfd, "close conn");
+                    close(connfd);
+                } else if (fdset_add(&conns, connfd) < 0) {
+                    log_errno(srv->errfd, "accept_listenfd", ENOMEM);
+                    close(connfd);
+                }
+            }
+        }
+
+        /* Readable includes end of stream and a reset: recv reports it, echo_once closes. */
+        for (int fd = 0; fd < conns.cap && fd <= maxfd; fd++) {
+            if (conns.open[fd] && FD_ISSET(fd, &rset)) {
+                fdset_del(&conns, fd);
+                echo_once(srv, fd);
+            }
+        }
+    }
+
+    fdset_close_all(&conns);
+    return status;
+}

@@ -1,0 +1,71 @@
+//go:build linux
+
+package gosrv
+
+// poll.go - I/O multiplexing with poll(2) (seed: IO多路复用, poll named without code).
+//
+// select's loop with an array of struct pollfd instead of a bitmap: no FD_SETSIZE limit,
+// and the kernel writes results into revents, leaving events alone, so the array is built
+// once and kept, not rebuilt before every call. Like select, every call still copies the
+// whole array into the kernel and scans it: the cost grows with the number of connections,
+// not with the number that are ready, which is what epoll removes.
+// The array is [0] listener, [1] stop eventfd, then one slot per connection; a served
+// connection's slot takes the last one's place. C twin: csrc/poll.c.
+
+import "golang.org/x/sys/unix"
+
+func servePoll(srv *Server) int {
+	pfds := make([]unix.PollFd, 0, 64)
+	pfds = append(pfds,
+		unix.PollFd{Fd: int32(srv.ListenFd), Events: unix.POLLIN}, // [0]
+		unix.PollFd{Fd: int32(srv.StopFd), Events: unix.POLLIN},   // [1]
+	)
+	status := 0
+
+	for {
+		_, err := unix.Poll(pfds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "poll", err)
+			status = -1
+			break
+		}
+
+		if pfds[1].Revents != 0 {
+			break
+		}
+
+		if pfds[0].Revents != 0 {
+			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+			if err != nil {
+				logErrno(srv.ErrFd, "accept_listenfd", err)
+			} else {
+				logNewConn(srv.OutFd, peer, false)
+				// Its Revents start at 0: it is first polled in the next round.
+				pfds = append(pfds, unix.PollFd{Fd: int32(connFd), Events: unix.POLLIN})
+			}
+		}
+
+		// Any Revents counts, POLLIN or POLLERR/POLLHUP (a reset peer): recv reports it and
+		// echoOnce closes. The slot that moves into i was polled too, so i is looked at
+		// again before moving on.
+		for i := 2; i < len(pfds); {
+			if pfds[i].Revents != 0 {
+				connFd := int(pfds[i].Fd)
+				last := len(pfds) - 1
+				pfds[i] = pfds[last]
+				pfds = pfds[:last]
+				echoOnce(srv, connFd)
+			} else {
+				i++
+			}
+		}
+	}
+
+	for _, pfd := range pfds[2:] {
+		unix.Close(int(pfd.Fd))
+	}
+	return status
+}

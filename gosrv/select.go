@@ -1,0 +1,103 @@
+//go:build linux
+
+package gosrv
+
+// select.go - I/O multiplexing with select(2) (seed: IO多路复用, select named without code).
+//
+// One thread hands the kernel a bitmap of descriptors (fd_set) and sleeps until one of
+// them is readable; select overwrites the bitmap with the ready ones, so it is rebuilt
+// from the set of open connections before every call, and the kernel scans every bit
+// below maxfd+1 each time. The bitmap has FD_SETSIZE (1024) bits: a descriptor number at
+// or above it cannot be watched at all (FdSet.Set would index past the array), so such a
+// connection is refused with a log line and closed. Ready descriptors are served in this
+// order: stop, listener, then connections by ascending descriptor number.
+// C twin: csrc/select.c.
+//
+// The call is pselect6 with no signal mask, the system call glibc's select makes on
+// x86-64, so that both servers make the same calls; without a mask it is select.
+
+import (
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// logBeyond writes "fd N beyond FD_SETSIZE: WHAT", the same line as in C.
+func logBeyond(errFd, fd int, what string) {
+	LogLine(errFd, "fd "+strconv.Itoa(fd)+" beyond FD_SETSIZE: "+what)
+}
+
+func serveSelect(srv *Server) int {
+	if srv.ListenFd >= unix.FD_SETSIZE || srv.StopFd >= unix.FD_SETSIZE {
+		fd := srv.StopFd
+		if srv.ListenFd >= unix.FD_SETSIZE {
+			fd = srv.ListenFd
+		}
+		logBeyond(srv.ErrFd, fd, "cannot select")
+		return -1
+	}
+
+	var conns [unix.FD_SETSIZE]bool // the open connections, by descriptor number
+	var rset unix.FdSet
+	status := 0
+
+	for {
+		// select left only the ready bits last time: start again from every descriptor.
+		rset.Zero()
+		rset.Set(srv.ListenFd)
+		rset.Set(srv.StopFd)
+		maxFd := max(srv.ListenFd, srv.StopFd)
+		for fd, open := range conns {
+			if open {
+				rset.Set(fd)
+				maxFd = max(maxFd, fd)
+			}
+		}
+
+		_, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			logErrno(srv.ErrFd, "select", err)
+			status = -1
+			break
+		}
+
+		if rset.IsSet(srv.StopFd) {
+			break
+		}
+
+		if rset.IsSet(srv.ListenFd) {
+			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
+			if err != nil {
+				logErrno(srv.ErrFd, "accept_listenfd", err)
+			} else {
+				logNewConn(srv.OutFd, peer, false)
+				if connFd >= unix.FD_SETSIZE {
+					// select cannot watch it; waiting for it in a blocking recv would stall
+					// everyone else. Refuse it: the client sees end of stream.
+					logBeyond(srv.ErrFd, connFd, "close conn")
+					unix.Close(connFd)
+				} else {
+					conns[connFd] = true
+				}
+			}
+		}
+
+		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
+		for fd := 0; fd <= maxFd; fd++ {
+			if conns[fd] && rset.IsSet(fd) {
+				conns[fd] = false
+				echoOnce(srv, fd)
+			}
+		}
+	}
+
+	for fd, open := range conns {
+		if open {
+			unix.Close(fd)
+		}
+	}
+	return status
+}
