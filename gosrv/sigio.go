@@ -127,7 +127,7 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 // sigioAcceptAll accepts until EAGAIN: one signal may stand for several queued connections.
 func sigioAcceptAll(srv *Server, conns fdSet, tid int) {
 	for {
-		connFd, peer, err := unix.Accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN {
 			return
 		}
