@@ -78,8 +78,10 @@ func (w *stopWatch) end() {
 	unix.Close(w.quitFd)
 }
 
-// armFd makes fd raise sigioReady at thread tid whenever it becomes ready.
-func armFd(fd, tid int) error {
+// armFd makes fd raise sigioReady at thread tid whenever it becomes ready. flags are fd's
+// current file status flags (F_GETFL): the caller knows them, which saves a system call
+// per connection.
+func armFd(fd, tid, flags int) error {
 	if err := setOwnEx(fd, &fOwnerEx{Type: fOwnerTid, Pid: int32(tid)}); err != nil {
 		return err
 	}
@@ -87,12 +89,8 @@ func armFd(fd, tid int) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETSIG, int(sigioReady)); err != nil {
 		return err
 	}
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		return err
-	}
 	// O_ASYNC last: from here on, readiness is signalled, to the owner set above.
-	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_ASYNC|unix.O_NONBLOCK)
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_ASYNC|unix.O_NONBLOCK)
 	return err
 }
 
@@ -139,8 +137,9 @@ func sigioAcceptAll(srv *Server, conns fdSet, tid int) {
 			return
 		}
 		logNewConn(srv.OutFd, peer, false)
-		// An accepted socket inherits neither O_ASYNC nor the owner from the listener.
-		if err := armFd(connFd, tid); err != nil {
+		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
+		// flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
+		if err := armFd(connFd, tid, unix.O_NONBLOCK); err != nil {
 			logErrno(srv.ErrFd, "fcntl_connfd", err)
 			unix.Close(connFd)
 			continue
@@ -170,7 +169,7 @@ func serveSigio(srv *Server) int {
 	}
 	listenFlags, err := unix.FcntlInt(uintptr(srv.ListenFd), unix.F_GETFL, 0)
 	if err == nil {
-		err = armFd(srv.ListenFd, tid)
+		err = armFd(srv.ListenFd, tid, listenFlags)
 	}
 	if err != nil {
 		logErrno(srv.ErrFd, "fcntl_listenfd", err)
