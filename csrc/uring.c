@@ -33,10 +33,11 @@
 #define URING_SLOTS 256   /* connections in flight at once */
 
 /* What a completion is for: user_data = op | slot << 8. */
-enum { OP_STOP = 1, OP_CANCEL, OP_ACCEPT, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CLOSE };
+enum { OP_STOP = 1, OP_CANCEL, OP_CANCEL_ONE, OP_ACCEPT, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CLOSE };
 
 struct uconn {
     int fd; /* -1: the slot is free */
+    int op; /* the request in flight */
     int len;
     char buf[BUF_SIZE];
 };
@@ -81,6 +82,7 @@ static void submit_conn(struct userver *us, int op, int slot)
 {
     struct uconn *c = &us->conns[slot];
     struct io_uring_sqe *sqe;
+    c->op = op;
     switch (op) {
     case OP_RECV:
         sqe = get_sqe(us, IORING_OP_RECV, op, slot);
@@ -188,6 +190,25 @@ static void stop(struct userver *us)
     sqe->fd = -1;
 }
 
+/*
+ * Before Linux 5.19 ASYNC_CANCEL knows no flags and fails with -EINVAL: cancel each request
+ * in flight by its user_data instead (one that completed meanwhile gives -ENOENT).
+ */
+static void cancel_each(struct userver *us)
+{
+    struct io_uring_sqe *sqe;
+    if (us->accepting) {
+        sqe = get_sqe(us, IORING_OP_ASYNC_CANCEL, OP_CANCEL_ONE, 0);
+        sqe->addr = OP_ACCEPT;
+    }
+    for (int i = 0; i < URING_SLOTS; i++) {
+        if (us->conns[i].fd < 0)
+            continue;
+        sqe = get_sqe(us, IORING_OP_ASYNC_CANCEL, OP_CANCEL_ONE, 0);
+        sqe->addr = (uint64_t)us->conns[i].op | (uint64_t)i << 8;
+    }
+}
+
 int serve_uring(const struct server *srv)
 {
     struct userver us = { .srv = srv };
@@ -230,7 +251,9 @@ int serve_uring(const struct server *srv)
                 stop(&us);
             else if (op == OP_ACCEPT)
                 accepted(&us, res);
-            else if (op != OP_CANCEL)
+            else if (op == OP_CANCEL && res == -EINVAL)
+                cancel_each(&us);
+            else if (op != OP_CANCEL && op != OP_CANCEL_ONE)
                 step(&us, op, slot, res);
         }
     }

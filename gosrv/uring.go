@@ -40,6 +40,7 @@ const (
 const (
 	opStop = 1 + iota
 	opCancel
+	opCancelOne
 	opAccept
 	opRecv
 	opSend
@@ -49,6 +50,7 @@ const (
 
 type uconn struct {
 	fd  int // -1: the slot is free
+	op  int // the request in flight
 	len int
 	buf []byte // BufSize bytes of the mmapped region
 }
@@ -103,6 +105,7 @@ func (us *userver) submitAccept() {
 func (us *userver) submitConn(op, slot int) {
 	c := &us.conns[slot]
 	var sqe *ioUringSqe
+	c.op = op
 	switch op {
 	case opRecv:
 		sqe = us.getSqe(ioringOpRecv, op, slot)
@@ -206,6 +209,20 @@ func (us *userver) stop() {
 	sqe.Fd = -1
 }
 
+// cancelEach: before Linux 5.19 ASYNC_CANCEL knows no flags and fails with -EINVAL, so
+// each request in flight is cancelled by its user_data (one that completed meanwhile
+// gives -ENOENT).
+func (us *userver) cancelEach() {
+	if us.accepting {
+		us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = opAccept
+	}
+	for i := range us.conns {
+		if us.conns[i].fd >= 0 {
+			us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = uint64(us.conns[i].op) | uint64(i)<<8
+		}
+	}
+}
+
 func serveUring(srv *Server) int {
 	// Completions that need more work (a recv that waited for data) are finished by
 	// task_work queued to the thread that submitted the request; with the goroutine
@@ -255,6 +272,10 @@ func serveUring(srv *Server) int {
 			case opAccept:
 				us.accepted(res)
 			case opCancel:
+				if res == -int32(unix.EINVAL) {
+					us.cancelEach()
+				}
+			case opCancelOne:
 			default:
 				us.step(op, slot, res)
 			}
