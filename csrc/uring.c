@@ -29,6 +29,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * While serving, at most URING_SLOTS + 2 requests are in flight (one per connection, the
+ * ACCEPT, the stop's POLL_ADD), under the CQ's 512 entries. Only cancel_each's worst case
+ * (a cancel per request) could exceed it, and then the kernel (IORING_FEAT_NODROP, 5.5)
+ * keeps the extra completions aside and posts them as the CQ drains: none is lost.
+ */
 #define URING_ENTRIES 256 /* SQ size; the kernel makes the CQ twice as large */
 #define URING_SLOTS 256   /* connections in flight at once */
 

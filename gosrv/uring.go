@@ -31,6 +31,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// While serving, at most uringSlots + 2 requests are in flight (one per connection, the
+// ACCEPT, the stop's POLL_ADD), under the CQ's 512 entries. Only cancelEach's worst case
+// (a cancel per request) could exceed it, and then the kernel (IORING_FEAT_NODROP, 5.5)
+// keeps the extra completions aside and posts them as the CQ drains: none is lost.
 const (
 	uringEntries = 256 // SQ size; the kernel makes the CQ twice as large
 	uringSlots   = 256 // connections in flight at once
