@@ -9,7 +9,8 @@ LDLIBS  += -lpthread
 GO      ?= go
 
 MODELS_C := csrc/iterative.c csrc/fork.c csrc/epoll_lt.c csrc/epoll_et.c \
-            csrc/thread.c csrc/nonblock.c csrc/select.c csrc/poll.c
+            csrc/thread.c csrc/nonblock.c csrc/select.c csrc/poll.c \
+            csrc/sigio.c csrc/uring.c csrc/uring_ring.c
 SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
 CLIENT_C := csrc/client.c csrc/common.c
 GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
@@ -17,7 +18,7 @@ GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 .PHONY: all test report clean
 all: bin/c/server bin/c/client bin/go/server bin/go/client
 
-bin/c/server: $(SERVER_C) csrc/echo.h
+bin/c/server: $(SERVER_C) csrc/echo.h csrc/uring_ring.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(SERVER_C) $(LDLIBS)
 

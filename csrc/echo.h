@@ -45,6 +45,8 @@ int serve_thread(const struct server *srv);
 int serve_nonblock(const struct server *srv);
 int serve_select(const struct server *srv);
 int serve_poll(const struct server *srv);
+int serve_sigio(const struct server *srv);
+int serve_uring(const struct server *srv);
 
 /* models.c: the table of models, in SPEC order. */
 extern const struct model models[];

@@ -14,6 +14,8 @@ const struct model models[] = {
     { "nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serve_nonblock },
     { "select", "multiplexing (select)", serve_select },
     { "poll", "multiplexing (poll)", serve_poll },
+    { "sigio", "signal-driven (O_ASYNC, real-time signal)", serve_sigio },
+    { "uring", "asynchronous (io_uring completions)", serve_uring },
     { NULL, NULL, NULL },
 };
 

@@ -20,6 +20,8 @@ var models = []Model{
 	{"nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serveNonblock},
 	{"select", "multiplexing (select)", serveSelect},
 	{"poll", "multiplexing (poll)", servePoll},
+	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio},
+	{"uring", "asynchronous (io_uring completions)", serveUring},
 }
 
 // Models lists every model in SPEC order.

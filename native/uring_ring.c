@@ -1,0 +1,3 @@
+//go:build linux && cgo
+
+#include "../csrc/uring_ring.c"
