@@ -107,7 +107,7 @@ func asyncExchange(port int, msg []byte) ([]byte, int, error) {
 
 // waitFor polls a server's log until cond holds: the server's own output is the only
 // readiness signal a separate process gives. Bounded by asyncTimeout.
-func waitFor(t *testing.T, what string, log func() string, cond func(string) bool) {
+func waitForLog(t *testing.T, what string, log func() string, cond func(string) bool) {
 	deadline := time.Now().Add(asyncTimeout)
 	for !cond(log()) {
 		if time.Now().After(deadline) {
@@ -118,7 +118,7 @@ func waitFor(t *testing.T, what string, log func() string, cond func(string) boo
 }
 
 // firstDiff says where two logs part: lengths, first differing offset and line.
-func firstDiff(a, b string) string {
+func logDiff(a, b string) string {
 	i := 0
 	for i < len(a) && i < len(b) && a[i] == b[i] {
 		i++
@@ -189,12 +189,12 @@ func asyncScenario(t *testing.T, bins standalone.Binaries, model string, impl st
 	require.NoError(t, err, "reset client: dial")
 	resetPort := rc.LocalAddr().(*net.TCPAddr).Port
 	namer.known[resetPort] = "reset"
-	waitFor(t, "the reset client's connection", p.Stdout, func(s string) bool {
+	waitForLog(t, "the reset client's connection", p.Stdout, func(s string) bool {
 		return strings.Contains(s, fmt.Sprintf("new conn 127.0.0.1:%d\n", resetPort))
 	})
 	require.NoError(t, rc.(*net.TCPConn).SetLinger(0), "reset client: SO_LINGER 0")
 	require.NoError(t, rc.Close(), "reset client: close with RST")
-	waitFor(t, "the reset", p.Stderr, func(s string) bool { return strings.Contains(s, "recv_connfd error") })
+	waitForLog(t, "the reset", p.Stderr, func(s string) bool { return strings.Contains(s, "recv_connfd error") })
 
 	for i := 0; i < 100; i++ {
 		msg := []byte(fmt.Sprintf("sequential %d", i))
@@ -204,7 +204,7 @@ func asyncScenario(t *testing.T, bins standalone.Binaries, model string, impl st
 	}
 	// The reply came after the log line's write, but the test reads the server's stdout
 	// pipe on its own goroutine: wait until the last line has been copied.
-	waitFor(t, "the last sequential message", p.Stdout, func(s string) bool {
+	waitForLog(t, "the last sequential message", p.Stdout, func(s string) bool {
 		return strings.HasSuffix(s, "recv_msg: sequential 99\n")
 	})
 	seqOut := p.Stdout()
@@ -244,7 +244,7 @@ func asyncScenario(t *testing.T, bins standalone.Binaries, model string, impl st
 	defer silent.Close()
 	silentPort := silent.LocalAddr().(*net.TCPAddr).Port
 	namer.known[silentPort] = "silent"
-	waitFor(t, "the silent client's connection", p.Stdout, func(s string) bool {
+	waitForLog(t, "the silent client's connection", p.Stdout, func(s string) bool {
 		return strings.Contains(s, fmt.Sprintf("new conn 127.0.0.1:%d\n", silentPort))
 	})
 	code, err := p.Signal(syscall.SIGINT, asyncTimeout)
@@ -331,16 +331,16 @@ func asyncParity(t *testing.T, bins standalone.Binaries) {
 					run := asyncScenario(t, bins, model, impl)
 					runs[impl] = run
 					assert.Equal(t, 0, run.code, "exit code after SIGINT")
-					assert.True(t, run.seqOut == wantSeq, "sequential stdout against the expected: %s", firstDiff(run.seqOut, wantSeq))
+					assert.True(t, run.seqOut == wantSeq, "sequential stdout against the expected: %s", logDiff(run.seqOut, wantSeq))
 					assert.Equal(t, wantConc, run.concurrent, "concurrent stdout, sorted")
 					assert.Equal(t, wantErr, run.stderr, "stderr")
 				})
 			}
 			c, g := runs[standalone.C], runs[standalone.Go]
 			require.Len(t, runs, 2, "both servers ran")
-			assert.True(t, c.seqOut == g.seqOut, "sequential stdout, C vs Go: %s", firstDiff(c.seqOut, g.seqOut))
+			assert.True(t, c.seqOut == g.seqOut, "sequential stdout, C vs Go: %s", logDiff(c.seqOut, g.seqOut))
 			assert.Equal(t, c.concurrent, g.concurrent, "concurrent stdout, sorted, C vs Go")
-			assert.True(t, c.stderr == g.stderr, "stderr, C vs Go: %s", firstDiff(c.stderr, g.stderr))
+			assert.True(t, c.stderr == g.stderr, "stderr, C vs Go: %s", logDiff(c.stderr, g.stderr))
 		})
 	}
 }
@@ -372,7 +372,7 @@ func asyncSignals(t *testing.T, bins standalone.Binaries) {
 					silent, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", p.Port), asyncTimeout)
 					require.NoError(t, err, "silent client")
 					defer silent.Close()
-					waitFor(t, "the silent connection", p.Stdout, func(s string) bool { return strings.Count(s, "new conn") == 2 })
+					waitForLog(t, "the silent connection", p.Stdout, func(s string) bool { return strings.Count(s, "new conn") == 2 })
 					code, err := p.Signal(s.sig, asyncTimeout)
 					require.NoError(t, err, "signal %v", s.sig)
 					assert.Equal(t, 0, code, "exit status")
