@@ -22,6 +22,7 @@ func TestStartEchoStop(t *testing.T) {
 			continue // stream protocol: covered by the leak test's own client
 		}
 		t.Run(m.Name, func(t *testing.T) {
+			proctest.SkipUnsupported(t, m.Name)
 			s, err := gosrv.Start(m.Name)
 			require.NoError(t, err, "Start")
 			t.Cleanup(func() { s.Stop() })
@@ -50,6 +51,7 @@ func TestNoLeaks(t *testing.T) {
 	start := func(model string) (proctest.Server, error) { return gosrv.Start(model) }
 	for _, m := range gosrv.Models() {
 		t.Run(m.Name, func(t *testing.T) {
+			proctest.SkipUnsupported(t, m.Name)
 			connEvery := 1
 			if m.Name == "fork" {
 				connEvery = 10 // 200 execs of a -race test binary take 4 s; 20 prove the same

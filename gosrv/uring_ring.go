@@ -216,3 +216,15 @@ func (r *ring) close() {
 	unix.Munmap(r.sqMap)
 	unix.Close(r.fd)
 }
+
+// UringUnavailable says why io_uring cannot be used in this process ("" when it can): the
+// kernel may be too old (ENOSYS) or forbid it (EPERM: sysctl kernel.io_uring_disabled,
+// seccomp). The uring model then logs the same reason and returns -1; tests skip with it.
+func UringUnavailable() string {
+	var r ring
+	if err := ringSetup(&r, 4); err != nil {
+		return "io_uring_setup error: " + Strerror(err)
+	}
+	r.close()
+	return ""
+}

@@ -17,6 +17,7 @@ func TestNoLeaks(t *testing.T) {
 	start := func(model string) (proctest.Server, error) { return native.Start(model) }
 	for _, model := range native.Models() {
 		t.Run(model, func(t *testing.T) {
+			proctest.SkipUnsupported(t, model)
 			connEvery := 1
 			if model == "fork" {
 				connEvery = 10

@@ -33,6 +33,7 @@ func TestStartEchoStop(t *testing.T) {
 			continue // stream protocol: covered by the leak test's own client
 		}
 		t.Run(model, func(t *testing.T) {
+			proctest.SkipUnsupported(t, model)
 			s, err := native.Start(model)
 			require.NoError(t, err, "Start")
 			t.Cleanup(func() { s.Stop() })

@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/gosrv"
 	"golang.org/x/sys/unix"
 )
 
@@ -165,4 +167,16 @@ func WithFreeFds(free int, f func()) error {
 	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
 	f()
 	return nil
+}
+
+// SkipUnsupported skips a test of model where this machine cannot run it (io_uring
+// disabled or missing for "uring"), with the reason the server itself would log.
+func SkipUnsupported(t *testing.T, model string) {
+	t.Helper()
+	if model != "uring" {
+		return
+	}
+	if why := gosrv.UringUnavailable(); why != "" {
+		t.Skip("io_uring unavailable: " + why)
+	}
 }
