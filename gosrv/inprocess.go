@@ -21,73 +21,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iomodels/iomodels/internal/logpipe"
 	"golang.org/x/sys/unix"
 )
 
 // stopTimeout bounds how long Stop waits for the model to return and its logs to end.
 const stopTimeout = 10 * time.Second
 
-// logPipe is a pipe whose write end the model logs to and whose read end a goroutine drains
-// into a buffer, so a model never blocks on a full pipe and every byte is kept.
-type logPipe struct {
-	w    int // the model's OutFd or ErrFd
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{} // closed once the reader has seen end of file
-}
-
-func newLogPipe() (*logPipe, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, os.NewSyscallError("pipe2", err)
-	}
-	// Only the read end is non-blocking (O_NONBLOCK belongs to the open file description,
-	// and each end has its own): the runtime's poller then waits on it without holding a
-	// thread, while the model's write(2)s still block as they do on a standalone stdout.
-	if err := unix.SetNonblock(p[0], true); err != nil {
-		unix.Close(p[0])
-		unix.Close(p[1])
-		return nil, os.NewSyscallError("fcntl O_NONBLOCK", err)
-	}
-	lp := &logPipe{w: p[1], done: make(chan struct{})}
-	r := os.NewFile(uintptr(p[0]), "log")
-	go func() {
-		defer close(lp.done)
-		defer r.Close()
-		chunk := make([]byte, 4096)
-		for {
-			n, err := r.Read(chunk)
-			lp.mu.Lock()
-			lp.buf.Write(chunk[:n])
-			lp.mu.Unlock()
-			if err != nil { // io.EOF once every copy of the write end is closed
-				return
-			}
-		}
-	}()
-	return lp, nil
-}
-
-func (lp *logPipe) bytes() []byte {
-	lp.mu.Lock()
-	defer lp.mu.Unlock()
-	return bytes.Clone(lp.buf.Bytes())
-}
-
-// closeWriter closes the write end; the reader then reaches end of file as soon as no other
-// process (a fork model's child) holds a copy.
-func (lp *logPipe) closeWriter() {
-	if lp.w >= 0 {
-		unix.Close(lp.w)
-		lp.w = -1
-	}
-}
-
 // Running is a Go model running in this process.
 type Running struct {
 	srv      Server
 	port     int
-	out, err *logPipe
+	out, err *logpipe.Pipe
 	tid      int      // the serving thread; written before the send on served
 	served   chan int // Serve's return value, once it has returned
 
@@ -106,14 +51,14 @@ func Start(model string) (*Running, error) {
 	s := &Running{served: make(chan int, 1)}
 	s.srv.ListenFd, s.srv.StopFd = -1, -1
 	var err error
-	if s.out, err = newLogPipe(); err != nil {
+	if s.out, err = logpipe.New(); err != nil {
 		return nil, err
 	}
-	if s.err, err = newLogPipe(); err != nil {
+	if s.err, err = logpipe.New(); err != nil {
 		s.release()
 		return nil, err
 	}
-	s.srv.OutFd, s.srv.ErrFd = s.out.w, s.err.w
+	s.srv.OutFd, s.srv.ErrFd = s.out.W, s.err.W
 
 	// The stop eventfd: the model polls it beside its own descriptors and returns once it is
 	// readable; one write makes it readable for good, since nobody reads it.
@@ -127,7 +72,7 @@ func Start(model string) (*Running, error) {
 	s.srv.ListenFd = OpenListener(0, s.srv.ErrFd)
 	if s.srv.ListenFd < 0 {
 		s.release()
-		return nil, fmt.Errorf("gosrv: %s: OpenListener failed: %s", model, bytes.TrimSpace(s.err.bytes()))
+		return nil, fmt.Errorf("gosrv: %s: OpenListener failed: %s", model, bytes.TrimSpace(s.err.Bytes()))
 	}
 	s.port = ListenerPort(s.srv.ListenFd)
 	logListening(s.srv.ErrFd, s.port)
@@ -154,13 +99,13 @@ func (s *Running) release() error {
 		s.srv.StopFd = -1
 	}
 	deadline := time.After(stopTimeout)
-	for _, lp := range []*logPipe{s.out, s.err} {
+	for _, lp := range []*logpipe.Pipe{s.out, s.err} {
 		if lp == nil {
 			continue
 		}
-		lp.closeWriter()
+		lp.CloseWriter()
 		select {
-		case <-lp.done:
+		case <-lp.Done:
 		case <-deadline:
 			return errors.New("log pipe still open: a child process holds its write end")
 		}
@@ -197,7 +142,7 @@ func (s *Running) Stop() (status int, err error) {
 }
 
 // Stdout is every byte the model wrote to its OutFd so far; complete once Stop returned.
-func (s *Running) Stdout() []byte { return s.out.bytes() }
+func (s *Running) Stdout() []byte { return s.out.Bytes() }
 
 // Stderr is every byte the model wrote to its ErrFd so far, starting with "listening on".
-func (s *Running) Stderr() []byte { return s.err.bytes() }
+func (s *Running) Stderr() []byte { return s.err.Bytes() }
