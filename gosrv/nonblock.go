@@ -112,7 +112,10 @@ func serveNonblock(srv *Server) int {
 
 	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
 	// system call, and the eventfd is never read, so it stays readable for everyone.
+	var slice timeSlice
 	for !stopRequested(srv.StopFd) {
+		slice.yield() // Go only: see timeSlice
+
 		// New connections first, so that one accepted now is tried in this round.
 		var accepted, served int
 		conns, accepted = acceptPending(srv, conns)
