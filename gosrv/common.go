@@ -61,7 +61,9 @@ func ignoringEINTR(call func() error) error {
 // under load, with a third of Go's extra CPU per connection on the sysmon thread.
 // runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
 // stays at its 10 ms sleep. It costs a clock read per turn (vDSO, no system call) and,
-// every 5 ms, one wakep (a futex wake of an idle M that finds no work).
+// every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine
+// locked to its thread (sigio, uring) pays two wake-ups instead: its M hands the P on
+// (stoplockedm) and is handed it back (startlockedm); it stays on its thread throughout.
 type timeSlice struct{ start int64 }
 
 const timeSliceNS = 5e6 // half of sysmon's forcePreemptNS
