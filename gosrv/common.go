@@ -58,7 +58,7 @@ func ignoringEINTR(call func() error) error {
 // sleeps again, while the loop comes back from epoll_wait without a P and goes on from
 // another thread. Each such retake also resets sysmon's sleep to 20 µs, so it wakes ~50
 // times more before backing off to 10 ms again: measured, ~2700 sysmon wake-ups a second
-// under load, with a third of Go's extra CPU per connection on the sysmon thread.
+// under load, and a third to a half of Go's extra CPU per connection on the sysmon thread.
 // runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
 // stays at its 10 ms sleep. It costs a clock read per turn (vDSO, no system call) and,
 // every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine

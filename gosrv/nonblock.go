@@ -110,9 +110,9 @@ func serveNonblock(srv *Server) int {
 	idleRounds := 0
 	backoffNs := int64(backoffMinNs)
 
+	var slice timeSlice
 	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
 	// system call, and the eventfd is never read, so it stays readable for everyone.
-	var slice timeSlice
 	for !stopRequested(srv.StopFd) {
 		slice.yield() // Go only: see timeSlice
 
