@@ -184,7 +184,9 @@ func serveEpollET(srv *Server) int {
 		unix.Close(epollFd)
 	}()
 
+	var slice timeSlice
 	for {
+		slice.yield() // Go only: see timeSlice
 		nfds, err := unix.EpollWait(epollFd, events, -1)
 		if err == unix.EINTR {
 			continue

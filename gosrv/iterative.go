@@ -12,7 +12,10 @@ package gosrv
 import "golang.org/x/sys/unix"
 
 func serveIterative(srv *Server) int {
+	var slice timeSlice
 	for {
+		slice.yield() // Go only: see timeSlice
+
 		// accept would block here; waiting in poll instead lets a stop wake us.
 		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
 		if ready == 0 {

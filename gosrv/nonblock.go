@@ -110,9 +110,12 @@ func serveNonblock(srv *Server) int {
 	idleRounds := 0
 	backoffNs := int64(backoffMinNs)
 
+	var slice timeSlice
 	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
 	// system call, and the eventfd is never read, so it stays readable for everyone.
 	for !stopRequested(srv.StopFd) {
+		slice.yield() // Go only: see timeSlice
+
 		// New connections first, so that one accepted now is tried in this round.
 		var accepted, served int
 		conns, accepted = acceptPending(srv, conns)

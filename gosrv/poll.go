@@ -22,7 +22,9 @@ func servePoll(srv *Server) int {
 	)
 	status := 0
 
+	var slice timeSlice
 	for {
+		slice.yield() // Go only: see timeSlice
 		_, err := unix.Poll(pfds, -1)
 		if err == unix.EINTR {
 			continue

@@ -41,7 +41,10 @@ func serveSelect(srv *Server) int {
 	var rset unix.FdSet
 	status := 0
 
+	var slice timeSlice
 	for {
+		slice.yield() // Go only: see timeSlice
+
 		// select left only the ready bits last time: start again from every descriptor.
 		rset.Zero()
 		rset.Set(srv.ListenFd)

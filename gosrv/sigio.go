@@ -191,7 +191,9 @@ func serveSigio(srv *Server) int {
 
 	// Connections queued before O_ASYNC was set raised no signal either.
 	sigioAcceptAll(srv, conns, tid)
+	var slice timeSlice
 	for {
+		slice.yield() // Go only: see timeSlice
 		sig, err := sigtimedwait(&waitSet, &info, nil)
 		if err == unix.EINTR {
 			continue // the runtime's preemption signal (SIGURG) interrupted the wait

@@ -259,7 +259,9 @@ func serveUring(srv *Server) int {
 	us.submitAccept()
 
 	status := 0
+	var slice timeSlice
 	for us.inflight > 0 {
+		slice.yield() // Go only: see timeSlice
 		if err := us.ring.submitAndWait(1); err != nil {
 			logErrno(srv.ErrFd, "io_uring_enter", err)
 			status = -1
