@@ -123,28 +123,14 @@ void echo_once(const struct server *srv, int connfd)
 {
     char buf[BUF_SIZE];
     long nbuf = NO_EINTR(recv(connfd, buf, BUF_SIZE, 0));
-    if (nbuf < 0) {
-        log_errno(srv->errfd, "recv_connfd", errno);
-        close(connfd);
-        return;
-    }
-    log_msg(srv->outfd, "recv_msg: ", buf, (size_t)nbuf);
-    if (NO_EINTR(send(connfd, buf, (size_t)nbuf, MSG_NOSIGNAL)) < 0) {
-        log_errno(srv->errfd, "send_connfd", errno);
-        close(connfd);
-        return;
-    }
-    /* Its error is not logged: the peer may reset between send and shutdown, and the
-     * close that follows ends the connection either way. */
-    shutdown(connfd, SHUT_WR);
-    close(connfd);
+    echo_reply(srv, connfd, buf, nbuf); /* errno is still recv's */
 }
 
 /*
- * The one-shot protocol's second half, for a model that made the recv itself (nonblock
- * tries recv on a non-blocking socket and must see EAGAIN before anything is logged):
- * nbuf is what that recv returned, and errno its error when nbuf < 0. Then as echo_once:
- * log, send, half-close, close. The send cannot meet EAGAIN on a non-blocking socket: a
+ * The one-shot protocol's second half, after echo_once's recv or one a model made itself
+ * (nonblock tries recv on a non-blocking socket and must see EAGAIN before anything is
+ * logged): nbuf is what that recv returned, and errno its error when nbuf < 0. Then: log,
+ * send, half-close, close. The send cannot meet EAGAIN on a non-blocking socket: a
  * connection that has sent nothing yet has an empty send buffer, larger than BUF_SIZE.
  */
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf)
@@ -160,6 +146,8 @@ void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf
         close(connfd);
         return;
     }
+    /* Its error is not logged: the peer may reset between send and shutdown, and the
+     * close that follows ends the connection either way. */
     shutdown(connfd, SHUT_WR);
     close(connfd);
 }

@@ -179,26 +179,12 @@ func echoOnce(srv *Server, connFd int) {
 	var buf [BufSize]byte
 	var n int
 	err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
-	if err != nil {
-		logErrno(srv.ErrFd, "recv_connfd", err)
-		unix.Close(connFd)
-		return
-	}
-	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
-	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
-		logErrno(srv.ErrFd, "send_connfd", err)
-		unix.Close(connFd)
-		return
-	}
-	// Its error is not logged: the peer may reset between send and shutdown, and the
-	// close that follows ends the connection either way.
-	unix.Shutdown(connFd, unix.SHUT_WR)
-	unix.Close(connFd)
+	echoReply(srv, connFd, buf[:], n, err)
 }
 
-// echoReply is the one-shot protocol's second half, for a model that made the recv itself
-// (nonblock must see EAGAIN before anything is logged): n and err are what that recv
-// returned. Then as echoOnce: log, send, half-close, close. The send cannot meet EAGAIN on
+// echoReply is the one-shot protocol's second half, after echoOnce's recv or one a model
+// made itself (nonblock must see EAGAIN before anything is logged): n and err are what that
+// recv returned. Then: log, send, half-close, close. The send cannot meet EAGAIN on
 // a non-blocking socket: a connection that has sent nothing yet has an empty send buffer,
 // larger than BufSize. C: echo_reply.
 func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
@@ -213,6 +199,8 @@ func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
 		unix.Close(connFd)
 		return
 	}
+	// Its error is not logged: the peer may reset between send and shutdown, and the
+	// close that follows ends the connection either way.
 	unix.Shutdown(connFd, unix.SHUT_WR)
 	unix.Close(connFd)
 }
