@@ -226,6 +226,24 @@ func echoScenario(name string, msg []byte) scenario {
 	}
 }
 
+// each is f's step for every connection, in order.
+func each(names []string, f func(name string) step) []step {
+	s := make([]step, len(names))
+	for i, name := range names {
+		s[i] = f(name)
+	}
+	return s
+}
+
+// sendEach sends every connection its message, in order.
+func sendEach(names []string, msgs [][]byte) []step {
+	s := make([]step, len(names))
+	for i, name := range names {
+		s[i] = send(name, msgs[i])
+	}
+	return s
+}
+
 // clients names n connections c0..c(n-1) with distinct printable messages.
 func clientNames(n int) ([]string, [][]byte) {
 	names := make([]string, n)
@@ -247,20 +265,7 @@ func concurrent(name string, n int, models func(string) bool) scenario {
 		models:       models,
 		unorderedLog: true,
 		steps: func(string) []step {
-			var s []step
-			for _, c := range names {
-				s = append(s, connect(c))
-			}
-			for i, c := range names {
-				s = append(s, send(c, msgs[i]))
-			}
-			for _, c := range names {
-				s = append(s, halfClose(c))
-			}
-			for _, c := range names {
-				s = append(s, awaitEnd(c))
-			}
-			return s
+			return seq(each(names, connect), sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
 		},
 		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
 	}
@@ -292,20 +297,11 @@ func threadPerConnection(name string, n int) scenario {
 		models:       only("thread"),
 		unorderedLog: true,
 		steps: func(string) []step {
-			s := []step{requireNofile(uint64(n + 64))}
-			for _, c := range names {
-				s = append(s, connectQuiet(c))
-			}
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			s = append(s, awaitStdoutLines(n), logOrderedSoFar(), awaitThreads(n))
-			for i, c := range names {
-				s = append(s, send(c, msgs[i]))
-			}
-			for _, c := range names {
-				s = append(s, awaitEnd(c))
-			}
-			return s
+			return seq(requireNofile(uint64(n+64)), each(names, connectQuiet),
+				awaitStdoutLines(n), logOrderedSoFar(), awaitThreads(n),
+				sendEach(names, msgs), each(names, awaitEnd))
 		},
 		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
 	}

@@ -293,19 +293,8 @@ func sigioQueueOverflow(n int) scenario {
 		process:      true,
 		unorderedLog: true,
 		steps: func(string) []step {
-			s := []step{limitSigpending(3)}
-			for _, c := range names {
-				s = append(s, connectQuiet(c))
-			}
-			s = append(s, awaitStdoutLines(n), logOrderedSoFar(), pauseServer())
-			for i, c := range names {
-				s = append(s, send(c, msgs[i]))
-			}
-			s = append(s, resumeServer())
-			for _, c := range names {
-				s = append(s, awaitEnd(c))
-			}
-			return s
+			return seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n), logOrderedSoFar(),
+				pauseServer(), sendEach(names, msgs), resumeServer(), each(names, awaitEnd))
 		},
 		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
 	}
