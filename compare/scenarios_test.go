@@ -299,7 +299,7 @@ func threadPerConnection(name string, n int) scenario {
 		steps: func(string) []step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			return seq(requireNofile(uint64(n+64)), each(names, connectQuiet),
+			return seq(requireNofile(uint64(n+65)), each(names, connectQuiet),
 				awaitStdoutLines(n), logOrderedSoFar(), awaitThreads(n),
 				sendEach(names, msgs), each(names, awaitEnd))
 		},
@@ -329,7 +329,7 @@ func selectBeyondFdSetSize(name string, n int) scenario {
 		steps: func(string) []step {
 			room := -1 // set by the first step, read by the last: one run's own state
 			return []step{
-				requireNofile(uint64(n + 64)),
+				requireNofile(uint64(n + 65)),
 				{"count the server's descriptors free below FD_SETSIZE", func(r *run) error {
 					pid, err := r.serverPid()
 					if err != nil {
