@@ -101,9 +101,30 @@ type transcript struct {
 
 // ---- the run: state of one scenario against one server ----
 
+// sock is a client socket: a *net.TCPConn from connect, or an *os.File around a socket
+// that connectHigh made by hand. Both read, write and close through the runtime's poller.
+type sock interface {
+	io.ReadWriteCloser
+	SetWriteDeadline(t time.Time) error
+	SyscallConn() (syscall.RawConn, error)
+}
+
+// control runs f on the socket's descriptor and returns f's error.
+func control(s sock, f func(fd int) error) error {
+	raw, err := s.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
 type conn struct {
 	name string
-	c    *net.TCPConn
+	c    sock
 	port int
 
 	mu        sync.Mutex
@@ -125,6 +146,10 @@ type run struct {
 
 	stopped bool // a stopServer step stopped the server
 	status  int
+
+	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
+	// compared in order (logOrderedSoFar).
+	orderedLines int
 }
 
 func newRun(t target, deadline time.Time) *run {
@@ -189,7 +214,7 @@ func (c *conn) startReading(r *run) {
 					c.end = "EOF"
 				case errors.Is(err, syscall.ECONNRESET):
 					c.end = "reset"
-				case errors.Is(err, net.ErrClosed) && c.closedByU:
+				case (errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)) && c.closedByU:
 					c.end = "closed"
 				default:
 					c.end = "error: " + err.Error()
@@ -236,6 +261,92 @@ func connectOpt(name string, read bool) step {
 		}
 		return nil
 	}}
+}
+
+// highFd is where connectHigh numbers its client sockets from: above every descriptor a
+// server under test is given (FD_SETSIZE and a margin).
+const highFd = 2048
+
+// connectHigh opens the connections, quiet, with their client sockets numbered from highFd
+// up: every socket is made (socket(2), then moved up with F_DUPFD_CLOEXEC) before the first
+// one connects. In process the clients share the server's descriptor table, and a client
+// socket that takes the lowest free number races the server's accept4 for it; placed high,
+// the clients leave the server's numbering to the order of connection alone, as in a
+// standalone server.
+func connectHigh(names ...string) step {
+	return step{fmt.Sprintf("connect %d connections numbered from descriptor %d", len(names), highFd), func(r *run) error {
+		fds := make([]int, 0, len(names))
+		defer func() {
+			for _, fd := range fds {
+				if fd >= 0 { // not handed over to a connection
+					unix.Close(fd)
+				}
+			}
+		}()
+		for range names {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return os.NewSyscallError("socket", err)
+			}
+			high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, highFd)
+			unix.Close(fd)
+			if err != nil {
+				return fmt.Errorf("fcntl F_DUPFD_CLOEXEC from %d (is RLIMIT_NOFILE above %d?): %w", highFd, highFd+len(names), err)
+			}
+			fds = append(fds, high)
+		}
+		server := &unix.SockaddrInet4{Port: r.target.Port(), Addr: [4]byte{127, 0, 0, 1}}
+		for i, name := range names {
+			if _, dup := r.conns[name]; dup {
+				return fmt.Errorf("connection %q declared twice", name)
+			}
+			port, err := connectFd(fds[i], server, r.deadline)
+			if err != nil {
+				return fmt.Errorf("connect %s: %w", name, err)
+			}
+			// Non-blocking, so os.NewFile gives it to the runtime's poller: reads and
+			// writes wait there, with deadlines, as a net.TCPConn's do.
+			c := &conn{name: name, c: os.NewFile(uintptr(fds[i]), name), port: port, readDone: make(chan struct{})}
+			fds[i] = -1
+			r.conns[name] = c
+			r.names = append(r.names, name)
+		}
+		return nil
+	}}
+}
+
+// connectFd connects the non-blocking socket fd to sa before deadline and returns its
+// local port.
+func connectFd(fd int, sa *unix.SockaddrInet4, deadline time.Time) (int, error) {
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		return 0, os.NewSyscallError("connect", err)
+	}
+	for {
+		ms := int(time.Until(deadline) / time.Millisecond)
+		if ms <= 0 {
+			return 0, errors.New("watchdog: connect did not complete before the scenario's deadline")
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(pfd, ms)
+		if err == unix.EINTR || (err == nil && n == 0) {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("poll", err)
+		}
+		break
+	}
+	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
+		if err == nil {
+			err = syscall.Errno(soerr)
+		}
+		return 0, os.NewSyscallError("connect", err)
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, os.NewSyscallError("getsockname", err)
+	}
+	return local.(*unix.SockaddrInet4).Port, nil
 }
 
 // startReading makes a quiet connection read from now on.
@@ -312,18 +423,8 @@ func sendCorked(name string, parts ...[]byte) step {
 		if err != nil {
 			return err
 		}
-		raw, err := c.c.SyscallConn()
-		if err != nil {
-			return err
-		}
 		setCork := func(on int) error {
-			var serr error
-			if err := raw.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK, on)
-			}); err != nil {
-				return err
-			}
-			return serr
+			return control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
 		if err := setCork(1); err != nil {
 			return err
@@ -348,7 +449,7 @@ func halfClose(name string) step {
 		// ENOTCONN: the server already reset the connection (a one-shot server that
 		// closes with unread bytes sends RST); the half-close has nothing left to do, and
 		// the connection's ending records what happened.
-		if err := c.c.CloseWrite(); err != nil && !errors.Is(err, syscall.ENOTCONN) {
+		if err := control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil && !errors.Is(err, syscall.ENOTCONN) {
 			return err
 		}
 		return nil
@@ -362,7 +463,8 @@ func reset(name string) step {
 		if err != nil {
 			return err
 		}
-		if err := c.c.SetLinger(0); err != nil {
+		linger := &unix.Linger{Onoff: 1, Linger: 0}
+		if err := control(c.c, func(fd int) error { return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, linger) }); err != nil {
 			return err
 		}
 		return r.closeLocal(c)
@@ -406,7 +508,13 @@ func awaitEnd(name string) step {
 			return err
 		}
 		c.startReading(r)
-		return r.waitFor("the end of "+name, func() bool { _, end := c.snapshot(); return end != "" })
+		// The reader closes readDone once it has recorded the ending: no polling.
+		select {
+		case <-c.readDone:
+			return nil
+		case <-time.After(time.Until(r.deadline)):
+			return fmt.Errorf("watchdog: the end of %s did not happen before the scenario's deadline", name)
+		}
 	}}
 }
 
@@ -467,6 +575,100 @@ func awaitStderrLines(n int) step {
 	}}
 }
 
+// logOrderedSoFar marks the server's stdout so far as ordered: with unorderedLog, only the
+// lines after this point are compared as a sorted set (the accept order of a thread model
+// is defined, the order in which its threads answer is not).
+func logOrderedSoFar() step {
+	return step{"mark the stdout so far as ordered", func(r *run) error {
+		r.orderedLines = countLines(r.target.Stdout())
+		return nil
+	}}
+}
+
+// serverPid is the process that runs the server: this one for an in-process server.
+func (r *run) serverPid() (int, error) {
+	pi, ok := r.target.(procInfo)
+	if !ok {
+		return 0, errors.New("target has no process to look at")
+	}
+	return pi.ServerPid(), nil
+}
+
+// requireNofile fails unless the server's process may open n descriptors (its soft
+// RLIMIT_NOFILE): a scenario that must run into FD_SETSIZE must not run into EMFILE first.
+// Go's runtime raises its soft limit to the hard one, and so does the C server.
+func requireNofile(n uint64) step {
+	return step{fmt.Sprintf("require RLIMIT_NOFILE of at least %d", n), func(r *run) error {
+		pid, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		var lim unix.Rlimit
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil {
+			return os.NewSyscallError("prlimit", err)
+		}
+		if lim.Cur < n {
+			return fmt.Errorf("the server's RLIMIT_NOFILE is %d (hard %d), want at least %d", lim.Cur, lim.Max, n)
+		}
+		return nil
+	}}
+}
+
+// freeFdsBelow counts the descriptor numbers below limit that pid has free: the numbers its
+// next accepts get, lowest first. Listing /proc/self/fd opens a descriptor for the listing,
+// which is not counted as taken.
+func freeFdsBelow(pid, limit int) (int, error) {
+	d, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	listing := -1
+	if pid == os.Getpid() {
+		listing = int(d.Fd())
+	}
+	taken := 0
+	for _, name := range names {
+		if fd, err := strconv.Atoi(name); err == nil && fd < limit && fd != listing {
+			taken++
+		}
+	}
+	return limit - taken, nil
+}
+
+// threadCount is the number of threads of pid (Threads: in /proc/PID/status).
+func threadCount(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
+}
+
+// awaitThreads waits until the server's process has more than n threads: a model with a
+// thread per connection holds one for each of n open connections, beside its own.
+func awaitThreads(n int) step {
+	return step{fmt.Sprintf("await more than %d threads", n), func(r *run) error {
+		pid, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return r.waitFor(fmt.Sprintf("more than %d threads in the server's process", n), func() bool {
+			return threadCount(pid) > n
+		})
+	}}
+}
+
 // awaitUnreadStable waits until a quiet connection's receive queue holds at least min
 // bytes and has stopped growing for a while: every buffer between the server and this
 // client is then full, so the server's send has met EAGAIN (or blocked).
@@ -476,13 +678,9 @@ func awaitUnreadStable(name string, min int) step {
 		if err != nil {
 			return err
 		}
-		raw, err := c.c.SyscallConn()
-		if err != nil {
-			return err
-		}
 		unread := func() int {
 			var n int
-			raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+			control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ); return nil })
 			return n
 		}
 		last, since := -1, time.Now()
@@ -528,13 +726,29 @@ func cpuTime(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Field 2, the command name, is in parentheses and may hold spaces: count the fields
+	// after the last ')', where the state (field 3) is the first.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')' in %q", pid, s)
+	}
 	fields := strings.Fields(s[i+1:])
-	// fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+	}
+	// utime and stime are fields 14 and 15.
+	ut, err := strconv.ParseInt(fields[14-3], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	st, err := strconv.ParseInt(fields[15-3], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	// Clock ticks of sysconf(_SC_CLK_TCK): USER_HZ, which Linux fixes at 100 whatever the
+	// kernel's own tick rate (CONFIG_HZ).
+	const ticksPerSecond = 100
 	return time.Duration(ut+st) * time.Second / ticksPerSecond, nil
 }
 
@@ -704,7 +918,7 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 	tr.Stdout = namePorts(string(t.Stdout()), ports)
 	tr.Stderr = namePorts(string(t.Stderr()), ports)
 	if sc.unorderedLog {
-		tr.Stdout = sortLines(tr.Stdout)
+		tr.Stdout = sortLinesAfter(tr.Stdout, r.orderedLines)
 	}
 	return tr, nil
 }
@@ -733,9 +947,11 @@ func namePorts(s string, ports map[int][]string) string {
 	return listenRE.ReplaceAllString(s, "0.0.0.0:PORT")
 }
 
-func sortLines(s string) string {
+// sortLinesAfter sorts the lines of s after the first n.
+func sortLinesAfter(s string, n int) string {
 	lines := strings.SplitAfter(s, "\n")
-	sort.Strings(lines)
+	n = min(n, len(lines))
+	sort.Strings(lines[n:])
 	return strings.Join(lines, "")
 }
 

@@ -17,11 +17,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // impl starts one implementation of a model.
@@ -102,10 +104,29 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 	}
 }
 
+// unavailable is "" where the kernel has what model needs, else the line both servers
+// print when they cannot start it: io_uring_setup fails with ENOSYS on old kernels and
+// with EPERM under kernel.io_uring_disabled or seccomp.
+func unavailable(model string) string {
+	if model != "uring" {
+		return ""
+	}
+	var params [120]byte // struct io_uring_params
+	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
+	if errno != 0 {
+		return "io_uring_setup error: " + gosrv.Strerror(errno) // glibc's text, as the servers print it
+	}
+	unix.Close(int(fd))
+	return ""
+}
+
 // TestParity is the suite: C in process (native) against Go in process (gosrv).
 func TestParity(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
+			if reason := unavailable(model); reason != "" {
+				t.Skipf("%s unavailable: %s", model, reason) // TestStandalone checks how the servers say it
+			}
 			for _, sc := range scenarios {
 				if !sc.appliesTo(model) || sc.process {
 					continue // process-level scenarios need a process: TestStandalone

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // streamModel: the server echoes for as long as the connection is open (SPEC §2).
@@ -165,6 +167,47 @@ func wantNote(s string) expectation {
 	}
 }
 
+// servedAll: every connection got its echo and was logged once.
+func servedAll(names []string, msgs [][]byte) []expectation {
+	var es []expectation
+	for i := range names {
+		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
+	}
+	return es
+}
+
+// wantAcceptOrder: stdout begins with one "new conn" line per connection, in the order the
+// connections were made (a model that logs on accept, before any data came).
+func wantAcceptOrder(names []string) expectation {
+	return func(model string, tr *transcript) error {
+		lines := strings.SplitAfter(tr.Stdout, "\n")
+		for i, name := range names {
+			want := "new conn 127.0.0.1:<" + name + ">\n"
+			if parens(model) {
+				want = "new conn(127.0.0.1:<" + name + ">)\n"
+			}
+			if i >= len(lines) || lines[i] != want {
+				return fmt.Errorf("stdout line %d is not %q: accept order", i+1, want)
+			}
+		}
+		return nil
+	}
+}
+
+// wantCleanStop: the server's stop returned 0 and, standalone, its last line is the
+// seed's line for the SIGTERM that stopped it.
+func wantCleanStop() expectation {
+	return func(model string, tr *transcript) error {
+		if tr.Status != 0 {
+			return fmt.Errorf("status %d after the stop, want 0", tr.Status)
+		}
+		if strings.Contains(tr.Stderr, "signal: ") && !strings.HasSuffix(tr.Stderr, "\nsignal: SIGTERM(15)   close server ... done\n") {
+			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", tr.lastLine())
+		}
+		return nil
+	}
+}
+
 func wantStdout(want string) expectation {
 	return func(model string, tr *transcript) error {
 		if tr.Stdout != want {
@@ -183,6 +226,24 @@ func echoScenario(name string, msg []byte) scenario {
 	}
 }
 
+// each is f's step for every connection, in order.
+func each(names []string, f func(name string) step) []step {
+	s := make([]step, len(names))
+	for i, name := range names {
+		s[i] = f(name)
+	}
+	return s
+}
+
+// sendEach sends every connection its message, in order.
+func sendEach(names []string, msgs [][]byte) []step {
+	s := make([]step, len(names))
+	for i, name := range names {
+		s[i] = send(name, msgs[i])
+	}
+	return s
+}
+
 // clients names n connections c0..c(n-1) with distinct printable messages.
 func clientNames(n int) ([]string, [][]byte) {
 	names := make([]string, n)
@@ -199,42 +260,19 @@ func clientNames(n int) ([]string, [][]byte) {
 // is compared as sorted lines.
 func concurrent(name string, n int, models func(string) bool) scenario {
 	names, msgs := clientNames(n)
-	var es []expectation
-	for i := range names {
-		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
-	}
-	es = append(es, wantStdoutLines(0, n))
 	return scenario{
 		name:         name,
 		models:       models,
 		unorderedLog: true,
 		steps: func(string) []step {
-			var s []step
-			for _, c := range names {
-				s = append(s, connect(c))
-			}
-			for i, c := range names {
-				s = append(s, send(c, msgs[i]))
-			}
-			for _, c := range names {
-				s = append(s, halfClose(c))
-			}
-			for _, c := range names {
-				s = append(s, awaitEnd(c))
-			}
-			return s
+			return seq(each(names, connect), sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
 		},
-		expect: expects(es...),
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
 	}
 }
 
 func sequential(name string, n int) scenario {
 	names, msgs := clientNames(n)
-	var es []expectation
-	for i := range names {
-		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
-	}
-	es = append(es, wantStdoutLines(0, n))
 	return scenario{
 		name: name,
 		steps: func(string) []step {
@@ -244,7 +282,110 @@ func sequential(name string, n int) scenario {
 			}
 			return s
 		},
-		expect: expects(es...),
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
+	}
+}
+
+// threadPerConnection: n connections open at once, each held by a thread of its own (the
+// server's process then has more threads than connections), then each sends and gets its
+// echo. The main thread accepts and logs in connection order; the threads answer in no
+// defined order, so the lines after the accepts are compared sorted.
+func threadPerConnection(name string, n int) scenario {
+	names, msgs := clientNames(n)
+	return scenario{
+		name:         name,
+		models:       only("thread"),
+		unorderedLog: true,
+		steps: func(string) []step {
+			// Each thread is started before the next accept and blocks waiting for its
+			// connection's first byte: n lines, then more than n threads.
+			return seq(requireNofile(uint64(n+65)), each(names, connectQuiet),
+				awaitStdoutLines(n), logOrderedSoFar(), awaitThreads(n),
+				sendEach(names, msgs), each(names, awaitEnd))
+		},
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+	}
+}
+
+// roomNote is how the select scenario notes the server's free descriptors below FD_SETSIZE.
+const roomNote = "server: %d descriptors free below FD_SETSIZE"
+
+// selectBeyondFdSetSize: select's fd_set has FD_SETSIZE (1024) bits, so the select model
+// refuses a connection whose descriptor is 1024 or more (a log line, then end of stream)
+// and serves every other. n connections, more than the server has descriptors free below
+// FD_SETSIZE ("room"), are open at once; the server holds more than 1024 descriptors while
+// it accepts them. Which connection gets which descriptor is fixed: descriptors are given
+// lowest free first; the clients' sockets are out of the way (connectHigh: in process they
+// share the server's table); and a refused descriptor is closed before the next accept,
+// so every refused connection got 1024. The first room connections are served, in order,
+// each before the next sends; the rest only read their refusal. The room is noted, so the
+// runs compare their descriptor tables too (standalone, the side whose runtime holds fewer
+// descriptors is padded: paddings in standalone_test.go).
+func selectBeyondFdSetSize(name string, n int) scenario {
+	names, msgs := clientNames(n)
+	return scenario{
+		name:   name,
+		models: only("select"),
+		steps: func(string) []step {
+			room := -1 // set by the first step, read by the last: one run's own state
+			return []step{
+				requireNofile(uint64(n + 65)),
+				{"count the server's descriptors free below FD_SETSIZE", func(r *run) error {
+					pid, err := r.serverPid()
+					if err != nil {
+						return err
+					}
+					if room, err = freeFdsBelow(pid, unix.FD_SETSIZE); err != nil {
+						return err
+					}
+					r.note(roomNote, room)
+					if room >= n {
+						return fmt.Errorf("%d connections do not pass FD_SETSIZE: the server has %d descriptors free below it", n, room)
+					}
+					return nil
+				}},
+				connectHigh(names...),
+				awaitStdoutLines(n),
+				{"each connection in order: one that fits sends and reads its echo, the others read their end", func(r *run) error {
+					for i, c := range names {
+						steps := []step{awaitEnd(c)}
+						if i < room {
+							steps = []step{send(c, msgs[i]), awaitEnd(c)}
+						}
+						for _, st := range steps {
+							if err := st.do(r); err != nil {
+								return fmt.Errorf("%s: %w", st.desc, err)
+							}
+						}
+					}
+					return nil
+				}},
+			}
+		},
+		expect: func(model string, tr *transcript) error {
+			room := -1
+			for _, note := range tr.Notes {
+				fmt.Sscanf(note, roomNote, &room)
+			}
+			if room < 0 || room >= n {
+				return fmt.Errorf("no room noted below %d: notes %q", n, tr.Notes)
+			}
+			es := append(servedAll(names[:room], msgs[:room]), wantAcceptOrder(names), wantCleanStop())
+			for _, c := range names[room:] {
+				es = append(es, wantEcho(c, nil))
+			}
+			es = append(es, func(model string, tr *transcript) error {
+				refusal := fmt.Sprintf("fd %d beyond FD_SETSIZE: close conn\n", unix.FD_SETSIZE)
+				if got, want := strings.Count(tr.Stderr, refusal), n-room; got != want || strings.Count(tr.Stderr, "beyond") != want {
+					return fmt.Errorf("stderr has %q %d times (%d lines name FD_SETSIZE), want %d, the connections beyond the room", refusal, got, strings.Count(tr.Stderr, "beyond"), want)
+				}
+				if got := strings.Count(tr.Stdout, "\n"); got != n+room {
+					return fmt.Errorf("stdout has %d lines, want %d: every connection accepted, those in the room served", got, n+room)
+				}
+				return nil
+			})
+			return expects(es...)(model, tr)
+		},
 	}
 }
 
@@ -430,6 +571,17 @@ func buildScenarios() []scenario {
 			expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
 		},
 		{
+			// The RST comes after the server accepted the connection (its "new conn" line is
+			// out) and while it waits for the first byte: the wait reports it (sigio: the
+			// armed socket's signal; uring: the recv's completion), recv fails with
+			// ECONNRESET, the server logs it and serves the next client.
+			name: "reset-after-accept",
+			steps: func(string) []step {
+				return seq(connect("a"), awaitStdoutLines(1), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
+			},
+			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+		},
+		{
 			// Reset after the reply: one-shot has closed already, nothing is logged; the
 			// stream server's recv fails with ECONNRESET and it closes that one connection.
 			name: "reset-after-reply",
@@ -492,6 +644,8 @@ func buildScenarios() []scenario {
 		},
 		concurrent("concurrent-40", 40, nil),
 		concurrent("concurrent-200", 200, multiplexing),
+		threadPerConnection("thread-500-at-once", 500),
+		selectBeyondFdSetSize("select-beyond-fd-setsize", 1030),
 		sequential("sequential-300", 300),
 		// SPEC §5 (e): five clients, ten stdout lines (fork printed pending lines twice).
 		sequential("sequential-5-lines", 5),

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // ---- building, once per test binary run ----
@@ -54,12 +56,51 @@ func binaries(t *testing.T) standalone.Binaries {
 type side struct {
 	name           string
 	server, client string
+	// pad: how many /dev/null descriptors the server is started with (paddings).
+	pad int
 }
 
 func sides(t *testing.T) (c, g side) {
 	b := binaries(t)
-	return side{"C", b.Server(standalone.C), b.Client(standalone.C)},
-		side{"Go", b.Server(standalone.Go), b.Client(standalone.Go)}
+	c = side{name: "C", server: b.Server(standalone.C), client: b.Client(standalone.C)}
+	g = side{name: "Go", server: b.Server(standalone.Go), client: b.Client(standalone.Go)}
+	c.pad, g.pad = paddings(t, c, g)
+	return c, g
+}
+
+var (
+	padOnce     sync.Once
+	padC, padGo int
+	padErr      error
+)
+
+// paddings makes the two servers' descriptor tables alike. Go's runtime opens descriptors
+// of its own before main runs (on cgroup v1 the two CPU quota files it reads for
+// GOMAXPROCS; elsewhere fewer or none), so a Go server numbers its connections from a
+// higher descriptor than the C server; select refuses the connections that get a number
+// of FD_SETSIZE or more, so which connection that is would differ. The side that holds
+// fewer descriptors at its start is given the difference as /dev/null descriptors (3, 4,
+// ...), counted once per test binary on two idle servers.
+func paddings(t *testing.T, c, g side) (int, int) {
+	t.Helper()
+	padOnce.Do(func() {
+		var count [2]int
+		for i, s := range []side{c, g} {
+			p, err := standalone.StartServer(s.server, processTimeout, "iterative", "0")
+			if err != nil {
+				padErr = err
+				return
+			}
+			count[i] = fdCount(p.Pid())
+			if _, err := p.Signal(syscall.SIGTERM, processTimeout); err != nil {
+				padErr = err
+				return
+			}
+		}
+		padC, padGo = max(0, count[1]-count[0]), max(0, count[0]-count[1])
+	})
+	require.NoError(t, padErr, "counting the idle servers' descriptors")
+	return padC, padGo
 }
 
 // ---- a standalone server as a scenario target ----
@@ -72,17 +113,38 @@ func (p process) Port() int                              { return p.p.Port }
 func (p process) Stdout() []byte                         { return []byte(p.p.Stdout()) }
 func (p process) Stderr() []byte                         { return []byte(p.p.Stderr()) }
 func (p process) ServerPid() int                         { return p.p.Pid() }
-func (p process) Stop() (int, error)                     { return p.p.Signal(syscall.SIGTERM, processTimeout) }
 func (p process) Signal(sig syscall.Signal) (int, error) { return p.p.Signal(sig, processTimeout) }
+func (p process) Send(sig syscall.Signal) error          { return p.p.Cmd.Process.Signal(sig) }
+
+// Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
+// stopped (pauseServer); a running server ignores it.
+func (p process) Stop() (int, error) {
+	p.Send(syscall.SIGCONT)
+	return p.p.Signal(syscall.SIGTERM, processTimeout)
+}
 
 // signaler is a target that is a process of its own.
 type signaler interface {
-	Signal(sig syscall.Signal) (int, error)
+	Signal(sig syscall.Signal) (int, error) // send sig and wait for the exit
+	Send(sig syscall.Signal) error          // send sig
 }
 
 func (s side) impl() impl {
 	return impl{name: s.name, start: func(model string) (target, error) {
-		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
+		var extra []*os.File
+		defer func() {
+			for _, f := range extra {
+				f.Close() // the child has its copies
+			}
+		}()
+		for i := 0; i < s.pad; i++ {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				return nil, err
+			}
+			extra = append(extra, f)
+		}
+		p, err := standalone.StartServerWith(s.server, extra, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +166,83 @@ func signalServer(sig syscall.Signal) step {
 	}}
 }
 
-// processScenarios need a process: signals. They run only against the standalone programs.
+// signaled is the target as a process of its own, for a process-level step.
+func (r *run) signaled() (signaler, error) {
+	s, ok := r.target.(signaler)
+	if !ok {
+		return nil, fmt.Errorf("target is not a process")
+	}
+	return s, nil
+}
+
+// pauseServer stops the server's process (SIGSTOP) and waits until every thread of it is
+// stopped: from then on the kernel queues what the server would otherwise take at once.
+func pauseServer() step {
+	return step{"pause the server (SIGSTOP)", func(r *run) error {
+		s, err := r.signaled()
+		if err != nil {
+			return err
+		}
+		if err := s.Send(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		pid, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return r.waitFor("every thread of the server stopped", func() bool { return allStopped(pid) })
+	}}
+}
+
+// resumeServer continues the server's process (SIGCONT).
+func resumeServer() step {
+	return step{"resume the server (SIGCONT)", func(r *run) error {
+		s, err := r.signaled()
+		if err != nil {
+			return err
+		}
+		return s.Send(syscall.SIGCONT)
+	}}
+}
+
+// allStopped: every thread of pid is in state T (stopped by a signal).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
+
+// limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
+// when it queues a signal for the process, so setting it after the start is enough. Only
+// for a process of its own: in process it would limit the test.
+func limitSigpending(n uint64) step {
+	return step{fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), func(r *run) error {
+		if _, err := r.signaled(); err != nil {
+			return err
+		}
+		pid, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		lim := unix.Rlimit{Cur: n, Max: n}
+		return os.NewSyscallError("prlimit", unix.Prlimit(pid, unix.RLIMIT_SIGPENDING, &lim, nil))
+	}}
+}
+
+// processScenarios need a process: signals, a stopped process, a process's limits. They
+// run only against the standalone programs.
 func processScenarios() []scenario {
 	var out []scenario
 	for _, sig := range []struct {
@@ -129,11 +267,37 @@ func processScenarios() []scenario {
 				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != 0 {
 					return fmt.Errorf("want stderr ending %q and exit 0, got %q, exit %d", line, tr.Stderr, tr.Status)
 				}
+				// The stop is prompt although a client is open and silent, which sees end of file.
+				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
+					return fmt.Errorf("the silent client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
+				}
 				return nil
 			},
 		})
 	}
-	return out
+	return append(out, sigioQueueOverflow(100))
+}
+
+// sigioQueueOverflow: signal-driven I/O when the real-time signal queue is full. With
+// RLIMIT_SIGPENDING at 3, n connections are accepted (their "new conn" lines keep the
+// accept order), then the server is stopped while every client sends: each arrival queues a
+// real-time signal until the queue is full, and then the kernel sends a plain SIGIO, which
+// says that events were lost. Resumed, the server must look at every descriptor and serve
+// them all. The stop makes the overflow certain; in which order the server answers after it
+// is its own, so those lines are compared sorted.
+func sigioQueueOverflow(n int) scenario {
+	names, msgs := clientNames(n)
+	return scenario{
+		name:         "sigio-signal-queue-overflow",
+		models:       only("sigio"),
+		process:      true,
+		unorderedLog: true,
+		steps: func(string) []step {
+			return seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n), logOrderedSoFar(),
+				pauseServer(), sendEach(names, msgs), resumeServer(), each(names, awaitEnd))
+		},
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+	}
 }
 
 // TestStandalone runs every scenario, and the process-level ones, against the two
@@ -143,6 +307,16 @@ func TestStandalone(t *testing.T) {
 	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
+			if reason := unavailable(model); reason != "" {
+				// Where the kernel lacks what the model needs, both servers say so alike.
+				for _, s := range []side{c, g} {
+					_, stderr, code, err := standalone.Run(processTimeout, s.server, model, "0")
+					require.NoError(t, err, "%s server", s.name)
+					assert.Equal(t, 1, code, "%s server's exit status without %s", s.name, model)
+					assert.Contains(t, stderr, "\n"+reason+"\n", "%s server's line", s.name)
+				}
+				t.Skipf("%s unavailable: %s", model, reason)
+			}
 			for _, sc := range all {
 				if !sc.appliesTo(model) {
 					continue
@@ -315,6 +489,9 @@ func TestClientsCross(t *testing.T) {
 	msg := "cross: " + string(text(42, 40))
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
+			if reason := unavailable(model); reason != "" {
+				t.Skipf("%s unavailable: %s", model, reason)
+			}
 			var outs []string
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
@@ -331,5 +508,49 @@ func TestClientsCross(t *testing.T) {
 				require.Equal(t, outs[0], outs[i], "C client/C server against combination %d (server, client: CC CGo GoC GoGo)", i)
 			}
 		})
+	}
+}
+
+// TestNonblockIdleCPU: the nonblock model must back off when idle: a loop that only
+// retried accept and recv would burn a whole core while nobody talks to it. A measurement
+// with a bound rather than a transcript, so not a scenario: both standalone servers idle
+// side by side through one window (the window is the cost of this test).
+func TestNonblockIdleCPU(t *testing.T) {
+	c, g := sides(t)
+	const window = 2 * time.Second
+	type sample struct {
+		side   side
+		server process
+		before time.Duration
+	}
+	var samples []*sample
+	for _, s := range []side{c, g} {
+		tg, err := s.impl().start("nonblock")
+		require.NoError(t, err, "%s: starting the nonblock server", s.name)
+		p := tg.(process)
+		t.Cleanup(p.p.Kill)
+		samples = append(samples, &sample{side: s, server: p})
+	}
+	start := time.Now()
+	for _, s := range samples {
+		var err error
+		s.before, err = cpuTime(s.server.ServerPid())
+		require.NoError(t, err, "%s: reading CPU time", s.side.name)
+	}
+	waitFor(start.Add(window), func() bool { return false }) // a measurement window, not a wait for the servers
+	elapsed := time.Since(start)
+	for _, s := range samples {
+		after, err := cpuTime(s.server.ServerPid())
+		require.NoError(t, err, "%s: reading CPU time", s.side.name)
+		frac := float64(after-s.before) / float64(elapsed)
+		t.Logf("%s nonblock idle: %v of CPU in %v = %.2f%% of a core", s.side.name, after-s.before, elapsed, 100*frac)
+		assert.Less(t, frac, 0.05, "%s: an idle nonblock server uses %.1f%% of a core (want < 5%%)", s.side.name, 100*frac)
+
+		status, err := s.server.Stop()
+		require.NoError(t, err, "%s: stopping with SIGTERM", s.side.name)
+		assert.Equal(t, 0, status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
+		assert.True(t, strings.HasSuffix(string(s.server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
+			"%s: last stderr line after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
+		assert.Empty(t, s.server.Stdout(), "%s: nobody connected, yet stdout has lines", s.side.name)
 	}
 }

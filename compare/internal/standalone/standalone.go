@@ -130,12 +130,19 @@ var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
 // StartServer starts path with args and waits until it prints "listening on" (its
 // readiness), or exits, or timeout passes.
 func StartServer(path string, timeout time.Duration, args ...string) (*Process, error) {
+	return StartServerWith(path, nil, timeout, args...)
+}
+
+// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
+// (os/exec's ExtraFiles): the caller may close its copies once it returns.
+func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
 	p := &Process{
 		Cmd:    exec.Command(path, args...),
 		stdout: &syncBuffer{},
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
+	p.Cmd.ExtraFiles = extra
 	p.Cmd.Stdout = p.stdout
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
