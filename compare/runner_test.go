@@ -17,13 +17,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 // impl starts one implementation of a model.
@@ -111,13 +109,7 @@ func unavailable(model string) string {
 	if model != "uring" {
 		return ""
 	}
-	var params [120]byte // struct io_uring_params
-	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
-	if errno != 0 {
-		return "io_uring_setup error: " + gosrv.Strerror(errno) // glibc's text, as the servers print it
-	}
-	unix.Close(int(fd))
-	return ""
+	return gosrv.UringUnavailable()
 }
 
 // TestParity is the suite: C in process (native) against Go in process (gosrv).
