@@ -56,18 +56,7 @@ func TestStartEchoStop(t *testing.T) {
 // TestStartFailure makes open_listener fail (no descriptor left for its socket) and requires
 // that Start returns the line the C side logged, and closes what it had opened.
 func TestStartFailure(t *testing.T) {
-	warm, err := native.Start("iterative") // the runtime's poller exists before the count
-	require.NoError(t, err, "warm-up Start")
-	_, err = warm.Stop()
-	require.NoError(t, err, "warm-up Stop")
-	fds := proctest.Fds()
-
-	// Start needs five descriptors before the socket: two pipes and the eventfd.
-	var startErr error
-	require.NoError(t, proctest.WithFreeFds(5, func() { _, startErr = native.Start("iterative") }), "lower RLIMIT_NOFILE")
-	require.Error(t, startErr, "Start without a descriptor for the socket")
-	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
-	assert.Equal(t, fds, proctest.Fds(), "descriptors after the failed Start")
+	proctest.StartFailure(t, func(model string) (proctest.Server, error) { return native.Start(model) })
 }
 
 func TestServeThreadEnds(t *testing.T) {

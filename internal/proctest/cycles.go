@@ -139,3 +139,20 @@ func ThreadEnds(t *testing.T, start func(model string) (Server, error), tidOf fu
 	}
 	t.Fatal("every cycle served on the main thread")
 }
+
+// StartFailure makes the listener fail (no descriptor left for its socket) and requires
+// that start returns the line the model's side logged, and closes what it had opened.
+func StartFailure(t *testing.T, start func(model string) (Server, error)) {
+	warm, err := start("iterative") // the runtime's poller exists before the count
+	require.NoError(t, err, "warm-up Start")
+	_, err = warm.Stop()
+	require.NoError(t, err, "warm-up Stop")
+	fds := Fds()
+
+	// Start needs five descriptors before the socket: two pipes and the eventfd.
+	var startErr error
+	require.NoError(t, WithFreeFds(5, func() { _, startErr = start("iterative") }), "lower RLIMIT_NOFILE")
+	require.Error(t, startErr, "Start without a descriptor for the socket")
+	assert.Contains(t, startErr.Error(), "create_listenfd error: Too many open files", "the logged line is in the error")
+	assert.Equal(t, fds, Fds(), "descriptors after the failed Start")
+}
