@@ -22,32 +22,18 @@ import "C"
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
 	"runtime"
-	"sync"
-	"time"
 
 	"github.com/iomodels/iomodels/internal/logpipe"
 	"golang.org/x/sys/unix"
 )
 
-// stopTimeout bounds how long Stop waits for the model to return and its logs to end.
-const stopTimeout = 10 * time.Second
-
 // Server is a C model running in this process.
 type Server struct {
-	srv      C.struct_server
-	port     int
-	out, err *logpipe.Pipe
-	tid      int      // the serving thread; written before the send on served
-	served   chan int // serve_X's return value, once it has returned
-
-	stopOnce   sync.Once
-	stopStatus int
-	stopErr    error
+	h    *logpipe.Harness
+	port int
+	tid  int // the serving thread; written before the send on h.Served
 }
 
 // Start starts the C model on a new listener on port 0 (every address, as the standalone
@@ -57,101 +43,49 @@ func Start(model string) (*Server, error) {
 	if m == nil {
 		return nil, fmt.Errorf("native: unknown model %q", model)
 	}
-	s := &Server{served: make(chan int, 1)}
-	s.srv.listenfd, s.srv.stopfd = -1, -1
-	var err error
-	if s.out, err = logpipe.New(); err != nil {
-		return nil, err
-	}
-	if s.err, err = logpipe.New(); err != nil {
-		s.release()
-		return nil, err
-	}
-	s.srv.outfd, s.srv.errfd = C.int(s.out.W), C.int(s.err.W)
-
-	// The stop eventfd: the model polls it beside its own descriptors and returns once it is
-	// readable; one write makes it readable for good, since nobody reads it.
-	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	h, err := logpipe.NewHarness()
 	if err != nil {
-		s.release()
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
-	s.srv.stopfd = C.int(stopFd)
-
-	s.srv.listenfd = C.open_listener(0, s.srv.errfd)
-	if s.srv.listenfd < 0 {
-		s.release()
-		return nil, fmt.Errorf("native: %s: open_listener failed: %s", model, bytes.TrimSpace(s.err.Bytes()))
+	s := &Server{h: h}
+	var srv C.struct_server // the model's own copy of the four descriptors
+	srv.outfd, srv.errfd, srv.stopfd = C.int(h.Out.W), C.int(h.Err.W), C.int(h.StopFd)
+	srv.listenfd = C.open_listener(0, srv.errfd)
+	h.ListenFd = int(srv.listenfd)
+	if h.ListenFd < 0 {
+		h.Release()
+		return nil, fmt.Errorf("native: %s: open_listener failed: %s", model, bytes.TrimSpace(h.Err.Bytes()))
 	}
-	s.port = int(C.listener_port(s.srv.listenfd))
-	C.log_listening(s.srv.errfd, C.int(s.port))
+	s.port = int(C.listener_port(srv.listenfd))
+	C.log_listening(srv.errfd, C.int(s.port))
 
-	srv := s.srv // the model's copy: release may reset s.srv's fields only after it returned
 	go func() {
-		// serve_X blocks this thread until the stop; locking gives the model a thread of its
+		// The model blocks this thread until the stop; locking gives it a thread of its
 		// own, and returning locked makes the runtime destroy that thread afterwards.
 		runtime.LockOSThread()
 		s.tid = unix.Gettid()
-		s.served <- int(C.native_serve(m, &srv))
+		h.Served <- int(C.native_serve(m, &srv))
 	}()
 	return s, nil
-}
-
-// release closes what Start or Stop opened and waits (bounded) for the log readers to end.
-func (s *Server) release() error {
-	if s.srv.listenfd >= 0 {
-		unix.Close(int(s.srv.listenfd))
-		s.srv.listenfd = -1
-	}
-	if s.srv.stopfd >= 0 {
-		unix.Close(int(s.srv.stopfd))
-		s.srv.stopfd = -1
-	}
-	deadline := time.After(stopTimeout)
-	for _, lp := range []*logpipe.Pipe{s.out, s.err} {
-		if lp == nil {
-			continue
-		}
-		lp.CloseWriter()
-		select {
-		case <-lp.Done:
-		case <-deadline:
-			return errors.New("log pipe still open: a child process holds its write end")
-		}
-	}
-	return nil
 }
 
 // Port is the port the model listens on.
 func (s *Server) Port() int { return s.port }
 
-// Stop asks the model to stop, waits for serve_X to return and releases every descriptor.
-// status is serve_X's return value; err says the model did not stop within 10 s (its
+// Stop asks the model to stop, waits for it to return and releases every descriptor.
+// status is the model's return value; err says it did not stop within 10 s (its
 // descriptors are then left open, since the model may still use them). Stop may be called
 // more than once; later calls return the first result.
 func (s *Server) Stop() (status int, err error) {
-	s.stopOnce.Do(func() {
-		var one [8]byte // an eventfd is written a uint64 in the machine's byte order
-		binary.NativeEndian.PutUint64(one[:], 1)
-		if _, err := unix.Write(int(s.srv.stopfd), one[:]); err != nil {
-			s.stopStatus, s.stopErr = -1, os.NewSyscallError("write stopfd", err)
-			return
-		}
-		select {
-		case s.stopStatus = <-s.served:
-		case <-time.After(stopTimeout):
-			s.stopStatus, s.stopErr = -1, fmt.Errorf("native: model did not return within %v of the stop", stopTimeout)
-			return
-		}
-		if err := s.release(); err != nil {
-			s.stopErr = fmt.Errorf("native: %w", err)
-		}
-	})
-	return s.stopStatus, s.stopErr
+	status, err = s.h.Stop()
+	if err != nil {
+		err = fmt.Errorf("native: %w", err)
+	}
+	return status, err
 }
 
-// Stdout is every byte the model wrote to its outfd so far; complete once Stop returned.
-func (s *Server) Stdout() []byte { return s.out.Bytes() }
+// Stdout is every byte the model wrote to its out descriptor so far; complete once Stop returned.
+func (s *Server) Stdout() []byte { return s.h.Out.Bytes() }
 
-// Stderr is every byte the model wrote to its errfd so far, starting with "listening on".
-func (s *Server) Stderr() []byte { return s.err.Bytes() }
+// Stderr is every byte the model wrote to its err descriptor so far, starting with "listening on".
+func (s *Server) Stderr() []byte { return s.h.Err.Bytes() }

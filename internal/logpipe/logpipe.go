@@ -1,8 +1,9 @@
 //go:build linux
 
-// Package logpipe holds the log pipes of an in-process server (native.Start for the C
-// models, gosrv.Start for the Go ports): the model writes its lines to the write end, a
-// goroutine drains the read end into a buffer.
+// Package logpipe holds what an in-process server needs around its model, written once for
+// native.Start (the C models) and gosrv.Start (the Go ports): the log pipes (the model
+// writes its lines to the write end, a goroutine drains the read end into a buffer) and the
+// Harness that owns them with the stop eventfd and the listener.
 package logpipe
 
 import (
