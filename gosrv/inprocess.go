@@ -24,7 +24,7 @@ import (
 type Running struct {
 	h    *logpipe.Harness
 	port int
-	tid  int // the serving thread; written before the send on h.Served
+	tid  int // the serving thread, known before Start returns
 }
 
 // Start starts the Go model on a new listener on port 0 (every address, as the standalone
@@ -49,15 +49,25 @@ func Start(model string) (*Running, error) {
 	s.port = ListenerPort(srv.ListenFd)
 	logListening(srv.ErrFd, s.port)
 
+	tid := make(chan int, 1)
 	go func() {
 		// The model blocks this thread until the stop; locking gives it a thread of its
 		// own, and returning locked makes the runtime destroy that thread afterwards.
 		runtime.LockOSThread()
-		s.tid = unix.Gettid()
+		tid <- unix.Gettid()
 		h.Served <- m.Serve(&srv)
 	}()
+	s.tid = <-tid // the serving thread exists once Start returns
 	return s, nil
 }
+
+// ServeTid is the thread that runs the model: a test reads its CPU time and state from
+// /proc/self/task/TID while the model serves.
+func (s *Running) ServeTid() int { return s.tid }
+
+// StdoutPipe is the pipe the model logs its stdout lines to: a test may hold it
+// (logpipe.Pipe.Hold) to stop the model at its next line.
+func (s *Running) StdoutPipe() *logpipe.Pipe { return s.h.Out }
 
 // Port is the port the model listens on.
 func (s *Running) Port() int { return s.port }

@@ -80,6 +80,9 @@ func (h *Harness) Release() error {
 // left open, since the model may still use them). Later calls return the first result.
 func (h *Harness) Stop() (status int, err error) {
 	h.stopOnce.Do(func() {
+		// A held log pipe (Pipe.Hold) would keep the model from ever seeing the stop.
+		h.Out.Unhold()
+		h.Err.Unhold()
 		var one [8]byte // an eventfd is written a uint64 in the machine's byte order
 		binary.NativeEndian.PutUint64(one[:], 1)
 		if _, err := unix.Write(h.StopFd, one[:]); err != nil {

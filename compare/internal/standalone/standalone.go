@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iomodels/iomodels/internal/logpipe"
 )
 
 // Impl names a language side: "c" or "go".
@@ -119,7 +121,7 @@ func (s *syncBuffer) String() string {
 type Process struct {
 	Cmd    *exec.Cmd
 	Port   int
-	stdout *syncBuffer
+	stdout *logpipe.Pipe // a pipe of its own, which a test may hold (logpipe.Pipe.Hold)
 	stderr *syncBuffer
 	done   chan struct{}
 	err    error
@@ -136,19 +138,30 @@ func StartServer(path string, timeout time.Duration, args ...string) (*Process, 
 // StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
 // (os/exec's ExtraFiles): the caller may close its copies once it returns.
 func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+	stdout, err := logpipe.New()
+	if err != nil {
+		return nil, err
+	}
 	p := &Process{
 		Cmd:    exec.Command(path, args...),
-		stdout: &syncBuffer{},
+		stdout: stdout,
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
 	p.Cmd.ExtraFiles = extra
-	p.Cmd.Stdout = p.stdout
+	// An *os.File is handed to the child as it is: the server writes into the pipe
+	// itself, with no copying goroutine in between that a hold could not stop.
+	outW := os.NewFile(uintptr(stdout.W), "stdout")
+	p.Cmd.Stdout = outW
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
+		outW.Close()
 		return nil, err
 	}
-	if err := p.Cmd.Start(); err != nil {
+	err = p.Cmd.Start()
+	outW.Close() // the child has its copy; the reader sees end of file when it exits
+	stdout.W = -1
+	if err != nil {
 		return nil, err
 	}
 	ready := make(chan int, 1)
@@ -176,6 +189,7 @@ func StartServerWith(path string, extra []*os.File, timeout time.Duration, args 
 			ready <- -1
 		}
 		p.err = p.Cmd.Wait()
+		<-p.stdout.Done // every byte the server wrote to stdout is read
 		close(p.done)
 	}()
 	select {
@@ -200,7 +214,12 @@ func trimNL(s string) string {
 }
 
 // Stdout is what the server printed on stdout so far.
-func (p *Process) Stdout() string { return p.stdout.String() }
+func (p *Process) Stdout() string { return string(p.stdout.Bytes()) }
+
+// StdoutPipe is the pipe the server prints its stdout to, which a test may hold
+// (logpipe.Pipe.Hold) to stop the server at its next line. Its W is -1: the write end is
+// the server's descriptor 1.
+func (p *Process) StdoutPipe() *logpipe.Pipe { return p.stdout }
 
 // Stderr is what the server printed on stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
@@ -211,6 +230,7 @@ func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 // Signal sends sig and waits up to timeout for the server to exit; it returns the exit
 // code (or -1 and an error when it did not exit in time, after which it is killed).
 func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+	p.stdout.Unhold() // a server blocked on a held stdout could not act on sig
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return -1, err
 	}
@@ -230,6 +250,7 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 
 // Kill ends the server if it still runs and waits for it.
 func (p *Process) Kill() {
+	p.stdout.Unhold()
 	p.Cmd.Process.Kill()
 	<-p.done
 }
