@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +87,7 @@ func BenchmarkOneShot(b *testing.B) {
 	for _, r := range rows {
 		for _, impl := range r.impls {
 			for _, conc := range []int{1, 16} {
-				name := "model=" + r.model + "/impl=" + string(impl) + "/conc=" + itoa(conc)
+				name := "model=" + r.model + "/impl=" + string(impl) + "/conc=" + strconv.Itoa(conc)
 				b.Run(name, func(b *testing.B) {
 					m, err := load.Measure(bins.Argv(r.model, impl), func(port int) (load.Result, error) {
 						cfg := load.OneShot{Port: port, Workers: conc, Conns: b.N, Msg: msg}
@@ -117,7 +118,7 @@ func BenchmarkStream(b *testing.B) {
 		}
 		for _, impl := range []standalone.Impl{standalone.C, standalone.Go} {
 			for _, conns := range []int{1, 64} {
-				name := "model=" + model + "/impl=" + string(impl) + "/conns=" + itoa(conns)
+				name := "model=" + model + "/impl=" + string(impl) + "/conns=" + strconv.Itoa(conns)
 				b.Run(name, func(b *testing.B) {
 					b.SetBytes(chunk)
 					m, err := load.Measure(bins.Argv(model, impl), func(port int) (load.Result, error) {
@@ -137,12 +138,4 @@ func BenchmarkStream(b *testing.B) {
 			}
 		}
 	}
-}
-
-func itoa(n int) string {
-	const digits = "0123456789"
-	if n < 10 {
-		return digits[n : n+1]
-	}
-	return itoa(n/10) + digits[n%10:n%10+1]
 }

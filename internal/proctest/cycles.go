@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -98,16 +98,8 @@ func Cycles(t *testing.T, start func(model string) (Server, error), model string
 	assert.Empty(t, kids, "child processes after %d cycles", cycles)
 }
 
-// fdList describes the open descriptors, for a failure message.
-func fdList() string {
-	var b strings.Builder
-	for fd := 0; fd < 1024; fd++ {
-		if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
-			fmt.Fprintf(&b, "%d=%s ", fd, target)
-		}
-	}
-	return b.String()
-}
+// fdList describes this process's open descriptors, for a failure message.
+func fdList() string { return procfs.FdList(os.Getpid()) }
 
 // ThreadEnds requires that the thread which ran a model is gone once Stop has returned: the
 // serving goroutine exits still locked to it, so the runtime destroys the thread instead of

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -196,7 +198,7 @@ const seedRounds = 4
 func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 	s := &Seed{Runs: o.SeedRuns}
 	client := bins.Client(standalone.C)
-	port, release, err := load.ClosedPort()
+	port, release, err := standalone.ClosedPort()
 	if err != nil {
 		port = 1 // nothing listens on port 1 of the loopback on a sane machine
 		release = func() {}
@@ -207,11 +209,11 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 		argv  []string
 		total *time.Duration
 		err   *error
-		srv   *load.Server
+		srv   *standalone.Process
 	}
 	lines := []*line{
 		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},
-		{what: "client, closed port", argv: []string{client, "www.zfl9.com", load.Itoa(port)}, total: &s.Startup},
+		{what: "client, closed port", argv: []string{client, "www.zfl9.com", strconv.Itoa(port)}, total: &s.Startup},
 	}
 	s.Servers = make([]SeedRun, 0, 4)
 	for _, model := range []string{"epoll-lt", "epoll-et"} {
@@ -222,13 +224,13 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 	for i := range s.Servers {
 		run := &s.Servers[i]
 		l := &line{what: run.Model + "/" + string(run.Impl), total: &run.Total, err: &run.Err}
-		srv, err := load.StartServer(10*time.Second, bins.Argv(run.Model, run.Impl)...)
+		srv, err := standalone.Start(bins.Argv(run.Model, run.Impl), standalone.Options{Quiet: true}, 10*time.Second)
 		if err != nil {
 			run.Err = err
 		} else {
 			l.srv = srv
-			l.argv = []string{client, "www.zfl9.com", load.Itoa(srv.Port)}
-			defer srv.Stop(srv.Pid(), 10*time.Second)
+			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port)}
+			defer srv.Signal(syscall.SIGTERM, 10*time.Second)
 		}
 		lines = append(lines, l)
 	}
