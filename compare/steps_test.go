@@ -22,6 +22,18 @@ import (
 
 // ---- the steps ----
 
+// connStep is a step on the connection called name: what it does is f, given the
+// connection; the step fails if no connection has that name.
+func connStep(what, name string, f func(r *run, c *conn) error) step {
+	return step{what, func(r *run) error {
+		c, err := r.conn(name)
+		if err != nil {
+			return err
+		}
+		return f(r, c)
+	}}
+}
+
 // connect opens a connection and starts reading it at once.
 func connect(name string) step { return connectOpt(name, true) }
 
@@ -138,36 +150,25 @@ func connectFd(fd int, sa *unix.SockaddrInet4, deadline time.Time) (int, error) 
 
 // startReading makes a quiet connection read from now on.
 func startReading(name string) step {
-	return step{"start reading " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err == nil {
-			c.startReading(r)
-		}
-		return err
-	}}
+	return connStep("start reading "+name, name, func(r *run, c *conn) error {
+		c.startReading(r)
+		return nil
+	})
 }
 
 // send writes p in one write call and waits until it is written.
 func send(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes on %s", len(p), name), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("send %d bytes on %s", len(p), name), name, func(r *run, c *conn) error {
 		c.c.SetWriteDeadline(r.deadline)
-		_, err = c.c.Write(p)
+		_, err := c.c.Write(p)
 		return err
-	}}
+	})
 }
 
 // sendAsync writes p from a goroutine, for a write that blocks until the peer reads
 // (a slow reader); awaitSent waits for it.
 func sendAsync(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes on %s in the background", len(p), name), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("send %d bytes on %s in the background", len(p), name), name, func(r *run, c *conn) error {
 		c.sendDone = make(chan struct{})
 		c.c.SetWriteDeadline(r.deadline)
 		go func() {
@@ -178,15 +179,11 @@ func sendAsync(name string, p []byte) step {
 			c.mu.Unlock()
 		}()
 		return nil
-	}}
+	})
 }
 
 func awaitSent(name string) step {
-	return step{"await the background send on " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep("await the background send on "+name, name, func(r *run, c *conn) error {
 		if c.sendDone == nil {
 			return fmt.Errorf("no background send on %s", name)
 		}
@@ -198,18 +195,14 @@ func awaitSent(name string) step {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.sendErr
-	}}
+	})
 }
 
 // sendCorked writes the parts as separate write calls under TCP_CORK, so that they leave
 // in one segment and arrive together: a message split across writes whose parts the
 // server's one recv is sure to see together.
 func sendCorked(name string, parts ...[]byte) step {
-	return step{fmt.Sprintf("send %d corked parts on %s", len(parts), name), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("send %d corked parts on %s", len(parts), name), name, func(r *run, c *conn) error {
 		setCork := func(on int) error {
 			return control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
@@ -223,16 +216,12 @@ func sendCorked(name string, parts ...[]byte) step {
 			}
 		}
 		return setCork(0)
-	}}
+	})
 }
 
 // halfClose is shutdown(SHUT_WR): the server sees end of stream, the client still reads.
 func halfClose(name string) step {
-	return step{"half-close " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep("half-close "+name, name, func(r *run, c *conn) error {
 		// ENOTCONN: the server already reset the connection (a one-shot server that
 		// closes with unread bytes sends RST); the half-close has nothing left to do, and
 		// the connection's ending records what happened.
@@ -240,33 +229,25 @@ func halfClose(name string) step {
 			return err
 		}
 		return nil
-	}}
+	})
 }
 
 // reset sets SO_LINGER to 0 and closes: the kernel sends RST instead of FIN.
 func reset(name string) step {
-	return step{"reset " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep("reset "+name, name, func(r *run, c *conn) error {
 		linger := &unix.Linger{Onoff: 1, Linger: 0}
 		if err := control(c.c, func(fd int) error { return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, linger) }); err != nil {
 			return err
 		}
 		return r.closeLocal(c)
-	}}
+	})
 }
 
 // closeConn closes the connection plainly (FIN; RST only if unread data remains).
 func closeConn(name string) step {
-	return step{"close " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep("close "+name, name, func(r *run, c *conn) error {
 		return r.closeLocal(c)
-	}}
+	})
 }
 
 // closeLocal closes c from the client side and waits for its reader to stop, so that its
@@ -289,11 +270,7 @@ func (r *run) closeLocal(c *conn) error {
 
 // awaitEnd waits until the connection ended (EOF or reset from the server).
 func awaitEnd(name string) step {
-	return step{"await the end of " + name, func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep("await the end of "+name, name, func(r *run, c *conn) error {
 		c.startReading(r)
 		// The reader closes readDone once it has recorded the ending: no polling.
 		select {
@@ -302,22 +279,18 @@ func awaitEnd(name string) step {
 		case <-time.After(time.Until(r.deadline)):
 			return fmt.Errorf("watchdog: the end of %s did not happen before the scenario's deadline", name)
 		}
-	}}
+	})
 }
 
 // awaitBytes waits until the connection received at least n bytes in all.
 func awaitBytes(name string, n int) step {
-	return step{fmt.Sprintf("await %d bytes on %s", n, name), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("await %d bytes on %s", n, name), name, func(r *run, c *conn) error {
 		c.startReading(r)
 		return r.waitFor(fmt.Sprintf("%d bytes on %s", n, name), func() bool {
 			got, end := c.snapshot()
 			return got >= n || end != ""
 		})
-	}}
+	})
 }
 
 // expectOpenFor watches the connection for d and notes whether it stayed open and silent
@@ -325,11 +298,7 @@ func awaitBytes(name string, n int) step {
 // answered, possibly before the watch began. It returns as soon as an answer is seen, so it
 // costs d only where the server is silent.
 func expectOpenFor(name string, d time.Duration, had int) step {
-	return step{fmt.Sprintf("watch %s for %v", name, d), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("watch %s for %v", name, d), name, func(r *run, c *conn) error {
 		c.startReading(r)
 		quiet := !waitFor(time.Now().Add(d), func() bool { n, end := c.snapshot(); return n > had || end != "" })
 		if quiet {
@@ -338,7 +307,7 @@ func expectOpenFor(name string, d time.Duration, had int) step {
 			r.note("%s: answered within %v", name, d)
 		}
 		return nil
-	}}
+	})
 }
 
 func countLines(b []byte) int { return bytes.Count(b, []byte("\n")) }
@@ -419,11 +388,7 @@ func awaitThreads(n int) step {
 // bytes and has stopped growing for a while: every buffer between the server and this
 // client is then full, so the server's send has met EAGAIN (or blocked).
 func awaitUnreadStable(name string, min int) step {
-	return step{fmt.Sprintf("await a full receive queue on %s", name), func(r *run) error {
-		c, err := r.conn(name)
-		if err != nil {
-			return err
-		}
+	return connStep(fmt.Sprintf("await a full receive queue on %s", name), name, func(r *run, c *conn) error {
 		unread := func() int {
 			var n int
 			control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ); return nil })
@@ -438,7 +403,7 @@ func awaitUnreadStable(name string, min int) step {
 			}
 			return n >= min && time.Since(since) >= 50*time.Millisecond
 		})
-	}}
+	})
 }
 
 // cpuQuiet measures the server's CPU time over d and notes whether it stayed under half

@@ -38,13 +38,7 @@ func statFields(path string) ([]string, error) {
 // Fds is how many descriptors pid has open (-1 when /proc cannot tell). For this process
 // the directory read holds one descriptor itself, the same on every call, so two counts
 // compare exactly.
-func Fds(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+func Fds(pid int) int { return entries(fmt.Sprintf("/proc/%d/fd", pid)) }
 
 // ConnFds counts pid's sockets and pidfds: what a server holds per client (a connection,
 // or a fork model's pidfd for the child serving it). Other descriptors (epoll, eventfds,
@@ -104,8 +98,11 @@ func FdList(pid int) string {
 }
 
 // Threads is the number of threads (tasks) of pid, -1 when /proc cannot tell.
-func Threads(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+func Threads(pid int) int { return entries(fmt.Sprintf("/proc/%d/task", pid)) }
+
+// entries counts the entries of a /proc directory, -1 when it cannot be read.
+func entries(dir string) int {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return -1
 	}

@@ -132,6 +132,36 @@ func ThreadEnds(t *testing.T, start func(model string) (Server, error), tidOf fu
 	t.Fatal("every cycle served on the main thread")
 }
 
+// StartEchoStop runs one echo through every one-shot model of models and checks both logs,
+// the serve status, and that an unknown model does not start.
+func StartEchoStop(t *testing.T, models []string, start func(model string) (Server, error)) {
+	t.Helper()
+	for _, model := range models {
+		if Stream(model) {
+			continue // stream protocol: covered by the leak test's own client
+		}
+		t.Run(model, func(t *testing.T) {
+			SkipUnsupported(t, model)
+			s, err := start(model)
+			require.NoError(t, err, "Start")
+			t.Cleanup(func() { s.Stop() })
+			require.NotZero(t, s.Port(), "port")
+
+			ex, err := Echo(s.Port(), "hello", false, 5*time.Second)
+			require.NoError(t, err, "echo exchange")
+			assert.Equal(t, "hello", ex.Reply, "echo reply")
+
+			status, err := s.Stop()
+			require.NoError(t, err, "Stop")
+			assert.Equal(t, 0, status, "serve status")
+			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
+			assert.Equal(t, NewConnLine(model, ex.Local)+"recv_msg: hello\n", string(s.Stdout()), "stdout")
+		})
+	}
+	_, err := start("no-such-model")
+	assert.ErrorContains(t, err, "unknown model", "Start of an unknown model fails")
+}
+
 // StartFailure makes the listener fail (no descriptor left for its socket) and requires
 // that start returns the line the model's side logged, and closes what it had opened.
 func StartFailure(t *testing.T, start func(model string) (Server, error)) {
