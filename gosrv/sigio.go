@@ -64,7 +64,7 @@ func startWatch(stopFd, tid int) (*stopWatch, error) {
 			{Fd: int32(stopFd), Events: unix.POLLIN},
 			{Fd: int32(quitFd), Events: unix.POLLIN},
 		}
-		ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err })
+		ignoringEINTR(func() error { _, err := poll(pfd, -1); return err })
 		if pfd[0].Revents != 0 {
 			unix.Tgkill(unix.Getpid(), tid, unix.SIGIO)
 		}
