@@ -15,7 +15,7 @@ SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
 CLIENT_C := csrc/client.c csrc/common.c
 GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 
-.PHONY: all test report clean
+.PHONY: all test fuzz report clean
 all: bin/c/server bin/c/client bin/go/server bin/go/client
 
 bin/c/server: $(SERVER_C) csrc/echo.h csrc/uring_ring.h
@@ -34,6 +34,13 @@ bin/go/client: $(GO_SRC)
 
 test:
 	$(GO) test -race -timeout 20m ./...
+
+# Generated scenarios for minutes instead of seconds (compare/generated_test.go): rapid
+# draws CHECKS scripts per model (fork a tenth of them); a divergence is shrunk, printed as
+# a scenario and saved under compare/testdata/generated/.
+CHECKS ?= 2000
+fuzz:
+	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) -v
 
 report:
 	$(GO) run ./compare/cmd/sidebyside
