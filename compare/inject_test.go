@@ -240,12 +240,12 @@ func injections() []injection {
 	// io_uring_enter: EBUSY (the CQ overflowed) is an error like any other: logged, exit 1.
 	out = append(out, injection{fault: fault("io_uring_enter", unix.SYS_IO_URING_ENTER, unix.EBUSY, 1), models: only("uring"),
 		steps: func(string) []step { return seq(awaitExit()) }, expect: fatal})
-	// clone, counted only where it makes a process (fork's, not the runtime's threads):
+	// clone (or clone3), counted only where it makes a process (fork's, not the runtime's
+	// threads):
 	// the 2nd process creation (b's) fails with EAGAIN or ENOMEM: logged, b's connection
 	// closed unanswered, c served.
 	for _, e := range []syscall.Errno{unix.EAGAIN, unix.ENOMEM} {
-		f := fault("clone", unix.SYS_CLONE, e, 2)
-		f.Process = true
+		f := inject.Fault{Name: "clone", Nrs: []uint64{unix.SYS_CLONE, unix.SYS_CLONE3}, Errno: e, When: 2, Process: true}
 		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused})
 	}
 	return out

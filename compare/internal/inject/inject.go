@@ -19,6 +19,7 @@ package inject
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -42,8 +43,9 @@ type Fault struct {
 	Nrs   []uint64
 	Errno syscall.Errno
 	When  int // the Nth call, counted from 1 over every task of the traced process tree
-	// Process: count only clone calls that make a process (no CLONE_THREAD in the flags):
-	// a C fork() and Go's fork are such a clone, the threads of Go's runtime are not.
+	// Process: count only clone and clone3 calls that make a process (no CLONE_THREAD in
+	// the flags): a C fork() and Go's fork are such a call, the threads of Go's runtime
+	// and C's pthreads are not.
 	Process bool
 }
 
@@ -233,7 +235,7 @@ func (p *Process) loop(pid int, fault Fault) int {
 			}
 			if !t.inSyscall {
 				t.inSyscall = true
-				if slices.Contains(fault.Nrs, regs.Orig_rax) && !(fault.Process && regs.Rdi&unix.CLONE_THREAD != 0) {
+				if slices.Contains(fault.Nrs, regs.Orig_rax) && !(fault.Process && makesThread(tid, &regs)) {
 					count++
 					if count == fault.When {
 						regs.Orig_rax = ^uint64(0)
@@ -267,6 +269,21 @@ func (p *Process) loop(pid int, fault Fault) int {
 		}
 	}
 	return status
+}
+
+// makesThread: the clone or clone3 call at its entry stop creates a thread (CLONE_THREAD).
+// clone takes the flags in its first argument, clone3 in the first field of the struct
+// clone_args its first argument points to.
+func makesThread(tid int, regs *unix.PtraceRegs) bool {
+	flags := regs.Rdi
+	if regs.Orig_rax == unix.SYS_CLONE3 {
+		var b [8]byte
+		if n, err := unix.PtracePeekData(tid, uintptr(regs.Rdi), b[:]); err != nil || n != 8 {
+			return false
+		}
+		flags = binary.LittleEndian.Uint64(b[:])
+	}
+	return flags&unix.CLONE_THREAD != 0
 }
 
 // Stdout is what the server printed on stdout so far.
