@@ -62,6 +62,51 @@ var sameCall = map[string]string{
 	"send": "sendto", "recv": "recvfrom", "eventfd": "eventfd2", "epoll_create": "epoll_create1",
 }
 
+// constArgs: the argument (0-based) of a call that carries a constant of the model,
+// compared as strace prints it: listen's backlog (MAX_CONN), recvfrom's size (BUF_SIZE),
+// epoll_wait's batch (MAX_EVENT), io_uring_setup's entries, setsockopt's option
+// (SO_REUSEADDR), the flags of accept4, sendto, shutdown, and fcntl's command.
+var constArgs = map[string]int{"listen": 1, "recvfrom": 2, "epoll_wait": 2, "io_uring_setup": 0,
+	"setsockopt": 2, "accept4": 3, "sendto": 3, "shutdown": 1, "fcntl": 1, "epoll_ctl": 1}
+
+// splitArgs splits strace's argument list at top-level commas.
+func splitArgs(s string) []string {
+	var out []string
+	depth, start, quoted, escaped := 0, 0, false, false
+	for i, r := range s {
+		if quoted {
+			switch {
+			case escaped:
+				escaped = false
+			case r == '\\':
+				escaped = true
+			case r == '"':
+				quoted = false
+			}
+			continue
+		}
+		switch r {
+		case '"':
+			quoted = true
+		case '[', '{', '(':
+			depth++
+		case ']', '}':
+			depth--
+		case ')':
+			if depth == 0 {
+				return append(out, strings.TrimSpace(s[start:i]))
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
 // fdResult: calls whose result is a new descriptor.
 var fdResult = map[string]bool{"accept4": true, "socket": true, "eventfd2": true, "epoll_create1": true,
 	"pidfd_open": true, "io_uring_setup": true, "dup": true, "fcntl": false}
@@ -255,6 +300,13 @@ func protocol(model string, calls []call, perDescriptor bool) []string {
 			names = append(names, a)
 			st.fds = append(st.fds, a)
 		}
+		// The constants a call carries: the listen backlog, the recv size, the epoll
+		// batch, the ring's entries, the socket option, the flags.
+		if k, ok := constArgs[n]; ok {
+			if parts := splitArgs(c.args); k < len(parts) {
+				names = append(names, parts[k])
+			}
+		}
 		if names != nil {
 			st.text += "(" + strings.Join(names, ",") + ")"
 		}
@@ -311,6 +363,11 @@ func protocol(model string, calls []call, perDescriptor bool) []string {
 			for _, fd := range fds[:min(1, len(fds))] {
 				if by[fd] == nil {
 					order = append(order, fd)
+				}
+				// A run of the same wait is one step: where the stop signal lands (which
+				// thread's wait it interrupts and restarts) is the kernel's choice.
+				if l := by[fd]; strings.HasPrefix(st.text, "poll(") && len(l) > 0 && l[len(l)-1] == st.text {
+					continue
 				}
 				by[fd] = append(by[fd], st.text)
 			}
