@@ -274,3 +274,24 @@ func TestInject(t *testing.T) {
 		})
 	}
 }
+
+// injectChecks are the rows above for the mutants (mutants_test.go).
+func injectChecks(t *testing.T) []check {
+	var cs []check
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		for _, in := range injections() {
+			if !in.models(model) {
+				continue
+			}
+			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*transcript, error) {
+				im := s.tracedImpl(in.fault)
+				im.deadline = mutantDeadline
+				return runOnce(in.scenario(), model, im)
+			}})
+		}
+	}
+	return cs
+}

@@ -398,3 +398,33 @@ func TestNonblockBackoff(t *testing.T) {
 	require.NoError(t, err, "Go")
 	require.Equal(t, ref, got, "Go's idle schedule against C's (ns)")
 }
+
+// limitChecks are the checks above for the mutants (mutants_test.go).
+func limitChecks(t *testing.T) []check {
+	var cs []check
+	for _, sc := range limitScenarios() {
+		for _, model := range models(t) {
+			if !sc.appliesTo(model) || unavailable(model) != "" {
+				continue
+			}
+			cs = append(cs, check{"limits/" + model + "/" + sc.name, func(s side) (*transcript, error) {
+				im := s.impl()
+				im.deadline = mutantDeadline
+				return runOnce(sc, model, im)
+			}})
+		}
+	}
+	return append(cs,
+		check{"limits/reuseaddr", func(s side) (*transcript, error) {
+			return inNetns(func() (*transcript, error) { return reuseAddr(s) })
+		}},
+		check{"limits/default-port", defaultPort},
+		check{"limits/nonblock-backoff", func(s side) (*transcript, error) {
+			sleeps, err := backoffSleeps(s, 12)
+			if err != nil {
+				return nil, err
+			}
+			return &transcript{Notes: []string{fmt.Sprint(sleeps)}}, nil
+		}},
+	)
+}

@@ -2,7 +2,8 @@
 
 package compare
 
-// syscalls_test.go - the system calls themselves. For one connection to each model, the
+// syscalls_test.go - the system calls themselves. For one connection to each model (and
+// a second one, silent, open at the stop), the
 // standalone C and Go servers run under `strace -f`, and the sequence of protocol system
 // calls each makes, from its stop eventfd to its exit, must be the same: the same calls,
 // in the same order, on the same descriptors (numbered by first use, since Go's runtime
@@ -41,6 +42,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // runtimeCalls are dropped from both sequences: the Go runtime's own (and libc's thread
@@ -390,24 +392,95 @@ func protocol(model string, calls []call, perDescriptor bool) []string {
 	return out
 }
 
-// straceServer runs one model's server under strace -f with one client and returns the
-// trace's path.
-func straceServer(t *testing.T, strace string, s side, model string) []call {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "trace-"+strings.ToLower(s.name)+".txt")
+// straceServer runs one model's server under strace -f with one client and returns its
+// calls.
+func straceServer(strace string, s side, model string) ([]call, error) {
+	dir, err := os.MkdirTemp("", "iomodels-strace-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "trace.txt")
 	p, err := standalone.StartServer(strace, processTimeout, "-f", "-qq", "-o", out, "--", s.server, model, "0")
-	require.NoError(t, err, "%s: strace %s", s.name, model)
+	if err != nil {
+		return nil, fmt.Errorf("%s: strace %s: %w", s.name, model, err)
+	}
 	defer p.Kill()
 	pid, err := tracedChild(p.Pid())
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
+	// One connection served, then one silent at the stop: what the stop closes is part of
+	// the sequence.
+	lines := 3 // new conn a, recv_msg a, new conn s
+	if streamModel(model) {
+		lines = 2
+	}
 	tr, err := execute(scenario{name: "one-connection", steps: func(string) []step {
-		return client("a", []byte("hello, strace"))
+		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"),
+			connect("s"), awaitStdoutLines(lines), stopServer())
 	}}, model, stracedTarget{p, pid}, 0)
-	require.NoError(t, err, "%s: %s under strace", s.name, model)
-	require.Equal(t, 0, tr.Status, "%s: exit status under strace; stderr %q", s.name, tr.Stderr)
-	calls, err := parseStrace(out)
-	require.NoError(t, err)
-	return calls
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
+	}
+	if tr.Status != 0 {
+		return nil, fmt.Errorf("%s: %s under strace: exit status %d; stderr %q", s.name, model, tr.Status, tr.Stderr)
+	}
+	return parseStrace(out)
+}
+
+// sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
+// the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
+// many reads it makes does not depend on when the FIN arrives.
+func sendWithFin(name string, p []byte) step {
+	return step{fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), func(r *run) error {
+		c, err := r.conn(name)
+		if err != nil {
+			return err
+		}
+		cork := func(on int) error {
+			return control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
+		}
+		if err := cork(1); err != nil {
+			return err
+		}
+		c.c.SetWriteDeadline(r.deadline)
+		if _, err := c.c.Write(p); err != nil {
+			return err
+		}
+		if err := control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
+			return err
+		}
+		return cork(0)
+	}}
+}
+
+// syscallCheck is the sequence of one model as a transcript (one note per call), for the
+// mutants; errSkip without strace.
+func syscallCheck(model string) func(s side) (*transcript, error) {
+	return func(s side) (*transcript, error) {
+		strace, err := exec.LookPath("strace")
+		if err != nil {
+			return nil, errSkip{"strace not found"}
+		}
+		calls, err := straceServer(strace, s, model)
+		if err != nil {
+			return nil, err
+		}
+		return &transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
+	}
+}
+
+// syscallChecks: one per model (fork only once Go forks as C does).
+func syscallChecks(t *testing.T, g side) []check {
+	var cs []check
+	for _, model := range models(t) {
+		if unavailable(model) != "" || (model == "fork" && forkExecs(t, g)) {
+			continue
+		}
+		cs = append(cs, check{"syscalls/" + model, syscallCheck(model)})
+	}
+	return cs
 }
 
 // stracedTarget is a standalone server started by strace: signals go to the server (the
@@ -457,8 +530,11 @@ func TestSyscallSequence(t *testing.T) {
 				t.Skip("fork: Go's fork still forks and execs itself (syscall.ForkExec: pipe2, execve, a runtime's start-up), C forks alone; compared once Go forks with one clone3 as C does")
 			}
 			threads := model == "thread" || model == "sigio" // sigio: the stop watcher's thread
-			cs := protocol(model, straceServer(t, strace, c, model), threads)
-			gs := protocol(model, straceServer(t, strace, g, model), threads)
+			ccalls, err := straceServer(strace, c, model)
+			require.NoError(t, err)
+			gcalls, err := straceServer(strace, g, model)
+			require.NoError(t, err)
+			cs, gs := protocol(model, ccalls, threads), protocol(model, gcalls, threads)
 			if d := diffSeq(cs, gs); d != "" {
 				t.Errorf("%s: the system calls differ:\n%s", model, d)
 			}
