@@ -8,7 +8,9 @@ package gosrv
 
 import (
 	"errors"
+	"maps"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -325,6 +327,12 @@ type fdSet map[int]struct{}
 
 func (s fdSet) add(fd int) { s[fd] = struct{}{} }
 func (s fdSet) del(fd int) { delete(s, fd) }
+
+// ascending is the set's descriptors by ascending number: the order in which C's table
+// (an array indexed by descriptor) is walked.
+func (s fdSet) ascending() []int {
+	return slices.Sorted(maps.Keys(s))
+}
 
 func (s fdSet) closeAll() {
 	for fd := range s {
