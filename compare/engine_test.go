@@ -45,7 +45,7 @@ const scenarioDeadline = 20 * time.Second
 // target is a running server under test: in-process (native, gosrv) or a process.
 type target interface {
 	Port() int
-	Stop() (status int, err error)
+	Stop() (status string, err error) // status: "exited N" or "killed by SIGX"
 	Stdout() []byte
 	Stderr() []byte
 }
@@ -96,7 +96,7 @@ type transcript struct {
 	Notes  []string // observations made by steps ("l: open and silent for 1s")
 	Stdout string
 	Stderr string
-	Status int
+	Status string // how the server ended: "exited N" or "killed by SIGX"
 }
 
 // ---- the run: state of one scenario against one server ----
@@ -145,7 +145,7 @@ type run struct {
 	notes    []string
 
 	stopped bool // a stopServer step stopped the server
-	status  int
+	status  string
 
 	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
 	// compared in order (logOrderedSoFar).
@@ -1020,7 +1020,7 @@ func diffTranscripts(a, b *transcript, an, bn string) string {
 		}
 	}
 	if a.Status != b.Status {
-		out = append(out, fmt.Sprintf("status: %s %d, %s %d", an, a.Status, bn, b.Status))
+		out = append(out, fmt.Sprintf("status: %s %s, %s %s", an, a.Status, bn, b.Status))
 	}
 	return strings.Join(out, "\n")
 }
@@ -1065,6 +1065,6 @@ func (tr *transcript) brief() string {
 		}
 		return s
 	}
-	fmt.Fprintf(&b, "  stdout (%d lines): %q\n  stderr: %q\n  status: %d", strings.Count(tr.Stdout, "\n"), clip(tr.Stdout), clip(tr.Stderr), tr.Status)
+	fmt.Fprintf(&b, "  stdout (%d lines): %q\n  stderr: %q\n  status: %s", strings.Count(tr.Stdout, "\n"), clip(tr.Stdout), clip(tr.Stderr), tr.Status)
 	return b.String()
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Impl names a language side: "c" or "go".
@@ -208,24 +210,68 @@ func (p *Process) Stderr() string { return p.stderr.String() }
 // Pid is the server's process id.
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
-// Signal sends sig and waits up to timeout for the server to exit; it returns the exit
-// code (or -1 and an error when it did not exit in time, after which it is killed).
-func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+// Signal sends sig and waits up to timeout for the server to exit; it returns how it
+// ended (Status), or an error when it did not exit in time, after which it is killed.
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return -1, err
+		return "", err
 	}
 	return p.Wait(timeout)
 }
 
-// Wait waits up to timeout for the server to exit and returns its exit code.
-func (p *Process) Wait(timeout time.Duration) (int, error) {
+// Wait waits up to timeout for the server to exit and returns how it ended (Status).
+func (p *Process) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
-		return p.Cmd.ProcessState.ExitCode(), nil
+		return Status(p.Cmd.ProcessState), nil
 	case <-time.After(timeout):
 		p.Kill()
-		return -1, fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
+		return "", fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
 	}
+}
+
+// Status says how a process ended, as its wait status tells: "exited N" or "killed by
+// SIGX" (never ProcessState.ExitCode's -1, which hides which signal it was).
+func Status(ps *os.ProcessState) string {
+	if ps == nil {
+		return "not started"
+	}
+	return WaitStatus(ps.Sys().(syscall.WaitStatus))
+}
+
+// WaitStatus is Status for a raw wait status.
+func WaitStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exited %d", ws.ExitStatus())
+	case ws.Signaled():
+		return "killed by " + SignalName(ws.Signal())
+	case ws.Stopped():
+		return "stopped by " + SignalName(ws.StopSignal())
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+// SignalName is the name `kill -l` gives sig: SIGHUP..SIGSYS, SIGRTMIN+n and SIGRTMAX-n
+// for glibc's real-time range 34..64 (SIGRTMIN is 34: glibc keeps 32 and 33 for itself,
+// which have no name and are "signal 32", "signal 33").
+func SignalName(sig syscall.Signal) string {
+	const rtmin, rtmax = 34, 64
+	switch {
+	case sig >= 1 && sig <= 31:
+		if name := unix.SignalName(sig); name != "" {
+			return name
+		}
+	case sig == rtmin:
+		return "SIGRTMIN"
+	case sig == rtmax:
+		return "SIGRTMAX"
+	case sig > rtmin && sig <= (rtmin+rtmax)/2:
+		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-rtmin)
+	case sig > (rtmin+rtmax)/2 && sig < rtmax:
+		return fmt.Sprintf("SIGRTMAX-%d", rtmax-int(sig))
+	}
+	return fmt.Sprintf("signal %d", int(sig))
 }
 
 // Kill ends the server if it still runs and waits for it.
@@ -235,8 +281,8 @@ func (p *Process) Kill() {
 }
 
 // Run runs a command (a client, or a server that should fail) to its end within timeout
-// and returns its stdout, stderr and exit code.
-func Run(timeout time.Duration, path string, args ...string) (stdout, stderr string, code int, err error) {
+// and returns its stdout, stderr and how it ended (Status).
+func Run(timeout time.Duration, path string, args ...string) (stdout, stderr, status string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
@@ -247,5 +293,5 @@ func Run(timeout time.Duration, path string, args ...string) (stdout, stderr str
 	if errors.As(err, &exit) && ctx.Err() == nil {
 		err = nil
 	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode(), err
+	return out.String(), errb.String(), Status(cmd.ProcessState), err
 }
