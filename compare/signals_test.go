@@ -347,4 +347,300 @@ func logSignalTable(t *testing.T, cases []sigCase, ref, got []*transcript) {
 	t.Logf("signal table:\n%s", b.String())
 }
 
-var _ = unix.SIGIO
+// ---- the process group, stop signals in a row, log streams ----
+
+// TestSignalProcessGroup: Ctrl-C at a terminal, kill(-pgid, SIGINT), with a client served
+// and one connected and silent: every process of the group gets it (fork's children too);
+// the server stops with the SIGINT line, the silent client sees its connection end.
+func TestSignalProcessGroup(t *testing.T) {
+	c, g := sides(t)
+	var cases []string
+	for _, model := range models(t) {
+		if unavailable(model) == "" {
+			cases = append(cases, model)
+		}
+	}
+	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*transcript, error) {
+		p, err := startSig(s.server, model, streamRead, streamRead)
+		if err != nil {
+			return nil, err
+		}
+		defer p.kill()
+		a := exchange("a", p.port, "before the signal")
+		silent := dialSig("s", p.port)
+		defer silent.close()
+		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
+			return nil, fmt.Errorf("the server did not log the silent client")
+		}
+		if err := unix.Kill(-p.pid, unix.SIGINT); err != nil {
+			return nil, err
+		}
+		tr := &transcript{Status: p.wait(processTimeout)}
+		silent.readEnd(signalTimeout)
+		if n := p.groupMembers(); n > 0 {
+			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
+		}
+		p.kill()
+		stdout, stderr, err := p.logs(signalTimeout)
+		if err != nil {
+			return nil, err
+		}
+		ports := map[int][]string{a.port: {"a"}, silent.port: {"s"}}
+		tr.Conns = []connRecord{a.record(), silent.record()}
+		tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+		return tr, nil
+	})
+	for i, model := range cases {
+		t.Run(model, func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			s, _ := tr.conn("s")
+			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
+				s.End == "EOF" && len(tr.Notes) == 0
+			require.True(t, ok, "the C server breaks the contract:\n%s", tr.brief())
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", model, d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
+
+// stallCase: signals sent while the server blocks writing a log line to a stdout nobody
+// reads (a pipe of one page, full).
+type stallCase struct {
+	model string
+	sigs  []syscall.Signal
+}
+
+func (c stallCase) name() string {
+	var names []string
+	for _, s := range c.sigs {
+		names = append(names, standalone.SignalName(s))
+	}
+	return c.model + "/" + strings.Join(names, "+")
+}
+
+// runStallCase: clients one after the other, each with a 400-byte request, until the
+// server blocks in its stdout write (a thread of it sleeps in pipe_write); then the signals,
+// each sent once the previous one was taken (the stop eventfd written, for a stop signal;
+// no longer pending, for another); then what the server did with them while blocked; then
+// the test drains stdout, and the server finishes.
+func runStallCase(s side, c stallCase) (*transcript, error) {
+	p, err := startSig(s.server, c.model, streamStall, streamRead)
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr := &transcript{}
+	ports := map[int][]string{}
+	var clients []*sigClient
+	blocked := false
+	var lastDone chan struct{}
+	// epoll-et logs only "new conn" lines (a stream echo): it takes ~140 clients.
+	for i := 0; i < 200 && !blocked; i++ {
+		cl := dialSig(fmt.Sprintf("c%02d", i), p.port)
+		clients = append(clients, cl)
+		ports[cl.port] = []string{cl.name}
+		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, text(uint64(i), 400)))
+		// Served (it reads its echo and the end) or the server blocked logging it.
+		done := make(chan struct{})
+		go func() { defer close(done); cl.readEnd(processTimeout) }()
+		waitFor(time.Now().Add(signalTimeout), func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+			}
+			blocked = p.blockedInWrite(c.model == "fork")
+			return blocked
+		})
+		if blocked {
+			lastDone = done
+		} else {
+			<-done
+		}
+	}
+	if !blocked {
+		return nil, fmt.Errorf("the server never blocked on its stdout")
+	}
+	for _, sig := range c.sigs {
+		if err := p.send(sig); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(signalTimeout)
+		if classOf(c.model, sig) == classStop {
+			waitFor(deadline, func() bool { return p.exited() || stopRequestedIn(p.pid) })
+		} else {
+			waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, sig) })
+			p.wait(200 * time.Millisecond) // a terminating one kills at once, the kernel's doing
+		}
+	}
+	// The stop handler interrupted the write (C), which is then written again: blocked
+	// again once it is back in pipe_write.
+	stillBlocked := waitFor(time.Now().Add(signalTimeout), func() bool { return p.exited() || p.blockedInWrite(false) }) && !p.exited()
+	tr.Notes = append(tr.Notes, fmt.Sprintf("after the signals: %s, blocked in the write: %v", p.statusNow(), stillBlocked))
+	p.out[0].drain()
+	tr.Status = p.wait(processTimeout)
+	if tr.Status == "running" {
+		return nil, fmt.Errorf("the server did not exit once stdout was drained")
+	}
+	<-lastDone // fork: the blocked child writes, answers and ends
+	p.kill()
+	stdout, stderr, err := p.logs(signalTimeout)
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range clients {
+		cl.close()
+	}
+	for _, cl := range clients {
+		tr.Conns = append(tr.Conns, cl.record())
+	}
+	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+	return tr, nil
+}
+
+// TestSignalsWhileLogBlocked: a stdout nobody reads blocks the log writer, in both
+// servers. A stop signal then takes effect once the pending write completes: the server
+// stays blocked until the test drains the pipe, then stops with the FIRST stop signal's
+// line (TERM then INT then HUP: SIGTERM; INT then TERM: SIGINT). A terminating signal kills
+// it at once, blocked or not.
+func TestSignalsWhileLogBlocked(t *testing.T) {
+	c, g := sides(t)
+	var cases []stallCase
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		cases = append(cases,
+			stallCase{model, []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}},
+			stallCase{model, []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}},
+			stallCase{model, []syscall.Signal{syscall.SIGUSR1}})
+	}
+	ref, got, errs := runPairs(c, g, cases, runStallCase)
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			if first := cs.sigs[0]; first == syscall.SIGUSR1 {
+				require.Equal(t, "killed by SIGUSR1", tr.Status, "the C server breaks the contract:\n%s", tr.brief())
+			} else {
+				line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", standalone.SignalName(first), int(first))
+				// fork: when the blocked writer is a child, the parent stops at once.
+				ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, line) &&
+					(tr.Notes[0] == "after the signals: running, blocked in the write: true" || cs.model == "fork")
+				require.True(t, ok, "the C server breaks the contract (want blocked until drained, then %q):\n%s", line, tr.brief())
+			}
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
+
+// streamCase: the server started with stdout and stderr as given.
+type streamCase struct {
+	model          string
+	stdout, stderr streamMode
+}
+
+var streamNames = map[streamMode]string{streamRead: "read", streamBroken: "broken", streamClosed: "closed"}
+
+func (c streamCase) name() string {
+	return fmt.Sprintf("%s/stdout-%s/stderr-%s", c.model, streamNames[c.stdout], streamNames[c.stderr])
+}
+
+// runStreamCase: client a connects and stays silent (its "new conn" line is the first on
+// stdout), then sends; client b is served; SIGTERM. Where fds 1 and 2 point is noted.
+func runStreamCase(s side, c streamCase) (*transcript, error) {
+	p, err := startSig(s.server, c.model, c.stdout, c.stderr)
+	tr := &transcript{}
+	if err == errExited {
+		tr.Status = p.status
+		tr.Stdout, tr.Stderr, err = p.logs(signalTimeout)
+		return tr, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr.Notes = append(tr.Notes, fmt.Sprintf("fd 1: %s, fd 2: %s", fdKind(fdTarget(p.pid, 1)), fdKind(fdTarget(p.pid, 2))))
+	a := dialSig("a", p.port)
+	defer a.close()
+	if c.stdout == streamBroken {
+		// Its "new conn" line kills the server before a sends: a sees the end, no reset.
+		p.wait(signalTimeout)
+	}
+	a.sendHalfClose("hello")
+	a.readEnd(signalTimeout)
+	ports := map[int][]string{a.port: {"a"}}
+	tr.Conns = append(tr.Conns, a.record())
+	if !p.exited() {
+		b := exchange("b", p.port, "second")
+		ports[b.port] = []string{"b"}
+		tr.Conns = append(tr.Conns, b.record())
+		p.send(syscall.SIGTERM)
+	}
+	tr.Status = p.wait(processTimeout)
+	p.kill()
+	stdout, stderr, err := p.logs(signalTimeout)
+	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+	return tr, err
+}
+
+func fdKind(target string) string {
+	switch {
+	case target == "":
+		return "closed"
+	case strings.HasPrefix(target, "pipe:"):
+		return "a pipe"
+	}
+	return target
+}
+
+// TestLogStreams: stdout or stderr a pipe whose reader is gone (the server dies of SIGPIPE
+// at its first line there: stderr's "listening on", stdout's first "new conn"), or closed
+// at the start (the server opens it on /dev/null and serves as usual).
+func TestLogStreams(t *testing.T) {
+	c, g := sides(t)
+	var cases []streamCase
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		for _, io := range [][2]streamMode{
+			{streamBroken, streamRead}, {streamRead, streamBroken},
+			{streamClosed, streamRead}, {streamRead, streamClosed}, {streamClosed, streamClosed},
+		} {
+			cases = append(cases, streamCase{model, io[0], io[1]})
+		}
+	}
+	ref, got, errs := runPairs(c, g, cases, runStreamCase)
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			var bad bool
+			switch {
+			case cs.stdout == streamBroken || cs.stderr == streamBroken:
+				bad = tr.Status != "killed by SIGPIPE"
+			default:
+				want := func(m streamMode) string {
+					if m == streamClosed {
+						return os.DevNull
+					}
+					return "a pipe"
+				}
+				bad = tr.Status != "exited 0" || len(tr.Notes) != 1 ||
+					tr.Notes[0] != fmt.Sprintf("fd 1: %s, fd 2: %s", want(cs.stdout), want(cs.stderr))
+				for _, cl := range tr.Conns {
+					bad = bad || cl.End != "EOF" || len(cl.Data) == 0
+				}
+			}
+			require.False(t, bad, "the C server breaks the contract:\n%s", tr.brief())
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}

@@ -180,6 +180,9 @@ func startSig(server, model string, stdout, stderr streamMode, extraArgs ...stri
 			return p.port > 0 || p.exited()
 		})
 	}
+	if p.port <= 0 && p.exited() {
+		return p, errExited
+	}
 	if p.port <= 0 {
 		err := fmt.Errorf("%s %s did not start: %s, stderr %q", server, model, p.statusNow(), p.out[1].String())
 		p.kill()
@@ -187,6 +190,9 @@ func startSig(server, model string, stdout, stderr streamMode, extraArgs ...stri
 	}
 	return p, nil
 }
+
+// errExited: the server exited before it listened (a broken stderr kills it at its first line).
+var errExited = errors.New("the server exited before it listened")
 
 var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
 
@@ -366,13 +372,27 @@ func stopRequestedIn(pid int) bool {
 	return false
 }
 
-// blockedInWrite: a thread of pid sleeps in a pipe write (its wchan), the log writer
-// waiting for a reader.
-func blockedInWrite(pid int) bool {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
-	for _, t := range tasks {
-		if b, err := os.ReadFile(t); err == nil && strings.Contains(string(b), "pipe_write") {
-			return true
+// blockedInWrite: a thread of the server (or, with group, of any process in its group: fork's
+// children) sleeps in a pipe write (its wchan), the log writer waiting for a reader.
+func (p *sigProc) blockedInWrite(group bool) bool {
+	pids := []int{p.pid}
+	if group {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err == nil && pid != p.pid {
+				if pgid, err := unix.Getpgid(pid); err == nil && pgid == p.pid {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	for _, pid := range pids {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, t := range tasks {
+			if b, err := os.ReadFile(t); err == nil && strings.Contains(string(b), "pipe_write") {
+				return true
+			}
 		}
 	}
 	return false
