@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
@@ -241,6 +242,9 @@ func TestMain(m *testing.M) {
 			c.Close()
 		}
 		l.Close()
+	}
+	if standalone.Sanitized() {
+		standalone.SetSanitizerOptions()
 	}
 	code := m.Run()
 	if buildDir != "" {

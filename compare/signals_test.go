@@ -164,9 +164,12 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 		// Taken (handled, ignored, waited for) once no thread has it pending.
 		waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, c.sig) })
 		if classOf(c.model, c.sig) == classTerminate {
-			// Go dies of a SEGV, BUS, FPE, ILL or TRAP sent by kill a moment after its
-			// runtime took it (os/signal, then the default disposition and the signal again).
-			p.wait(500 * time.Millisecond)
+			// A signal whose default dumps core (QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV,
+			// XCPU, XFSZ, SYS) kills once the thread that took it has stopped every other
+			// thread (coredump_wait), which takes a while on a loaded machine; and Go dies of
+			// a SEGV, BUS, FPE, ILL or TRAP sent by kill a moment after its runtime took it
+			// (os/signal, then the default disposition and the signal again).
+			p.wait(signalTimeout)
 		}
 	}
 	tr.Notes = append(tr.Notes, "after the signal: "+p.statusNow())
@@ -472,7 +475,7 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 			waitFor(deadline, func() bool { return p.exited() || stopRequestedIn(p.pid) })
 		} else {
 			waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, sig) })
-			p.wait(200 * time.Millisecond) // a terminating one kills at once, the kernel's doing
+			p.wait(signalTimeout) // a terminating one kills at once, the kernel's doing
 		}
 	}
 	// The stop handler interrupted the write (C), which is then written again: blocked
