@@ -64,6 +64,9 @@ func classOf(model string, sig syscall.Signal) sigClass {
 	return classTerminate
 }
 
+// inheritedIgnored: the signals some cases start the servers with ignored.
+const inheritedIgnored = "INT PIPE USR1 TSTP 64"
+
 // allSignals: 1 to 64 but SIGKILL (which nothing can catch, block or ignore: it only
 // kills). SIGSTOP is in: it is the stop/continue case itself. 32 and 33 are glibc's own
 // (SIGCANCEL, SIGSETXID; SIGRTMIN is 34), but kill(1) sends them by number and a C
@@ -80,15 +83,21 @@ func allSignals() []syscall.Signal {
 
 // sigCase is one signal sent to one model's server, idle or busy.
 type sigCase struct {
-	model string
-	sig   syscall.Signal
-	busy  bool
+	model   string
+	sig     syscall.Signal
+	busy    bool
+	ignored string // signals the server inherits ignored (startOpts.ignored)
+	// wrapper: the C server runs under it (valgrind); the Go server never does.
+	wrapper []string
 }
 
 func (c sigCase) name() string {
 	mode := "idle"
 	if c.busy {
 		mode = "busy"
+	}
+	if c.ignored != "" {
+		mode += "/inherited-ignored"
 	}
 	return fmt.Sprintf("%s/%s/%s", c.model, standalone.SignalName(c.sig), mode)
 }
@@ -101,7 +110,11 @@ const signalTimeout = 3 * time.Second
 // (exits, stops, or takes it and goes on); then s sends its request and client b is served
 // if the server still runs, and SIGTERM stops it.
 func runSignalCase(s side, c sigCase) (*transcript, error) {
-	p, err := startSig(s.server, c.model, streamRead, streamRead)
+	o := startOpts{stdout: streamRead, stderr: streamRead, ignored: c.ignored}
+	if s.name == "C" {
+		o.wrapper = c.wrapper
+	}
+	p, err := startSig(s.server, c.model, o)
 	if err != nil {
 		return nil, err
 	}
@@ -290,8 +303,14 @@ func TestSignals(t *testing.T) {
 		}
 		for _, sig := range allSignals() {
 			for _, busy := range []bool{false, true} {
-				cases = append(cases, sigCase{model, sig, busy})
+				cases = append(cases, sigCase{model: model, sig: sig, busy: busy})
 			}
+		}
+		// Started with signals ignored (a shell script's `server &` ignores INT; `trap ''`,
+		// a supervisor that ignores PIPE): each still does what its default does, as the
+		// Go server cannot see what it inherited.
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1, syscall.SIGPIPE, syscall.SIGTSTP, 64} {
+			cases = append(cases, sigCase{model: model, sig: sig, ignored: inheritedIgnored})
 		}
 	}
 	start := time.Now()
@@ -364,7 +383,7 @@ func TestSignalProcessGroup(t *testing.T) {
 		}
 	}
 	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*transcript, error) {
-		p, err := startSig(s.server, model, streamRead, streamRead)
+		p, err := startSig(s.server, model, startOpts{stdout: streamRead, stderr: streamRead})
 		if err != nil {
 			return nil, err
 		}
@@ -429,7 +448,7 @@ func (c stallCase) name() string {
 // no longer pending, for another); then what the server did with them while blocked; then
 // the test drains stdout, and the server finishes.
 func runStallCase(s side, c stallCase) (*transcript, error) {
-	p, err := startSig(s.server, c.model, streamStall, streamRead)
+	p, err := startSig(s.server, c.model, startOpts{stdout: streamStall, stderr: streamRead})
 	if err != nil {
 		return nil, err
 	}
@@ -545,19 +564,29 @@ func TestSignalsWhileLogBlocked(t *testing.T) {
 type streamCase struct {
 	model          string
 	stdout, stderr streamMode
+	ignored        string // signals the server inherits ignored (startOpts.ignored)
 }
 
 var streamNames = map[streamMode]string{streamRead: "read", streamBroken: "broken", streamClosed: "closed"}
 
 func (c streamCase) name() string {
-	return fmt.Sprintf("%s/stdout-%s/stderr-%s", c.model, streamNames[c.stdout], streamNames[c.stderr])
+	name := fmt.Sprintf("%s/stdout-%s/stderr-%s", c.model, streamNames[c.stdout], streamNames[c.stderr])
+	if c.ignored != "" {
+		name += "/inherited-ignored"
+	}
+	return name
 }
 
 // runStreamCase: client a connects and stays silent (its "new conn" line is the first on
 // stdout), then sends; client b is served; SIGTERM. Where fds 1 and 2 point is noted.
 func runStreamCase(s side, c streamCase) (*transcript, error) {
-	p, err := startSig(s.server, c.model, c.stdout, c.stderr)
+	p, err := startSig(s.server, c.model, startOpts{stdout: c.stdout, stderr: c.stderr, ignored: c.ignored})
 	tr := &transcript{}
+	if err == nil && c.stderr == streamBroken {
+		// Its "listening on" line kills it: the test may have seen it listen just before.
+		p.wait(signalTimeout)
+		err = errExited
+	}
 	if err == errExited {
 		tr.Status = p.status
 		tr.Stdout, tr.Stderr, err = p.logs(signalTimeout)
@@ -615,8 +644,9 @@ func TestLogStreams(t *testing.T) {
 			{streamBroken, streamRead}, {streamRead, streamBroken},
 			{streamClosed, streamRead}, {streamRead, streamClosed}, {streamClosed, streamClosed},
 		} {
-			cases = append(cases, streamCase{model, io[0], io[1]})
+			cases = append(cases, streamCase{model: model, stdout: io[0], stderr: io[1]})
 		}
+		cases = append(cases, streamCase{model: model, stdout: streamBroken, stderr: streamRead, ignored: inheritedIgnored})
 	}
 	ref, got, errs := runPairs(c, g, cases, runStreamCase)
 	for i, cs := range cases {

@@ -90,9 +90,21 @@ func (l *logStream) read(onLine func(string)) {
 // drain starts reading a stalled stream.
 func (l *logStream) drain() { l.once.Do(func() { close(l.start) }) }
 
-// startSig starts server MODEL 0 with the given stdout and stderr and waits until it
-// listens: its "listening on" line when stderr is read, else its listening socket in /proc.
-func startSig(server, model string, stdout, stderr streamMode, extraArgs ...string) (*sigProc, error) {
+// startOpts: how a server is started for a signal or log-stream case.
+type startOpts struct {
+	stdout, stderr streamMode
+	// ignored: signals (as sh's trap names them) the server inherits ignored: it is
+	// started through `sh -c 'trap "" SIGS; exec SERVER MODEL 0'`, the same process.
+	ignored string
+	// wrapper runs the server under another program that execs or traces it in the same
+	// process (valgrind).
+	wrapper []string
+}
+
+// startSig starts server MODEL 0 as o says and waits until it listens: its "listening on"
+// line when stderr is read, else its listening socket in /proc.
+func startSig(server, model string, o startOpts) (*sigProc, error) {
+	stdout, stderr := o.stdout, o.stderr
 	p := &sigProc{done: make(chan struct{})}
 	files := []*os.File{nil, nil, nil}
 	var toClose []*os.File
@@ -147,8 +159,14 @@ func startSig(server, model string, stdout, stderr streamMode, extraArgs ...stri
 			}
 		}
 	}
-	args := append([]string{server, model, "0"}, extraArgs...)
-	proc, err := os.StartProcess(server, args, &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}})
+	path, args := server, []string{server, model, "0"}
+	if o.ignored != "" {
+		path, args = "/bin/sh", []string{"sh", "-c", `trap "" ` + o.ignored + `; exec "$0" "$@"`, server, model, "0"}
+	}
+	if len(o.wrapper) > 0 {
+		path, args = o.wrapper[0], append(append([]string(nil), o.wrapper...), args...)
+	}
+	proc, err := os.StartProcess(path, args, &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}})
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +186,9 @@ func startSig(server, model string, stdout, stderr streamMode, extraArgs ...stri
 		close(p.done)
 	}()
 	deadline := time.Now().Add(processTimeout)
+	if len(o.wrapper) > 0 {
+		deadline = time.Now().Add(4 * processTimeout) // valgrind starts slowly
+	}
 	if l := p.out[1]; l != nil && l.mode == streamRead {
 		select {
 		case p.port = <-ready:

@@ -9,8 +9,8 @@
  * Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line
  * (later ones while stopping change nothing); every other signal keeps its default
  * disposition, which the Go twin reproduces: a terminating one kills the process by that
- * signal, a stopping one stops it, an ignored one is ignored. Signal 33 (glibc's SIGSETXID)
- * is ignored from the start; see ignore_setxid. Descriptors 0-2, when closed at the start,
+ * signal, a stopping one stops it, an ignored one is ignored, whatever the server inherited;
+ * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. Descriptors 0-2, when closed at the start,
  * are opened on /dev/null (reopen_stdio), as Go's runtime does.
  * Go twin: gosrv/cmd/server/main.go.
  */
@@ -69,25 +69,45 @@ static void reopen_stdio(void)
 }
 
 /*
+ * A signal ignored when the server starts (a shell's `trap '' PIPE`, nohup, a supervisor
+ * that ignores SIGPIPE) gets its default disposition: the Go server cannot see what it
+ * inherited (its runtime installs its own handlers before main) and gives them their
+ * defaults (gosrv/cmd/server/main.go), so the C server does too. A handler is never
+ * inherited across exec, so one found here was installed before main by a sanitizer's
+ * runtime (ASan's for SIGSEGV, SIGBUS, SIGFPE) and is kept. Then main installs the stop
+ * handlers for SIGINT, SIGTERM, SIGHUP. sigaction(2) directly: glibc's wrapper refuses its
+ * own two signals, 32 and 33.
+ *
  * Signal 33 is glibc's SIGSETXID (glibc reserves 32 and 33; SIGRTMIN is 34): glibc
  * installs its handler, which ignores a signal sent by kill, with the first pthread_create
- * (the thread model's first connection, sigio's watcher). Until then its default
- * disposition terminates. Go's runtime uses the same signal for its all-threads system
- * calls and ignores it when kill sends it. Ignored from the start here (sigaction(2)
- * directly: glibc's wrapper refuses its own signals), the C server does the same in every
- * model at every moment, as the Go one does. Signal 32 (SIGCANCEL) keeps its default: glibc
- * installs its handler only for pthread_cancel, which no model calls, and Go's runtime
- * installs none (it kills both).
+ * (the thread model's first connection, sigio's watcher); until then its default
+ * disposition terminated the server (measured). Go's runtime uses the same signal for its
+ * all-threads system calls and ignores it when kill sends it. Ignored from the start here,
+ * the C server does the same in every model at every moment, as the Go one does. Signal 32
+ * (SIGCANCEL) keeps its default: glibc installs its handler only for pthread_cancel, which
+ * no model calls, and Go's runtime installs none (it kills both).
  */
-static void ignore_setxid(void)
+static void reset_signals(void)
 {
     struct { /* the kernel's struct sigaction */
         void (*handler)(int);
         unsigned long flags;
         void (*restorer)(void);
         uint64_t mask;
-    } ksa = { .handler = SIG_IGN };
-    syscall(SYS_rt_sigaction, 33, &ksa, NULL, sizeof(ksa.mask));
+    } ksa, old;
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        memset(&ksa, 0, sizeof(ksa));
+        if (sig == 33) {
+            ksa.handler = SIG_IGN;
+        } else {
+            if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(old.mask)) < 0 || old.handler != SIG_IGN)
+                continue;
+            ksa.handler = SIG_DFL;
+        }
+        syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+    }
 }
 
 static int usage(void)
@@ -119,7 +139,7 @@ int main(int argc, char *argv[])
 {
     char line[128];
     reopen_stdio();
-    ignore_setxid();
+    reset_signals();
     if (argc < 2 || argc > 3)
         return usage();
     const struct model *m = find_model(argv[1]);

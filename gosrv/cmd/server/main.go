@@ -51,21 +51,20 @@ var faultSignals = []os.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, 
 // Go server by it as it kills the C server (same wait status, no goroutine dump, no exit 2,
 // even while the server blocks in a log write): QUIT, ABRT, USR1, USR2, PIPE, ALRM, STKFLT,
 // XCPU, XFSZ, VTALRM, PROF (the server never profiles), IO, PWR, SYS and the real-time
-// signals 35-64. Left to the runtime: HUP, INT, TERM (the stop), the fault signals, URG
-// (preemption; ignored by default), CHLD, WINCH (ignored by the runtime as by default),
-// CONT, TSTP, TTIN, TTOU (the runtime keeps their default), 32 and 34 (the runtime installs
-// no handler: their default kills, as in C), 33 (the runtime's own signal for all-thread
-// system calls, ignored when kill sends it; the C server ignores it too), and the signals
-// a model waits for itself (sigio's SIGIO and SIGRTMIN+6, gosrv.SigioReady), which its
-// serving thread blocks and the runtime drops elsewhere, as the C server takes them with
-// sigwaitinfo.
+// signals 34-64; also CONT, TSTP, TTIN, TTOU and 32, which the runtime leaves as inherited
+// (so that one ignored by the parent, `trap "" TSTP`, gets its default, as the C server's
+// reset_signals gives every signal). Left to the runtime: HUP, INT, TERM (the stop), the
+// fault signals, URG (preemption; ignored by default), CHLD, WINCH (ignored by the runtime
+// as by default), 33 (the runtime's own signal for all-thread system calls, ignored when
+// kill sends it; the C server ignores it too), and the signals a model waits for itself
+// (sigio's SIGIO and SIGRTMIN+6, gosrv.SigioReady), which its serving thread blocks and
+// the runtime drops elsewhere, as the C server takes them with sigwaitinfo.
 func defaultSignals(model string) {
 	left := map[syscall.Signal]bool{
 		syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGTERM: true,
 		syscall.SIGKILL: true, syscall.SIGSTOP: true,
 		syscall.SIGURG: true, syscall.SIGCHLD: true, syscall.SIGWINCH: true,
-		syscall.SIGCONT: true, syscall.SIGTSTP: true, syscall.SIGTTIN: true, syscall.SIGTTOU: true,
-		32: true, 33: true, 34: true,
+		33: true,
 	}
 	for _, sig := range faultSignals {
 		left[sig.(syscall.Signal)] = true
