@@ -14,12 +14,12 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -208,28 +208,13 @@ func (b baseline) check(t *testing.T) {
 
 // children lists the processes whose parent is pid, as "PID STATE" (Z for a zombie).
 func children(pid int) []string {
-	ents, err := os.ReadDir("/proc")
+	kids, err := procfs.Children(pid)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var out []string
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, e.Name()+" "+f[0])
-		}
+	for _, k := range kids {
+		out = append(out, strconv.Itoa(k.Pid)+" "+k.State)
 	}
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -206,23 +207,7 @@ func resumeServer() step {
 }
 
 // allStopped: every thread of pid is in state T (stopped by a signal).
-func allStopped(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil {
-			return false
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
+func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
@@ -354,16 +339,6 @@ func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 	}
 }
 
-// closedPort is a loopback port that nothing listens on: bound on port 0, then closed.
-func closedPort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
-}
-
 // withServer runs f with a fresh standalone server of s (model) and adds the server's
 // stdout (client ports hidden) to the transcript's notes.
 func withServer(s side, model string, f func(port int) (*transcript, error)) (*transcript, error) {
@@ -393,10 +368,11 @@ func serverArgs(name string, args []string, expect func(*transcript) error) cliC
 func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
 	return cliCase{"client-" + name, func(s side) (*transcript, error) {
 		return withServer(s, "iterative", func(port int) (*transcript, error) {
-			closed, err := closedPort()
+			closed, release, err := standalone.ClosedPort()
 			if err != nil {
 				return nil, err
 			}
+			defer release()
 			a := make([]string, len(args))
 			for i, x := range args {
 				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)

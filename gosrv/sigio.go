@@ -67,7 +67,7 @@ func startWatch(stopFd, tid int) (*stopWatch, error) {
 			{Fd: int32(stopFd), Events: unix.POLLIN},
 			{Fd: int32(quitFd), Events: unix.POLLIN},
 		}
-		ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err })
+		ignoringEINTR(func() error { _, err := poll(pfd, -1); return err })
 		if pfd[0].Revents != 0 {
 			unix.Tgkill(unix.Getpid(), tid, unix.SIGIO)
 		}
@@ -97,9 +97,9 @@ func armFd(fd, tid, flags int) error {
 	return err
 }
 
-// tryEcho is the one-shot protocol on a non-blocking connection. It returns false when
-// the connection had nothing to read yet (EAGAIN: its signal will come), true when it was
-// served and closed.
+// tryEcho is the one-shot protocol on a non-blocking connection: recv, and unless it meets
+// EAGAIN, echoReply. It returns false when the connection had nothing to read yet (EAGAIN:
+// its signal will come), true when it was served and closed.
 func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 	var buf [BufSize]byte
 	var n int
@@ -108,20 +108,7 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 		return false
 	}
 	conns.del(connFd)
-	if err != nil {
-		logErrno(srv.ErrFd, "recv_connfd", err)
-		unix.Close(connFd)
-		return true
-	}
-	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
-	// A fresh socket's send buffer takes 512 bytes; EAGAIN is logged, never retried.
-	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
-		logErrno(srv.ErrFd, "send_connfd", err)
-		unix.Close(connFd)
-		return true
-	}
-	unix.Shutdown(connFd, unix.SHUT_WR)
-	unix.Close(connFd)
+	echoReply(srv, connFd, buf[:], n, err)
 	return true
 }
 
