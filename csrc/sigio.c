@@ -223,7 +223,7 @@ int serve_sigio(const struct server *srv)
             /* The watcher's stop, or the kernel's word that the real-time queue was full. */
             if (stop_requested(srv->stopfd))
                 break;
-            /* Events were lost: look at every descriptor once. */
+            /* Events were lost: look at every descriptor once, by ascending number. */
             accept_all(srv, &conns, tid);
             for (int fd = 0; fd < conns.cap; fd++) {
                 if (conns.open[fd])

@@ -204,9 +204,10 @@ func serveSigio(srv *Server) int {
 			if stopRequested(srv.StopFd) {
 				break
 			}
-			// Events were lost: look at every descriptor once.
+			// Events were lost: look at every descriptor once, by ascending number (not
+			// the map's order, which Go randomizes): C walks its table from 0 up.
 			sigioAcceptAll(srv, conns, tid, &slice)
-			for fd := range conns {
+			for _, fd := range conns.ascending() {
 				tryEcho(srv, conns, fd)
 			}
 			continue

@@ -81,6 +81,9 @@ func (h *Harness) Release() error {
 // left open, since the model may still use them). Later calls return the first result.
 func (h *Harness) Stop() (status int, err error) {
 	h.stopOnce.Do(func() {
+		// A held log pipe (Pipe.Hold) would keep the model from ever seeing the stop.
+		h.Out.Unhold()
+		h.Err.Unhold()
 		var one [8]byte // an eventfd is written a uint64 in the machine's byte order
 		binary.NativeEndian.PutUint64(one[:], 1)
 		if _, err := unix.Write(h.StopFd, one[:]); err != nil {
@@ -103,7 +106,7 @@ func (h *Harness) Stop() (status int, err error) {
 type Running struct {
 	h      *Harness
 	port   int
-	tid    int    // the serving thread; written before the send on h.Served
+	tid    int    // the serving thread, known before Serve returns
 	prefix string // "native" or "gosrv", for Stop's errors
 }
 
@@ -113,11 +116,13 @@ type Running struct {
 // so that the state a model may have changed (a signal mask) reaches no other goroutine.
 func (h *Harness) Serve(prefix string, port int, serve func() int) *Running {
 	r := &Running{h: h, port: port, prefix: prefix}
+	tid := make(chan int, 1)
 	go func() {
 		runtime.LockOSThread()
-		r.tid = unix.Gettid()
+		tid <- unix.Gettid()
 		h.Served <- serve()
 	}()
+	r.tid = <-tid // a test may read the thread's /proc entries while it serves
 	return r
 }
 
@@ -142,5 +147,10 @@ func (r *Running) Stdout() []byte { return r.h.Out.Bytes() }
 // Stderr is every byte the model wrote to its err descriptor so far, starting with "listening on".
 func (r *Running) Stderr() []byte { return r.h.Err.Bytes() }
 
-// ServeTid is the thread that ran the model; valid once Stop has returned.
+// ServeTid is the thread that runs the model, from Serve's return on: a test reads its
+// state and times from /proc/self/task/TID while it serves, and sees it gone after Stop.
 func (r *Running) ServeTid() int { return r.tid }
+
+// StdoutPipe is the pipe the model logs its stdout lines to: a test may hold it
+// (Pipe.Hold) to stop the model at its next line.
+func (r *Running) StdoutPipe() *Pipe { return r.h.Out }

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/internal/logpipe"
 	"golang.org/x/sys/unix"
 )
 
@@ -159,7 +160,7 @@ func (s *syncBuffer) String() string {
 type Process struct {
 	Cmd    *exec.Cmd
 	Port   int
-	stdout *syncBuffer
+	stdout *logpipe.Pipe // a pipe of its own, which a test may hold (logpipe.Pipe.Hold); nil when Quiet
 	stderr *syncBuffer
 	done   chan struct{}
 	err    error
@@ -185,25 +186,37 @@ type Options struct {
 func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	p := &Process{
 		Cmd:    exec.Command(argv[0], argv[1:]...),
-		stdout: &syncBuffer{},
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
 	p.Cmd.ExtraFiles = o.Extra
-	p.Cmd.Stdout = p.stdout
+	var outW *os.File
 	if o.Quiet {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
-		defer devnull.Close()
-		p.Cmd.Stdout = devnull
+		outW = devnull
+	} else {
+		stdout, err := logpipe.New()
+		if err != nil {
+			return nil, err
+		}
+		p.stdout = stdout
+		// An *os.File is handed to the child as it is: the server writes into the pipe
+		// itself, with no copying goroutine in between that a hold could not stop.
+		outW = os.NewFile(uintptr(stdout.W), "stdout")
+		stdout.W = -1 // closed below, once the child has its copy
 	}
+	p.Cmd.Stdout = outW
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
+		outW.Close()
 		return nil, err
 	}
-	if err := p.Cmd.Start(); err != nil {
+	err = p.Cmd.Start()
+	outW.Close() // the child has its copy; the pipe's reader sees end of file when it exits
+	if err != nil {
 		return nil, err
 	}
 	ready := make(chan int, 1)
@@ -236,6 +249,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 			ready <- -1
 		}
 		p.err = p.Cmd.Wait()
+		if p.stdout != nil {
+			<-p.stdout.Done // every byte the server wrote to stdout is read
+		}
 		close(p.done)
 	}()
 	select {
@@ -271,7 +287,24 @@ func trimNL(s string) string {
 }
 
 // Stdout is what the server printed on stdout so far.
-func (p *Process) Stdout() string { return p.stdout.String() }
+func (p *Process) Stdout() string {
+	if p.stdout == nil {
+		return ""
+	}
+	return string(p.stdout.Bytes())
+}
+
+// StdoutPipe is the pipe the server prints its stdout to (nil when Quiet), which a test
+// may hold (logpipe.Pipe.Hold) to stop the server at its next line. Its W is -1: the write
+// end is the server's descriptor 1.
+func (p *Process) StdoutPipe() *logpipe.Pipe { return p.stdout }
+
+// unhold lets a held stdout drain: a server blocked on it could not act on a signal.
+func (p *Process) unhold() {
+	if p.stdout != nil {
+		p.stdout.Unhold()
+	}
+}
 
 // Stderr is what the server printed on stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
@@ -282,6 +315,7 @@ func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 // Signal sends sig and waits up to timeout for the server to exit; it returns how it
 // ended (Status), or an error when it did not exit in time, after which it is killed.
 func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
+	p.unhold()
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return "", err
 	}
@@ -345,6 +379,7 @@ func SignalName(sig syscall.Signal) string {
 
 // Kill ends the server if it still runs and waits for it.
 func (p *Process) Kill() {
+	p.unhold()
 	p.Cmd.Process.Kill()
 	<-p.done
 }
