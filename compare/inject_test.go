@@ -32,7 +32,7 @@ func (t traced) Port() int      { return t.p.Port }
 func (t traced) Stdout() []byte { return t.p.Stdout() }
 func (t traced) Stderr() []byte { return t.p.Stderr() }
 func (t traced) ServerPid() int { return t.p.Pid }
-func (t traced) Stop() (int, error) {
+func (t traced) Stop() (string, error) {
 	status, err := t.p.Signal(syscall.SIGTERM, processTimeout)
 	return status, t.injectedOnce(err)
 }
@@ -59,8 +59,8 @@ func awaitExit() step {
 		return t.injectedOnce(err)
 	}}
 }
-func (t traced) Signal(sig syscall.Signal) (int, error) { return t.p.Signal(sig, processTimeout) }
-func (t traced) Send(sig syscall.Signal) error          { return unix.Kill(t.p.Pid, sig) }
+func (t traced) Signal(sig syscall.Signal) (string, error) { return t.p.Signal(sig, processTimeout) }
+func (t traced) Send(sig syscall.Signal) error             { return unix.Kill(t.p.Pid, sig) }
 
 // tracedImpl starts s's server under fault.
 func (s side) tracedImpl(f inject.Fault) impl {
@@ -116,8 +116,8 @@ var (
 	bRefused = expects(wantEcho("a", []byte("first")), wantNoReply("b"), wantEcho("c", []byte("third")))
 	// fatal: the model ended with exit status 1 and an error line.
 	fatal = expects(func(model string, tr *transcript) error {
-		if tr.Status != 1 || !strings.Contains(tr.Stderr, " error: ") {
-			return fmt.Errorf("want exit 1 and an error line, got exit %d, stderr %q", tr.Status, tr.Stderr)
+		if tr.Status != "exited 1" || !strings.Contains(tr.Stderr, " error: ") {
+			return fmt.Errorf("want exit 1 and an error line, got %s, stderr %q", tr.Status, tr.Stderr)
 		}
 		return nil
 	})

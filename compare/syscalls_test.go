@@ -423,8 +423,8 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
-	if tr.Status != 0 {
-		return nil, fmt.Errorf("%s: %s under strace: exit status %d; stderr %q", s.name, model, tr.Status, tr.Stderr)
+	if tr.Status != "exited 0" {
+		return nil, fmt.Errorf("%s: %s under strace: %s; stderr %q", s.name, model, tr.Status, tr.Stderr)
 	}
 	return parseStrace(out)
 }
@@ -494,9 +494,9 @@ func (s stracedTarget) Port() int      { return s.p.Port }
 func (s stracedTarget) Stdout() []byte { return []byte(s.p.Stdout()) }
 func (s stracedTarget) Stderr() []byte { return []byte(s.p.Stderr()) }
 func (s stracedTarget) ServerPid() int { return s.pid }
-func (s stracedTarget) Stop() (int, error) {
+func (s stracedTarget) Stop() (string, error) {
 	if err := syscall.Kill(s.pid, syscall.SIGTERM); err != nil {
-		return -1, err
+		return "", err
 	}
 	return s.p.Wait(processTimeout)
 }

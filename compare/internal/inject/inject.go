@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ type Process struct {
 	stdout   []byte
 	stderr   []byte
 	injected int           // how many calls were made to fail (0 or 1)
-	status   int           // exit code, or 128+signal
+	status   string        // how the main process ended: "exited N" or "killed by SIGX"
 	done     chan struct{} // closed when the tracer's loop ends: every traced task is gone
 	err      error
 	readers  sync.WaitGroup // the stdout and stderr copies: done at the pipes' end
@@ -173,19 +174,19 @@ func (p *Process) trace(path string, args []string, extra []*os.File, outW, errW
 		return
 	}
 	started <- nil
-	p.status = p.loop(pid, fault)
+	p.status = standalone.WaitStatus(syscall.WaitStatus(p.loop(pid, fault)))
 }
 
-// loop follows every task until the last one is gone and returns the main process's exit
-// code (128+signal if a signal killed it).
-func (p *Process) loop(pid int, fault Fault) int {
+// loop follows every task until the last one is gone and returns the main process's wait
+// status.
+func (p *Process) loop(pid int, fault Fault) unix.WaitStatus {
 	type task struct {
 		inSyscall bool
 		inject    bool
 	}
 	tasks := map[int]*task{pid: {}}
 	count := 0
-	status := -1
+	var status unix.WaitStatus
 	resume := func(tid int, sig unix.Signal) {
 		// ESRCH: the task was killed meanwhile; its exit is reported by wait.
 		unix.PtraceSyscall(tid, int(sig))
@@ -205,11 +206,7 @@ func (p *Process) loop(pid int, fault Fault) int {
 		switch {
 		case ws.Exited() || ws.Signaled():
 			if tid == pid {
-				if ws.Exited() {
-					status = ws.ExitStatus()
-				} else {
-					status = 128 + int(ws.Signal())
-				}
+				status = ws
 			}
 			delete(tasks, tid)
 			continue
@@ -307,17 +304,17 @@ func (p *Process) Injected() int {
 	return p.injected
 }
 
-// Signal sends sig and waits up to timeout for the process to end; it returns the exit
-// code (128+signal when a signal ended it).
-func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+// Signal sends sig and waits up to timeout for the process to end; it returns how it
+// ended ("exited N", "killed by SIGX").
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
 	if err := unix.Kill(p.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-		return -1, err
+		return "", err
 	}
 	return p.Wait(timeout)
 }
 
 // Wait waits up to timeout for the traced tree to end.
-func (p *Process) Wait(timeout time.Duration) (int, error) {
+func (p *Process) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
 		// Every task is gone, so every write end of the pipes is closed: the copies end.
@@ -325,7 +322,7 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 		return p.status, p.err
 	case <-time.After(timeout):
 		p.Kill()
-		return -1, fmt.Errorf("traced server %d did not exit within %v", p.Pid, timeout)
+		return "", fmt.Errorf("traced server %d did not exit within %v", p.Pid, timeout)
 	}
 }
 
