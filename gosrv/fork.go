@@ -79,6 +79,8 @@ func serveFork(srv *Server) int {
 		},
 		pids: []int{0, 0},
 	}
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
 	for {
@@ -103,9 +105,8 @@ func serveFork(srv *Server) int {
 			continue
 		}
 
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
+		connFd, peer := acceptConn(srv, &acc)
+		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)
@@ -132,5 +133,6 @@ func serveFork(srv *Server) int {
 	for len(ch.pfds) > 2 {
 		ch.reap(len(ch.pfds) - 1)
 	}
+	acc.close()
 	return status
 }

@@ -122,19 +122,17 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 	return true
 }
 
-// sigioAcceptAll accepts until EAGAIN: one signal may stand for several queued connections.
-func sigioAcceptAll(srv *Server, conns fdSet, tid int) {
+// sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
+// several queued connections, the overflow of a descriptor limit included (acceptConn
+// refuses it).
+func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int) {
 	for {
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {
+		connFd, peer := acceptConn(srv, acc)
+		if connFd == acceptRetry {
 			continue
 		}
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
-			return
+		if connFd < 0 {
+			return // acceptEmpty: drained; acceptFailed: logged
 		}
 		logNewConn(srv.OutFd, peer, false)
 		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
@@ -185,12 +183,14 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	var acc acceptor
+	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	conns := fdSet{}
 	var info siginfoPoll
 	status := 0
 
 	// Connections queued before O_ASYNC was set raised no signal either.
-	sigioAcceptAll(srv, conns, tid)
+	sigioAcceptAll(srv, &acc, conns, tid)
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -209,7 +209,7 @@ func serveSigio(srv *Server) int {
 				break
 			}
 			// Events were lost: look at every descriptor once.
-			sigioAcceptAll(srv, conns, tid)
+			sigioAcceptAll(srv, &acc, conns, tid)
 			for fd := range conns {
 				tryEcho(srv, conns, fd)
 			}
@@ -218,7 +218,7 @@ func serveSigio(srv *Server) int {
 		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
 		fd := int(info.Fd)
 		if fd == srv.ListenFd {
-			sigioAcceptAll(srv, conns, tid)
+			sigioAcceptAll(srv, &acc, conns, tid)
 		} else if _, ok := conns[fd]; ok {
 			tryEcho(srv, conns, fd)
 		}
@@ -227,6 +227,7 @@ func serveSigio(srv *Server) int {
 
 	watch.end()
 	conns.closeAll()
+	acc.close()
 	// Give the listener back as it came: no more signals from it.
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETSIG, 0)
