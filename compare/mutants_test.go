@@ -156,7 +156,7 @@ func TestMutants(t *testing.T) {
 		t.Skip("mutants take a minute; not in -short")
 	}
 	require.GreaterOrEqual(t, len(mutants), 12, "at least 12 mutants")
-	c, g := sides(t)
+	c, _ := sides(t)
 	checks := standaloneChecks(t)
 
 	// The reference's transcripts, computed once and shared by every mutant.
@@ -180,7 +180,6 @@ func TestMutants(t *testing.T) {
 			defer cancel()
 			mut, err := buildMutant(ctx, m, t.TempDir())
 			require.NoError(t, err)
-			mut.pad = g.pad // a Go server, padded as the Go side is
 			for i, ch := range checks {
 				ref, err := reference(i)
 				require.NoError(t, err, "reference check %s", ch.name)

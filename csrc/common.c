@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -348,6 +350,35 @@ void close_other_fds(const int *keep, int n)
         from = (unsigned int)sorted[i] + 1;
     }
     close_range(from, ~0U, 0);
+}
+
+/*
+ * The standalone server's descriptors are numbered as the Go server's are, which
+ * CONTRACT.md § Faults promises: 0-2 stdio, 3 an epoll instance, 4 an eventfd, 5 the stop
+ * eventfd, 6 the listener, then the model's own (epoll-lt/et: its epoll instance, sigio:
+ * its watcher's eventfd, uring: its ring), then its reserve (the accept step's), then the
+ * connections (fork: its children's pidfds).
+ * Descriptors 3 and 4 are the Go runtime's, and cannot be avoided: its network poller
+ * needs them for timers (runtime/netpoll_epoll.go: epoll_create1, then eventfd) and
+ * creates them the first time a timer is set, which its memory scavenger does sooner or
+ * later in any program, at a moment nobody chooses: with no descriptor free then, the Go
+ * process dies ("runtime: netpollinit failed"). So the Go server makes its runtime create
+ * them at start (gosrv.OpenRuntimeFds), and the C server opens the same two kinds at the
+ * same point, so that a descriptor limit binds both servers at the same connection.
+ * They are never used. Returns -1 if either cannot be opened (errno set).
+ */
+int open_runtime_fds(void)
+{
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -1;
+    if (eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) < 0) {
+        int err = errno;
+        close(epfd);
+        errno = err;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- log lines: one write(2) each, built without stdio ---- */

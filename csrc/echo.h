@@ -70,6 +70,7 @@ int fdset_add(struct fdset *set, int fd);
 void fdset_del(struct fdset *set, int fd);
 void fdset_close_all(struct fdset *set);
 void close_other_fds(const int *keep, int n);
+int open_runtime_fds(void);
 
 int open_listener(int port, int errfd);
 int listener_port(int listenfd);

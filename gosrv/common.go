@@ -330,6 +330,21 @@ func (s fdSet) closeAll() {
 	}
 }
 
+// OpenRuntimeFds makes the Go runtime create, now, the two descriptors its network poller
+// holds (runtime/netpoll_epoll.go: an epoll instance, then an eventfd), which it would
+// otherwise create the first time a timer is set: its memory scavenger sets one sooner or
+// later in any program, at a moment nobody chooses, and with no descriptor free then the
+// process dies ("fatal error: runtime: netpollinit failed"). Setting a timer (a func
+// timer, which the runtime puts in its heap at once) is what makes it create them. The C
+// server opens the same two kinds at the same point (open_runtime_fds in csrc/common.c,
+// which says why), so both number their descriptors alike: 3 epoll, 4 eventfd, 5 the stop
+// eventfd, 6 the listener, then the model's own, its reserve, the connections. After this the
+// runtime opens no descriptor (the cgroup CPU-quota files it reads at start are closed
+// at start too: //go:debug containermaxprocs=0 in cmd/server).
+func OpenRuntimeFds() {
+	time.AfterFunc(time.Hour, func() {}).Stop()
+}
+
 // ---- log lines: one write(2) each, as in C ----
 
 // emit writes the whole line; a log write that fails has nowhere to be reported.

@@ -3,6 +3,15 @@
 // Command server is the standalone Go server: `server MODEL [PORT]`, the twin of
 // csrc/server_main.c. It listens, reports the port (so that PORT 0 can be used), and runs
 // the model until SIGINT, SIGTERM or SIGHUP, which write the model's stop eventfd.
+//
+// containermaxprocs=0: the runtime would otherwise keep the cgroup CPU-quota files open
+// for its whole life (cgroup v1: cpu.cfs_quota_us and cpu.cfs_period_us, fds 3 and 4),
+// to follow the quota in GOMAXPROCS; the C server holds nothing like them, and the
+// descriptors must be numbered alike (gosrv.OpenRuntimeFds). With it the runtime reads
+// them once at start and closes them; GOMAXPROCS is then the number of CPUs this process
+// may run on, as before Go 1.25.
+//
+//go:debug containermaxprocs=0
 package main
 
 import (
@@ -53,6 +62,8 @@ func run(args []string) int {
 		}
 	}
 
+	// Go's runtime holds two descriptors; so does the C server (see OpenRuntimeFds).
+	gosrv.OpenRuntimeFds()
 	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
