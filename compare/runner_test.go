@@ -14,11 +14,11 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,7 +93,7 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 			model, sc.name, d, ref1.brief(), ref2.brief())
 	}
 	if sc.expect != nil {
-		assert.NoError(t, sc.expect(model, ref1), "the reference breaks the SPEC in %s/%s:\n%s", model, sc.name, ref1.brief())
+		assert.NoError(t, sc.expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.name, ref1.brief())
 	}
 	got, err := runOnce(sc, model, port)
 	require.NoError(t, err, "port run")
@@ -106,7 +106,7 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 // print when they cannot start it: io_uring_setup fails with ENOSYS on old kernels and
 // with EPERM under kernel.io_uring_disabled or seccomp.
 func unavailable(model string) string {
-	if model != "uring" {
+	if !gosrv.Traits(model).NeedsUring {
 		return ""
 	}
 	return gosrv.UringUnavailable()
@@ -189,28 +189,13 @@ func (b baseline) check(t *testing.T) {
 
 // children lists the processes whose parent is pid, as "PID STATE" (Z for a zombie).
 func children(pid int) []string {
-	ents, err := os.ReadDir("/proc")
+	kids, err := procfs.Children(pid)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var out []string
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, e.Name()+" "+f[0])
-		}
+	for _, k := range kids {
+		out = append(out, strconv.Itoa(k.Pid)+" "+k.State)
 	}
 	return out
 }

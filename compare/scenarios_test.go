@@ -13,28 +13,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/gosrv"
 	"golang.org/x/sys/unix"
 )
 
-// streamModel: the server echoes for as long as the connection is open (SPEC §2).
-func streamModel(model string) bool { return model == "epoll-et" }
+// The traits of a model come from the table of models (gosrv/models.go, which
+// native's TestTableMatchesGo holds equal to csrc/models.c); the suite never decides them.
 
-// oneShot: one recv of at most 512 bytes, echo, close (SPEC §2): every other model.
-func oneShot(model string) bool { return !streamModel(model) }
+// streamModel: the server echoes for as long as the connection is open (CONTRACT.md § Wire
+// protocols).
+func streamModel(model string) bool { return gosrv.Traits(model).Protocol == gosrv.Stream }
 
-// parens: the blocking models log "new conn(IP:PORT)" (SPEC §3).
-func parens(model string) bool {
-	return model == "iterative" || model == "fork" || model == "thread"
-}
+// oneShot: one recv of at most 512 bytes, echo, close (CONTRACT.md § Wire protocols).
+func oneShot(model string) bool { return gosrv.Traits(model).Protocol == gosrv.OneShot }
 
-// multiplexing models serve many connections from one thread without blocking on any.
-func multiplexing(model string) bool {
-	switch model {
-	case "epoll-lt", "epoll-et", "select", "poll", "nonblock", "sigio", "uring":
-		return true
-	}
-	return false
-}
+// parens: the model logs "new conn(IP:PORT)" (CONTRACT.md § Output).
+func parens(model string) bool { return gosrv.Traits(model).ConnLog == gosrv.ConnParens }
+
+// multiplexing: one thread serves several ready connections per wake-up, in an order of
+// service the model defines.
+func multiplexing(model string) bool { return gosrv.Traits(model).Multiplexes }
 
 func only(names ...string) func(string) bool {
 	return func(m string) bool {
@@ -47,7 +45,7 @@ func only(names ...string) func(string) bool {
 	}
 }
 
-// ---- expectations on the reference's transcript (SPEC §2, §3) ----
+// ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
 type expectation func(model string, tr *transcript) error
 
@@ -256,18 +254,46 @@ func clientNames(n int) ([]string, [][]byte) {
 }
 
 // concurrent opens n connections, then sends on all, then half-closes all, then reads all:
-// every connection is open at once. Stdout's interleaving is a race between clients, so it
-// is compared as sorted lines.
+// every connection is open at once. The iterative server serves them one after the other
+// (its log is serial); a multiplexing server is held while they send (concurrentHeld), so
+// it serves them all from one wake-up in its own order, which the log shows unsorted.
 func concurrent(name string, n int, models func(string) bool) scenario {
 	names, msgs := clientNames(n)
 	return scenario{
-		name:         name,
-		models:       models,
-		unorderedLog: true,
-		steps: func(string) []step {
+		name:   name,
+		models: models,
+		steps: func(model string) []step {
+			if multiplexing(model) {
+				return concurrentHeld(names, msgs)
+			}
 			return seq(each(names, connect), sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
+		expect: func(model string, tr *transcript) error {
+			clients := n
+			if multiplexing(model) {
+				clients++ // h, the connection that held the server, ends silent
+			}
+			return expects(append(servedAll(names, msgs), wantStdoutLines(0, clients))...)(model, tr)
+		},
+	}
+}
+
+// concurrentChildren is concurrent for the models that answer from a process (fork) or a
+// thread (thread) per connection: every connection is accepted first (those lines keep
+// their order), then all send at once, and the children or threads write their recv_msg
+// lines in whatever order the scheduler runs them: a race between processes, which C run
+// twice shows (it differs from run to run), so those lines alone are compared sorted.
+func concurrentChildren(name string, n int) scenario {
+	names, msgs := clientNames(n)
+	return scenario{
+		name:         name,
+		models:       only("fork", "thread"),
+		unorderedLog: true,
+		steps: func(string) []step {
+			return seq(each(names, connect), awaitStdoutLines(n), logOrderedSoFar(),
+				sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
+		},
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
 	}
 }
 
@@ -287,21 +313,25 @@ func sequential(name string, n int) scenario {
 }
 
 // threadPerConnection: n connections open at once, each held by a thread of its own (the
-// server's process then has more threads than connections), then each sends and gets its
-// echo. The main thread accepts and logs in connection order; the threads answer in no
-// defined order, so the lines after the accepts are compared sorted.
+// server's process then has more threads than connections), then each in turn sends and
+// reads its echo to the end before the next one sends. The main thread accepts and logs in
+// connection order, and the threads answer one at a time, so the whole log is compared as
+// it is, in order: all n threads are still alive at once, which is what the scenario is
+// about (answering them all at once would make their log lines a race between threads).
 func threadPerConnection(name string, n int) scenario {
 	names, msgs := clientNames(n)
 	return scenario{
-		name:         name,
-		models:       only("thread"),
-		unorderedLog: true,
+		name:   name,
+		models: only("thread"),
 		steps: func(string) []step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			return seq(requireNofile(uint64(n+65)), each(names, connectQuiet),
-				awaitStdoutLines(n), logOrderedSoFar(), awaitThreads(n),
-				sendEach(names, msgs), each(names, awaitEnd))
+			s := seq(requireNofile(uint64(n+65)), each(names, connectQuiet),
+				awaitStdoutLines(n), awaitThreads(n))
+			for i, name := range names {
+				s = append(s, send(name, msgs[i]), awaitEnd(name))
+			}
+			return s
 		},
 		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
 	}
@@ -452,7 +482,8 @@ func buildScenarios() []scenario {
 				}),
 		},
 		echoScenario("size-511", text(511, 511)),
-		// SPEC §5 (a): the seed wrote buf[512] = 0 for a full buffer.
+		// CONTRACT.md § Departures from the seed (a): the seed wrote buf[512] = 0 for a full
+		// buffer.
 		echoScenario("size-512", text(512, 512)),
 		// One write of 513 bytes arrives as one segment on loopback before the server
 		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
@@ -555,9 +586,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantServed("a", nil)),
 		},
 		{
-			// SPEC §5 (a): a recv that fails (the seed then wrote buf[-1]). The RST is sent
-			// before any data, so recv fails with ECONNRESET whether the server accepted
-			// before or after it arrived; the server logs it and serves the next client.
+			// CONTRACT.md § Departures from the seed (a): a recv that fails (the seed then wrote
+			// buf[-1]). The RST is sent before any data, so recv fails with ECONNRESET whether the
+			// server accepted before or after it arrived; the server logs it and serves the next
+			// client.
 			name: "reset-before-send",
 			steps: func(string) []step {
 				return seq(connect("a"), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
@@ -565,10 +597,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
 		{
-			// SPEC §5 (b): send to a reset peer. The iterative server is held by a stalled
-			// connection s while a sends and resets, so the RST is in a's socket before the
-			// server reads it: recv returns a's bytes, and send fails instead of raising
-			// SIGPIPE. The server lives on and serves b.
+			// CONTRACT.md § Departures from the seed (b): send to a reset peer. The iterative
+			// server is held by a stalled connection s while a sends and resets, so the RST is in
+			// a's socket before the server reads it: recv returns a's bytes, and send fails instead
+			// of raising SIGPIPE. The server lives on and serves b.
 			name:   "reset-after-send-before-reply",
 			models: only("iterative"),
 			steps: func(string) []step {
@@ -605,10 +637,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantEcho("b", []byte("next"))),
 		},
 		{
-			// SPEC §5 (c): a reset connection must be closed, not spun on (level-triggered
-			// epoll reports EPOLLERR/EPOLLHUP on every call until the descriptor is closed).
-			// After the error line the server's CPU time must stay low, and it must still
-			// serve the next client.
+			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
+			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
+			// descriptor is closed). After the error line the server's CPU time must stay low, and
+			// it must still serve the next client.
 			name: "reset-no-spin",
 			steps: func(string) []step {
 				return seq(connect("a"), reset("a"), awaitStderrLines(2), cpuQuiet(200*time.Millisecond),
@@ -651,18 +683,23 @@ func buildScenarios() []scenario {
 					return nil
 				}),
 		},
-		concurrent("concurrent-40", 40, nil),
+		concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || multiplexing(m) }),
+		concurrentChildren("concurrent-40-children", 40),
 		concurrent("concurrent-200", 200, multiplexing),
+		orderHeld(),
 		threadPerConnection("thread-500-at-once", 500),
 		selectBeyondFdSetSize("select-beyond-fd-setsize", 1030),
 		sequential("sequential-300", 300),
-		// SPEC §5 (e): five clients, ten stdout lines (fork printed pending lines twice).
+		// CONTRACT.md § Departures from the seed (e): five clients, ten stdout lines (fork printed
+		// pending lines twice).
 		sequential("sequential-5-lines", 5),
 		slowReader("stream-1MiB-slow-reader", 1<<20, 1),
 		slowReader("stream-4MiB-slow-reader", 4<<20, 4),
+		streamBackpressure("stream-backpressure-certain", 2<<20, 12),
 		{
-			// SPEC §5 (d): one write far larger than the listener's SO_RCVBUF (the server's
-			// buffer): the server must read until EAGAIN, not stop at a full buffer.
+			// CONTRACT.md § Departures from the seed (d): one write far larger than the listener's
+			// SO_RCVBUF (the server's buffer): the server must read until EAGAIN, not stop at a
+			// full buffer.
 			name:   "stream-beyond-rcvbuf",
 			models: streamModel,
 			steps: func(string) []step {
@@ -671,8 +708,9 @@ func buildScenarios() []scenario {
 			expect: expects(wantEcho("a", payload(7, 3<<20))),
 		},
 		{
-			// SPEC §5 (d): data and FIN back to back, before the server wakes: the bytes read
-			// in the same wake-up as end of stream are echoed before the close.
+			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
+			// server wakes: the bytes read in the same wake-up as end of stream are echoed before
+			// the close.
 			name:   "stream-data-and-fin",
 			models: streamModel,
 			steps: func(string) []step {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -157,23 +158,7 @@ func resumeServer() step {
 }
 
 // allStopped: every thread of pid is in state T (stopped by a signal).
-func allStopped(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil {
-			return false
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
+func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
@@ -231,23 +216,40 @@ func processScenarios() []scenario {
 
 // sigioQueueOverflow: signal-driven I/O when the real-time signal queue is full. With
 // RLIMIT_SIGPENDING at 3, n connections are accepted (their "new conn" lines keep the
-// accept order), then the server is stopped while every client sends: each arrival queues a
-// real-time signal until the queue is full, and then the kernel sends a plain SIGIO, which
-// says that events were lost. Resumed, the server must look at every descriptor and serve
-// them all. The stop makes the overflow certain; in which order the server answers after it
-// is its own, so those lines are compared sorted.
+// accept order), then the server is held (holdServer: a connection h makes it block in its
+// "new conn" line on a full stdout) while every client sends, in reverse order: each
+// arrival queues a real-time signal until the queue is full, and then the kernel sends a
+// plain SIGIO, which says that events were lost. Released, the server takes SIGIO first
+// (the kernel hands out the lowest pending signal number first: SIGIO is 29, below the
+// real-time 40) and looks at every descriptor once, by ascending number: it serves all n
+// in accept order, not in the order they sent. Compared unsorted: Go walked its map, in
+// random order, until it walked the descriptors in order as C does.
 func sigioQueueOverflow(n int) scenario {
 	names, msgs := clientNames(n)
 	return scenario{
-		name:         "sigio-signal-queue-overflow",
-		models:       only("sigio"),
-		process:      true,
-		unorderedLog: true,
+		name:    "sigio-signal-queue-overflow",
+		models:  only("sigio"),
+		process: true,
 		steps: func(string) []step {
-			return seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n), logOrderedSoFar(),
-				pauseServer(), sendEach(names, msgs), resumeServer(), each(names, awaitEnd))
+			h := &hold{}
+			s := seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n),
+				holdServer(h), connectQuiet("h"), awaitHeld(h))
+			for i := n - 1; i >= 0; i-- {
+				s = append(s, sendAcked(names[i], msgs[i]))
+			}
+			return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
+			func(model string, tr *transcript) error {
+				lines := strings.Split(tr.Stdout, "\n")
+				for i := range names {
+					// n accept lines, h's, then the answers.
+					if want := "recv_msg: " + logged(msgs[i]); n+1+i >= len(lines) || lines[n+1+i] != want {
+						return fmt.Errorf("stdout line %d is not %q: after the overflow, service in descriptor order", n+2+i, want)
+					}
+				}
+				return nil
+			})...),
 	}
 }
 
@@ -305,16 +307,6 @@ func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 	}
 }
 
-// closedPort is a loopback port that nothing listens on: bound on port 0, then closed.
-func closedPort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
-}
-
 // withServer runs f with a fresh standalone server of s (model) and adds the server's
 // stdout (client ports hidden) to the transcript's notes.
 func withServer(s side, model string, f func(port int) (*transcript, error)) (*transcript, error) {
@@ -344,10 +336,11 @@ func serverArgs(name string, args []string, expect func(*transcript) error) cliC
 func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
 	return cliCase{"client-" + name, func(s side) (*transcript, error) {
 		return withServer(s, "iterative", func(port int) (*transcript, error) {
-			closed, err := closedPort()
+			closed, release, err := standalone.ClosedPort()
 			if err != nil {
 				return nil, err
 			}
+			defer release()
 			a := make([]string, len(args))
 			for i, x := range args {
 				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)
@@ -422,7 +415,7 @@ func TestCommandLine(t *testing.T) {
 			ref, err := cc.run(c)
 			require.NoError(t, err, "C")
 			if cc.expect != nil {
-				require.NoError(t, cc.expect(ref), "the C programs break the SPEC")
+				require.NoError(t, cc.expect(ref), "the C programs break CONTRACT.md")
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")

@@ -8,7 +8,9 @@ package gosrv
 
 import (
 	"errors"
+	"maps"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -109,7 +111,7 @@ func waitReadable(fd, stopFd int) (int, error) {
 		{Fd: int32(fd), Events: unix.POLLIN},
 		{Fd: int32(stopFd), Events: unix.POLLIN},
 	}
-	if err := ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err }); err != nil {
+	if err := ignoringEINTR(func() error { _, err := poll(pfd, -1); return err }); err != nil {
 		return -1, err
 	}
 	if pfd[1].Revents != 0 {
@@ -122,7 +124,7 @@ func waitReadable(fd, stopFd int) (int, error) {
 func stopRequested(stopFd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(stopFd), Events: unix.POLLIN}}
 	var n int
-	ignoringEINTR(func() (err error) { n, err = unix.Poll(pfd, 0); return err })
+	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
 	return n > 0
 }
 
@@ -208,7 +210,7 @@ func admit(srv *Server, a *acceptor, connFd int) int {
 func listenerReady(listenFd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(listenFd), Events: unix.POLLIN}}
 	var n int
-	ignoringEINTR(func() (err error) { n, err = unix.Poll(pfd, 0); return err })
+	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
 	return n > 0
 }
 
@@ -300,21 +302,6 @@ func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
 	unix.Close(connFd)
 }
 
-// send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
-// partial send on a non-blocking socket needs, and SendmsgN would be a different system
-// call from C's send (sendto).
-func send(fd int, p []byte, flags int) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(flags), 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
-
 // ---- the descriptors a model must close when it stops ----
 
 // fdSet is the set of open descriptors a model must close when it stops (C: struct fdset).
@@ -322,6 +309,12 @@ type fdSet map[int]struct{}
 
 func (s fdSet) add(fd int) { s[fd] = struct{}{} }
 func (s fdSet) del(fd int) { delete(s, fd) }
+
+// ascending is the set's descriptors by ascending number: the order in which C's table
+// (an array indexed by descriptor) is walked.
+func (s fdSet) ascending() []int {
+	return slices.Sorted(maps.Keys(s))
+}
 
 func (s fdSet) closeAll() {
 	for fd := range s {
@@ -434,6 +427,48 @@ func Strerror(err error) string {
 }
 
 // ---- Go only ----
+
+// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
+// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
+// the same calls.
+func poll(fds []unix.PollFd, timeout int) (int, error) {
+	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
+	return result(n, errno)
+}
+
+// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
+// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
+// make the same calls.
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
+	return result(n, errno)
+}
+
+// send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
+// partial send on a non-blocking socket needs, and SendmsgN would be a different system
+// call from C's send (sendto).
+func send(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// first is the address of s's first element, nil for an empty s: the buffer argument of
+// poll, epoll_wait and sendto above. The conversion to uintptr stays in the call
+// expression, as unsafe.Pointer's rules for system calls require.
+func first[T any](s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&s[0])
+}
+
+// result is a raw system call's return as Go's (count, error).
+func result(n uintptr, errno unix.Errno) (int, error) {
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
 
 // accept4 is accept4(2) for the IPv4 listener, with the peer's address. x/sys/unix's
 // Accept4 converts the address with anyToSockaddr, which for AF_INET asks the kernel for

@@ -45,7 +45,7 @@ func serveEpollLT(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 		var nfds int
-		err := ignoringEINTR(func() (err error) { nfds, err = unix.EpollWait(epollFd, events, -1); return err })
+		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, -1); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "wait_epollfd", err)
 			status = -1

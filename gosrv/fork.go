@@ -28,12 +28,12 @@ const forkChildEnv = "IOMODELS_FORK_CHILD"
 
 func init() {
 	if os.Getenv(forkChildEnv) == "1" {
-		os.Exit(serveForkChild())
+		os.Exit(serveChild())
 	}
 }
 
-// serveForkChild is the child: fds 0-3 are the connection, out, err and the stop eventfd.
-func serveForkChild() int {
+// serveChild is the child: fds 0-3 are the connection, out, err and the stop eventfd.
+func serveChild() int {
 	srv := &Server{ListenFd: -1, StopFd: 3, OutFd: 1, ErrFd: 2}
 	const connFd = 0
 	if ready, _ := waitReadable(connFd, srv.StopFd); ready == 1 {

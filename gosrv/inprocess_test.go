@@ -3,44 +3,21 @@
 package gosrv_test
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/proctest"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestStartEchoStop(t *testing.T) {
 	quickRaceExit(t)
+	var names []string
 	for _, m := range gosrv.Models() {
-		if m.Name == "epoll-et" {
-			continue // stream protocol: covered by the leak test's own client
-		}
-		t.Run(m.Name, func(t *testing.T) {
-			proctest.SkipUnsupported(t, m.Name)
-			s, err := gosrv.Start(m.Name)
-			require.NoError(t, err, "Start")
-			t.Cleanup(func() { s.Stop() })
-			require.NotZero(t, s.Port(), "port")
-
-			ex, err := proctest.Echo(s.Port(), "hello", false, 5*time.Second)
-			require.NoError(t, err, "echo exchange")
-			assert.Equal(t, "hello", ex.Reply, "echo reply")
-
-			status, err := s.Stop()
-			require.NoError(t, err, "Stop")
-			assert.Equal(t, 0, status, "Serve status")
-			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
-			assert.Equal(t, proctest.NewConnLine(m.Name, ex.Local)+"recv_msg: hello\n", string(s.Stdout()), "stdout")
-		})
+		names = append(names, m.Name)
 	}
-	_, err := gosrv.Start("no-such-model")
-	assert.ErrorContains(t, err, "unknown model", "Start of an unknown model fails")
+	proctest.StartEchoStop(t, names, func(model string) (proctest.Server, error) { return gosrv.Start(model) })
 }
 
 // TestNoLeaks starts and stops every Go model 200 times in this process and requires that

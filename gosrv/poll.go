@@ -27,7 +27,7 @@ func servePoll(srv *Server) int {
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		err := ignoringEINTR(func() error { _, err := unix.Poll(pfds, -1); return err })
+		err := ignoringEINTR(func() error { _, err := poll(pfds, -1); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "poll", err)
 			status = -1

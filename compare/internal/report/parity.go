@@ -1,7 +1,8 @@
 //go:build linux
 
-// Package report measures every model in both languages and writes the side-by-side
-// table (text) and page (HTML with inline SVG plots) of compare/cmd/sidebyside.
+// parity.go - the parity column: quick probes against each model's standalone binaries,
+// C beside Go.
+
 package report
 
 import (

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iomodels/iomodels/internal/logpipe"
 )
 
 // Impl names a language side: "c" or "go".
@@ -119,7 +122,7 @@ func (s *syncBuffer) String() string {
 type Process struct {
 	Cmd    *exec.Cmd
 	Port   int
-	stdout *syncBuffer
+	stdout *logpipe.Pipe // a pipe of its own, which a test may hold (logpipe.Pipe.Hold); nil when Quiet
 	stderr *syncBuffer
 	done   chan struct{}
 	err    error
@@ -127,28 +130,55 @@ type Process struct {
 
 var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
 
-// StartServer starts path with args and waits until it prints "listening on" (its
-// readiness), or exits, or timeout passes.
-func StartServer(path string, timeout time.Duration, args ...string) (*Process, error) {
-	return StartServerWith(path, nil, timeout, args...)
+// Options say how Start runs a server.
+type Options struct {
+	// Extra are open descriptors the server is given, numbered from 3 (os/exec's
+	// ExtraFiles): the caller may close its copies once Start returns.
+	Extra []*os.File
+	// Quiet sends stdout to /dev/null and keeps only the first stderr line, draining the
+	// rest as it comes: under load a server logs two lines per connection, and buffering
+	// them would grow by megabytes and cost the measuring process CPU. (The server still
+	// makes its write(2) calls.)
+	Quiet bool
 }
 
-// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
-// (os/exec's ExtraFiles): the caller may close its copies once it returns.
-func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+// Start runs argv (a server binary and its arguments, possibly behind a wrapper such as
+// strace) and waits until the server prints "listening on" (its readiness), or exits, or
+// timeout passes. It is the one way this repository starts a standalone server.
+func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	p := &Process{
-		Cmd:    exec.Command(path, args...),
-		stdout: &syncBuffer{},
+		Cmd:    exec.Command(argv[0], argv[1:]...),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
-	p.Cmd.ExtraFiles = extra
-	p.Cmd.Stdout = p.stdout
+	p.Cmd.ExtraFiles = o.Extra
+	var outW *os.File
+	if o.Quiet {
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		outW = devnull
+	} else {
+		stdout, err := logpipe.New()
+		if err != nil {
+			return nil, err
+		}
+		p.stdout = stdout
+		// An *os.File is handed to the child as it is: the server writes into the pipe
+		// itself, with no copying goroutine in between that a hold could not stop.
+		outW = os.NewFile(uintptr(stdout.W), "stdout")
+		stdout.W = -1 // closed below, once the child has its copy
+	}
+	p.Cmd.Stdout = outW
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
+		outW.Close()
 		return nil, err
 	}
-	if err := p.Cmd.Start(); err != nil {
+	err = p.Cmd.Start()
+	outW.Close() // the child has its copy; the pipe's reader sees end of file when it exits
+	if err != nil {
 		return nil, err
 	}
 	ready := make(chan int, 1)
@@ -158,15 +188,20 @@ func StartServerWith(path string, extra []*os.File, timeout time.Duration, args 
 		first := true
 		for {
 			line, err := sc.ReadString('\n')
-			p.stderr.Write([]byte(line))
 			if first && line != "" {
 				first = false
+				p.stderr.Write([]byte(line))
+				port := -1
 				if m := listeningRE.FindStringSubmatch(trimNL(line)); m != nil {
-					port, _ := strconv.Atoi(m[1])
-					ready <- port
-				} else {
-					ready <- -1
+					port, _ = strconv.Atoi(m[1])
 				}
+				ready <- port
+				if o.Quiet && err == nil {
+					io.Copy(io.Discard, sc)
+					break
+				}
+			} else if line != "" {
+				p.stderr.Write([]byte(line))
 			}
 			if err != nil {
 				break
@@ -176,20 +211,34 @@ func StartServerWith(path string, extra []*os.File, timeout time.Duration, args 
 			ready <- -1
 		}
 		p.err = p.Cmd.Wait()
+		if p.stdout != nil {
+			<-p.stdout.Done // every byte the server wrote to stdout is read
+		}
 		close(p.done)
 	}()
 	select {
 	case port := <-ready:
 		if port < 0 {
 			p.Kill()
-			return p, fmt.Errorf("%s %v did not start: %q", path, args, p.Stderr())
+			return p, fmt.Errorf("%v did not start: %q", argv, p.Stderr())
 		}
 		p.Port = port
 		return p, nil
 	case <-time.After(timeout):
 		p.Kill()
-		return p, fmt.Errorf("%s %v: no \"listening on\" line within %v", path, args, timeout)
+		return p, fmt.Errorf("%v: no \"listening on\" line within %v", argv, timeout)
 	}
+}
+
+// StartServer starts path with args (Start without options).
+func StartServer(path string, timeout time.Duration, args ...string) (*Process, error) {
+	return Start(append([]string{path}, args...), Options{}, timeout)
+}
+
+// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
+// (os/exec's ExtraFiles): the caller may close its copies once it returns.
+func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+	return Start(append([]string{path}, args...), Options{Extra: extra}, timeout)
 }
 
 func trimNL(s string) string {
@@ -200,17 +249,35 @@ func trimNL(s string) string {
 }
 
 // Stdout is what the server printed on stdout so far.
-func (p *Process) Stdout() string { return p.stdout.String() }
+func (p *Process) Stdout() string {
+	if p.stdout == nil {
+		return ""
+	}
+	return string(p.stdout.Bytes())
+}
+
+// StdoutPipe is the pipe the server prints its stdout to (nil when Quiet), which a test
+// may hold (logpipe.Pipe.Hold) to stop the server at its next line. Its W is -1: the write
+// end is the server's descriptor 1.
+func (p *Process) StdoutPipe() *logpipe.Pipe { return p.stdout }
+
+// unhold lets a held stdout drain: a server blocked on it could not act on a signal.
+func (p *Process) unhold() {
+	if p.stdout != nil {
+		p.stdout.Unhold()
+	}
+}
 
 // Stderr is what the server printed on stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
 
-// Pid is the server's process id.
+// Pid is the started process's id (the server, or the wrapper in front of it).
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
 // Signal sends sig and waits up to timeout for the server to exit; it returns the exit
 // code (or -1 and an error when it did not exit in time, after which it is killed).
 func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+	p.unhold()
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return -1, err
 	}
@@ -230,8 +297,28 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 
 // Kill ends the server if it still runs and waits for it.
 func (p *Process) Kill() {
+	p.unhold()
 	p.Cmd.Process.Kill()
 	<-p.done
+}
+
+// ClosedPort is a loopback port that refuses connections: bound, never listening, held
+// until release is called, so that no other program can take it meanwhile.
+func ClosedPort() (port int, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, os.NewSyscallError("socket", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return 0, nil, os.NewSyscallError("bind", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return 0, nil, os.NewSyscallError("getsockname", err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port, func() { syscall.Close(fd) }, nil
 }
 
 // Run runs a command (a client, or a server that should fail) to its end within timeout
