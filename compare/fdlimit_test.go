@@ -109,7 +109,7 @@ func TestDescriptorTables(t *testing.T) {
 						}
 						status, err := p.Signal(syscall.SIGTERM, processTimeout)
 						assert.NoError(t, err, "%s: stopping", s.name)
-						assert.Equal(t, 0, status, "%s: exit status; stderr %q", s.name, p.Stderr())
+						assert.Equal(t, "exited 0", status, "%s: exit status; stderr %q", s.name, p.Stderr())
 					}()
 					for j := 0; j < n; j++ {
 						cl, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(p.Port))

@@ -56,7 +56,7 @@ func inProcessAs[T any](tg target) (T, bool) {
 	if !ok {
 		return zero, false
 	}
-	v, ok := ip.target.(T)
+	v, ok := ip.inProcessServer.(T)
 	return v, ok
 }
 

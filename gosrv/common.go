@@ -340,12 +340,20 @@ func OpenRuntimeFds() {
 
 // ---- log lines: one write(2) each, as in C ----
 
-// emit writes the whole line; a log write that fails has nowhere to be reported.
+// emit writes the whole line; a log write that fails has nowhere to be reported. A stream
+// nobody reads blocks here: the runtime's signal handlers restart the write, so a stop
+// takes effect once the reader drains the pipe (the same in C). EPIPE on fd 1 or 2 is
+// death by SIGPIPE, the Unix convention, as the os package does for os.Stdout and
+// os.Stderr (the standalone server keeps SIGPIPE's default disposition, so the kernel
+// does it first; this is for one that inherited SIGPIPE ignored). C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err == unix.EPIPE && (fd == 1 || fd == 2) {
+			DieOfSignal(unix.SIGPIPE)
+		}
 		if err != nil || n <= 0 {
 			return
 		}
