@@ -7,42 +7,18 @@ package gosrv
 // The parent accepts and starts a process for each connection; the process serves that one
 // connection with blocking calls and exits, so a stalled client holds only its own process.
 //
-// How it maps to csrc/fork.c: Go cannot fork() without exec (the child would hold one
-// thread of a runtime that needs many), so where C forks, Go forks and execs itself
-// (/proc/self/exe) through syscall.ForkExec, handing the child exactly the descriptors the
-// C child keeps (close_other_fds): the connection as fd 0, the log streams as fds 1 and 2,
-// the stop eventfd as fd 3. The environment variable forkChildEnv tells the new process
-// that it is such a child; this package's init sees it, serves and exits before main runs,
-// so any binary that links gosrv (the server, the tests) can be its own child. The parent's
-// loop is C's: a pidfd per child in the poll set, each child reaped by its pid as it exits
-// (no SIGCHLD handler, no zombie), and at stop the shared eventfd ends every child.
+// How it maps to csrc/fork.c: the same loop (a pidfd per child in the poll set, each child
+// reaped by its pid as it exits: no SIGCHLD handler, no zombie; at stop the shared eventfd
+// ends every child) and the same fork, one clone3(2) call with CLONE_CLEAR_SIGHAND (every
+// handled signal back to its default in the child, so a signal to one child ends that
+// child only) and CLONE_PIDFD. Where C's child is ordinary C code, Go's runs in a copy of a
+// multithreaded runtime and so is written apart, on raw system calls: fork_child.go.
 
 import (
-	"os"
-	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-const forkChildEnv = "IOMODELS_FORK_CHILD"
-
-func init() {
-	if os.Getenv(forkChildEnv) == "1" {
-		os.Exit(serveForkChild())
-	}
-}
-
-// serveForkChild is the child: fds 0-3 are the connection, out, err and the stop eventfd.
-func serveForkChild() int {
-	srv := &Server{ListenFd: -1, StopFd: 3, OutFd: 1, ErrFd: 2}
-	const connFd = 0
-	if ready, _ := waitReadable(connFd, srv.StopFd); ready == 1 {
-		echoOnce(srv, connFd)
-	} else {
-		unix.Close(connFd)
-	}
-	return 0
-}
 
 // children is the parent's poll set: [0] listener, [1] stop, then one pidfd per live child.
 type children struct {
@@ -62,13 +38,21 @@ func (ch *children) reap(i int) {
 	ch.pfds, ch.pids = ch.pfds[:last], ch.pids[:last]
 }
 
-// startChild is fork + exec of this binary with the child's four descriptors.
-func startChild(srv *Server, connFd int) (int, error) {
-	attr := &syscall.ProcAttr{
-		Env:   append(os.Environ(), forkChildEnv+"=1"),
-		Files: []uintptr{uintptr(connFd), uintptr(srv.OutFd), uintptr(srv.ErrFd), uintptr(srv.StopFd)},
+// startChild is C's fork_child(&pidfd) and serve_child: it fills c for the child and
+// clones; the child serves connFd and exits. It returns the child's pid and pidfd.
+func startChild(c *forkChild, srv *Server, connFd int) (pid, pidFd int, err error) {
+	c.connFd, c.stopFd, c.outFd, c.errFd = connFd, srv.StopFd, srv.OutFd, srv.ErrFd
+	c.pidFd = -1
+	c.args = cloneArgs{
+		flags:      unix.CLONE_PIDFD | unix.CLONE_CLEAR_SIGHAND,
+		pidfd:      uint64(uintptr(unsafe.Pointer(&c.pidFd))),
+		exitSignal: uint64(unix.SIGCHLD),
 	}
-	return syscall.ForkExec("/proc/self/exe", []string{os.Args[0]}, attr)
+	pid, errno := cloneChild(c)
+	if errno != 0 {
+		return -1, -1, errno
+	}
+	return pid, int(c.pidFd), nil
 }
 
 func serveFork(srv *Server) int {
@@ -79,9 +63,13 @@ func serveFork(srv *Server) int {
 		},
 		pids: []int{0, 0},
 	}
+	child := new(forkChild)
+	var slice timeSlice
 	status := 0
 
 	for {
+		slice.yield() // Go only: see timeSlice
+
 		if _, err := unix.Poll(ch.pfds, -1); err != nil {
 			if err == unix.EINTR {
 				continue
@@ -110,7 +98,7 @@ func serveFork(srv *Server) int {
 		}
 		logNewConn(srv.OutFd, peer, true)
 
-		pid, err := startChild(srv, connFd)
+		pid, pidFd, err := startChild(child, srv, connFd)
 		if err != nil {
 			logErrno(srv.ErrFd, "fork", err)
 			unix.Close(connFd)
@@ -118,12 +106,6 @@ func serveFork(srv *Server) int {
 		}
 
 		unix.Close(connFd) // the child has its own copy
-		pidFd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			logErrno(srv.ErrFd, "pidfd_open", err)
-			pidFd = -1
-		}
-		// Without a pidfd (fd -1, which poll skips) the child is still reaped at stop.
 		ch.pfds = append(ch.pfds, unix.PollFd{Fd: int32(pidFd), Events: unix.POLLIN})
 		ch.pids = append(ch.pids, pid)
 	}

@@ -136,6 +136,17 @@ func StartServer(path string, timeout time.Duration, args ...string) (*Process, 
 // StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
 // (os/exec's ExtraFiles): the caller may close its copies once it returns.
 func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+	return startServer(path, extra, nil, timeout, args...)
+}
+
+// StartServerGroup is StartServerWith with the server the leader of a process group of its
+// own (its pid is the group's id), so that a test can signal the server and its children
+// as a terminal's Ctrl-C does (kill(-pid, sig)) without signalling itself.
+func StartServerGroup(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+	return startServer(path, extra, &syscall.SysProcAttr{Setpgid: true}, timeout, args...)
+}
+
+func startServer(path string, extra []*os.File, attr *syscall.SysProcAttr, timeout time.Duration, args ...string) (*Process, error) {
 	p := &Process{
 		Cmd:    exec.Command(path, args...),
 		stdout: &syncBuffer{},
@@ -143,6 +154,7 @@ func StartServerWith(path string, extra []*os.File, timeout time.Duration, args 
 		done:   make(chan struct{}),
 	}
 	p.Cmd.ExtraFiles = extra
+	p.Cmd.SysProcAttr = attr
 	p.Cmd.Stdout = p.stdout
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
