@@ -27,6 +27,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/gosrv"
 )
 
 var (
@@ -53,7 +54,9 @@ func benchBuild(b *testing.B) (load.Binaries, []string) {
 		if benchBins, benchErr = load.Build(ctx, dir); benchErr != nil {
 			return
 		}
-		benchModels, benchErr = load.Models(benchBins.Server(standalone.C))
+		for _, m := range gosrv.Models() {
+			benchModels = append(benchModels, m.Name)
+		}
 	})
 	if benchErr != nil {
 		b.Fatalf("building the servers: %v", benchErr)
@@ -109,7 +112,7 @@ func BenchmarkStream(b *testing.B) {
 	bins, models := benchBuild(b)
 	const chunk = 64 << 10
 	for _, model := range models {
-		if !load.StreamModels[model] {
+		if gosrv.Traits(model).Protocol != gosrv.Stream {
 			continue
 		}
 		for _, impl := range []standalone.Impl{standalone.C, standalone.Go} {

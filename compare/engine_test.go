@@ -72,7 +72,7 @@ type scenario struct {
 	// unorderedLog: the scenario runs clients concurrently, so the interleaving of
 	// stdout lines is a race between clients; stdout is compared as a sorted set of lines.
 	unorderedLog bool
-	// expect checks the C reference's transcript against the SPEC (parity alone would
+	// expect checks the C reference's transcript against CONTRACT.md (parity alone would
 	// pass two servers that are wrong the same way). May be nil.
 	expect func(model string, tr *transcript) error
 	// process: the scenario is about process-level behaviour; it always runs standalone.
@@ -534,7 +534,7 @@ func awaitBytes(name string, n int) step {
 }
 
 // expectOpenFor watches the connection for d and notes whether it stayed open and silent
-// (no byte beyond the first `had`, no end) - "still open after a wait" in SPEC §6 - or was
+// (no byte beyond the first `had`, no end) - "still open after a wait" in CONTRACT.md § Parity - or was
 // answered, possibly before the watch began. It returns as soon as an answer is seen, so it
 // costs d only where the server is silent.
 func expectOpenFor(name string, d time.Duration, had int) step {

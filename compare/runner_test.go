@@ -93,7 +93,7 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 			model, sc.name, d, ref1.brief(), ref2.brief())
 	}
 	if sc.expect != nil {
-		assert.NoError(t, sc.expect(model, ref1), "the reference breaks the SPEC in %s/%s:\n%s", model, sc.name, ref1.brief())
+		assert.NoError(t, sc.expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.name, ref1.brief())
 	}
 	got, err := runOnce(sc, model, port)
 	require.NoError(t, err, "port run")
@@ -106,7 +106,7 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 // print when they cannot start it: io_uring_setup fails with ENOSYS on old kernels and
 // with EPERM under kernel.io_uring_disabled or seccomp.
 func unavailable(model string) string {
-	if model != "uring" {
+	if !gosrv.Traits(model).NeedsUring {
 		return ""
 	}
 	return gosrv.UringUnavailable()

@@ -13,28 +13,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/gosrv"
 	"golang.org/x/sys/unix"
 )
 
-// streamModel: the server echoes for as long as the connection is open (SPEC §2).
-func streamModel(model string) bool { return model == "epoll-et" }
+// The traits of a model come from the table of models (gosrv/models.go, which
+// native's TestTableMatchesGo holds equal to csrc/models.c); the suite never decides them.
 
-// oneShot: one recv of at most 512 bytes, echo, close (SPEC §2): every other model.
-func oneShot(model string) bool { return !streamModel(model) }
+// streamModel: the server echoes for as long as the connection is open (CONTRACT.md § Wire
+// protocols).
+func streamModel(model string) bool { return gosrv.Traits(model).Protocol == gosrv.Stream }
 
-// parens: the blocking models log "new conn(IP:PORT)" (SPEC §3).
-func parens(model string) bool {
-	return model == "iterative" || model == "fork" || model == "thread"
-}
+// oneShot: one recv of at most 512 bytes, echo, close (CONTRACT.md § Wire protocols).
+func oneShot(model string) bool { return gosrv.Traits(model).Protocol == gosrv.OneShot }
 
-// multiplexing models serve many connections from one thread without blocking on any.
-func multiplexing(model string) bool {
-	switch model {
-	case "epoll-lt", "epoll-et", "select", "poll", "nonblock", "sigio", "uring":
-		return true
-	}
-	return false
-}
+// parens: the model logs "new conn(IP:PORT)" (CONTRACT.md § Output).
+func parens(model string) bool { return gosrv.Traits(model).ConnLog == gosrv.ConnParens }
+
+// multiplexing: one thread serves several ready connections per wake-up, in an order of
+// service the model defines.
+func multiplexing(model string) bool { return gosrv.Traits(model).Multiplexes }
 
 func only(names ...string) func(string) bool {
 	return func(m string) bool {
@@ -47,7 +45,7 @@ func only(names ...string) func(string) bool {
 	}
 }
 
-// ---- expectations on the reference's transcript (SPEC §2, §3) ----
+// ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
 type expectation func(model string, tr *transcript) error
 
@@ -443,7 +441,8 @@ func buildScenarios() []scenario {
 				}),
 		},
 		echoScenario("size-511", text(511, 511)),
-		// SPEC §5 (a): the seed wrote buf[512] = 0 for a full buffer.
+		// CONTRACT.md § Departures from the seed (a): the seed wrote buf[512] = 0 for a full
+		// buffer.
 		echoScenario("size-512", text(512, 512)),
 		// One write of 513 bytes arrives as one segment on loopback before the server
 		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
@@ -546,9 +545,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantServed("a", nil)),
 		},
 		{
-			// SPEC §5 (a): a recv that fails (the seed then wrote buf[-1]). The RST is sent
-			// before any data, so recv fails with ECONNRESET whether the server accepted
-			// before or after it arrived; the server logs it and serves the next client.
+			// CONTRACT.md § Departures from the seed (a): a recv that fails (the seed then wrote
+			// buf[-1]). The RST is sent before any data, so recv fails with ECONNRESET whether the
+			// server accepted before or after it arrived; the server logs it and serves the next
+			// client.
 			name: "reset-before-send",
 			steps: func(string) []step {
 				return seq(connect("a"), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
@@ -556,10 +556,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
 		{
-			// SPEC §5 (b): send to a reset peer. The iterative server is held by a stalled
-			// connection s while a sends and resets, so the RST is in a's socket before the
-			// server reads it: recv returns a's bytes, and send fails instead of raising
-			// SIGPIPE. The server lives on and serves b.
+			// CONTRACT.md § Departures from the seed (b): send to a reset peer. The iterative
+			// server is held by a stalled connection s while a sends and resets, so the RST is in
+			// a's socket before the server reads it: recv returns a's bytes, and send fails instead
+			// of raising SIGPIPE. The server lives on and serves b.
 			name:   "reset-after-send-before-reply",
 			models: only("iterative"),
 			steps: func(string) []step {
@@ -596,10 +596,10 @@ func buildScenarios() []scenario {
 			expect: expects(wantEcho("b", []byte("next"))),
 		},
 		{
-			// SPEC §5 (c): a reset connection must be closed, not spun on (level-triggered
-			// epoll reports EPOLLERR/EPOLLHUP on every call until the descriptor is closed).
-			// After the error line the server's CPU time must stay low, and it must still
-			// serve the next client.
+			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
+			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
+			// descriptor is closed). After the error line the server's CPU time must stay low, and
+			// it must still serve the next client.
 			name: "reset-no-spin",
 			steps: func(string) []step {
 				return seq(connect("a"), reset("a"), awaitStderrLines(2), cpuQuiet(200*time.Millisecond),
@@ -647,13 +647,15 @@ func buildScenarios() []scenario {
 		threadPerConnection("thread-500-at-once", 500),
 		selectBeyondFdSetSize("select-beyond-fd-setsize", 1030),
 		sequential("sequential-300", 300),
-		// SPEC §5 (e): five clients, ten stdout lines (fork printed pending lines twice).
+		// CONTRACT.md § Departures from the seed (e): five clients, ten stdout lines (fork printed
+		// pending lines twice).
 		sequential("sequential-5-lines", 5),
 		slowReader("stream-1MiB-slow-reader", 1<<20, 1),
 		slowReader("stream-4MiB-slow-reader", 4<<20, 4),
 		{
-			// SPEC §5 (d): one write far larger than the listener's SO_RCVBUF (the server's
-			// buffer): the server must read until EAGAIN, not stop at a full buffer.
+			// CONTRACT.md § Departures from the seed (d): one write far larger than the listener's
+			// SO_RCVBUF (the server's buffer): the server must read until EAGAIN, not stop at a
+			// full buffer.
 			name:   "stream-beyond-rcvbuf",
 			models: streamModel,
 			steps: func(string) []step {
@@ -662,8 +664,9 @@ func buildScenarios() []scenario {
 			expect: expects(wantEcho("a", payload(7, 3<<20))),
 		},
 		{
-			// SPEC §5 (d): data and FIN back to back, before the server wakes: the bytes read
-			// in the same wake-up as end of stream are echoed before the close.
+			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
+			// server wakes: the bytes read in the same wake-up as end of stream are echoed before
+			// the close.
 			name:   "stream-data-and-fin",
 			models: streamModel,
 			steps: func(string) []step {

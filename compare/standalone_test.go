@@ -471,7 +471,7 @@ func TestCommandLine(t *testing.T) {
 			ref, err := cc.run(c)
 			require.NoError(t, err, "C")
 			if cc.expect != nil {
-				require.NoError(t, cc.expect(ref), "the C programs break the SPEC")
+				require.NoError(t, cc.expect(ref), "the C programs break CONTRACT.md")
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")

@@ -31,10 +31,31 @@ struct server {
 /* A model returns 0 once stopped, -1 when it could not start (the reason is logged). */
 typedef int (*serve_fn)(const struct server *srv);
 
+/* The wire protocol a model speaks (CONTRACT.md § Wire protocols). */
+enum protocol {
+    ONE_SHOT, /* one recv of at most BUF_SIZE bytes, echo it, half-close, close */
+    STREAM,   /* echo everything until the peer closes */
+};
+
+/* How a model logs an accepted connection (CONTRACT.md § Output). */
+enum conn_log {
+    CONN_SPACE,  /* "new conn IP:PORT" */
+    CONN_PARENS, /* "new conn(IP:PORT)": the seed's blocking servers */
+};
+
+/*
+ * A row of the table of models: its name, its I/O model, and the traits that the tests,
+ * the report and the benchmarks read instead of deciding them again. Go twin: gosrv.Model.
+ */
 struct model {
     const char *name;    /* command-line name, e.g. "epoll-lt" */
     const char *iomodel; /* the seed's I/O model, for the report */
     serve_fn serve;
+    enum protocol protocol;
+    enum conn_log conn_log;
+    int multiplexes; /* one thread serves several ready connections per wake-up, in an order
+                      * of service the model defines (CONTRACT.md § Parity) */
+    int needs_uring; /* cannot start where io_uring is unavailable */
 };
 
 int serve_iterative(const struct server *srv);
@@ -48,7 +69,7 @@ int serve_poll(const struct server *srv);
 int serve_sigio(const struct server *srv);
 int serve_uring(const struct server *srv);
 
-/* models.c: the table of models, in SPEC order. */
+/* models.c: the table of models, in the order of CONTRACT.md § Models. */
 extern const struct model models[];
 const struct model *find_model(const char *name);
 

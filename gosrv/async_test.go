@@ -83,7 +83,7 @@ func skipWithoutUring(t *testing.T) {
 // models look at the backlog when they start.
 func startAsync(t *testing.T, name string, serve func(*Server) int) *asyncServer {
 	t.Helper()
-	if name == "uring" {
+	if Traits(name).NeedsUring {
 		skipWithoutUring(t)
 	}
 	s := newAsyncServer(t)

@@ -75,6 +75,36 @@ func (ts *timeSlice) yield() {
 	}
 }
 
+// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
+// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
+// the same calls.
+func poll(fds []unix.PollFd, timeout int) (int, error) {
+	var ptr unsafe.Pointer
+	if len(fds) > 0 {
+		ptr = unsafe.Pointer(&fds[0])
+	}
+	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(ptr), uintptr(len(fds)), uintptr(timeout))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
+// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
+// make the same calls.
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	var ptr unsafe.Pointer
+	if len(events) > 0 {
+		ptr = unsafe.Pointer(&events[0])
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(ptr), uintptr(len(events)), uintptr(msec), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system
 // call from C's send (sendto).
@@ -155,7 +185,7 @@ func waitReadable(fd, stopFd int) (int, error) {
 		{Fd: int32(fd), Events: unix.POLLIN},
 		{Fd: int32(stopFd), Events: unix.POLLIN},
 	}
-	if err := ignoringEINTR(func() error { _, err := unix.Poll(pfd, -1); return err }); err != nil {
+	if err := ignoringEINTR(func() error { _, err := poll(pfd, -1); return err }); err != nil {
 		return -1, err
 	}
 	if pfd[1].Revents != 0 {
@@ -168,7 +198,7 @@ func waitReadable(fd, stopFd int) (int, error) {
 func stopRequested(stopFd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(stopFd), Events: unix.POLLIN}}
 	var n int
-	ignoringEINTR(func() (err error) { n, err = unix.Poll(pfd, 0); return err })
+	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
 	return n > 0
 }
 

@@ -187,7 +187,7 @@ func serveEpollET(srv *Server) int {
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		nfds, err := unix.EpollWait(epollFd, events, -1)
+		nfds, err := epollWait(epollFd, events, -1)
 		if err == unix.EINTR {
 			continue
 		}

@@ -70,7 +70,7 @@ func serveFork(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 
-		if _, err := unix.Poll(ch.pfds, -1); err != nil {
+		if _, err := poll(ch.pfds, -1); err != nil {
 			if err == unix.EINTR {
 				continue
 			}

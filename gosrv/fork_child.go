@@ -128,7 +128,7 @@ func (c *forkChild) closeOtherFds() {
 func (c *forkChild) waitReadable() int {
 	c.pfd = [2]unix.PollFd{{Fd: int32(c.connFd), Events: unix.POLLIN}, {Fd: int32(c.stopFd), Events: unix.POLLIN}}
 	for {
-		_, _, errno := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&c.pfd[0])), 2, 0, 0, 0, 0)
+		_, _, errno := syscall.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&c.pfd[0])), 2, ^uintptr(0)) // timeout -1
 		if errno == 0 {
 			break
 		}

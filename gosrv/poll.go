@@ -25,7 +25,7 @@ func servePoll(srv *Server) int {
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		_, err := unix.Poll(pfds, -1)
+		_, err := poll(pfds, -1)
 		if err == unix.EINTR {
 			continue
 		}

@@ -38,6 +38,10 @@ func serveSelect(srv *Server) int {
 	}
 
 	var conns [unix.FD_SETSIZE]bool // the open connections, by descriptor number
+	// Go only: conns[top:] is all false, so the loops stop there. C's fdset grows to the
+	// highest descriptor it has held and its loops stop at its size; without a bound
+	// Go scanned all 1024 entries twice per turn (2 % of its CPU under load, perf).
+	top := 0
 	var rset unix.FdSet
 	status := 0
 
@@ -50,7 +54,7 @@ func serveSelect(srv *Server) int {
 		rset.Set(srv.ListenFd)
 		rset.Set(srv.StopFd)
 		maxFd := max(srv.ListenFd, srv.StopFd)
-		for fd, open := range conns {
+		for fd, open := range conns[:top] {
 			if open {
 				rset.Set(fd)
 				maxFd = max(maxFd, fd)
@@ -84,12 +88,13 @@ func serveSelect(srv *Server) int {
 					unix.Close(connFd)
 				} else {
 					conns[connFd] = true
+					top = max(top, connFd+1)
 				}
 			}
 		}
 
 		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
-		for fd := 0; fd <= maxFd; fd++ {
+		for fd := 0; fd < top && fd <= maxFd; fd++ {
 			if conns[fd] && rset.IsSet(fd) {
 				conns[fd] = false
 				echoOnce(srv, fd)
@@ -97,7 +102,7 @@ func serveSelect(srv *Server) int {
 		}
 	}
 
-	for fd, open := range conns {
+	for fd, open := range conns[:top] {
 		if open {
 			unix.Close(fd)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/proctest"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
@@ -17,7 +18,7 @@ import (
 func TestModelsTable(t *testing.T) {
 	names := native.Models()
 	require.GreaterOrEqual(t, len(names), 4, "csrc/models.c lists at least the four seed models")
-	assert.Equal(t, []string{"iterative", "fork", "epoll-lt", "epoll-et"}, names[:4], "SPEC order")
+	assert.Equal(t, []string{"iterative", "fork", "epoll-lt", "epoll-et"}, names[:4], "CONTRACT.md § Models order")
 	for _, n := range names {
 		assert.NotEmpty(t, native.IOModel(n), "model %s has an I/O-model description", n)
 	}
@@ -26,10 +27,22 @@ func TestModelsTable(t *testing.T) {
 	assert.ErrorContains(t, err, "unknown model", "Start of an unknown model fails")
 }
 
+// TestTableMatchesGo requires csrc/models.c and gosrv/models.go to be one table: the same
+// models in the same order, with the same I/O model and the same traits.
+func TestTableMatchesGo(t *testing.T) {
+	var goRows []native.Model
+	for _, m := range gosrv.Models() {
+		goRows = append(goRows, native.Model{Name: m.Name, IOModel: m.IOModel,
+			Stream: m.Protocol == gosrv.Stream, Parens: m.ConnLog == gosrv.ConnParens,
+			Multiplexes: m.Multiplexes, NeedsUring: m.NeedsUring})
+	}
+	assert.Equal(t, native.Table(), goRows, "csrc/models.c and gosrv/models.go differ")
+}
+
 // TestStartEchoStop runs one echo through every one-shot model and checks both logs.
 func TestStartEchoStop(t *testing.T) {
 	for _, model := range native.Models() {
-		if model == "epoll-et" {
+		if gosrv.Traits(model).Protocol == gosrv.Stream {
 			continue // stream protocol: covered by the leak test's own client
 		}
 		t.Run(model, func(t *testing.T) {

@@ -26,7 +26,7 @@ func table() []C.struct_model {
 	return unsafe.Slice(first, n)
 }
 
-// Models lists the model names of csrc/models.c, in its (SPEC) order.
+// Models lists the model names of csrc/models.c, in its order (CONTRACT.md § Models).
 func Models() []string {
 	var names []string
 	for _, m := range table() {
@@ -41,6 +41,33 @@ func IOModel(name string) string {
 		return C.GoString(m.iomodel)
 	}
 	return ""
+}
+
+// Model is a row of csrc/models.c with its traits, in Go's words (the twin of gosrv.Model,
+// without the serve function).
+type Model struct {
+	Name        string
+	IOModel     string
+	Stream      bool // protocol STREAM rather than ONE_SHOT
+	Parens      bool // conn_log CONN_PARENS: "new conn(IP:PORT)"
+	Multiplexes bool
+	NeedsUring  bool
+}
+
+// Table is csrc/models.c's table, row by row, with every trait.
+func Table() []Model {
+	var rows []Model
+	for _, m := range table() {
+		rows = append(rows, Model{
+			Name:        C.GoString(m.name),
+			IOModel:     C.GoString(m.iomodel),
+			Stream:      m.protocol == C.STREAM,
+			Parens:      m.conn_log == C.CONN_PARENS,
+			Multiplexes: m.multiplexes != 0,
+			NeedsUring:  m.needs_uring != 0,
+		})
+	}
+	return rows
 }
 
 func findModel(name string) *C.struct_model {

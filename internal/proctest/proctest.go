@@ -125,19 +125,13 @@ func Echo(port int, msg string, halfClose bool, timeout time.Duration) (Exchange
 	return ex, err
 }
 
-// NewConnLine is the stdout line a model writes when it accepts a connection from local:
-// "new conn(IP:PORT)" for the blocking models (iterative, fork, thread), "new conn IP:PORT"
-// for the others (SPEC §3).
-func NewConnLine(model, local string) string {
-	switch model {
-	case "iterative", "fork", "thread":
-		return "new conn(" + local + ")\n"
-	}
-	return "new conn " + local + "\n"
-}
+// NewConnLine is the stdout line a model writes when it accepts a connection from local,
+// as the table of models says (CONTRACT.md § Output).
+func NewConnLine(model, local string) string { return gosrv.Traits(model).NewConnLine(local) }
 
-// Stream reports whether the model speaks the stream protocol (SPEC §2) rather than one-shot.
-func Stream(model string) bool { return model == "epoll-et" }
+// Stream reports whether the model speaks the stream protocol rather than one-shot
+// (CONTRACT.md § Wire protocols), as the table of models says.
+func Stream(model string) bool { return gosrv.Traits(model).Protocol == gosrv.Stream }
 
 // WithFreeFds runs f with the soft RLIMIT_NOFILE lowered so that exactly free descriptor
 // numbers are still unused, then restores it: a way to make the n+1st descriptor a call
@@ -170,10 +164,10 @@ func WithFreeFds(free int, f func()) error {
 }
 
 // SkipUnsupported skips a test of model where this machine cannot run it (io_uring
-// disabled or missing for "uring"), with the reason the server itself would log.
+// disabled or missing for a model that needs it), with the reason the server would log.
 func SkipUnsupported(t *testing.T, model string) {
 	t.Helper()
-	if model != "uring" {
+	if !gosrv.Traits(model).NeedsUring {
 		return
 	}
 	if why := gosrv.UringUnavailable(); why != "" {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/report"
-	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/gosrv"
 )
 
 func main() {
@@ -76,13 +76,9 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		return 1
 	}
-	models, err := load.Models(bins.Server(standalone.C))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sidebyside:", err)
-		return 1
-	}
-	if goModels, err := load.Models(bins.Server(standalone.Go)); err == nil && len(goModels) != len(models) {
-		fmt.Fprintf(os.Stderr, "sidebyside: C lists %v, Go lists %v\n", models, goModels)
+	var models []string // the table of models (native's TestTableMatchesGo holds C's equal to it)
+	for _, m := range gosrv.Models() {
+		models = append(models, m.Name)
 	}
 
 	bar := progressbar.NewOptions(opt.Steps(len(models)),

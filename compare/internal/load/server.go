@@ -128,23 +128,3 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	}
 	return b, nil
 }
-
-// Models asks a server binary for its models: with no arguments it prints
-// "usage: server MODEL [PORT]" and "models: NAME ..." on stderr and exits 1.
-func Models(server string) ([]string, error) {
-	_, stderr, _, err := standalone.Run(10*time.Second, server)
-	if err != nil {
-		return nil, err
-	}
-	for _, line := range strings.Split(stderr, "\n") {
-		if rest, ok := strings.CutPrefix(line, "models:"); ok {
-			return strings.Fields(rest), nil
-		}
-	}
-	return nil, fmt.Errorf("%s: no \"models:\" line in %q", server, stderr)
-}
-
-// StreamModels are the models that speak the stream protocol (SPEC §2); every other
-// model is one-shot. The one-shot load client (send, half-close, read to end of stream)
-// works for both.
-var StreamModels = map[string]bool{"epoll-et": true}
