@@ -2,31 +2,36 @@
 
 package gosrv
 
-// fork_child.go - the fork model's child on raw system calls: csrc/fork.c's fork_child and
-// serve_child, with csrc/common.c's close_other_fds, wait_readable, echo_once and log
-// lines, step for step, in code that runs in a copy of a Go process holding one thread.
+// fork_child.go - the fork model's child on raw system calls: csrc/fork.c's serve_child,
+// with csrc/common.c's close_other_fds, wait_readable, echo_once and log lines, step for
+// step, in code that runs beside a Go runtime without being part of it.
 //
-// cloneChild makes the same clone3(2) call as C's fork_child: a copy of the process
-// (exit signal SIGCHLD, no CLONE_VM), its pidfd from CLONE_PIDFD, and CLONE_CLEAR_SIGHAND,
-// which resets every signal that has a handler — for a Go process, nearly every signal —
-// to SIG_DFL in the child in the same step as the copy (ignored ones stay ignored). From
-// its first instruction the child cannot run one of the runtime's handlers, so nothing is
-// blocked around the call, unlike syscall.forkAndExecInChild1: it blocks signals
-// (runtime_BeforeFork) because its child would otherwise run a Go handler between fork and
-// exec (go.dev/issue/18600), then resets the handlers one by one (runtime_AfterForkInChild:
-// 60-odd rt_sigaction calls) and restores the mask. Here the child keeps the signal mask of
-// the thread that cloned, as C's does.
+// The clone (childSlot.clone: fork_clone_amd64.go, fork_clone_other.go) is the clone3(2)
+// call of C's fork_child: exit signal SIGCHLD, the pidfd from CLONE_PIDFD, and
+// CLONE_CLEAR_SIGHAND, which resets every signal that has a handler — for a Go process,
+// nearly every signal — to SIG_DFL in the child in the same step as the clone (ignored
+// ones stay ignored). From its first instruction the child cannot run one of the runtime's
+// handlers, so nothing is blocked around the call, unlike syscall.forkAndExecInChild1: it
+// blocks signals (runtime_BeforeFork) because its child would otherwise run a Go handler
+// between fork and exec (go.dev/issue/18600), then resets the handlers one by one
+// (runtime_AfterForkInChild: 60-odd rt_sigaction calls) and restores the mask. Here the
+// child keeps the signal mask of the thread that cloned, as C's does. On amd64 the clone
+// adds CLONE_VM and the child runs on a stack of its own (fork.go says why).
 //
-// The child is one thread of a runtime that needs many: no scheduler, no other thread, locks
-// possibly held by threads that no longer exist. So from the clone to exit_group it runs
-// only the functions below, each //go:nosplit (no stack check: the stack cannot grow, and
-// the linker proves the chain fits in the guard space), //go:norace (no race-detector
-// call, whose runtime may hold a lock of a thread left behind) and //go:nocheckptr (no
-// checkptr call under -race), making raw system calls (syscall.RawSyscall6: nosplit, norace,
-// assembly underneath) on memory the parent prepared before the clone (forkChild), and
-// writing only bytes and integers there, never a pointer (no write barrier). It allocates
-// nothing and never returns to Go code that could: it ends in exit_group. The standard
-// library's forkAndExecInChild1 runs under the same rules.
+// The child is a thread the runtime does not know: no g of its own, no scheduler, no stack
+// it could grow, locks held by threads it cannot wait for. So from the clone to exit_group
+// it runs only the functions below, each //go:nosplit (no stack check: the linker proves
+// the chain fits in the guard space, far less than the slot's stack), //go:norace (no
+// race-detector call: its runtime would take the child for the goroutine it interrupted)
+// and //go:nocheckptr (no checkptr call under -race), making raw system calls
+// (syscall.RawSyscall6: nosplit, norace, assembly underneath) on memory the parent
+// prepared before the clone (the slot's forkChild), writing only bytes and integers there,
+// never a pointer (no write barrier), and reading nothing else of the parent's but
+// errTexts, fixed since init. It allocates nothing and never returns to Go code that
+// could: it ends in exit_group. The standard library's forkAndExecInChild1 runs under the
+// same rules. objdump of the -race test binary shows these functions call nothing but
+// each other, syscall.RawSyscall and, on an index out of range that cannot happen,
+// runtime.panicBounds.
 
 import (
 	"syscall"
@@ -63,22 +68,6 @@ var errTexts = func() (t [134]string) {
 	}
 	return t
 }()
-
-// cloneChild is C's fork_child and, in the child, serve_child's call: pid in the parent,
-// and the child never returns. It is its own frame, as forkAndExecInChild1 is.
-//
-//go:noinline
-//go:nosplit
-//go:norace
-//go:nocheckptr
-func cloneChild(c *forkChild) (int, syscall.Errno) {
-	pid, _, errno := syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0)
-	if errno != 0 || pid != 0 {
-		return int(pid), errno
-	}
-	c.serve()
-	return 0, 0 // not reached: serve ends in exit_group
-}
 
 // serve is serve_child: keep only the connection and the server's streams, serve, _exit.
 //
