@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +73,22 @@ func reportLoad(b *testing.B, m load.Measurement) {
 	b.ReportMetric(float64(m.ClientCPUPerConn().Nanoseconds())/1e3, "client-cpu-µs/op")
 }
 
+// benchMeasure runs the load that cfg makes for the server's port against the server of
+// argv, timing only the load itself.
+func benchMeasure(b *testing.B, name string, argv []string, cfg func(port int) load.Runner) load.Measurement {
+	m, err := load.Measure(argv, func(port int) (load.Result, error) {
+		run := cfg(port)
+		b.ResetTimer()
+		res, err := run.Run()
+		b.StopTimer()
+		return res, err
+	})
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return m
+}
+
 func BenchmarkOneShot(b *testing.B) {
 	bins, models := benchBuild(b)
 	type row struct {
@@ -86,18 +103,11 @@ func BenchmarkOneShot(b *testing.B) {
 	for _, r := range rows {
 		for _, impl := range r.impls {
 			for _, conc := range []int{1, 16} {
-				name := "model=" + r.model + "/impl=" + string(impl) + "/conc=" + itoa(conc)
+				name := "model=" + r.model + "/impl=" + string(impl) + "/conc=" + strconv.Itoa(conc)
 				b.Run(name, func(b *testing.B) {
-					m, err := load.Measure(bins.Argv(r.model, impl), func(port int) (load.Result, error) {
-						cfg := load.OneShot{Port: port, Workers: conc, Conns: b.N, Msg: msg}
-						b.ResetTimer()
-						res, err := cfg.Run()
-						b.StopTimer()
-						return res, err
+					m := benchMeasure(b, name, bins.Argv(r.model, impl), func(port int) load.Runner {
+						return load.OneShot{Port: port, Workers: conc, Conns: b.N, Msg: msg}
 					})
-					if err != nil {
-						b.Fatalf("%s: %v", name, err)
-					}
 					if m.Errors > 0 {
 						b.Fatalf("%s: %d of %d connections failed, first: %v", name, m.Errors, b.N, m.FirstErr)
 					}
@@ -117,19 +127,12 @@ func BenchmarkStream(b *testing.B) {
 		}
 		for _, impl := range []standalone.Impl{standalone.C, standalone.Go} {
 			for _, conns := range []int{1, 64} {
-				name := "model=" + model + "/impl=" + string(impl) + "/conns=" + itoa(conns)
+				name := "model=" + model + "/impl=" + string(impl) + "/conns=" + strconv.Itoa(conns)
 				b.Run(name, func(b *testing.B) {
 					b.SetBytes(chunk)
-					m, err := load.Measure(bins.Argv(model, impl), func(port int) (load.Result, error) {
-						cfg := load.Stream{Port: port, Conns: conns, Chunk: chunk, Chunks: b.N}
-						b.ResetTimer()
-						res, err := cfg.Run()
-						b.StopTimer()
-						return res, err
+					m := benchMeasure(b, name, bins.Argv(model, impl), func(port int) load.Runner {
+						return load.Stream{Port: port, Conns: conns, Chunk: chunk, Chunks: b.N}
 					})
-					if err != nil {
-						b.Fatalf("%s: %v", name, err)
-					}
 					b.ReportMetric(float64(m.Quantile(0.99).Nanoseconds())/1e3, "p99-µs")
 					b.ReportMetric(float64(m.ServerCPUPerConn().Nanoseconds())/1e3, "server-cpu-µs/op")
 					b.ReportMetric(float64(m.ClientCPUPerConn().Nanoseconds())/1e3, "client-cpu-µs/op")
@@ -137,12 +140,4 @@ func BenchmarkStream(b *testing.B) {
 			}
 		}
 	}
-}
-
-func itoa(n int) string {
-	const digits = "0123456789"
-	if n < 10 {
-		return digits[n : n+1]
-	}
-	return itoa(n/10) + digits[n%10:n%10+1]
 }

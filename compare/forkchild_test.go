@@ -47,7 +47,7 @@ func (s side) groupImpl() impl {
 			}
 			extra = append(extra, f)
 		}
-		p, err := standalone.StartServerGroup(s.server, extra, processTimeout, model, "0")
+		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Extra: extra, Group: true}, processTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -169,21 +169,6 @@ func procStat(pid int) ([]string, error) {
 	return strings.Fields(string(b[i+1:])), nil
 }
 
-// describeWait renders a wait status as the suite does: "exited N" or "killed by SIGX".
-func describeWait(ws unix.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exited %d", ws.ExitStatus())
-	case ws.Signaled():
-		s := "killed by " + unix.SignalName(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	}
-	return fmt.Sprintf("wait status %#x", int(ws))
-}
-
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
 // it cannot reap it) and notes how it died.
 func awaitZombie(name string, pid *int) step {
@@ -200,7 +185,7 @@ func awaitZombie(name string, pid *int) step {
 		if err != nil {
 			return err
 		}
-		r.note("child of %s: %s", name, describeWait(unix.WaitStatus(code)))
+		r.note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
 		return nil
 	}}
 }
@@ -243,7 +228,7 @@ func forkChildScenarios() []scenario {
 		// held: that child dies of the signal (the stop handler of the parent is not its),
 		// its client sees end of file; the parent, resumed, reaps it and serves on: the
 		// other child answers, a new client is served, and the stop is the usual SIGTERM.
-		name := strings.ToLower(unix.SignalName(sig))
+		name := strings.ToLower(standalone.SignalName(sig))
 		out = append(out, scenario{
 			name:    "fork-kill-one-child-" + name,
 			models:  only("fork"),
@@ -257,7 +242,7 @@ func forkChildScenarios() []scenario {
 					client("c", later))
 			},
 			expect: func(_ string, tr *transcript) error {
-				want := []string{"child of a: killed by " + unix.SignalName(sig), "child of a: reaped", "child of b: reaped"}
+				want := []string{"child of a: killed by " + standalone.SignalName(sig), "child of a: reaped", "child of b: reaped"}
 				if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 					return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
 				}
@@ -315,8 +300,8 @@ func forkChildScenarios() []scenario {
 // else (a child dies silently).
 func wantStopLine(tr *transcript, sig string) error {
 	want := "listening on 0.0.0.0:PORT\nsignal: " + sig + "   close server ... done\n"
-	if tr.Status != 0 || tr.Stderr != want {
-		return fmt.Errorf("want stderr %q and exit 0, got %q, exit %d", want, tr.Stderr, tr.Status)
+	if tr.Status != "exited 0" || tr.Stderr != want {
+		return fmt.Errorf("want stderr %q and exited 0, got %q, %s", want, tr.Stderr, tr.Status)
 	}
 	return nil
 }

@@ -14,11 +14,12 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,10 +33,28 @@ type impl struct {
 	deadline time.Duration
 }
 
+// inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
+type inProcessServer interface {
+	Port() int
+	Stop() (status int, err error)
+	Stdout() []byte
+	Stderr() []byte
+}
+
 // inProcess wraps a server running in this process: its descriptors and CPU are ours.
-type inProcess struct{ target }
+type inProcess struct{ inProcessServer }
 
 func (inProcess) ServerPid() int { return os.Getpid() }
+
+// Stop says what the standalone server's exit would be after the model returned this:
+// main returns 0 after a clean stop, 1 when the model could not start.
+func (s inProcess) Stop() (string, error) {
+	status, err := s.inProcessServer.Stop()
+	if status != 0 {
+		return "exited 1", err
+	}
+	return "exited 0", err
+}
 
 var (
 	cInProcess = impl{name: "C", start: func(model string) (target, error) {
@@ -189,28 +208,13 @@ func (b baseline) check(t *testing.T) {
 
 // children lists the processes whose parent is pid, as "PID STATE" (Z for a zombie).
 func children(pid int) []string {
-	ents, err := os.ReadDir("/proc")
+	kids, err := procfs.Children(pid)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var out []string
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, e.Name()+" "+f[0])
-		}
+	for _, k := range kids {
+		out = append(out, strconv.Itoa(k.Pid)+" "+k.State)
 	}
 	return out
 }
@@ -223,6 +227,9 @@ func TestMain(m *testing.M) {
 			c.Close()
 		}
 		l.Close()
+	}
+	if standalone.Sanitized() {
+		standalone.SetSanitizerOptions()
 	}
 	code := m.Run()
 	if buildDir != "" {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -109,24 +110,24 @@ type process struct{ p *standalone.Process }
 
 const processTimeout = 10 * time.Second
 
-func (p process) Port() int                              { return p.p.Port }
-func (p process) Stdout() []byte                         { return []byte(p.p.Stdout()) }
-func (p process) Stderr() []byte                         { return []byte(p.p.Stderr()) }
-func (p process) ServerPid() int                         { return p.p.Pid() }
-func (p process) Signal(sig syscall.Signal) (int, error) { return p.p.Signal(sig, processTimeout) }
-func (p process) Send(sig syscall.Signal) error          { return p.p.Cmd.Process.Signal(sig) }
+func (p process) Port() int                                 { return p.p.Port }
+func (p process) Stdout() []byte                            { return []byte(p.p.Stdout()) }
+func (p process) Stderr() []byte                            { return []byte(p.p.Stderr()) }
+func (p process) ServerPid() int                            { return p.p.Pid() }
+func (p process) Signal(sig syscall.Signal) (string, error) { return p.p.Signal(sig, processTimeout) }
+func (p process) Send(sig syscall.Signal) error             { return p.p.Cmd.Process.Signal(sig) }
 
 // Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
 // stopped (pauseServer); a running server ignores it.
-func (p process) Stop() (int, error) {
+func (p process) Stop() (string, error) {
 	p.Send(syscall.SIGCONT)
 	return p.p.Signal(syscall.SIGTERM, processTimeout)
 }
 
 // signaler is a target that is a process of its own.
 type signaler interface {
-	Signal(sig syscall.Signal) (int, error) // send sig and wait for the exit
-	Send(sig syscall.Signal) error          // send sig
+	Signal(sig syscall.Signal) (string, error) // send sig and wait for the exit
+	Send(sig syscall.Signal) error             // send sig
 }
 
 func (s side) impl() impl {
@@ -206,23 +207,7 @@ func resumeServer() step {
 }
 
 // allStopped: every thread of pid is in state T (stopped by a signal).
-func allStopped(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil {
-			return false
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
+func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
@@ -264,8 +249,8 @@ func processScenarios() []scenario {
 					signalServer(sig.sig), awaitEnd("s"))
 			},
 			expect: func(model string, tr *transcript) error {
-				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != 0 {
-					return fmt.Errorf("want stderr ending %q and exit 0, got %q, exit %d", line, tr.Stderr, tr.Status)
+				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != "exited 0" {
+					return fmt.Errorf("want stderr ending %q and exited 0, got %q, %s", line, tr.Stderr, tr.Status)
 				}
 				// The stop is prompt although a client is open and silent, which sees end of file.
 				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
@@ -280,23 +265,40 @@ func processScenarios() []scenario {
 
 // sigioQueueOverflow: signal-driven I/O when the real-time signal queue is full. With
 // RLIMIT_SIGPENDING at 3, n connections are accepted (their "new conn" lines keep the
-// accept order), then the server is stopped while every client sends: each arrival queues a
-// real-time signal until the queue is full, and then the kernel sends a plain SIGIO, which
-// says that events were lost. Resumed, the server must look at every descriptor and serve
-// them all. The stop makes the overflow certain; in which order the server answers after it
-// is its own, so those lines are compared sorted.
+// accept order), then the server is held (holdServer: a connection h makes it block in its
+// "new conn" line on a full stdout) while every client sends, in reverse order: each
+// arrival queues a real-time signal until the queue is full, and then the kernel sends a
+// plain SIGIO, which says that events were lost. Released, the server takes SIGIO first
+// (the kernel hands out the lowest pending signal number first: SIGIO is 29, below the
+// real-time 40) and looks at every descriptor once, by ascending number: it serves all n
+// in accept order, not in the order they sent. Compared unsorted: Go walked its map, in
+// random order, until it walked the descriptors in order as C does.
 func sigioQueueOverflow(n int) scenario {
 	names, msgs := clientNames(n)
 	return scenario{
-		name:         "sigio-signal-queue-overflow",
-		models:       only("sigio"),
-		process:      true,
-		unorderedLog: true,
+		name:    "sigio-signal-queue-overflow",
+		models:  only("sigio"),
+		process: true,
 		steps: func(string) []step {
-			return seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n), logOrderedSoFar(),
-				pauseServer(), sendEach(names, msgs), resumeServer(), each(names, awaitEnd))
+			h := &hold{}
+			s := seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n),
+				holdServer(h), connectQuiet("h"), awaitHeld(h))
+			for i := n - 1; i >= 0; i-- {
+				s = append(s, sendAcked(names[i], msgs[i]))
+			}
+			return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
+			func(model string, tr *transcript) error {
+				lines := strings.Split(tr.Stdout, "\n")
+				for i := range names {
+					// n accept lines, h's, then the answers.
+					if want := "recv_msg: " + logged(msgs[i]); n+1+i >= len(lines) || lines[n+1+i] != want {
+						return fmt.Errorf("stdout line %d is not %q: after the overflow, service in descriptor order", n+2+i, want)
+					}
+				}
+				return nil
+			})...),
 	}
 }
 
@@ -310,9 +312,9 @@ func TestStandalone(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
 				// Where the kernel lacks what the model needs, both servers say so alike.
 				for _, s := range []side{c, g} {
-					_, stderr, code, err := standalone.Run(processTimeout, s.server, model, "0")
+					_, stderr, status, err := standalone.Run(processTimeout, s.server, model, "0")
 					require.NoError(t, err, "%s server", s.name)
-					assert.Equal(t, 1, code, "%s server's exit status without %s", s.name, model)
+					assert.Equal(t, "exited 1", status, "%s server's exit status without %s", s.name, model)
 					assert.Contains(t, stderr, "\n"+reason+"\n", "%s server's line", s.name)
 				}
 				t.Skipf("%s unavailable: %s", model, reason)
@@ -341,27 +343,17 @@ type cliCase struct {
 	expect func(tr *transcript) error
 }
 
-func exited(stdout, stderr string, code int) *transcript {
-	return &transcript{Stdout: stdout, Stderr: stderr, Status: code}
+func exited(stdout, stderr, status string) *transcript {
+	return &transcript{Stdout: stdout, Stderr: stderr, Status: status}
 }
 
 func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 	return func(tr *transcript) error {
-		if tr.Status != code || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
-			return fmt.Errorf("want exit %d and stderr starting %q, got exit %d, stderr %q", code, stderrPrefix, tr.Status, tr.Stderr)
+		if want := fmt.Sprintf("exited %d", code); tr.Status != want || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
+			return fmt.Errorf("want %s and stderr starting %q, got %s, stderr %q", want, stderrPrefix, tr.Status, tr.Stderr)
 		}
 		return nil
 	}
-}
-
-// closedPort is a loopback port that nothing listens on: bound on port 0, then closed.
-func closedPort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
 }
 
 // withServer runs f with a fresh standalone server of s (model) and adds the server's
@@ -383,8 +375,8 @@ func withServer(s side, model string, f func(port int) (*transcript, error)) (*t
 
 func serverArgs(name string, args []string, expect func(*transcript) error) cliCase {
 	return cliCase{"server-" + name, func(s side) (*transcript, error) {
-		out, errs, code, err := standalone.Run(processTimeout, s.server, args...)
-		return exited(out, errs, code), err
+		out, errs, status, err := standalone.Run(processTimeout, s.server, args...)
+		return exited(out, errs, status), err
 	}, expect}
 }
 
@@ -393,16 +385,17 @@ func serverArgs(name string, args []string, expect func(*transcript) error) cliC
 func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
 	return cliCase{"client-" + name, func(s side) (*transcript, error) {
 		return withServer(s, "iterative", func(port int) (*transcript, error) {
-			closed, err := closedPort()
+			closed, release, err := standalone.ClosedPort()
 			if err != nil {
 				return nil, err
 			}
+			defer release()
 			a := make([]string, len(args))
 			for i, x := range args {
 				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)
 			}
-			out, errs, code, err := standalone.Run(processTimeout, s.client, a...)
-			return exited(out, errs, code), err
+			out, errs, status, err := standalone.Run(processTimeout, s.client, a...)
+			return exited(out, errs, status), err
 		})
 	}, expect}
 }
@@ -430,8 +423,8 @@ func cliCases() []cliCase {
 		}
 		defer l.Close()
 		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		out, errs, code, err := standalone.Run(processTimeout, s.server, "epoll-lt", port)
-		return exited(out, errs, code), err
+		out, errs, status, err := standalone.Run(processTimeout, s.server, "epoll-lt", port)
+		return exited(out, errs, status), err
 	}, wantExit(1, "bind_listenfd error: Address already in use\n")})
 
 	cases = append(cases,
@@ -455,8 +448,8 @@ func cliCases() []cliCase {
 
 func wantEchoOut(msg string) func(*transcript) error {
 	return func(tr *transcript) error {
-		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != 0 || tr.Stderr != "" {
-			return fmt.Errorf("want stdout %q, exit 0, no stderr; got %q, exit %d, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
+		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != "exited 0" || tr.Stderr != "" {
+			return fmt.Errorf("want stdout %q, exited 0, no stderr; got %q, %s, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
 		}
 		return nil
 	}
@@ -496,12 +489,12 @@ func TestClientsCross(t *testing.T) {
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
 					tr, err := withServer(srv, model, func(port int) (*transcript, error) {
-						out, errs, code, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
-						return exited(out, errs, code), err
+						out, errs, status, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
+						return exited(out, errs, status), err
 					})
 					require.NoError(t, err, "%s client against %s server", cl.name, srv.name)
 					require.NoError(t, wantEchoOut(msg)(tr), "%s client against %s server", cl.name, srv.name)
-					outs = append(outs, fmt.Sprintf("%q %q %d %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
+					outs = append(outs, fmt.Sprintf("%q %q %s %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
 				}
 			}
 			for i := 1; i < len(outs); i++ {
@@ -548,7 +541,7 @@ func TestNonblockIdleCPU(t *testing.T) {
 
 		status, err := s.server.Stop()
 		require.NoError(t, err, "%s: stopping with SIGTERM", s.side.name)
-		assert.Equal(t, 0, status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
+		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
 		assert.True(t, strings.HasSuffix(string(s.server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
 			"%s: last stderr line after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
 		assert.Empty(t, s.server.Stdout(), "%s: nobody connected, yet stdout has lines", s.side.name)

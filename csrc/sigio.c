@@ -118,8 +118,9 @@ static int arm_fd(int fd, pid_t tid, int flags)
 }
 
 /*
- * The one-shot protocol on a non-blocking connection. Returns 0 when the connection had
- * nothing to read yet (EAGAIN: its signal will come), 1 when it was served and closed.
+ * The one-shot protocol on a non-blocking connection: recv, and unless it meets EAGAIN,
+ * echo_reply. Returns 0 when the connection had nothing to read yet (EAGAIN: its signal
+ * will come), 1 when it was served and closed.
  */
 static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
 {
@@ -131,24 +132,7 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
     if (nbuf < 0 && errno == EAGAIN)
         return 0;
     fdset_del(conns, connfd);
-    if (nbuf < 0) {
-        log_errno(srv->errfd, "recv_connfd", errno);
-        close(connfd);
-        return 1;
-    }
-    log_msg(srv->outfd, "recv_msg: ", buf, (size_t)nbuf);
-    ssize_t sent;
-    do
-        sent = send(connfd, buf, (size_t)nbuf, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
-    /* A fresh socket's send buffer takes 512 bytes; EAGAIN is logged, never retried. */
-    if (sent < 0) {
-        log_errno(srv->errfd, "send_connfd", errno);
-        close(connfd);
-        return 1;
-    }
-    shutdown(connfd, SHUT_WR);
-    close(connfd);
+    echo_reply(srv, connfd, buf, nbuf); /* errno is still recv's */
     return 1;
 }
 
@@ -239,7 +223,7 @@ int serve_sigio(const struct server *srv)
             /* The watcher's stop, or the kernel's word that the real-time queue was full. */
             if (stop_requested(srv->stopfd))
                 break;
-            /* Events were lost: look at every descriptor once. */
+            /* Events were lost: look at every descriptor once, by ascending number. */
             accept_all(srv, &conns, tid);
             for (int fd = 0; fd < conns.cap; fd++) {
                 if (conns.open[fd])

@@ -8,7 +8,9 @@ package gosrv
 
 import (
 	"errors"
+	"maps"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -79,41 +81,38 @@ func (ts *timeSlice) yield() {
 // for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
 // the same calls.
 func poll(fds []unix.PollFd, timeout int) (int, error) {
-	var ptr unsafe.Pointer
-	if len(fds) > 0 {
-		ptr = unsafe.Pointer(&fds[0])
-	}
-	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(ptr), uintptr(len(fds)), uintptr(timeout))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
+	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
+	return result(n, errno)
 }
 
 // epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
 // mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
 // make the same calls.
 func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	var ptr unsafe.Pointer
-	if len(events) > 0 {
-		ptr = unsafe.Pointer(&events[0])
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(ptr), uintptr(len(events)), uintptr(msec), 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
+	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
+	return result(n, errno)
 }
 
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system
 // call from C's send (sendto).
 func send(fd int, p []byte, flags int) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// first is the address of s's first element, nil for an empty s: the buffer argument of
+// poll, epoll_wait and sendto above. The conversion to uintptr stays in the call
+// expression, as unsafe.Pointer's rules for system calls require.
+func first[T any](s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(flags), 0, 0)
+	return unsafe.Pointer(&s[0])
+}
+
+// result is a raw system call's return as Go's (count, error).
+func result(n uintptr, errno unix.Errno) (int, error) {
 	if errno != 0 {
 		return 0, errno
 	}
@@ -147,15 +146,18 @@ func OpenListener(port, errFd int) int {
 }
 
 // ListenerPort is the port the kernel chose when the server asked for port 0.
+// It is getsockname(2) alone, as in C: x/sys's Getsockname adds a getsockopt(SO_PROTOCOL)
+// for every AF_INET address (to tell L2TP sockets apart), a system call C does not make
+// (TestSyscallSequence).
 func ListenerPort(listenFd int) int {
-	sa, err := unix.Getsockname(listenFd)
-	if err != nil {
+	var rsa unix.RawSockaddrInet4
+	rlen := uint32(unix.SizeofSockaddrInet4)
+	_, _, errno := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&rlen)))
+	if errno != 0 || rsa.Family != unix.AF_INET {
 		return -1
 	}
-	if in4, ok := sa.(*unix.SockaddrInet4); ok {
-		return in4.Port
-	}
-	return -1
+	p := (*[2]byte)(unsafe.Pointer(&rsa.Port)) // network byte order
+	return int(p[0])<<8 | int(p[1])
 }
 
 // ParsePort reads a port from the command line: 1 to 5 decimal digits, 0 to 65535.
@@ -237,12 +239,20 @@ func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
 
 // ---- log lines: one write(2) each, as in C ----
 
-// emit writes the whole line; a log write that fails has nowhere to be reported.
+// emit writes the whole line; a log write that fails has nowhere to be reported. A stream
+// nobody reads blocks here: the runtime's signal handlers restart the write, so a stop
+// takes effect once the reader drains the pipe (the same in C). EPIPE on fd 1 or 2 is
+// death by SIGPIPE, the Unix convention, as the os package does for os.Stdout and
+// os.Stderr (the standalone server keeps SIGPIPE's default disposition, so the kernel
+// does it first; this is for one that inherited SIGPIPE ignored). C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err == unix.EPIPE && (fd == 1 || fd == 2) {
+			DieOfSignal(unix.SIGPIPE)
+		}
 		if err != nil || n <= 0 {
 			return
 		}
@@ -328,6 +338,12 @@ type fdSet map[int]struct{}
 
 func (s fdSet) add(fd int) { s[fd] = struct{}{} }
 func (s fdSet) del(fd int) { delete(s, fd) }
+
+// ascending is the set's descriptors by ascending number: the order in which C's table
+// (an array indexed by descriptor) is walked.
+func (s fdSet) ascending() []int {
+	return slices.Sorted(maps.Keys(s))
+}
 
 func (s fdSet) closeAll() {
 	for fd := range s {

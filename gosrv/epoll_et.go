@@ -18,7 +18,7 @@ package gosrv
 
 import "golang.org/x/sys/unix"
 
-type etConn struct {
+type conn struct {
 	pending []byte // echo bytes that send could not take yet, or nil
 }
 
@@ -27,13 +27,13 @@ func setEvents(epollFd, op, fd int, events uint32) error {
 }
 
 // connClose closes fd, which also removes it from the epoll set.
-func connClose(conns map[int]*etConn, fd int) {
+func connClose(conns map[int]*conn, fd int) {
 	delete(conns, fd)
 	unix.Close(fd)
 }
 
 // sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
-func sendOrKeep(c *etConn, fd int, buf []byte) error {
+func sendOrKeep(c *conn, fd int, buf []byte) error {
 	for len(buf) > 0 {
 		n, err := send(fd, buf, unix.MSG_NOSIGNAL)
 		if err == unix.EINTR {
@@ -52,7 +52,7 @@ func sendOrKeep(c *etConn, fd int, buf []byte) error {
 }
 
 // flushPending sends what was kept back; c.pending tells whether some remains.
-func flushPending(c *etConn, fd int) error {
+func flushPending(c *conn, fd int) error {
 	for len(c.pending) > 0 {
 		n, err := send(fd, c.pending, unix.MSG_NOSIGNAL)
 		if err == unix.EINTR {
@@ -70,8 +70,8 @@ func flushPending(c *etConn, fd int) error {
 	return nil
 }
 
-// acceptAll accepts until EAGAIN: one edge may stand for many queued connections.
-func acceptAll(srv *Server, epollFd int, conns map[int]*etConn) {
+// epollETAcceptAll accepts until EAGAIN: one edge may stand for many queued connections.
+func epollETAcceptAll(srv *Server, epollFd int, conns map[int]*conn) {
 	for {
 		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN {
@@ -85,7 +85,7 @@ func acceptAll(srv *Server, epollFd int, conns map[int]*etConn) {
 			return
 		}
 		logNewConn(srv.OutFd, peer, false)
-		conns[connFd] = &etConn{}
+		conns[connFd] = &conn{}
 		if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {
 			logErrno(srv.ErrFd, "addevent_epollfd", err)
 			connClose(conns, connFd)
@@ -95,7 +95,7 @@ func acceptAll(srv *Server, epollFd int, conns map[int]*etConn) {
 
 // echoStream reads until EAGAIN, echoing each chunk; it stops reading while an echo waits
 // for space.
-func echoStream(srv *Server, epollFd int, conns map[int]*etConn, fd int, buf []byte) {
+func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byte) {
 	c := conns[fd]
 	if c.pending != nil {
 		if err := flushPending(c, fd); err != nil {
@@ -175,7 +175,7 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 
-	conns := map[int]*etConn{}
+	conns := map[int]*conn{}
 	events := make([]unix.EpollEvent, MaxEvent)
 	defer func() {
 		for fd := range conns {
@@ -201,7 +201,7 @@ func serveEpollET(srv *Server) int {
 			case fd == srv.StopFd:
 				return 0
 			case fd == srv.ListenFd:
-				acceptAll(srv, epollFd, conns)
+				epollETAcceptAll(srv, epollFd, conns)
 			case conns[fd] != nil:
 				echoStream(srv, epollFd, conns, fd, buf)
 			}

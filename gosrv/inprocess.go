@@ -14,18 +14,12 @@ package gosrv
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 
 	"github.com/iomodels/iomodels/internal/logpipe"
-	"golang.org/x/sys/unix"
 )
 
-// Running is a Go model running in this process.
-type Running struct {
-	h    *logpipe.Harness
-	port int
-	tid  int // the serving thread; written before the send on h.Served
-}
+// Running is a Go model running in this process: Port, Stop, Stdout, Stderr.
+type Running struct{ *logpipe.Running }
 
 // Start starts the Go model on a new listener on port 0 (every address, as the standalone
 // server does) and returns once it is serving; Stderr then begins with its "listening on" line.
@@ -38,7 +32,6 @@ func Start(model string) (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Running{h: h}
 	srv := Server{OutFd: h.Out.W, ErrFd: h.Err.W, StopFd: h.StopFd} // the model's own copy
 	srv.ListenFd = OpenListener(0, srv.ErrFd)
 	h.ListenFd = srv.ListenFd
@@ -46,36 +39,7 @@ func Start(model string) (*Running, error) {
 		h.Release()
 		return nil, fmt.Errorf("gosrv: %s: OpenListener failed: %s", model, bytes.TrimSpace(h.Err.Bytes()))
 	}
-	s.port = ListenerPort(srv.ListenFd)
-	logListening(srv.ErrFd, s.port)
-
-	go func() {
-		// The model blocks this thread until the stop; locking gives it a thread of its
-		// own, and returning locked makes the runtime destroy that thread afterwards.
-		runtime.LockOSThread()
-		s.tid = unix.Gettid()
-		h.Served <- m.Serve(&srv)
-	}()
-	return s, nil
+	port := ListenerPort(srv.ListenFd)
+	logListening(srv.ErrFd, port)
+	return &Running{h.Serve("gosrv", port, func() int { return m.Serve(&srv) })}, nil
 }
-
-// Port is the port the model listens on.
-func (s *Running) Port() int { return s.port }
-
-// Stop asks the model to stop, waits for it to return and releases every descriptor.
-// status is the model's return value; err says it did not stop within 10 s (its
-// descriptors are then left open, since the model may still use them). Stop may be called
-// more than once; later calls return the first result.
-func (s *Running) Stop() (status int, err error) {
-	status, err = s.h.Stop()
-	if err != nil {
-		err = fmt.Errorf("gosrv: %w", err)
-	}
-	return status, err
-}
-
-// Stdout is every byte the model wrote to its out descriptor so far; complete once Stop returned.
-func (s *Running) Stdout() []byte { return s.h.Out.Bytes() }
-
-// Stderr is every byte the model wrote to its err descriptor so far, starting with "listening on".
-func (s *Running) Stderr() []byte { return s.h.Err.Bytes() }

@@ -38,6 +38,9 @@ import (
 // it: it is blocked where it is aimed), and the same number in C.
 const sigioReady = unix.Signal(40)
 
+// SigioReady is sigioReady, for the standalone server, which leaves it to the model.
+const SigioReady = sigioReady
+
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
 // ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
 // the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll
@@ -94,9 +97,9 @@ func armFd(fd, tid, flags int) error {
 	return err
 }
 
-// tryEcho is the one-shot protocol on a non-blocking connection. It returns false when
-// the connection had nothing to read yet (EAGAIN: its signal will come), true when it was
-// served and closed.
+// tryEcho is the one-shot protocol on a non-blocking connection: recv, and unless it meets
+// EAGAIN, echoReply. It returns false when the connection had nothing to read yet (EAGAIN:
+// its signal will come), true when it was served and closed.
 func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 	var buf [BufSize]byte
 	var n int
@@ -105,20 +108,7 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 		return false
 	}
 	conns.del(connFd)
-	if err != nil {
-		logErrno(srv.ErrFd, "recv_connfd", err)
-		unix.Close(connFd)
-		return true
-	}
-	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
-	// A fresh socket's send buffer takes 512 bytes; EAGAIN is logged, never retried.
-	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
-		logErrno(srv.ErrFd, "send_connfd", err)
-		unix.Close(connFd)
-		return true
-	}
-	unix.Shutdown(connFd, unix.SHUT_WR)
-	unix.Close(connFd)
+	echoReply(srv, connFd, buf[:], n, err)
 	return true
 }
 
@@ -214,9 +204,10 @@ func serveSigio(srv *Server) int {
 			if stopRequested(srv.StopFd) {
 				break
 			}
-			// Events were lost: look at every descriptor once.
+			// Events were lost: look at every descriptor once, by ascending number (not
+			// the map's order, which Go randomizes): C walks its table from 0 up.
 			sigioAcceptAll(srv, conns, tid, &slice)
-			for fd := range conns {
+			for _, fd := range conns.ascending() {
 				tryEcho(srv, conns, fd)
 			}
 			continue

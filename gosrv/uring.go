@@ -241,7 +241,9 @@ func serveUring(srv *Server) int {
 	}
 	mem, err := unix.Mmap(-1, 0, memBufs+uringSlots*BufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		logErrno(srv.ErrFd, "mmap_conns", err)
+		// C's label (its malloc of the slots): a label is output, the same in both
+		// (CONTRACT.md § Errors); an anonymous mmap fails with ENOMEM as malloc does.
+		logErrno(srv.ErrFd, "malloc_conns", err)
 		us.ring.close()
 		return -1
 	}

@@ -23,18 +23,12 @@ import "C"
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 
 	"github.com/iomodels/iomodels/internal/logpipe"
-	"golang.org/x/sys/unix"
 )
 
-// Server is a C model running in this process.
-type Server struct {
-	h    *logpipe.Harness
-	port int
-	tid  int // the serving thread; written before the send on h.Served
-}
+// Server is a C model running in this process: Port, Stop, Stdout, Stderr.
+type Server struct{ *logpipe.Running }
 
 // Start starts the C model on a new listener on port 0 (every address, as the standalone
 // server does) and returns once it is serving; Stderr then begins with its "listening on" line.
@@ -47,7 +41,6 @@ func Start(model string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{h: h}
 	var srv C.struct_server // the model's own copy of the four descriptors
 	srv.outfd, srv.errfd, srv.stopfd = C.int(h.Out.W), C.int(h.Err.W), C.int(h.StopFd)
 	srv.listenfd = C.open_listener(0, srv.errfd)
@@ -56,36 +49,7 @@ func Start(model string) (*Server, error) {
 		h.Release()
 		return nil, fmt.Errorf("native: %s: open_listener failed: %s", model, bytes.TrimSpace(h.Err.Bytes()))
 	}
-	s.port = int(C.listener_port(srv.listenfd))
-	C.log_listening(srv.errfd, C.int(s.port))
-
-	go func() {
-		// The model blocks this thread until the stop; locking gives it a thread of its
-		// own, and returning locked makes the runtime destroy that thread afterwards.
-		runtime.LockOSThread()
-		s.tid = unix.Gettid()
-		h.Served <- int(C.native_serve(m, &srv))
-	}()
-	return s, nil
+	port := int(C.listener_port(srv.listenfd))
+	C.log_listening(srv.errfd, C.int(port))
+	return &Server{h.Serve("native", port, func() int { return int(C.native_serve(m, &srv)) })}, nil
 }
-
-// Port is the port the model listens on.
-func (s *Server) Port() int { return s.port }
-
-// Stop asks the model to stop, waits for it to return and releases every descriptor.
-// status is the model's return value; err says it did not stop within 10 s (its
-// descriptors are then left open, since the model may still use them). Stop may be called
-// more than once; later calls return the first result.
-func (s *Server) Stop() (status int, err error) {
-	status, err = s.h.Stop()
-	if err != nil {
-		err = fmt.Errorf("native: %w", err)
-	}
-	return status, err
-}
-
-// Stdout is every byte the model wrote to its out descriptor so far; complete once Stop returned.
-func (s *Server) Stdout() []byte { return s.h.Out.Bytes() }
-
-// Stderr is every byte the model wrote to its err descriptor so far, starting with "listening on".
-func (s *Server) Stderr() []byte { return s.h.Err.Bytes() }

@@ -3,10 +3,7 @@
 package native_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/proctest"
@@ -23,8 +20,6 @@ func TestModelsTable(t *testing.T) {
 		assert.NotEmpty(t, native.IOModel(n), "model %s has an I/O-model description", n)
 	}
 	assert.Empty(t, native.IOModel("no-such-model"), "unknown model has no description")
-	_, err := native.Start("no-such-model")
-	assert.ErrorContains(t, err, "unknown model", "Start of an unknown model fails")
 }
 
 // TestTableMatchesGo requires csrc/models.c and gosrv/models.go to be one table: the same
@@ -41,29 +36,7 @@ func TestTableMatchesGo(t *testing.T) {
 
 // TestStartEchoStop runs one echo through every one-shot model and checks both logs.
 func TestStartEchoStop(t *testing.T) {
-	for _, model := range native.Models() {
-		if gosrv.Traits(model).Protocol == gosrv.Stream {
-			continue // stream protocol: covered by the leak test's own client
-		}
-		t.Run(model, func(t *testing.T) {
-			proctest.SkipUnsupported(t, model)
-			s, err := native.Start(model)
-			require.NoError(t, err, "Start")
-			t.Cleanup(func() { s.Stop() })
-			require.NotZero(t, s.Port(), "port")
-
-			ex, err := proctest.Echo(s.Port(), "hello", false, 5*time.Second)
-			require.NoError(t, err, "echo exchange")
-			assert.Equal(t, "hello", ex.Reply, "echo reply")
-
-			status, err := s.Stop()
-			require.NoError(t, err, "Stop")
-			assert.Equal(t, 0, status, "serve status")
-			assert.Equal(t, fmt.Sprintf("listening on 0.0.0.0:%d\n", s.Port()), string(s.Stderr()), "stderr")
-			assert.Equal(t, proctest.NewConnLine(model, ex.Local)+"recv_msg: hello\n", string(s.Stdout()), "stdout")
-			assert.False(t, strings.Contains(string(s.Stderr()), "error"), "no error logged")
-		})
-	}
+	proctest.StartEchoStop(t, native.Models(), func(model string) (proctest.Server, error) { return native.Start(model) })
 }
 
 // TestStartFailure makes open_listener fail (no descriptor left for its socket) and requires

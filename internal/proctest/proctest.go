@@ -1,7 +1,7 @@
 //go:build linux
 
 // Package proctest holds what the in-process tests of native/ and gosrv/ share: counting
-// this process's descriptors, threads and child processes in /proc, waiting (bounded) for
+// this process's descriptors, threads and child processes (through internal/procfs), waiting (bounded) for
 // such a count to settle, and a loopback echo client for both wire protocols.
 package proctest
 
@@ -10,72 +10,26 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
-// Fds is the number of open descriptors of this process. The directory read holds one
-// descriptor itself, the same one on every call, so two counts compare exactly.
-func Fds() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+// Fds is the number of open descriptors of this process (procfs.Fds of this pid).
+func Fds() int { return procfs.Fds(os.Getpid()) }
 
 // Threads is the number of threads (tasks) of this process.
-func Threads() int {
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+func Threads() int { return procfs.Threads(os.Getpid()) }
 
 // Proc is a process seen in /proc: its pid and state letter (R, S, Z for a zombie, ...).
-type Proc struct {
-	Pid   int
-	State string
-}
+type Proc = procfs.Proc
 
-// Children lists the processes whose parent is this process, zombies included, by reading
-// every /proc/PID/stat: unlike /proc/self/task/*/children it needs no kernel option.
-func Children() ([]Proc, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	self := os.Getpid()
-	var kids []Proc
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // the process ended between the two reads
-		}
-		// "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after
-		// its last ')'.
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
-			kids = append(kids, Proc{Pid: pid, State: fields[0]})
-		}
-	}
-	return kids, nil
-}
+// Children lists the processes whose parent is this process, zombies included.
+func Children() ([]Proc, error) { return procfs.Children(os.Getpid()) }
 
 // Settle polls count every 10 ms until it is at most want, or timeout passes; it returns
 // the last count. The runtime and the kernel release threads and descriptors a little after

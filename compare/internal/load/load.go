@@ -27,6 +27,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Runner is a load: OneShot or Stream.
+type Runner interface {
+	Run() (Result, error)
+}
+
 // OneShot describes a run of the one-shot protocol: Workers clients in parallel, each
 // repeating connect, send Msg, shutdown(SHUT_WR), recv until end of stream, close.
 // The run stops after Conns connections or after Duration, whichever comes first.
@@ -105,6 +110,27 @@ func threadCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// workers runs work(0) … work(n-1) at once, each on a goroutine locked to its own thread,
+// and returns when all have: the time they took and the CPU their threads used.
+func workers(n int, work func(w int)) (elapsed, cpu time.Duration) {
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := threadCPU()
+			defer func() { total.Add(int64(threadCPU() - cpu0)) }()
+			work(w)
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), time.Duration(total.Load())
+}
+
 // Run makes the one-shot connections and measures them.
 func (cfg OneShot) Run() (Result, error) {
 	if cfg.Workers < 1 || cfg.Conns < 1 {
@@ -118,49 +144,36 @@ func (cfg OneShot) Run() (Result, error) {
 	lat := make([]int64, cfg.Conns) // -1 marks a failed connection
 	var next, nerr atomic.Int64
 	var firstErr atomic.Pointer[error]
-	var cpu atomic.Int64
-	var wg sync.WaitGroup
 	tv := unix.NsecToTimeval(cfg.Timeout.Nanoseconds())
 
-	start := time.Now()
-	deadline := start.Add(cfg.Duration)
-	for w := 0; w < cfg.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu0 := threadCPU()
-			buf := make([]byte, 4096)
-			// Each worker its own address: Connect writes the kernel's form into it.
-			sa := &unix.SockaddrInet4{Port: cfg.Port, Addr: [4]byte{127, 0, 0, 1}}
-			for nerr.Load() < maxErrors {
-				i := next.Add(1) - 1
-				if i >= int64(cfg.Conns) {
-					break
-				}
-				t0 := time.Now()
-				if cfg.Duration > 0 && t0.After(deadline) {
-					lat[i] = -1
-					next.Store(int64(cfg.Conns)) // no other worker starts one either
-					break
-				}
-				if _, err := oneConn(sa, &tv, cfg.Msg, buf); err != nil {
-					lat[i] = -1
-					if nerr.Add(1) == 1 {
-						firstErr.Store(&err)
-					}
-					continue
-				}
-				lat[i] = time.Since(t0).Nanoseconds()
+	deadline := time.Now().Add(cfg.Duration)
+	elapsed, cpu := workers(cfg.Workers, func(int) {
+		buf := make([]byte, 4096)
+		// Each worker its own address: Connect writes the kernel's form into it.
+		sa := &unix.SockaddrInet4{Port: cfg.Port, Addr: [4]byte{127, 0, 0, 1}}
+		for nerr.Load() < maxErrors {
+			i := next.Add(1) - 1
+			if i >= int64(cfg.Conns) {
+				break
 			}
-			cpu.Add(int64(threadCPU() - cpu0))
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+			t0 := time.Now()
+			if cfg.Duration > 0 && t0.After(deadline) {
+				lat[i] = -1
+				next.Store(int64(cfg.Conns)) // no other worker starts one either
+				break
+			}
+			if _, err := oneConn(sa, &tv, cfg.Msg, buf); err != nil {
+				lat[i] = -1
+				if nerr.Add(1) == 1 {
+					firstErr.Store(&err)
+				}
+				continue
+			}
+			lat[i] = time.Since(t0).Nanoseconds()
+		}
+	})
 
-	r := Result{Elapsed: elapsed, ClientCPU: time.Duration(cpu.Load())}
+	r := Result{Elapsed: elapsed, ClientCPU: cpu}
 	n := min(next.Load(), int64(cfg.Conns))
 	kept := lat[:0]
 	for _, l := range lat[:n] {

@@ -57,16 +57,3 @@ func TestQuantileAndMerge(t *testing.T) {
 		t.Errorf("rate %v per second, want 2.5", got)
 	}
 }
-
-func TestProcessCPU(t *testing.T) {
-	c, err := ProcessCPU(os.Getpid())
-	if err != nil {
-		t.Fatalf("ProcessCPU(self): %v", err)
-	}
-	if c.Self <= 0 {
-		t.Errorf("own CPU %v, want > 0", c.Self)
-	}
-	if c.Self+ClockTick < c.StatSelf-ClockTick {
-		t.Errorf("process clock %v is behind /proc/self/stat's %v by more than a tick", c.Self, c.StatSelf)
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 )
 
 // Baseline is the model name of the baseline server in tables and benchmark names.
@@ -41,18 +42,18 @@ func (m Measurement) ServerCPUPerConn() time.Duration {
 // Measure starts the server of argv, runs load against its port, stops it, and charges
 // it the CPU it used from just before the load to its exit.
 //
-// The reading before the load is /proc/PID/stat and the process CPU clock (ProcessCPU),
+// The reading before the load is /proc/PID/stat and the process CPU clock (procfs.ProcessCPU),
 // which leaves out start-up. The reading at the end is the rusage that wait4 returns for
 // the exited server: exact to the microsecond and, unlike a /proc reading taken while it
 // runs, it includes every child the server reaped, even the last ones (a fork child may
 // still be exiting when the load ends). The stop itself (a signal, closing descriptors)
 // is in it too, a few tens of microseconds.
 func Measure(argv []string, load func(port int) (Result, error)) (Measurement, error) {
-	srv, err := StartServer(10*time.Second, argv...)
+	srv, err := startQuiet(10*time.Second, argv...)
 	if err != nil {
 		return Measurement{}, err
 	}
-	before, err := ProcessCPU(srv.Pid())
+	before, err := procfs.ProcessCPU(srv.Pid())
 	if err != nil {
 		srv.Kill()
 		return Measurement{}, err
@@ -62,7 +63,7 @@ func Measure(argv []string, load func(port int) (Result, error)) (Measurement, e
 		srv.Kill()
 		return Measurement{Result: r}, err
 	}
-	if err := srv.Stop(srv.Pid(), 10*time.Second); err != nil {
+	if err := stop(srv, srv.Pid(), 10*time.Second); err != nil {
 		return Measurement{Result: r}, err
 	}
 	ru, ok := srv.Cmd.ProcessState.SysUsage().(*syscall.Rusage)

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ProcessLoop runs argv n times, one after the other, as the seed's shell loop does
@@ -32,25 +29,3 @@ func ProcessLoop(n int, allowFail bool, argv ...string) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
-
-// ClosedPort is a loopback port that refuses connections: bound, never listening, held
-// until release is called, so no other program can take it meanwhile.
-func ClosedPort() (port int, release func(), err error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		unix.Close(fd)
-		return 0, nil, err
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return 0, nil, err
-	}
-	return sa.(*unix.SockaddrInet4).Port, func() { unix.Close(fd) }, nil
-}
-
-// Itoa is strconv.Itoa, for building command lines.
-func Itoa(n int) string { return strconv.Itoa(n) }

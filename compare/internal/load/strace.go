@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iomodels/iomodels/internal/procfs"
 )
 
 // ErrNoStrace says why the system-call column is empty.
@@ -81,12 +83,12 @@ func CountSyscalls(dir string, argv []string, conns int, msg []byte) (Syscalls, 
 
 // straceRun counts the system calls of one server run that serves conns connections.
 func straceRun(strace, out string, argv []string, conns int, msg []byte) (map[string]int, error) {
-	srv, err := StartServer(20*time.Second, append([]string{strace, "-f", "-c", "-o", out, "--"}, argv...)...)
+	srv, err := startQuiet(20*time.Second, append([]string{strace, "-f", "-c", "-o", out, "--"}, argv...)...)
 	if err != nil {
 		return nil, err
 	}
 	// The server is strace's child; the signal goes to it, and strace exits with it.
-	pid, err := firstChild(srv.Pid())
+	pid, err := procfs.FirstChild(srv.Pid())
 	if err != nil {
 		srv.Kill()
 		return nil, err
@@ -101,22 +103,10 @@ func straceRun(strace, out string, argv []string, conns int, msg []byte) (map[st
 			return nil, err
 		}
 	}
-	if err := srv.Stop(pid, 20*time.Second); err != nil {
+	if err := stop(srv, pid, 20*time.Second); err != nil {
 		return nil, err
 	}
 	return parseStraceSummary(out)
-}
-
-func firstChild(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("strace %d has no child", pid)
-	}
-	return strconv.Atoi(f[0])
 }
 
 // parseStraceSummary reads strace -c's table: "% time seconds usecs/call calls [errors]

@@ -5,9 +5,7 @@ package load
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,35 +63,23 @@ func (cfg Stream) Run() (Result, error) {
 	}
 	lat := make([]int64, cfg.Chunks)
 	var next atomic.Int64
-	var cpu atomic.Int64
 	var failed atomic.Pointer[error]
-	var wg sync.WaitGroup
-	start := time.Now()
-	for _, fd := range fds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu0 := threadCPU()
-			defer func() { cpu.Add(int64(threadCPU() - cpu0)) }()
-			back := make([]byte, cfg.Chunk)
-			for failed.Load() == nil {
-				i := next.Add(1) - 1
-				if i >= int64(cfg.Chunks) {
-					return
-				}
-				t0 := time.Now()
-				if err := echoChunk(fd, payload, back, cfg.Timeout); err != nil {
-					failed.CompareAndSwap(nil, &err)
-					return
-				}
-				lat[i] = time.Since(t0).Nanoseconds()
+	elapsed, cpu := workers(len(fds), func(w int) {
+		fd := fds[w]
+		back := make([]byte, cfg.Chunk)
+		for failed.Load() == nil {
+			i := next.Add(1) - 1
+			if i >= int64(cfg.Chunks) {
+				return
 			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+			t0 := time.Now()
+			if err := echoChunk(fd, payload, back, cfg.Timeout); err != nil {
+				failed.CompareAndSwap(nil, &err)
+				return
+			}
+			lat[i] = time.Since(t0).Nanoseconds()
+		}
+	})
 	if p := failed.Load(); p != nil {
 		return Result{}, *p
 	}
@@ -109,7 +95,7 @@ func (cfg Stream) Run() (Result, error) {
 		Conns:     cfg.Chunks,
 		Elapsed:   elapsed,
 		Lat:       lat,
-		ClientCPU: time.Duration(cpu.Load()),
+		ClientCPU: cpu,
 		Bytes:     int64(cfg.Chunks) * int64(cfg.Chunk),
 	}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iomodels/iomodels/internal/logpipe"
+	"golang.org/x/sys/unix"
 )
 
 // Impl names a language side: "c" or "go".
@@ -62,7 +66,41 @@ func CFiles(root string) ([]string, error) {
 	return files, nil
 }
 
-// Build compiles the four binaries into dir with the flags the Makefile uses.
+// SanitizeEnv names the environment variable that, set to 1, makes Build compile the C
+// programs with AddressSanitizer and UndefinedBehaviorSanitizer (`make sanitize`'s flags),
+// so that every standalone test runs the sanitized C server against the Go one.
+const SanitizeEnv = "IOMODELS_SANITIZE"
+
+// SanitizeFlags are the compiler flags of a sanitized build (Makefile: SANITIZE_FLAGS):
+// every error halts the program (no recovery), with frame pointers for its stack trace.
+var SanitizeFlags = []string{"-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"}
+
+// Sanitized: this run builds the sanitized C programs (SanitizeEnv=1).
+func Sanitized() bool { return os.Getenv(SanitizeEnv) == "1" }
+
+// SanitizerOptions are the run-time options of the sanitized C programs, set by SetSanitizerOptions.
+// ASan's own handlers for SIGSEGV, SIGBUS and SIGFPE would turn those signals, sent by
+// kill, into a report and exit status 1 instead of death by the signal (measured: exit 1
+// with "AddressSanitizer: SEGV on unknown address"); off, every signal does what it does
+// to the plain build. Everything else ASan and LSan check stays on: an error is a report on
+// stderr and exit status 1 (a leak at exit: 23), which the comparison with Go shows.
+var SanitizerOptions = map[string]string{
+	"ASAN_OPTIONS":  "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:halt_on_error=1:detect_leaks=1",
+	"UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+
+// SetSanitizerOptions puts SanitizerOptions into this process's environment (which the
+// servers inherit), unless already set there.
+func SetSanitizerOptions() {
+	for k, v := range SanitizerOptions {
+		if _, ok := os.LookupEnv(k); !ok {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// Build compiles the four binaries into dir with the flags the Makefile uses (with
+// SanitizeFlags when Sanitized).
 func Build(ctx context.Context, dir string) (Binaries, error) {
 	root := RepoRoot()
 	b := Binaries{Dir: dir}
@@ -76,6 +114,9 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		cc = "cc"
 	}
 	cflags := []string{"-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror"}
+	if Sanitized() {
+		cflags = append([]string{"-O1", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror"}, SanitizeFlags...)
+	}
 	server, err := CFiles(root)
 	if err != nil {
 		return b, err
@@ -119,7 +160,7 @@ func (s *syncBuffer) String() string {
 type Process struct {
 	Cmd    *exec.Cmd
 	Port   int
-	stdout *syncBuffer
+	stdout *logpipe.Pipe // a pipe of its own, which a test may hold (logpipe.Pipe.Hold); nil when Quiet
 	stderr *syncBuffer
 	done   chan struct{}
 	err    error
@@ -127,40 +168,62 @@ type Process struct {
 
 var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
 
-// StartServer starts path with args and waits until it prints "listening on" (its
-// readiness), or exits, or timeout passes.
-func StartServer(path string, timeout time.Duration, args ...string) (*Process, error) {
-	return StartServerWith(path, nil, timeout, args...)
+// Options say how Start runs a server.
+type Options struct {
+	// Extra are open descriptors the server is given, numbered from 3 (os/exec's
+	// ExtraFiles): the caller may close its copies once Start returns.
+	Extra []*os.File
+	// Quiet sends stdout to /dev/null and keeps only the first stderr line, draining the
+	// rest as it comes: under load a server logs two lines per connection, and buffering
+	// them would grow by megabytes and cost the measuring process CPU. (The server still
+	// makes its write(2) calls.)
+	Quiet bool
+	// Group makes the server the leader of a process group of its own (its pid is the
+	// group's id), so that a test can signal the server and its children as a terminal's
+	// Ctrl-C does, kill(-pid, sig), without signalling itself.
+	Group bool
 }
 
-// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
-// (os/exec's ExtraFiles): the caller may close its copies once it returns.
-func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
-	return startServer(path, extra, nil, timeout, args...)
-}
-
-// StartServerGroup is StartServerWith with the server the leader of a process group of its
-// own (its pid is the group's id), so that a test can signal the server and its children
-// as a terminal's Ctrl-C does (kill(-pid, sig)) without signalling itself.
-func StartServerGroup(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
-	return startServer(path, extra, &syscall.SysProcAttr{Setpgid: true}, timeout, args...)
-}
-
-func startServer(path string, extra []*os.File, attr *syscall.SysProcAttr, timeout time.Duration, args ...string) (*Process, error) {
+// Start runs argv (a server binary and its arguments, possibly behind a wrapper such as
+// strace) and waits until the server prints "listening on" (its readiness), or exits, or
+// timeout passes. It is the one way this repository starts a standalone server.
+func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	p := &Process{
-		Cmd:    exec.Command(path, args...),
-		stdout: &syncBuffer{},
+		Cmd:    exec.Command(argv[0], argv[1:]...),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
-	p.Cmd.ExtraFiles = extra
-	p.Cmd.SysProcAttr = attr
-	p.Cmd.Stdout = p.stdout
+	p.Cmd.ExtraFiles = o.Extra
+	if o.Group {
+		p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	var outW *os.File
+	if o.Quiet {
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		outW = devnull
+	} else {
+		stdout, err := logpipe.New()
+		if err != nil {
+			return nil, err
+		}
+		p.stdout = stdout
+		// An *os.File is handed to the child as it is: the server writes into the pipe
+		// itself, with no copying goroutine in between that a hold could not stop.
+		outW = os.NewFile(uintptr(stdout.W), "stdout")
+		stdout.W = -1 // closed below, once the child has its copy
+	}
+	p.Cmd.Stdout = outW
 	errPipe, err := p.Cmd.StderrPipe()
 	if err != nil {
+		outW.Close()
 		return nil, err
 	}
-	if err := p.Cmd.Start(); err != nil {
+	err = p.Cmd.Start()
+	outW.Close() // the child has its copy; the pipe's reader sees end of file when it exits
+	if err != nil {
 		return nil, err
 	}
 	ready := make(chan int, 1)
@@ -170,15 +233,20 @@ func startServer(path string, extra []*os.File, attr *syscall.SysProcAttr, timeo
 		first := true
 		for {
 			line, err := sc.ReadString('\n')
-			p.stderr.Write([]byte(line))
 			if first && line != "" {
 				first = false
+				p.stderr.Write([]byte(line))
+				port := -1
 				if m := listeningRE.FindStringSubmatch(trimNL(line)); m != nil {
-					port, _ := strconv.Atoi(m[1])
-					ready <- port
-				} else {
-					ready <- -1
+					port, _ = strconv.Atoi(m[1])
 				}
+				ready <- port
+				if o.Quiet && err == nil {
+					io.Copy(io.Discard, sc)
+					break
+				}
+			} else if line != "" {
+				p.stderr.Write([]byte(line))
 			}
 			if err != nil {
 				break
@@ -188,20 +256,34 @@ func startServer(path string, extra []*os.File, attr *syscall.SysProcAttr, timeo
 			ready <- -1
 		}
 		p.err = p.Cmd.Wait()
+		if p.stdout != nil {
+			<-p.stdout.Done // every byte the server wrote to stdout is read
+		}
 		close(p.done)
 	}()
 	select {
 	case port := <-ready:
 		if port < 0 {
 			p.Kill()
-			return p, fmt.Errorf("%s %v did not start: %q", path, args, p.Stderr())
+			return p, fmt.Errorf("%v did not start: %q", argv, p.Stderr())
 		}
 		p.Port = port
 		return p, nil
 	case <-time.After(timeout):
 		p.Kill()
-		return p, fmt.Errorf("%s %v: no \"listening on\" line within %v", path, args, timeout)
+		return p, fmt.Errorf("%v: no \"listening on\" line within %v", argv, timeout)
 	}
+}
+
+// StartServer starts path with args (Start without options).
+func StartServer(path string, timeout time.Duration, args ...string) (*Process, error) {
+	return Start(append([]string{path}, args...), Options{}, timeout)
+}
+
+// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
+// (os/exec's ExtraFiles): the caller may close its copies once it returns.
+func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
+	return Start(append([]string{path}, args...), Options{Extra: extra}, timeout)
 }
 
 func trimNL(s string) string {
@@ -212,43 +294,125 @@ func trimNL(s string) string {
 }
 
 // Stdout is what the server printed on stdout so far.
-func (p *Process) Stdout() string { return p.stdout.String() }
+func (p *Process) Stdout() string {
+	if p.stdout == nil {
+		return ""
+	}
+	return string(p.stdout.Bytes())
+}
+
+// StdoutPipe is the pipe the server prints its stdout to (nil when Quiet), which a test
+// may hold (logpipe.Pipe.Hold) to stop the server at its next line. Its W is -1: the write
+// end is the server's descriptor 1.
+func (p *Process) StdoutPipe() *logpipe.Pipe { return p.stdout }
+
+// unhold lets a held stdout drain: a server blocked on it could not act on a signal.
+func (p *Process) unhold() {
+	if p.stdout != nil {
+		p.stdout.Unhold()
+	}
+}
 
 // Stderr is what the server printed on stderr so far.
 func (p *Process) Stderr() string { return p.stderr.String() }
 
-// Pid is the server's process id.
+// Pid is the started process's id (the server, or the wrapper in front of it).
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
-// Signal sends sig and waits up to timeout for the server to exit; it returns the exit
-// code (or -1 and an error when it did not exit in time, after which it is killed).
-func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+// Signal sends sig and waits up to timeout for the server to exit; it returns how it
+// ended (Status), or an error when it did not exit in time, after which it is killed.
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
+	p.unhold()
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return -1, err
+		return "", err
 	}
 	return p.Wait(timeout)
 }
 
-// Wait waits up to timeout for the server to exit and returns its exit code.
-func (p *Process) Wait(timeout time.Duration) (int, error) {
+// Wait waits up to timeout for the server to exit and returns how it ended (Status).
+func (p *Process) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
-		return p.Cmd.ProcessState.ExitCode(), nil
+		return Status(p.Cmd.ProcessState), nil
 	case <-time.After(timeout):
 		p.Kill()
-		return -1, fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
+		return "", fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
 	}
+}
+
+// Status says how a process ended, as its wait status tells: "exited N" or "killed by
+// SIGX" (never ProcessState.ExitCode's -1, which hides which signal it was).
+func Status(ps *os.ProcessState) string {
+	if ps == nil {
+		return "not started"
+	}
+	return WaitStatus(ps.Sys().(syscall.WaitStatus))
+}
+
+// WaitStatus is Status for a raw wait status.
+func WaitStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exited %d", ws.ExitStatus())
+	case ws.Signaled():
+		return "killed by " + SignalName(ws.Signal())
+	case ws.Stopped():
+		return "stopped by " + SignalName(ws.StopSignal())
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+// SignalName is the name `kill -l` gives sig: SIGHUP..SIGSYS, SIGRTMIN+n and SIGRTMAX-n
+// for glibc's real-time range 34..64 (SIGRTMIN is 34: glibc keeps 32 and 33 for itself,
+// which have no name and are "signal 32", "signal 33").
+func SignalName(sig syscall.Signal) string {
+	const rtmin, rtmax = 34, 64
+	switch {
+	case sig >= 1 && sig <= 31:
+		if name := unix.SignalName(sig); name != "" {
+			return name
+		}
+	case sig == rtmin:
+		return "SIGRTMIN"
+	case sig == rtmax:
+		return "SIGRTMAX"
+	case sig > rtmin && sig <= (rtmin+rtmax)/2:
+		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-rtmin)
+	case sig > (rtmin+rtmax)/2 && sig < rtmax:
+		return fmt.Sprintf("SIGRTMAX-%d", rtmax-int(sig))
+	}
+	return fmt.Sprintf("signal %d", int(sig))
 }
 
 // Kill ends the server if it still runs and waits for it.
 func (p *Process) Kill() {
+	p.unhold()
 	p.Cmd.Process.Kill()
 	<-p.done
 }
 
+// ClosedPort is a loopback port that refuses connections: bound, never listening, held
+// until release is called, so that no other program can take it meanwhile.
+func ClosedPort() (port int, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, os.NewSyscallError("socket", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return 0, nil, os.NewSyscallError("bind", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return 0, nil, os.NewSyscallError("getsockname", err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port, func() { syscall.Close(fd) }, nil
+}
+
 // Run runs a command (a client, or a server that should fail) to its end within timeout
-// and returns its stdout, stderr and exit code.
-func Run(timeout time.Duration, path string, args ...string) (stdout, stderr string, code int, err error) {
+// and returns its stdout, stderr and how it ended (Status).
+func Run(timeout time.Duration, path string, args ...string) (stdout, stderr, status string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
@@ -259,5 +423,5 @@ func Run(timeout time.Duration, path string, args ...string) (stdout, stderr str
 	if errors.As(err, &exit) && ctx.Err() == nil {
 		err = nil
 	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode(), err
+	return out.String(), errb.String(), Status(cmd.ProcessState), err
 }

@@ -1,0 +1,279 @@
+//go:build linux
+
+package compare
+
+// engine_run_test.go - one run of a scenario against one server: its state (connections,
+// their readers, notes), and execute, which runs the steps and takes the transcript.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ---- the run: state of one scenario against one server ----
+
+// sock is a client socket: a *net.TCPConn from connect, or an *os.File around a socket
+// that connectHigh made by hand. Both read, write and close through the runtime's poller.
+type sock interface {
+	io.ReadWriteCloser
+	SetWriteDeadline(t time.Time) error
+	SyscallConn() (syscall.RawConn, error)
+}
+
+// control runs f on the socket's descriptor and returns f's error.
+func control(s sock, f func(fd int) error) error {
+	raw, err := s.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+type conn struct {
+	name string
+	c    sock
+	port int
+
+	mu        sync.Mutex
+	data      []byte
+	end       string
+	reading   bool
+	readDone  chan struct{}
+	sendErr   error
+	sendDone  chan struct{}
+	closedByU bool
+}
+
+type run struct {
+	target   target
+	deadline time.Time
+	conns    map[string]*conn
+	names    []string // declaration order
+	notes    []string
+
+	stopped bool // a stopServer step stopped the server
+	status  string
+
+	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
+	// compared in order (logOrderedSoFar).
+	orderedLines int
+}
+
+func newRun(t target, deadline time.Time) *run {
+	return &run{target: t, deadline: deadline, conns: map[string]*conn{}}
+}
+
+func (r *run) conn(name string) (*conn, error) {
+	c, ok := r.conns[name]
+	if !ok {
+		return nil, fmt.Errorf("no connection %q (connect it first)", name)
+	}
+	return c, nil
+}
+
+func (r *run) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+// waitFor polls cond every millisecond until it holds or the deadline (at most until)
+// passes. It is the only way a step waits.
+func waitFor(until time.Time, cond func() bool) bool {
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(until) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (r *run) waitFor(what string, cond func() bool) error {
+	if !waitFor(r.deadline, cond) {
+		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline", what)
+	}
+	return nil
+}
+
+// startReading starts the connection's reader: it appends whatever arrives and records
+// how the connection ended.
+func (c *conn) startReading(r *run) {
+	c.mu.Lock()
+	if c.reading {
+		c.mu.Unlock()
+		return
+	}
+	c.reading = true
+	c.mu.Unlock()
+	go func() {
+		defer close(c.readDone)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.c.Read(buf)
+			c.mu.Lock()
+			if n > 0 {
+				c.data = append(c.data, buf[:n]...)
+			}
+			if err != nil {
+				switch {
+				case errors.Is(err, io.EOF):
+					c.end = "EOF"
+				case errors.Is(err, syscall.ECONNRESET):
+					c.end = "reset"
+				case (errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)) && c.closedByU:
+					c.end = "closed"
+				default:
+					c.end = "error: " + err.Error()
+				}
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+		}
+	}()
+}
+
+func (c *conn) snapshot() (n int, end string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.data), c.end
+}
+
+// ---- running a scenario ----
+
+// execute runs the steps against t and returns the transcript. The target is stopped
+// before it returns, whatever happens.
+func execute(sc scenario, model string, t target, deadline time.Duration) (tr *transcript, err error) {
+	if deadline == 0 {
+		deadline = scenarioDeadline
+	}
+	r := newRun(t, time.Now().Add(deadline))
+	startFds := -1
+	pi, hasProc := t.(procInfo)
+	if hasProc {
+		startFds = connFdCount(pi.ServerPid())
+	}
+	stopped := false
+	defer func() {
+		for _, c := range r.conns {
+			c.c.Close()
+		}
+		if !stopped && !r.stopped {
+			t.Stop()
+		}
+	}()
+
+	for i, st := range sc.steps(model) {
+		if err := st.do(r); err != nil {
+			return nil, fmt.Errorf("step %d (%s): %w", i+1, st.desc, err)
+		}
+	}
+
+	// Snapshot every connection, then close them all so that the server sees every end.
+	tr = &transcript{}
+	for _, name := range r.names {
+		c := r.conns[name]
+		c.mu.Lock()
+		rec := connRecord{Name: name, Data: append([]byte(nil), c.data...), End: c.end}
+		c.mu.Unlock()
+		if rec.End == "" {
+			rec.End = "open"
+		}
+		tr.Conns = append(tr.Conns, rec)
+	}
+	for _, c := range r.conns {
+		c.mu.Lock()
+		c.closedByU = true
+		c.mu.Unlock()
+		c.c.Close()
+	}
+	for _, c := range r.conns {
+		if c.reading {
+			select {
+			case <-c.readDone:
+			case <-time.After(time.Until(r.deadline)):
+				return nil, fmt.Errorf("watchdog: reader of %s did not stop", c.name)
+			}
+		}
+	}
+	// The server has seen every end once its descriptor count is back where it started
+	// (it logs before it closes): only then are its logs complete.
+	if hasProc {
+		settled := waitFor(time.Now().Add(3*time.Second), func() bool { return connFdCount(pi.ServerPid()) <= startFds })
+		if !settled {
+			r.note("server connections not back to %d after the clients closed: %d", startFds, connFdCount(pi.ServerPid()))
+		}
+	}
+	tr.Notes = r.notes
+
+	status := r.status
+	if !r.stopped {
+		var err error
+		status, err = t.Stop()
+		stopped = true
+		if err != nil {
+			return nil, fmt.Errorf("stop: %w", err)
+		}
+	}
+	tr.Status = status
+	// A port may serve two connections one after the other (loopback reuses a port whose
+	// connection is in TIME_WAIT): its names are used in connection order.
+	ports := map[int][]string{}
+	for _, name := range r.names {
+		c := r.conns[name]
+		ports[c.port] = append(ports[c.port], name)
+	}
+	tr.Stdout = namePorts(string(t.Stdout()), ports)
+	tr.Stderr = namePorts(string(t.Stderr()), ports)
+	if sc.unorderedLog {
+		tr.Stdout = sortLinesAfter(tr.Stdout, r.orderedLines)
+	}
+	return tr, nil
+}
+
+var (
+	peerRE   = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
+	listenRE = regexp.MustCompile(`0\.0\.0\.0:\d+`)
+)
+
+// namePorts replaces each client's port by its connection name, and the listening port
+// by PORT. A port that several connections used in turn names them in order, one per
+// occurrence (each connection appears in one "new conn" line); the last name is kept for
+// any further occurrence.
+func namePorts(s string, ports map[int][]string) string {
+	used := map[int]int{}
+	s = peerRE.ReplaceAllStringFunc(s, func(m string) string {
+		p, _ := strconv.Atoi(m[len("127.0.0.1:"):])
+		names, ok := ports[p]
+		if !ok {
+			return "127.0.0.1:<unknown port>"
+		}
+		i := min(used[p], len(names)-1)
+		used[p]++
+		return "127.0.0.1:<" + names[i] + ">"
+	})
+	return listenRE.ReplaceAllString(s, "0.0.0.0:PORT")
+}
+
+// sortLinesAfter sorts the lines of s after the first n.
+func sortLinesAfter(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	n = min(n, len(lines))
+	sort.Strings(lines[n:])
+	return strings.Join(lines, "")
+}

@@ -1,0 +1,192 @@
+//go:build linux
+
+// collect.go - measuring: the baseline and every model in both languages, and the seed's
+// benchmark.
+
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/load"
+	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/gosrv"
+)
+
+// Steps is the number of Step calls Collect makes for n models.
+func (o Options) Steps(n int) int {
+	per := 1 + 2*o.rounds() + 2 + 2*len(o.Sweep) // parity, load C/Go, strace C/Go, sweep
+	steps := 1 + len(o.Sweep) + n*per
+	if o.SeedRuns > 0 {
+		steps += seedRounds * (2 + 4)
+	}
+	return steps
+}
+
+func (o Options) rounds() int { return max(o.Rounds, 1) }
+
+func (o Options) step(what string) {
+	if o.Step != nil {
+		o.Step(what)
+	}
+}
+
+func (o Options) done() {
+	if o.Done != nil {
+		o.Done()
+	}
+}
+
+func (o Options) oneShot(argv []string, conc int, d time.Duration) (load.Measurement, error) {
+	m, err := load.Measure(argv, func(port int) (load.Result, error) {
+		return load.OneShot{Port: port, Workers: conc, Conns: 200_000, Duration: d, Msg: o.Msg}.Run()
+	})
+	if err == nil && m.Errors > 0 {
+		err = fmt.Errorf("%d connections failed, first: %v", m.Errors, m.FirstErr)
+	}
+	return m, err
+}
+
+// IOModel is the seed's I/O model of a model, from the Go port's table.
+func IOModel(model string) string {
+	if model == load.Baseline {
+		return "accept, recv, close (C, no echo, no log)"
+	}
+	if m, ok := gosrv.FindModel(model); ok {
+		return m.IOModel
+	}
+	return "?"
+}
+
+// Collect measures the baseline and every model in both languages.
+func Collect(bins load.Binaries, models []string, o Options) *Report {
+	r := &Report{Opt: o, Started: time.Now()}
+	o.step("baseline: load")
+	base := &Side{Sweep: map[int]load.Measurement{}}
+	base.Load, base.LoadErr = o.oneShot(bins.Argv(load.Baseline, standalone.C), o.Conc, o.Duration)
+	o.done()
+	for _, conc := range o.Sweep {
+		o.step(fmt.Sprintf("baseline: %d clients", conc))
+		if m, err := o.oneShot(bins.Argv(load.Baseline, standalone.C), conc, o.SweepDuration); err == nil {
+			base.Sweep[conc] = m
+		}
+		o.done()
+	}
+	r.Baseline = base
+
+	for _, model := range models {
+		row := &Row{Model: model, IOModel: IOModel(model), Sides: map[standalone.Impl]*Side{}}
+		r.Rows = append(r.Rows, row)
+		o.step(model + ": parity probes")
+		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(bins.Binaries, model)
+		o.done()
+		for _, impl := range Impls {
+			row.Sides[impl] = &Side{Sweep: map[int]load.Measurement{}}
+		}
+		// The main load in rounds, C and Go taking turns (C Go, Go C, ...), so that other
+		// work on the machine during the run weighs on both languages alike.
+		for round := 0; round < o.rounds(); round++ {
+			order := Impls
+			if round%2 == 1 {
+				order = []standalone.Impl{standalone.Go, standalone.C}
+			}
+			for _, impl := range order {
+				s := row.Sides[impl]
+				if s.LoadErr != nil {
+					continue
+				}
+				o.step(fmt.Sprintf("%s/%s: load %d/%d, %d clients", model, impl, round+1, o.rounds(), o.Conc))
+				m, err := o.oneShot(bins.Argv(model, impl), o.Conc, o.Duration/time.Duration(o.rounds()))
+				s.Load, s.LoadErr = load.Merge(s.Load, m), err
+				o.done()
+			}
+		}
+		for _, impl := range Impls {
+			s := row.Sides[impl]
+			argv := bins.Argv(model, impl)
+			o.step(fmt.Sprintf("%s/%s: strace", model, impl))
+			s.Sys, s.SysErr = load.CountSyscalls(o.TmpDir, argv, o.StraceConns, o.Msg)
+			o.done()
+			for _, conc := range o.Sweep {
+				o.step(fmt.Sprintf("%s/%s: %d clients", model, impl, conc))
+				if m, err := o.oneShot(argv, conc, o.SweepDuration); err == nil {
+					s.Sweep[conc] = m
+				}
+				o.done()
+			}
+		}
+	}
+	if o.SeedRuns > 0 {
+		r.Seed = collectSeed(bins, models, o)
+	}
+	r.Took = time.Since(r.Started)
+	return r
+}
+
+// seedRounds splits the seed benchmark's loops in turns: every line runs a quarter of its
+// processes, then the next line, and so on four times, so that other work on the machine
+// during the minute or so this takes weighs on every line alike.
+const seedRounds = 4
+
+func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
+	s := &Seed{Runs: o.SeedRuns}
+	client := bins.Client(standalone.C)
+	port, release, err := standalone.ClosedPort()
+	if err != nil {
+		port = 1 // nothing listens on port 1 of the loopback on a sane machine
+		release = func() {}
+	}
+	defer release()
+	type line struct {
+		what  string
+		argv  []string
+		total *time.Duration
+		err   *error
+		srv   *standalone.Process
+	}
+	lines := []*line{
+		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},
+		{what: "client, closed port", argv: []string{client, "www.zfl9.com", strconv.Itoa(port)}, total: &s.Startup},
+	}
+	s.Servers = make([]SeedRun, 0, 4)
+	for _, model := range []string{"epoll-lt", "epoll-et"} {
+		for _, impl := range Impls {
+			s.Servers = append(s.Servers, SeedRun{Model: model, Impl: impl})
+		}
+	}
+	for i := range s.Servers {
+		run := &s.Servers[i]
+		l := &line{what: run.Model + "/" + string(run.Impl), total: &run.Total, err: &run.Err}
+		srv, err := standalone.Start(bins.Argv(run.Model, run.Impl), standalone.Options{Quiet: true}, 10*time.Second)
+		if err != nil {
+			run.Err = err
+		} else {
+			l.srv = srv
+			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port)}
+			defer srv.Signal(syscall.SIGTERM, 10*time.Second)
+		}
+		lines = append(lines, l)
+	}
+	for round := 0; round < seedRounds; round++ {
+		n := o.SeedRuns / seedRounds
+		if round == seedRounds-1 {
+			n = o.SeedRuns - n*(seedRounds-1)
+		}
+		for _, l := range lines {
+			if l.argv == nil || (l.err != nil && *l.err != nil) {
+				continue
+			}
+			o.step(fmt.Sprintf("seed %d/%d: %d processes, %s", round+1, seedRounds, n, l.what))
+			d, err := load.ProcessLoop(n, l.srv == nil, l.argv...)
+			*l.total += d
+			if err != nil && l.err != nil {
+				*l.err = err
+			}
+			o.done()
+		}
+	}
+	return s
+}

@@ -1,0 +1,134 @@
+//go:build linux
+
+// prose.go - what the table says in words: the targets, the notes, the seed's benchmark.
+
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/load"
+	"github.com/iomodels/iomodels/compare/internal/standalone"
+)
+
+// Targets says, per model, whether the Go port meets the project's targets (reported,
+// never asserted): ≥ 0.95× C's conn/s, ≤ 1.10× C's CPU per connection, the same system
+// calls per connection (within 0.5).
+func (r *Report) Targets() []string {
+	lines := []string{"targets for the Go port (>= 0.95x C conn/s, <= 1.10x C CPU/conn, same syscalls/conn):"}
+	for _, row := range r.Rows {
+		c, g := row.Sides[standalone.C], row.Sides[standalone.Go]
+		var parts []string
+		if c.LoadErr == nil && g.LoadErr == nil && c.Load.Conns > 0 && g.Load.Conns > 0 {
+			rate := g.Load.PerSec() / c.Load.PerSec()
+			cpu := float64(g.Load.ServerCPUPerConn()) / float64(c.Load.ServerCPUPerConn())
+			parts = append(parts, fmt.Sprintf("conn/s %.2fx %s", rate, mark(rate >= 0.95)),
+				fmt.Sprintf("CPU %.2fx %s", cpu, mark(cpu <= 1.10)))
+		} else {
+			parts = append(parts, fmt.Sprintf("load failed: C %v, Go %v", c.LoadErr, g.LoadErr))
+		}
+		if c.SysErr == nil && g.SysErr == nil {
+			d := g.Sys.PerConn - c.Sys.PerConn
+			rt := 0.0
+			for _, name := range runtimeCalls {
+				rt += g.Sys.ByName[name] - c.Sys.ByName[name]
+			}
+			parts = append(parts, fmt.Sprintf("syscalls %+.1f %s (Go runtime's futex/nanosleep/signal/memory calls %+.1f)", d, mark(math.Abs(d) < 0.5), rt))
+		}
+		if row.ParityEqual != row.ParityTotal {
+			parts = append(parts, "PARITY: "+strings.Join(row.ParityDiffs, "; "))
+		}
+		lines = append(lines, fmt.Sprintf("  %-10s %s", row.Model, strings.Join(parts, "  ")))
+	}
+	return lines
+}
+
+// runtimeCalls are the system calls the Go runtime makes for itself: sysmon's polling
+// (nanosleep), waking and parking threads (futex), signal set-up and memory management,
+// mostly at a process start (the fork model's exec'd children). nanosleep and futex
+// follow time, not connections, and strace's slowdown inflates their count per connection.
+var runtimeCalls = []string{"futex", "nanosleep", "sched_yield", "rt_sigaction", "rt_sigprocmask",
+	"rt_sigreturn", "sigaltstack", "mmap", "munmap", "madvise", "clone", "clone3", "gettid", "tgkill", "getpid"}
+
+func mark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+// Notes explain the columns and carry the errors.
+func (r *Report) Notes() []string {
+	notes := []string{
+		"parity: built-in probes (plain, empty, 512, 513, NUL, UTF-8, binary, 20 concurrent) equal between C and Go;",
+		"        the full differential suite is `go test ./compare`.",
+		"CPU µs/conn: the server process and its reaped children (fork), from its own accounting, per connection.",
+	}
+	if b := r.Baseline; b != nil && b.LoadErr == nil {
+		notes = append(notes, fmt.Sprintf("load generator: %.1f µs CPU per connection against the baseline (loopback charges much of the kernel's TCP work to the sending side).",
+			us(b.Load.ClientCPUPerConn())))
+	}
+	var errs []string
+	add := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	if r.Baseline != nil {
+		add("baseline load", r.Baseline.LoadErr)
+	}
+	straceMissing := false
+	for _, row := range r.Rows {
+		for _, impl := range Impls {
+			s := row.Sides[impl]
+			add(row.Model+"/"+string(impl)+" load", s.LoadErr)
+			if s.SysErr == load.ErrNoStrace {
+				straceMissing = true
+				continue
+			}
+			add(row.Model+"/"+string(impl)+" strace", s.SysErr)
+		}
+	}
+	if straceMissing {
+		errs = append(errs, load.ErrNoStrace.Error())
+	}
+	return append(notes, errs...)
+}
+
+// SeedLines are the seed benchmark's result in words.
+func (r *Report) SeedLines() []string {
+	s := r.Seed
+	per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(s.Runs) }
+	lines := []string{
+		fmt.Sprintf("seed benchmark: %d client processes in a loop (C client, in %d interleaved rounds), seconds per 1000", s.Runs, seedRounds),
+		"(the seed measured LT 1.105 s, ET 1.25 s, and concluded that ET is slower):",
+		fmt.Sprintf("  /bin/true                     %.2f s", per(s.True)),
+		fmt.Sprintf("  client against a closed port  %.2f s   (process start-up, a refused connect, exit)", per(s.Startup)),
+	}
+	totals := map[string]time.Duration{}
+	var sum float64
+	for _, run := range s.Servers {
+		if run.Err != nil {
+			lines = append(lines, fmt.Sprintf("  %-8s %-2s server  error: %v", run.Model, run.Impl, run.Err))
+			continue
+		}
+		totals[run.Model+"/"+string(run.Impl)] = run.Total
+		sum += per(run.Total)
+		lines = append(lines, fmt.Sprintf("  %-8s %-2s server  %.2f s", run.Model, run.Impl, per(run.Total)))
+	}
+	for _, impl := range Impls {
+		lt, et := totals["epoll-lt/"+string(impl)], totals["epoll-et/"+string(impl)]
+		if lt > 0 && et > 0 {
+			lines = append(lines, fmt.Sprintf("  ET/LT with the %s server: %.2f", implName(impl), per(et)/per(lt)))
+		}
+	}
+	if len(totals) > 0 {
+		mean := sum / float64(len(totals))
+		lines = append(lines, fmt.Sprintf("  a client that only starts and is refused costs %.0f%% of a served one: the loop measures process", 100*per(s.Startup)/mean),
+			fmt.Sprintf("  creation (%.1f ms each), not the server, whose CPU per connection is in the table (tens of µs).", mean))
+	}
+	return lines
+}

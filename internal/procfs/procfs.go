@@ -1,0 +1,229 @@
+//go:build linux
+
+// Package procfs reads what the tests, the benchmarks and the report need to know about a
+// process from /proc: its descriptors, threads, children, state and CPU time. Every reader
+// takes a pid (os.Getpid() for this process) and holds no descriptor when it returns.
+package procfs
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ClockTick is one tick of /proc/PID/stat's times: sysconf(_SC_CLK_TCK) is 100 on Linux
+// (USER_HZ, fixed by the kernel's ABI whatever CONFIG_HZ is).
+const ClockTick = 10 * time.Millisecond
+
+// statFields reads a /proc/…/stat file and returns its fields from the third (the state)
+// on: the second, the command name, is in parentheses and may hold spaces and parentheses,
+// so the fields are counted after its last ')'. Field n of proc(5) is fields[n-3].
+func statFields(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("%s: no command field in %q", path, s)
+	}
+	return strings.Fields(s[i+1:]), nil
+}
+
+// Fds is how many descriptors pid has open (-1 when /proc cannot tell). For this process
+// the directory read holds one descriptor itself, the same on every call, so two counts
+// compare exactly.
+func Fds(pid int) int { return entries(fmt.Sprintf("/proc/%d/fd", pid)) }
+
+// ConnFds counts pid's sockets and pidfds: what a server holds per client (a connection,
+// or a fork model's pidfd for the child serving it). Other descriptors (epoll, eventfds,
+// pipes) belong to the server's life.
+func ConnFds(pid int) int {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, e := range ents {
+		link, err := os.Readlink(dir + "/" + e.Name())
+		if err == nil && (strings.HasPrefix(link, "socket:") || link == "anon_inode:[pidfd]") {
+			n++
+		}
+	}
+	return n
+}
+
+// FreeFdsBelow counts the descriptor numbers below limit that pid has free: the numbers its
+// next accepts get, lowest first. Listing /proc/self/fd opens a descriptor for the listing,
+// which is not counted as taken.
+func FreeFdsBelow(pid, limit int) (int, error) {
+	d, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	listing := -1
+	if pid == os.Getpid() {
+		listing = int(d.Fd())
+	}
+	taken := 0
+	for _, name := range names {
+		if fd, err := strconv.Atoi(name); err == nil && fd < limit && fd != listing {
+			taken++
+		}
+	}
+	return limit - taken, nil
+}
+
+// FdList describes pid's open descriptors below 1024 ("3=socket:[123] 4=pipe:[456] "), for
+// a failure message.
+func FdList(pid int) string {
+	var b strings.Builder
+	for fd := 0; fd < 1024; fd++ {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil {
+			fmt.Fprintf(&b, "%d=%s ", fd, target)
+		}
+	}
+	return b.String()
+}
+
+// Threads is the number of threads (tasks) of pid, -1 when /proc cannot tell.
+func Threads(pid int) int { return entries(fmt.Sprintf("/proc/%d/task", pid)) }
+
+// entries counts the entries of a /proc directory, -1 when it cannot be read.
+func entries(dir string) int {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// AllStopped reports whether every thread of pid is in state T (stopped by a signal).
+func AllStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		f, err := statFields(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil || len(f) == 0 || f[0] != "T" {
+			return false
+		}
+	}
+	return true
+}
+
+// Proc is a process seen in /proc: its pid and state letter (R, S, Z for a zombie, ...).
+type Proc struct {
+	Pid   int
+	State string
+}
+
+// Children lists the processes whose parent is pid, zombies included, by reading every
+// /proc/PID/stat: unlike /proc/PID/task/*/children it needs no kernel option.
+func Children(pid int) ([]Proc, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var kids []Proc
+	for _, e := range ents {
+		kid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := statFields("/proc/" + e.Name() + "/stat")
+		if err != nil || len(f) < 2 {
+			continue // the process ended between the two reads
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
+			kids = append(kids, Proc{Pid: kid, State: f[0]})
+		}
+	}
+	return kids, nil
+}
+
+// FirstChild is the first child of pid's main thread (/proc/PID/task/PID/children): the
+// program a wrapper such as strace started.
+func FirstChild(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("process %d has no child", pid)
+	}
+	return strconv.Atoi(f[0])
+}
+
+// CPUTime is utime+stime of pid from /proc/PID/stat, in ClockTick steps.
+func CPUTime(pid int) (time.Duration, error) {
+	c, err := ProcessCPU(pid)
+	return c.StatSelf, err
+}
+
+// CPU is a process's CPU time so far, from its own accounting.
+type CPU struct {
+	// Self is the process's threads, live and exited, in nanoseconds: the kernel's
+	// sum_exec_runtime read through the process CPU clock of pid (clock_gettime with
+	// MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)), the precise form of utime+stime.
+	Self time.Duration
+	// StatSelf is utime+stime from /proc/PID/stat, in 10 ms ticks: a cross-check.
+	StatSelf time.Duration
+	// Children is cutime+cstime from /proc/PID/stat: the children the process has reaped
+	// (the fork model's connection processes), in 10 ms ticks.
+	Children time.Duration
+}
+
+// Total is the process's CPU with its reaped children's.
+func (c CPU) Total() time.Duration { return c.Self + c.Children }
+
+// Sub is the CPU spent between two readings.
+func (c CPU) Sub(old CPU) CPU {
+	return CPU{Self: c.Self - old.Self, StatSelf: c.StatSelf - old.StatSelf, Children: c.Children - old.Children}
+}
+
+// ProcessCPU reads pid's CPU accounting.
+func ProcessCPU(pid int) (CPU, error) {
+	var c CPU
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	f, err := statFields(path)
+	if err != nil {
+		return c, err
+	}
+	if len(f) < 15 {
+		return c, fmt.Errorf("%s: %d fields", path, len(f)+2)
+	}
+	ticks := func(field int) (time.Duration, error) {
+		v, err := strconv.ParseInt(f[field-3], 10, 64)
+		return time.Duration(v) * ClockTick, err
+	}
+	var times [4]time.Duration
+	for i := range times {
+		if times[i], err = ticks(14 + i); err != nil { // utime, stime, cutime, cstime
+			return c, fmt.Errorf("%s: field %d: %w", path, 14+i, err)
+		}
+	}
+	c.StatSelf = times[0] + times[1]
+	c.Children = times[2] + times[3]
+	var ts unix.Timespec
+	clock := int32((^pid)<<3 | 2) // MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		c.Self = c.StatSelf // an old kernel: fall back to ticks
+	} else {
+		c.Self = time.Duration(ts.Nano())
+	}
+	return c, nil
+}

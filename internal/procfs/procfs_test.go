@@ -1,0 +1,73 @@
+//go:build linux
+
+package procfs
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestProcessCPU(t *testing.T) {
+	c, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatalf("ProcessCPU(self): %v", err)
+	}
+	if c.Self <= 0 {
+		t.Errorf("own CPU %v, want > 0", c.Self)
+	}
+	if c.Self+ClockTick < c.StatSelf-ClockTick {
+		t.Errorf("process clock %v is behind /proc/self/stat's %v by more than a tick", c.Self, c.StatSelf)
+	}
+	if _, err := ProcessCPU(-1); err == nil {
+		t.Errorf("ProcessCPU(-1) read something")
+	}
+}
+
+// TestCounts opens a descriptor and starts a child, and checks that each reader sees them.
+func TestCounts(t *testing.T) {
+	self := os.Getpid()
+	fds, conns := Fds(self), ConnFds(self)
+	if fds < 3 || Threads(self) < 1 {
+		t.Fatalf("self: %d descriptors, %d threads", fds, Threads(self))
+	}
+	free, err := FreeFdsBelow(self, 1024)
+	if err != nil {
+		t.Fatalf("FreeFdsBelow: %v", err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := Fds(self); got != fds+1 {
+		t.Errorf("Fds after an open: %d, want %d", got, fds+1)
+	}
+	if got, _ := FreeFdsBelow(self, 1024); got != free-1 {
+		t.Errorf("FreeFdsBelow after an open: %d, want %d", got, free-1)
+	}
+	if got := ConnFds(self); got != conns {
+		t.Errorf("ConnFds counted a file: %d, want %d", got, conns)
+	}
+
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep(1): %v", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	kids, err := Children(self)
+	if err != nil || len(kids) != 1 || kids[0].Pid != cmd.Process.Pid {
+		t.Errorf("Children: %v, %v; want the one child %d", kids, err, cmd.Process.Pid)
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !AllStopped(cmd.Process.Pid) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !AllStopped(cmd.Process.Pid) {
+		t.Errorf("the child is not stopped after SIGSTOP")
+	}
+}
