@@ -15,8 +15,18 @@ SERVER_C := csrc/server_main.c csrc/models.c csrc/common.c $(MODELS_C)
 CLIENT_C := csrc/client.c csrc/common.c
 GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 
-.PHONY: all test report clean
+# make sanitize  builds bin/asan/server: the C server with AddressSanitizer and
+#                UndefinedBehaviorSanitizer, halting at the first error
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all test report clean sanitize
 all: bin/c/server bin/c/client bin/go/server bin/go/client
+
+sanitize: bin/asan/server
+
+bin/asan/server: $(SERVER_C) csrc/echo.h csrc/uring_ring.h
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -Wall -Wextra -Werror $(SANITIZE_FLAGS) -o $@ $(SERVER_C) $(LDLIBS)
 
 bin/c/server: $(SERVER_C) csrc/echo.h csrc/uring_ring.h
 	@mkdir -p $(@D)

@@ -79,7 +79,7 @@ func diffTranscripts(a, b *transcript, an, bn string) string {
 		}
 	}
 	if a.Status != b.Status {
-		out = append(out, fmt.Sprintf("status: %s %d, %s %d", an, a.Status, bn, b.Status))
+		out = append(out, fmt.Sprintf("status: %s %s, %s %s", an, a.Status, bn, b.Status))
 	}
 	return strings.Join(out, "\n")
 }
@@ -124,6 +124,6 @@ func (tr *transcript) brief() string {
 		}
 		return s
 	}
-	fmt.Fprintf(&b, "  stdout (%d lines): %q\n  stderr: %q\n  status: %d", strings.Count(tr.Stdout, "\n"), clip(tr.Stdout), clip(tr.Stderr), tr.Status)
+	fmt.Fprintf(&b, "  stdout (%d lines): %q\n  stderr: %q\n  status: %s", strings.Count(tr.Stdout, "\n"), clip(tr.Stdout), clip(tr.Stderr), tr.Status)
 	return b.String()
 }

@@ -66,7 +66,7 @@ type run struct {
 	notes    []string
 
 	stopped bool // a stopServer step stopped the server
-	status  int
+	status  string
 
 	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
 	// compared in order (logOrderedSoFar).

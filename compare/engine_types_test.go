@@ -32,7 +32,7 @@ const scenarioDeadline = 20 * time.Second
 // target is a running server under test: in-process (native, gosrv) or a process.
 type target interface {
 	Port() int
-	Stop() (status int, err error)
+	Stop() (status string, err error) // status: "exited N" or "killed by SIGX"
 	Stdout() []byte
 	Stderr() []byte
 }
@@ -83,5 +83,5 @@ type transcript struct {
 	Notes  []string // observations made by steps ("l: open and silent for 1s")
 	Stdout string
 	Stderr string
-	Status int
+	Status string // how the server ended: "exited N" or "killed by SIGX"
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
@@ -32,10 +33,28 @@ type impl struct {
 	deadline time.Duration
 }
 
+// inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
+type inProcessServer interface {
+	Port() int
+	Stop() (status int, err error)
+	Stdout() []byte
+	Stderr() []byte
+}
+
 // inProcess wraps a server running in this process: its descriptors and CPU are ours.
-type inProcess struct{ target }
+type inProcess struct{ inProcessServer }
 
 func (inProcess) ServerPid() int { return os.Getpid() }
+
+// Stop says what the standalone server's exit would be after the model returned this:
+// main returns 0 after a clean stop, 1 when the model could not start.
+func (s inProcess) Stop() (string, error) {
+	status, err := s.inProcessServer.Stop()
+	if status != 0 {
+		return "exited 1", err
+	}
+	return "exited 0", err
+}
 
 var (
 	cInProcess = impl{name: "C", start: func(model string) (target, error) {
@@ -208,6 +227,9 @@ func TestMain(m *testing.M) {
 			c.Close()
 		}
 		l.Close()
+	}
+	if standalone.Sanitized() {
+		standalone.SetSanitizerOptions()
 	}
 	code := m.Run()
 	if buildDir != "" {

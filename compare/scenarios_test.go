@@ -196,8 +196,8 @@ func wantAcceptOrder(names []string) expectation {
 // seed's line for the SIGTERM that stopped it.
 func wantCleanStop() expectation {
 	return func(model string, tr *transcript) error {
-		if tr.Status != 0 {
-			return fmt.Errorf("status %d after the stop, want 0", tr.Status)
+		if tr.Status != "exited 0" {
+			return fmt.Errorf("%s after the stop, want exited 0", tr.Status)
 		}
 		if strings.Contains(tr.Stderr, "signal: ") && !strings.HasSuffix(tr.Stderr, "\nsignal: SIGTERM(15)   close server ... done\n") {
 			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", tr.lastLine())

@@ -110,24 +110,24 @@ type process struct{ p *standalone.Process }
 
 const processTimeout = 10 * time.Second
 
-func (p process) Port() int                              { return p.p.Port }
-func (p process) Stdout() []byte                         { return []byte(p.p.Stdout()) }
-func (p process) Stderr() []byte                         { return []byte(p.p.Stderr()) }
-func (p process) ServerPid() int                         { return p.p.Pid() }
-func (p process) Signal(sig syscall.Signal) (int, error) { return p.p.Signal(sig, processTimeout) }
-func (p process) Send(sig syscall.Signal) error          { return p.p.Cmd.Process.Signal(sig) }
+func (p process) Port() int                                 { return p.p.Port }
+func (p process) Stdout() []byte                            { return []byte(p.p.Stdout()) }
+func (p process) Stderr() []byte                            { return []byte(p.p.Stderr()) }
+func (p process) ServerPid() int                            { return p.p.Pid() }
+func (p process) Signal(sig syscall.Signal) (string, error) { return p.p.Signal(sig, processTimeout) }
+func (p process) Send(sig syscall.Signal) error             { return p.p.Cmd.Process.Signal(sig) }
 
 // Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
 // stopped (pauseServer); a running server ignores it.
-func (p process) Stop() (int, error) {
+func (p process) Stop() (string, error) {
 	p.Send(syscall.SIGCONT)
 	return p.p.Signal(syscall.SIGTERM, processTimeout)
 }
 
 // signaler is a target that is a process of its own.
 type signaler interface {
-	Signal(sig syscall.Signal) (int, error) // send sig and wait for the exit
-	Send(sig syscall.Signal) error          // send sig
+	Signal(sig syscall.Signal) (string, error) // send sig and wait for the exit
+	Send(sig syscall.Signal) error             // send sig
 }
 
 func (s side) impl() impl {
@@ -249,8 +249,8 @@ func processScenarios() []scenario {
 					signalServer(sig.sig), awaitEnd("s"))
 			},
 			expect: func(model string, tr *transcript) error {
-				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != 0 {
-					return fmt.Errorf("want stderr ending %q and exit 0, got %q, exit %d", line, tr.Stderr, tr.Status)
+				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != "exited 0" {
+					return fmt.Errorf("want stderr ending %q and exited 0, got %q, %s", line, tr.Stderr, tr.Status)
 				}
 				// The stop is prompt although a client is open and silent, which sees end of file.
 				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
@@ -312,9 +312,9 @@ func TestStandalone(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
 				// Where the kernel lacks what the model needs, both servers say so alike.
 				for _, s := range []side{c, g} {
-					_, stderr, code, err := standalone.Run(processTimeout, s.server, model, "0")
+					_, stderr, status, err := standalone.Run(processTimeout, s.server, model, "0")
 					require.NoError(t, err, "%s server", s.name)
-					assert.Equal(t, 1, code, "%s server's exit status without %s", s.name, model)
+					assert.Equal(t, "exited 1", status, "%s server's exit status without %s", s.name, model)
 					assert.Contains(t, stderr, "\n"+reason+"\n", "%s server's line", s.name)
 				}
 				t.Skipf("%s unavailable: %s", model, reason)
@@ -343,14 +343,14 @@ type cliCase struct {
 	expect func(tr *transcript) error
 }
 
-func exited(stdout, stderr string, code int) *transcript {
-	return &transcript{Stdout: stdout, Stderr: stderr, Status: code}
+func exited(stdout, stderr, status string) *transcript {
+	return &transcript{Stdout: stdout, Stderr: stderr, Status: status}
 }
 
 func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 	return func(tr *transcript) error {
-		if tr.Status != code || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
-			return fmt.Errorf("want exit %d and stderr starting %q, got exit %d, stderr %q", code, stderrPrefix, tr.Status, tr.Stderr)
+		if want := fmt.Sprintf("exited %d", code); tr.Status != want || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
+			return fmt.Errorf("want %s and stderr starting %q, got %s, stderr %q", want, stderrPrefix, tr.Status, tr.Stderr)
 		}
 		return nil
 	}
@@ -375,8 +375,8 @@ func withServer(s side, model string, f func(port int) (*transcript, error)) (*t
 
 func serverArgs(name string, args []string, expect func(*transcript) error) cliCase {
 	return cliCase{"server-" + name, func(s side) (*transcript, error) {
-		out, errs, code, err := standalone.Run(processTimeout, s.server, args...)
-		return exited(out, errs, code), err
+		out, errs, status, err := standalone.Run(processTimeout, s.server, args...)
+		return exited(out, errs, status), err
 	}, expect}
 }
 
@@ -394,8 +394,8 @@ func clientArgs(name string, args []string, expect func(*transcript) error) cliC
 			for i, x := range args {
 				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)
 			}
-			out, errs, code, err := standalone.Run(processTimeout, s.client, a...)
-			return exited(out, errs, code), err
+			out, errs, status, err := standalone.Run(processTimeout, s.client, a...)
+			return exited(out, errs, status), err
 		})
 	}, expect}
 }
@@ -423,8 +423,8 @@ func cliCases() []cliCase {
 		}
 		defer l.Close()
 		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		out, errs, code, err := standalone.Run(processTimeout, s.server, "epoll-lt", port)
-		return exited(out, errs, code), err
+		out, errs, status, err := standalone.Run(processTimeout, s.server, "epoll-lt", port)
+		return exited(out, errs, status), err
 	}, wantExit(1, "bind_listenfd error: Address already in use\n")})
 
 	cases = append(cases,
@@ -448,8 +448,8 @@ func cliCases() []cliCase {
 
 func wantEchoOut(msg string) func(*transcript) error {
 	return func(tr *transcript) error {
-		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != 0 || tr.Stderr != "" {
-			return fmt.Errorf("want stdout %q, exit 0, no stderr; got %q, exit %d, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
+		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != "exited 0" || tr.Stderr != "" {
+			return fmt.Errorf("want stdout %q, exited 0, no stderr; got %q, %s, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
 		}
 		return nil
 	}
@@ -489,12 +489,12 @@ func TestClientsCross(t *testing.T) {
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
 					tr, err := withServer(srv, model, func(port int) (*transcript, error) {
-						out, errs, code, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
-						return exited(out, errs, code), err
+						out, errs, status, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
+						return exited(out, errs, status), err
 					})
 					require.NoError(t, err, "%s client against %s server", cl.name, srv.name)
 					require.NoError(t, wantEchoOut(msg)(tr), "%s client against %s server", cl.name, srv.name)
-					outs = append(outs, fmt.Sprintf("%q %q %d %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
+					outs = append(outs, fmt.Sprintf("%q %q %s %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
 				}
 			}
 			for i := 1; i < len(outs); i++ {
@@ -541,7 +541,7 @@ func TestNonblockIdleCPU(t *testing.T) {
 
 		status, err := s.server.Stop()
 		require.NoError(t, err, "%s: stopping with SIGTERM", s.side.name)
-		assert.Equal(t, 0, status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
+		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
 		assert.True(t, strings.HasSuffix(string(s.server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
 			"%s: last stderr line after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
 		assert.Empty(t, s.server.Stdout(), "%s: nobody connected, yet stdout has lines", s.side.name)

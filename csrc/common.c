@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -246,13 +248,40 @@ static void put_uint(struct line *l, unsigned long v)
     put_bytes(l, digits + i, sizeof(digits) - i);
 }
 
-/* Writes the whole line; a log write that fails has nowhere to be reported. */
+/*
+ * A log line written into a pipe whose reader is gone ends the process by SIGPIPE, the
+ * Unix convention (`server | head -1`): with SIGPIPE's default disposition the kernel does
+ * it before write returns EPIPE; this is for a server that inherited SIGPIPE ignored or
+ * blocked, so that it still dies as Go's os package makes a Go program die of a broken
+ * stdout or stderr. Only fds 1 and 2: a model's own descriptors never get here.
+ */
+static void die_of_sigpipe(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(SIGPIPE);
+}
+
+/*
+ * Writes the whole line; a log write that fails has nowhere to be reported. A stream
+ * nobody reads blocks here: a stop signal interrupts the write (EINTR), which is retried,
+ * so the stop takes effect once the reader drains the pipe (the same in Go, whose handlers
+ * restart the write). EPIPE on fd 1 or 2 is death by SIGPIPE (die_of_sigpipe).
+ */
 static void emit(int fd, struct line *l)
 {
     put_bytes(l, "\n", 1);
     size_t off = 0;
     while (off < l->n) {
         long w = NO_EINTR(write(fd, l->buf + off, l->n - off));
+        if (w < 0 && errno == EPIPE && (fd == 1 || fd == 2))
+            die_of_sigpipe();
         if (w <= 0)
             return;
         off += (size_t)w;

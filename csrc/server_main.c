@@ -5,31 +5,109 @@
  * SIGINT, SIGTERM or SIGHUP. The seed's handler printed and called exit() inside the
  * signal handler; here the handler only records the signal and writes the stop eventfd
  * (both async-signal-safe), the model returns, and main prints the seed's line.
+ *
+ * Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line
+ * (later ones while stopping change nothing); every other signal keeps its default
+ * disposition, which the Go twin reproduces: a terminating one kills the process by that
+ * signal, a stopping one stops it, an ignored one is ignored, whatever the server inherited;
+ * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. Descriptors 0-2, when closed at the start,
+ * are opened on /dev/null (reopen_stdio), as Go's runtime does.
  * Go twin: gosrv/cmd/server/main.go.
  */
 #include "echo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got_signal;
 static int stopfd = -1;
 
+/*
+ * The stop handler. The first stop signal is the one the final line names: a later one (a
+ * second Ctrl-C, a TERM after an INT) changes nothing. The seed's handler printed and
+ * exited at once, so the first one won there too; recording the last one (as this file
+ * did before) let a TERM arriving while the server stopped rename an INT's stop. The
+ * compare-and-swap keeps it so when two threads take two signals at once (sa_mask blocks
+ * the other two stop signals only on the thread running the handler).
+ */
 static void handle_signal(int sig)
 {
     int saved = errno;
     uint64_t one = 1;
-    got_signal = sig;
+    __sync_bool_compare_and_swap(&got_signal, 0, sig);
     if (write(stopfd, &one, sizeof(one)) < 0) {
         /* The counter cannot overflow from a few signals; nothing else can fail here. */
     }
     errno = saved;
+}
+
+/*
+ * Descriptors 0, 1 and 2 closed at the start (`server MODEL >&- 2>&-`) are opened on
+ * /dev/null, as Go's runtime does before main (runtime.checkfds). Without it the seed's
+ * first descriptors (the stop eventfd, the listening socket) took their numbers: log lines
+ * went into the socket or the eventfd, and a client could read them.
+ */
+static void reopen_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", O_RDWR);
+        if (nfd >= 0 && nfd != fd) { /* cannot happen: open takes the lowest free number */
+            close(nfd);
+            return;
+        }
+    }
+}
+
+/*
+ * A signal ignored when the server starts (a shell's `trap '' PIPE`, nohup, a supervisor
+ * that ignores SIGPIPE) gets its default disposition: the Go server cannot see what it
+ * inherited (its runtime installs its own handlers before main) and gives them their
+ * defaults (gosrv/cmd/server/main.go), so the C server does too. A handler is never
+ * inherited across exec, so one found here was installed before main by a sanitizer's
+ * runtime (ASan's for SIGSEGV, SIGBUS, SIGFPE) and is kept. Then main installs the stop
+ * handlers for SIGINT, SIGTERM, SIGHUP. sigaction(2) directly: glibc's wrapper refuses its
+ * own two signals, 32 and 33.
+ *
+ * Signal 33 is glibc's SIGSETXID (glibc reserves 32 and 33; SIGRTMIN is 34): glibc
+ * installs its handler, which ignores a signal sent by kill, with the first pthread_create
+ * (the thread model's first connection, sigio's watcher); until then its default
+ * disposition terminated the server (measured). Go's runtime uses the same signal for its
+ * all-threads system calls and ignores it when kill sends it. Ignored from the start here,
+ * the C server does the same in every model at every moment, as the Go one does. Signal 32
+ * (SIGCANCEL) keeps its default: glibc installs its handler only for pthread_cancel, which
+ * no model calls, and Go's runtime installs none (it kills both).
+ */
+static void reset_signals(void)
+{
+    struct { /* the kernel's struct sigaction */
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+    } ksa, old;
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        memset(&ksa, 0, sizeof(ksa));
+        if (sig == 33) {
+            ksa.handler = SIG_IGN;
+        } else {
+            if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(old.mask)) < 0 || old.handler != SIG_IGN)
+                continue;
+            ksa.handler = SIG_DFL;
+        }
+        syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+    }
 }
 
 static int usage(void)
@@ -60,6 +138,8 @@ static const char *signal_name(int sig)
 int main(int argc, char *argv[])
 {
     char line[128];
+    reopen_stdio();
+    reset_signals();
     if (argc < 2 || argc > 3)
         return usage();
     const struct model *m = find_model(argv[1]);
@@ -91,6 +171,9 @@ int main(int argc, char *argv[])
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handle_signal; /* no SA_RESTART: a blocked call returns EINTR */
+    sigaddset(&sa.sa_mask, SIGHUP);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -146,15 +146,18 @@ func OpenListener(port, errFd int) int {
 }
 
 // ListenerPort is the port the kernel chose when the server asked for port 0.
+// It is getsockname(2) alone, as in C: x/sys's Getsockname adds a getsockopt(SO_PROTOCOL)
+// for every AF_INET address (to tell L2TP sockets apart), a system call C does not make
+// (TestSyscallSequence).
 func ListenerPort(listenFd int) int {
-	sa, err := unix.Getsockname(listenFd)
-	if err != nil {
+	var rsa unix.RawSockaddrInet4
+	rlen := uint32(unix.SizeofSockaddrInet4)
+	_, _, errno := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&rlen)))
+	if errno != 0 || rsa.Family != unix.AF_INET {
 		return -1
 	}
-	if in4, ok := sa.(*unix.SockaddrInet4); ok {
-		return in4.Port
-	}
-	return -1
+	p := (*[2]byte)(unsafe.Pointer(&rsa.Port)) // network byte order
+	return int(p[0])<<8 | int(p[1])
 }
 
 // ParsePort reads a port from the command line: 1 to 5 decimal digits, 0 to 65535.
@@ -236,12 +239,20 @@ func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
 
 // ---- log lines: one write(2) each, as in C ----
 
-// emit writes the whole line; a log write that fails has nowhere to be reported.
+// emit writes the whole line; a log write that fails has nowhere to be reported. A stream
+// nobody reads blocks here: the runtime's signal handlers restart the write, so a stop
+// takes effect once the reader drains the pipe (the same in C). EPIPE on fd 1 or 2 is
+// death by SIGPIPE, the Unix convention, as the os package does for os.Stdout and
+// os.Stderr (the standalone server keeps SIGPIPE's default disposition, so the kernel
+// does it first; this is for one that inherited SIGPIPE ignored). C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err == unix.EPIPE && (fd == 1 || fd == 2) {
+			DieOfSignal(unix.SIGPIPE)
+		}
 		if err != nil || n <= 0 {
 			return
 		}

@@ -38,6 +38,9 @@ import (
 // it: it is blocked where it is aimed), and the same number in C.
 const sigioReady = unix.Signal(40)
 
+// SigioReady is sigioReady, for the standalone server, which leaves it to the model.
+const SigioReady = sigioReady
+
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
 // ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
 // the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll

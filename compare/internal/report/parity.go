@@ -63,7 +63,7 @@ type Outcome struct {
 	Replies []string
 	Stdout  string
 	Stderr  string
-	Exit    int
+	Exit    string // "exited N" or "killed by SIGX"
 }
 
 var (
@@ -138,7 +138,7 @@ func Parity(bins standalone.Binaries, model string) (equal, total int, diffs []s
 		case c.Stderr != g.Stderr:
 			diffs = append(diffs, fmt.Sprintf("%s: stderr differs: C %.80q, Go %.80q", p.Name, c.Stderr, g.Stderr))
 		case c.Exit != g.Exit:
-			diffs = append(diffs, fmt.Sprintf("%s: exit status C %d, Go %d", p.Name, c.Exit, g.Exit))
+			diffs = append(diffs, fmt.Sprintf("%s: exit status C %s, Go %s", p.Name, c.Exit, g.Exit))
 		default:
 			equal++
 		}

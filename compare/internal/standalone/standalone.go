@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/internal/logpipe"
+	"golang.org/x/sys/unix"
 )
 
 // Impl names a language side: "c" or "go".
@@ -65,7 +66,41 @@ func CFiles(root string) ([]string, error) {
 	return files, nil
 }
 
-// Build compiles the four binaries into dir with the flags the Makefile uses.
+// SanitizeEnv names the environment variable that, set to 1, makes Build compile the C
+// programs with AddressSanitizer and UndefinedBehaviorSanitizer (`make sanitize`'s flags),
+// so that every standalone test runs the sanitized C server against the Go one.
+const SanitizeEnv = "IOMODELS_SANITIZE"
+
+// SanitizeFlags are the compiler flags of a sanitized build (Makefile: SANITIZE_FLAGS):
+// every error halts the program (no recovery), with frame pointers for its stack trace.
+var SanitizeFlags = []string{"-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"}
+
+// Sanitized: this run builds the sanitized C programs (SanitizeEnv=1).
+func Sanitized() bool { return os.Getenv(SanitizeEnv) == "1" }
+
+// SanitizerOptions are the run-time options of the sanitized C programs, set by SetSanitizerOptions.
+// ASan's own handlers for SIGSEGV, SIGBUS and SIGFPE would turn those signals, sent by
+// kill, into a report and exit status 1 instead of death by the signal (measured: exit 1
+// with "AddressSanitizer: SEGV on unknown address"); off, every signal does what it does
+// to the plain build. Everything else ASan and LSan check stays on: an error is a report on
+// stderr and exit status 1 (a leak at exit: 23), which the comparison with Go shows.
+var SanitizerOptions = map[string]string{
+	"ASAN_OPTIONS":  "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:halt_on_error=1:detect_leaks=1",
+	"UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+
+// SetSanitizerOptions puts SanitizerOptions into this process's environment (which the
+// servers inherit), unless already set there.
+func SetSanitizerOptions() {
+	for k, v := range SanitizerOptions {
+		if _, ok := os.LookupEnv(k); !ok {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// Build compiles the four binaries into dir with the flags the Makefile uses (with
+// SanitizeFlags when Sanitized).
 func Build(ctx context.Context, dir string) (Binaries, error) {
 	root := RepoRoot()
 	b := Binaries{Dir: dir}
@@ -79,6 +114,9 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		cc = "cc"
 	}
 	cflags := []string{"-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror"}
+	if Sanitized() {
+		cflags = append([]string{"-O1", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror"}, SanitizeFlags...)
+	}
 	server, err := CFiles(root)
 	if err != nil {
 		return b, err
@@ -274,25 +312,69 @@ func (p *Process) Stderr() string { return p.stderr.String() }
 // Pid is the started process's id (the server, or the wrapper in front of it).
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
-// Signal sends sig and waits up to timeout for the server to exit; it returns the exit
-// code (or -1 and an error when it did not exit in time, after which it is killed).
-func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (int, error) {
+// Signal sends sig and waits up to timeout for the server to exit; it returns how it
+// ended (Status), or an error when it did not exit in time, after which it is killed.
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
 	p.unhold()
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return -1, err
+		return "", err
 	}
 	return p.Wait(timeout)
 }
 
-// Wait waits up to timeout for the server to exit and returns its exit code.
-func (p *Process) Wait(timeout time.Duration) (int, error) {
+// Wait waits up to timeout for the server to exit and returns how it ended (Status).
+func (p *Process) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
-		return p.Cmd.ProcessState.ExitCode(), nil
+		return Status(p.Cmd.ProcessState), nil
 	case <-time.After(timeout):
 		p.Kill()
-		return -1, fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
+		return "", fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
 	}
+}
+
+// Status says how a process ended, as its wait status tells: "exited N" or "killed by
+// SIGX" (never ProcessState.ExitCode's -1, which hides which signal it was).
+func Status(ps *os.ProcessState) string {
+	if ps == nil {
+		return "not started"
+	}
+	return WaitStatus(ps.Sys().(syscall.WaitStatus))
+}
+
+// WaitStatus is Status for a raw wait status.
+func WaitStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exited %d", ws.ExitStatus())
+	case ws.Signaled():
+		return "killed by " + SignalName(ws.Signal())
+	case ws.Stopped():
+		return "stopped by " + SignalName(ws.StopSignal())
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+// SignalName is the name `kill -l` gives sig: SIGHUP..SIGSYS, SIGRTMIN+n and SIGRTMAX-n
+// for glibc's real-time range 34..64 (SIGRTMIN is 34: glibc keeps 32 and 33 for itself,
+// which have no name and are "signal 32", "signal 33").
+func SignalName(sig syscall.Signal) string {
+	const rtmin, rtmax = 34, 64
+	switch {
+	case sig >= 1 && sig <= 31:
+		if name := unix.SignalName(sig); name != "" {
+			return name
+		}
+	case sig == rtmin:
+		return "SIGRTMIN"
+	case sig == rtmax:
+		return "SIGRTMAX"
+	case sig > rtmin && sig <= (rtmin+rtmax)/2:
+		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-rtmin)
+	case sig > (rtmin+rtmax)/2 && sig < rtmax:
+		return fmt.Sprintf("SIGRTMAX-%d", rtmax-int(sig))
+	}
+	return fmt.Sprintf("signal %d", int(sig))
 }
 
 // Kill ends the server if it still runs and waits for it.
@@ -322,8 +404,8 @@ func ClosedPort() (port int, release func(), err error) {
 }
 
 // Run runs a command (a client, or a server that should fail) to its end within timeout
-// and returns its stdout, stderr and exit code.
-func Run(timeout time.Duration, path string, args ...string) (stdout, stderr string, code int, err error) {
+// and returns its stdout, stderr and how it ended (Status).
+func Run(timeout time.Duration, path string, args ...string) (stdout, stderr, status string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
@@ -334,5 +416,5 @@ func Run(timeout time.Duration, path string, args ...string) (stdout, stderr str
 	if errors.As(err, &exit) && ctx.Err() == nil {
 		err = nil
 	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode(), err
+	return out.String(), errb.String(), Status(cmd.ProcessState), err
 }

@@ -3,6 +3,10 @@
 // Command server is the standalone Go server: `server MODEL [PORT]`, the twin of
 // csrc/server_main.c. It listens, reports the port (so that PORT 0 can be used), and runs
 // the model until SIGINT, SIGTERM or SIGHUP, which write the model's stop eventfd.
+//
+// Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line;
+// every other signal does what its default disposition does to the C server (which keeps
+// them all): see defaultSignals.
 package main
 
 import (
@@ -36,6 +40,51 @@ func quote(arg string) string {
 	return `"` + arg + `"`
 }
 
+// faultSignals are raised by the hardware for a fault in the program itself, and the
+// runtime needs its handler for them (a nil dereference is a panic; SIGILL and SIGTRAP end
+// in a stack trace). Sent by kill they reach os/signal, and the server then dies of them as
+// the C server does at once: a moment later (dieOfFault).
+var faultSignals = []os.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL, syscall.SIGTRAP}
+
+// defaultSignals gives back the default disposition of every signal whose default
+// terminates the process and that the runtime does not need, so that the kernel kills the
+// Go server by it as it kills the C server (same wait status, no goroutine dump, no exit 2,
+// even while the server blocks in a log write): QUIT, ABRT, USR1, USR2, PIPE, ALRM, STKFLT,
+// XCPU, XFSZ, VTALRM, PROF (the server never profiles), IO, PWR, SYS and the real-time
+// signals 34-64; also CONT, TSTP, TTIN, TTOU and 32, which the runtime leaves as inherited
+// (so that one ignored by the parent, `trap "" TSTP`, gets its default, as the C server's
+// reset_signals gives every signal). Left to the runtime: HUP, INT, TERM (the stop), the
+// fault signals, URG (preemption; ignored by default), CHLD, WINCH (ignored by the runtime
+// as by default), 33 (the runtime's own signal for all-thread system calls, ignored when
+// kill sends it; the C server ignores it too), and the signals a model waits for itself
+// (sigio's SIGIO and SIGRTMIN+6, gosrv.SigioReady), which its serving thread blocks and
+// the runtime drops elsewhere, as the C server takes them with sigwaitinfo.
+func defaultSignals(model string) {
+	left := map[syscall.Signal]bool{
+		syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGTERM: true,
+		syscall.SIGKILL: true, syscall.SIGSTOP: true,
+		syscall.SIGURG: true, syscall.SIGCHLD: true, syscall.SIGWINCH: true,
+		33: true,
+	}
+	for _, sig := range faultSignals {
+		left[sig.(syscall.Signal)] = true
+	}
+	if model == "sigio" {
+		left[syscall.SIGIO], left[gosrv.SigioReady] = true, true
+	}
+	for sig := syscall.Signal(1); sig <= 64; sig++ {
+		if !left[sig] {
+			gosrv.SetDefaultSignal(sig)
+		}
+	}
+}
+
+// dieOfFault: a fault signal sent by kill ends the server by that signal.
+func dieOfFault(faults <-chan os.Signal) {
+	sig := <-faults
+	gosrv.DieOfSignal(sig.(syscall.Signal))
+}
+
 func run(args []string) int {
 	if len(args) < 2 || len(args) > 3 {
 		return usage()
@@ -58,7 +107,12 @@ func run(args []string) int {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
 		return 1
 	}
-	// The handler's part: record the signal and write the stop eventfd.
+	defaultSignals(m.Name)
+	faults := make(chan os.Signal, 1)
+	signal.Notify(faults, faultSignals...)
+	go dieOfFault(faults)
+	// The handler's part: record the first signal and write the stop eventfd; later ones
+	// wait in the channel, unread, and change nothing.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	got := make(chan os.Signal, 1)

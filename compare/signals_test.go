@@ -1,0 +1,679 @@
+//go:build linux
+
+package compare
+
+// signals_test.go - the standalone servers under signals and broken log streams, C against
+// Go, as transcripts (what the clients saw, stdout, stderr, how the process ended):
+//
+//   - every signal kill(2) can send, 1 to 64 but SIGKILL, to every model, idle (after one
+//     served client) and busy (a client connected and silent, its request pending);
+//   - the process group (kill(-pgid, SIGINT)) with clients connected;
+//   - two stop signals, the first of which must name the final line;
+//   - stdout or stderr a pipe whose reader is gone, closed at the start, or never read.
+//
+// The cases run in parallel (bounded), each against fresh servers, then are compared one
+// subtest each. Which signal does what is the kernel's default action, in both (the
+// contract, CONTRACT.md § Faults): INT, TERM and HUP stop the server with its final line;
+// CHLD, URG, WINCH, CONT and 33 (glibc's SIGSETXID) are ignored; STOP, TSTP, TTIN and TTOU stop the process until
+// SIGCONT; every other one kills it ("killed by SIGX"), except the two signals the sigio
+// model waits for itself (SIGIO and SIGRTMIN+6), which it takes as notifications.
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// sigioReady is the sigio model's readiness signal, SIGRTMIN+6 (csrc/sigio.c SIGIO_READY).
+const sigioReady = syscall.Signal(40)
+
+// sigClass is what a signal's default disposition does.
+type sigClass string
+
+const (
+	classStop      sigClass = "stop the server" // INT, TERM, HUP: the server's own handler
+	classIgnore    sigClass = "ignored"
+	classSuspend   sigClass = "stop the process"
+	classTerminate sigClass = "terminate"
+	classConsumed  sigClass = "taken by the model" // sigio's own signals
+)
+
+func classOf(model string, sig syscall.Signal) sigClass {
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP:
+		return classStop
+	case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGWINCH, syscall.SIGCONT, 33:
+		// 33: glibc's SIGSETXID, the Go runtime's all-threads signal; see ignore_setxid
+		// in csrc/server_main.c.
+		return classIgnore
+	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		return classSuspend
+	}
+	if model == "sigio" && (sig == syscall.SIGIO || sig == sigioReady) {
+		return classConsumed
+	}
+	return classTerminate
+}
+
+// inheritedIgnored: the signals some cases start the servers with ignored.
+const inheritedIgnored = "INT PIPE USR1 TSTP 64"
+
+// allSignals: 1 to 64 but SIGKILL (which nothing can catch, block or ignore: it only
+// kills). SIGSTOP is in: it is the stop/continue case itself. 32 and 33 are glibc's own
+// (SIGCANCEL, SIGSETXID; SIGRTMIN is 34), but kill(1) sends them by number and a C
+// program that has not used them has their default disposition.
+func allSignals() []syscall.Signal {
+	var out []syscall.Signal
+	for s := syscall.Signal(1); s <= 64; s++ {
+		if s != syscall.SIGKILL {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sigCase is one signal sent to one model's server, idle or busy.
+type sigCase struct {
+	model   string
+	sig     syscall.Signal
+	busy    bool
+	ignored string // signals the server inherits ignored (startOpts.ignored)
+	// wrapper: the C server runs under it (valgrind); the Go server never does.
+	wrapper []string
+}
+
+func (c sigCase) name() string {
+	mode := "idle"
+	if c.busy {
+		mode = "busy"
+	}
+	if c.ignored != "" {
+		mode += "/inherited-ignored"
+	}
+	return fmt.Sprintf("%s/%s/%s", c.model, standalone.SignalName(c.sig), mode)
+}
+
+// signalTimeout bounds every wait of a case on the server.
+const signalTimeout = 3 * time.Second
+
+// runSignalCase: client a is served (the model's loop runs), then (busy) client s connects
+// and stays silent until the server logged it; the signal; what the server does with it
+// (exits, stops, or takes it and goes on); then s sends its request and client b is served
+// if the server still runs, and SIGTERM stops it.
+func runSignalCase(s side, c sigCase) (*transcript, error) {
+	o := startOpts{stdout: streamRead, stderr: streamRead, ignored: c.ignored}
+	if s.name == "C" {
+		o.wrapper = c.wrapper
+	}
+	p, err := startSig(s.server, c.model, o)
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr := &transcript{}
+	ports := map[int][]string{}
+	var clients []*sigClient
+	add := func(cl *sigClient) *sigClient {
+		clients = append(clients, cl)
+		if cl.port > 0 {
+			ports[cl.port] = append(ports[cl.port], cl.name)
+		}
+		return cl
+	}
+	add(exchange("a", p.port, "before the signal"))
+	var silent *sigClient
+	if c.busy {
+		silent = add(dialSig("s", p.port))
+		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
+			return nil, fmt.Errorf("the server did not log the silent client: stdout %q", p.out[0].String())
+		}
+	}
+
+	if c.model == "fork" {
+		// a's child has ended (and s's serves): what is left in the group after a
+		// signal is then the signal's doing alone.
+		want := 0
+		if c.busy {
+			want = 1
+		}
+		if !waitFor(time.Now().Add(signalTimeout), func() bool { return p.groupMembers() == want }) {
+			return nil, fmt.Errorf("fork: %d children, want %d", p.groupMembers(), want)
+		}
+	}
+	if err := p.send(c.sig); err != nil {
+		return nil, err
+	}
+	var b *sigClient
+	silentSent := false
+	deadline := time.Now().Add(signalTimeout)
+	switch classOf(c.model, c.sig) {
+	case classSuspend:
+		if waitFor(deadline, func() bool { return p.exited() || allStopped(p.pid) }) && !p.exited() {
+			tr.Notes = append(tr.Notes, "after the signal: stopped")
+			// A client sends while the server is stopped: the kernel queues it for when the
+			// server continues. Busy, that is the silent client, and b comes after it is
+			// served (two at once would race in the thread and fork models); idle, it is b.
+			if silent != nil {
+				silent.sendHalfClose("while stopped")
+				silentSent = true
+			} else {
+				b = add(dialSig("b", p.port))
+				b.sendHalfClose("while stopped")
+			}
+		}
+		p.send(syscall.SIGCONT)
+	case classStop:
+		p.wait(signalTimeout)
+	default:
+		// Taken (handled, ignored, waited for) once no thread has it pending.
+		waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, c.sig) })
+		if classOf(c.model, c.sig) == classTerminate {
+			// A signal whose default dumps core (QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV,
+			// XCPU, XFSZ, SYS) kills once the thread that took it has stopped every other
+			// thread (coredump_wait), which takes a while on a loaded machine; and Go dies of
+			// a SEGV, BUS, FPE, ILL or TRAP sent by kill a moment after its runtime took it
+			// (os/signal, then the default disposition and the signal again).
+			p.wait(signalTimeout)
+		}
+	}
+	tr.Notes = append(tr.Notes, "after the signal: "+p.statusNow())
+
+	if !p.exited() {
+		if silent != nil {
+			if !silentSent {
+				silent.sendHalfClose("after the signal")
+			}
+			silent.readEnd(signalTimeout)
+		}
+		if b == nil {
+			b = add(exchange("b", p.port, "after the signal"))
+		} else {
+			b.readEnd(signalTimeout)
+		}
+		p.send(syscall.SIGCONT)
+		p.send(syscall.SIGTERM)
+		p.wait(processTimeout)
+	} else {
+		if n := p.groupMembers(); n > 0 {
+			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
+		}
+		p.kill() // fork's children, if any, so that their connections end
+		if silent != nil {
+			silent.readEnd(signalTimeout)
+		}
+	}
+	if !p.exited() {
+		return nil, fmt.Errorf("the server did not exit after SIGTERM")
+	}
+	for _, cl := range clients {
+		cl.close()
+		tr.Conns = append(tr.Conns, cl.record())
+	}
+	stdout, stderr, err := p.logs(signalTimeout)
+	if err != nil {
+		return nil, err
+	}
+	tr.Stdout, tr.Stderr, tr.Status = namePorts(stdout, ports), namePorts(stderr, ports), p.status
+	return tr, nil
+}
+
+// checkSignalContract checks the C reference's transcript against the contract, so that
+// two servers wrong the same way do not pass.
+func checkSignalContract(c sigCase, tr *transcript) error {
+	name := standalone.SignalName(c.sig)
+	served := func(cl string) error {
+		r, ok := tr.conn(cl)
+		if !ok || r.End != "EOF" || len(r.Data) == 0 {
+			return fmt.Errorf("client %s not served: %+v", cl, r)
+		}
+		return nil
+	}
+	finalLine := func(sig string) error {
+		if tr.Status != "exited 0" || !strings.HasSuffix(tr.Stderr, fmt.Sprintf("signal: %s(%d)   close server ... done\n", sig, int(map[string]syscall.Signal{"SIGINT": syscall.SIGINT, "SIGTERM": syscall.SIGTERM, "SIGHUP": syscall.SIGHUP}[sig]))) {
+			return fmt.Errorf("want the %s line and exited 0, got %s, stderr %q", sig, tr.Status, tr.Stderr)
+		}
+		return nil
+	}
+	switch classOf(c.model, c.sig) {
+	case classStop:
+		return finalLine(name)
+	case classTerminate:
+		if tr.Status != "killed by "+name {
+			return fmt.Errorf("want killed by %s, got %s", name, tr.Status)
+		}
+		return nil
+	case classSuspend:
+		if !strings.Contains(strings.Join(tr.Notes, "\n"), "after the signal: stopped") {
+			return fmt.Errorf("the process did not stop: %q", tr.Notes)
+		}
+	}
+	if err := served("b"); err != nil {
+		return err
+	}
+	return finalLine("SIGTERM")
+}
+
+// parallelism: the cases run this many at a time (each is two short-lived processes, most
+// of their time asleep).
+func parallelism() int { return max(4, 2*runtime.NumCPU()) }
+
+// runPairs runs every case against both sides, at most parallelism() at a time.
+func runPairs[C any](c, g side, cases []C, run func(side, C) (*transcript, error)) (ref, got []*transcript, errs []error) {
+	ref, got = make([]*transcript, len(cases)), make([]*transcript, len(cases))
+	errs = make([]error, len(cases))
+	var mu sync.Mutex
+	var jobs []func()
+	for i, cs := range cases {
+		for j, s := range []side{c, g} {
+			jobs = append(jobs, func() {
+				tr, err := run(s, cs)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && errs[i] == nil {
+					errs[i] = fmt.Errorf("%s: %w", s.name, err)
+				}
+				if j == 0 {
+					ref[i] = tr
+				} else {
+					got[i] = tr
+				}
+			})
+		}
+	}
+	bounded(parallelism(), jobs)
+	return ref, got, errs
+}
+
+// TestSignals sends every signal to every model, idle and busy, C against Go.
+func TestSignals(t *testing.T) {
+	c, g := sides(t)
+	var cases []sigCase
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue // TestStandalone says why
+		}
+		for _, sig := range allSignals() {
+			for _, busy := range []bool{false, true} {
+				cases = append(cases, sigCase{model: model, sig: sig, busy: busy})
+			}
+		}
+		// Started with signals ignored (a shell script's `server &` ignores INT; `trap ''`,
+		// a supervisor that ignores PIPE): each still does what its default does, as the
+		// Go server cannot see what it inherited.
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1, syscall.SIGPIPE, syscall.SIGTSTP, 64} {
+			cases = append(cases, sigCase{model: model, sig: sig, ignored: inheritedIgnored})
+		}
+	}
+	start := time.Now()
+	ref, got, errs := runPairs(c, g, cases, runSignalCase)
+	t.Logf("%d cases, %d processes, in %v", len(cases), 2*len(cases), time.Since(start).Round(time.Millisecond))
+	if os.Getenv("SIGNAL_TABLE") != "" {
+		logSignalTable(t, cases, ref, got)
+	}
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server breaks the contract:\n%s", ref[i].brief())
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
+
+// logSignalTable prints, per signal, what each side did in each model (SIGNAL_TABLE=1).
+func logSignalTable(t *testing.T, cases []sigCase, ref, got []*transcript) {
+	outcome := func(tr *transcript) string {
+		if tr == nil {
+			return "error"
+		}
+		for _, n := range tr.Notes {
+			if n == "after the signal: stopped" {
+				return "stops, continues"
+			}
+			if after, ok := strings.CutPrefix(n, "after the signal: "); ok && after != "running" {
+				if strings.HasPrefix(after, "exited 0") && strings.Contains(tr.Stderr, "signal: ") {
+					return "stops: " + strings.TrimSpace(tr.Stderr[strings.LastIndex(tr.Stderr, "signal: "):])
+				}
+				return after
+			}
+		}
+		return "serves on"
+	}
+	rows := map[string]map[string][]string{}
+	var order []string
+	for i, cs := range cases {
+		key := fmt.Sprintf("%-12s busy=%v", standalone.SignalName(cs.sig), cs.busy)
+		if rows[key] == nil {
+			rows[key] = map[string][]string{}
+			order = append(order, key)
+		}
+		o := fmt.Sprintf("C: %s | Go: %s", outcome(ref[i]), outcome(got[i]))
+		rows[key][o] = append(rows[key][o], cs.model)
+	}
+	var b strings.Builder
+	for _, key := range order {
+		for o, ms := range rows[key] {
+			fmt.Fprintf(&b, "%s  %-70s %s\n", key, o, strings.Join(ms, ","))
+		}
+	}
+	t.Logf("signal table:\n%s", b.String())
+}
+
+// ---- the process group, stop signals in a row, log streams ----
+
+// TestSignalProcessGroup: Ctrl-C at a terminal, kill(-pgid, SIGINT), with a client served
+// and one connected and silent: every process of the group gets it (fork's children too);
+// the server stops with the SIGINT line, the silent client sees its connection end.
+func TestSignalProcessGroup(t *testing.T) {
+	c, g := sides(t)
+	var cases []string
+	for _, model := range models(t) {
+		if unavailable(model) == "" {
+			cases = append(cases, model)
+		}
+	}
+	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*transcript, error) {
+		p, err := startSig(s.server, model, startOpts{stdout: streamRead, stderr: streamRead})
+		if err != nil {
+			return nil, err
+		}
+		defer p.kill()
+		a := exchange("a", p.port, "before the signal")
+		silent := dialSig("s", p.port)
+		defer silent.close()
+		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
+			return nil, fmt.Errorf("the server did not log the silent client")
+		}
+		if err := unix.Kill(-p.pid, unix.SIGINT); err != nil {
+			return nil, err
+		}
+		tr := &transcript{Status: p.wait(processTimeout)}
+		silent.readEnd(signalTimeout)
+		if n := p.groupMembers(); n > 0 {
+			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
+		}
+		p.kill()
+		stdout, stderr, err := p.logs(signalTimeout)
+		if err != nil {
+			return nil, err
+		}
+		ports := map[int][]string{a.port: {"a"}, silent.port: {"s"}}
+		tr.Conns = []connRecord{a.record(), silent.record()}
+		tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+		return tr, nil
+	})
+	for i, model := range cases {
+		t.Run(model, func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			s, _ := tr.conn("s")
+			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
+				s.End == "EOF" && len(tr.Notes) == 0
+			require.True(t, ok, "the C server breaks the contract:\n%s", tr.brief())
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", model, d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
+
+// stallCase: signals sent while the server blocks writing a log line to a stdout nobody
+// reads (a pipe of one page, full).
+type stallCase struct {
+	model string
+	sigs  []syscall.Signal
+}
+
+func (c stallCase) name() string {
+	var names []string
+	for _, s := range c.sigs {
+		names = append(names, standalone.SignalName(s))
+	}
+	return c.model + "/" + strings.Join(names, "+")
+}
+
+// runStallCase: clients one after the other, each with a 400-byte request, until the
+// server blocks in its stdout write (a thread of it sleeps in pipe_write); then the signals,
+// each sent once the previous one was taken (the stop eventfd written, for a stop signal;
+// no longer pending, for another); then what the server did with them while blocked; then
+// the test drains stdout, and the server finishes.
+func runStallCase(s side, c stallCase) (*transcript, error) {
+	p, err := startSig(s.server, c.model, startOpts{stdout: streamStall, stderr: streamRead})
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr := &transcript{}
+	ports := map[int][]string{}
+	var clients []*sigClient
+	blocked := false
+	var lastDone chan struct{}
+	// epoll-et logs only "new conn" lines (a stream echo): it takes ~140 clients.
+	for i := 0; i < 200 && !blocked; i++ {
+		cl := dialSig(fmt.Sprintf("c%02d", i), p.port)
+		clients = append(clients, cl)
+		ports[cl.port] = []string{cl.name}
+		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, text(uint64(i), 400)))
+		// Served (it reads its echo and the end) or the server blocked logging it.
+		done := make(chan struct{})
+		go func() { defer close(done); cl.readEnd(processTimeout) }()
+		waitFor(time.Now().Add(signalTimeout), func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+			}
+			blocked = p.blockedInWrite(c.model == "fork")
+			return blocked
+		})
+		if blocked {
+			lastDone = done
+		} else {
+			<-done
+		}
+	}
+	if !blocked {
+		return nil, fmt.Errorf("the server never blocked on its stdout")
+	}
+	for _, sig := range c.sigs {
+		if err := p.send(sig); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(signalTimeout)
+		if classOf(c.model, sig) == classStop {
+			waitFor(deadline, func() bool { return p.exited() || stopRequestedIn(p.pid) })
+		} else {
+			waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, sig) })
+			p.wait(signalTimeout) // a terminating one kills at once, the kernel's doing
+		}
+	}
+	// The stop handler interrupted the write (C), which is then written again: blocked
+	// again once it is back in pipe_write.
+	stillBlocked := waitFor(time.Now().Add(signalTimeout), func() bool { return p.exited() || p.blockedInWrite(false) }) && !p.exited()
+	tr.Notes = append(tr.Notes, fmt.Sprintf("after the signals: %s, blocked in the write: %v", p.statusNow(), stillBlocked))
+	p.out[0].drain()
+	tr.Status = p.wait(processTimeout)
+	if tr.Status == "running" {
+		return nil, fmt.Errorf("the server did not exit once stdout was drained")
+	}
+	<-lastDone // fork: the blocked child writes, answers and ends
+	p.kill()
+	stdout, stderr, err := p.logs(signalTimeout)
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range clients {
+		cl.close()
+	}
+	for _, cl := range clients {
+		tr.Conns = append(tr.Conns, cl.record())
+	}
+	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+	return tr, nil
+}
+
+// TestSignalsWhileLogBlocked: a stdout nobody reads blocks the log writer, in both
+// servers. A stop signal then takes effect once the pending write completes: the server
+// stays blocked until the test drains the pipe, then stops with the FIRST stop signal's
+// line (TERM then INT then HUP: SIGTERM; INT then TERM: SIGINT). A terminating signal kills
+// it at once, blocked or not.
+func TestSignalsWhileLogBlocked(t *testing.T) {
+	c, g := sides(t)
+	var cases []stallCase
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		cases = append(cases,
+			stallCase{model, []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}},
+			stallCase{model, []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}},
+			stallCase{model, []syscall.Signal{syscall.SIGUSR1}})
+	}
+	ref, got, errs := runPairs(c, g, cases, runStallCase)
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			if first := cs.sigs[0]; first == syscall.SIGUSR1 {
+				require.Equal(t, "killed by SIGUSR1", tr.Status, "the C server breaks the contract:\n%s", tr.brief())
+			} else {
+				line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", standalone.SignalName(first), int(first))
+				// fork: when the blocked writer is a child, the parent stops at once.
+				ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, line) &&
+					(tr.Notes[0] == "after the signals: running, blocked in the write: true" || cs.model == "fork")
+				require.True(t, ok, "the C server breaks the contract (want blocked until drained, then %q):\n%s", line, tr.brief())
+			}
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
+
+// streamCase: the server started with stdout and stderr as given.
+type streamCase struct {
+	model          string
+	stdout, stderr streamMode
+	ignored        string // signals the server inherits ignored (startOpts.ignored)
+}
+
+var streamNames = map[streamMode]string{streamRead: "read", streamBroken: "broken", streamClosed: "closed"}
+
+func (c streamCase) name() string {
+	name := fmt.Sprintf("%s/stdout-%s/stderr-%s", c.model, streamNames[c.stdout], streamNames[c.stderr])
+	if c.ignored != "" {
+		name += "/inherited-ignored"
+	}
+	return name
+}
+
+// runStreamCase: client a connects and stays silent (its "new conn" line is the first on
+// stdout), then sends; client b is served; SIGTERM. Where fds 1 and 2 point is noted.
+func runStreamCase(s side, c streamCase) (*transcript, error) {
+	p, err := startSig(s.server, c.model, startOpts{stdout: c.stdout, stderr: c.stderr, ignored: c.ignored})
+	tr := &transcript{}
+	if err == nil && c.stderr == streamBroken {
+		// Its "listening on" line kills it: the test may have seen it listen just before.
+		p.wait(signalTimeout)
+		err = errExited
+	}
+	if err == errExited {
+		tr.Status = p.status
+		tr.Stdout, tr.Stderr, err = p.logs(signalTimeout)
+		return tr, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr.Notes = append(tr.Notes, fmt.Sprintf("fd 1: %s, fd 2: %s", fdKind(fdTarget(p.pid, 1)), fdKind(fdTarget(p.pid, 2))))
+	a := dialSig("a", p.port)
+	defer a.close()
+	if c.stdout == streamBroken {
+		// Its "new conn" line kills the server before a sends: a sees the end, no reset.
+		p.wait(signalTimeout)
+	}
+	a.sendHalfClose("hello")
+	a.readEnd(signalTimeout)
+	ports := map[int][]string{a.port: {"a"}}
+	tr.Conns = append(tr.Conns, a.record())
+	if !p.exited() {
+		b := exchange("b", p.port, "second")
+		ports[b.port] = []string{"b"}
+		tr.Conns = append(tr.Conns, b.record())
+		p.send(syscall.SIGTERM)
+	}
+	tr.Status = p.wait(processTimeout)
+	p.kill()
+	stdout, stderr, err := p.logs(signalTimeout)
+	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
+	return tr, err
+}
+
+func fdKind(target string) string {
+	switch {
+	case target == "":
+		return "closed"
+	case strings.HasPrefix(target, "pipe:"):
+		return "a pipe"
+	}
+	return target
+}
+
+// TestLogStreams: stdout or stderr a pipe whose reader is gone (the server dies of SIGPIPE
+// at its first line there: stderr's "listening on", stdout's first "new conn"), or closed
+// at the start (the server opens it on /dev/null and serves as usual).
+func TestLogStreams(t *testing.T) {
+	c, g := sides(t)
+	var cases []streamCase
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		for _, io := range [][2]streamMode{
+			{streamBroken, streamRead}, {streamRead, streamBroken},
+			{streamClosed, streamRead}, {streamRead, streamClosed}, {streamClosed, streamClosed},
+		} {
+			cases = append(cases, streamCase{model: model, stdout: io[0], stderr: io[1]})
+		}
+		cases = append(cases, streamCase{model: model, stdout: streamBroken, stderr: streamRead, ignored: inheritedIgnored})
+	}
+	ref, got, errs := runPairs(c, g, cases, runStreamCase)
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			tr := ref[i]
+			var bad bool
+			switch {
+			case cs.stdout == streamBroken || cs.stderr == streamBroken:
+				bad = tr.Status != "killed by SIGPIPE"
+			default:
+				want := func(m streamMode) string {
+					if m == streamClosed {
+						return os.DevNull
+					}
+					return "a pipe"
+				}
+				bad = tr.Status != "exited 0" || len(tr.Notes) != 1 ||
+					tr.Notes[0] != fmt.Sprintf("fd 1: %s, fd 2: %s", want(cs.stdout), want(cs.stderr))
+				for _, cl := range tr.Conns {
+					bad = bad || cl.End != "EOF" || len(cl.Data) == 0
+				}
+			}
+			require.False(t, bad, "the C server breaks the contract:\n%s", tr.brief())
+			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
+				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
+			}
+		})
+	}
+}
