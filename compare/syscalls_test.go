@@ -490,11 +490,11 @@ func syscallCheck(model string) func(s side) (*transcript, error) {
 	}
 }
 
-// syscallChecks: one per model (fork only once Go forks as C does).
+// syscallChecks: one per model.
 func syscallChecks(t *testing.T, g side) []check {
 	var cs []check
 	for _, model := range models(t) {
-		if unavailable(model) != "" || (model == "fork" && forkExecs(t, g)) {
+		if unavailable(model) != "" {
 			continue
 		}
 		cs = append(cs, check{"syscalls/" + model, syscallCheck(model)})
@@ -545,9 +545,6 @@ func TestSyscallSequence(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
 				t.Skipf("%s unavailable: %s", model, reason)
 			}
-			if model == "fork" && forkExecs(t, g) {
-				t.Skip("fork: Go's fork still forks and execs itself (syscall.ForkExec: pipe2, execve, a runtime's start-up), C forks alone; compared once Go forks with one clone3 as C does")
-			}
 			threads := model == "thread" || model == "sigio" // sigio: the stop watcher's thread
 			ccalls, err := straceServer(strace, c, model)
 			require.NoError(t, err)
@@ -559,14 +556,6 @@ func TestSyscallSequence(t *testing.T) {
 			}
 		})
 	}
-}
-
-// forkExecs: the Go server's fork model still re-executes itself (the IOMODELS_FORK_CHILD
-// child of syscall.ForkExec).
-func forkExecs(t *testing.T, g side) bool {
-	b, err := os.ReadFile(g.server)
-	require.NoError(t, err)
-	return strings.Contains(string(b), "IOMODELS_FORK_CHILD")
 }
 
 // diffSeq shows both sequences side by side from the first difference.
