@@ -9,8 +9,8 @@ package gosrv
 // its own poll and recv, so a silent client holds only its own thread. C twin:
 // csrc/thread.c, where that is a detached pthread.
 //
-// Why a goroutine here is a thread: the calls are raw system calls (unix.Poll, Recvfrom,
-// sendto), which the runtime's netpoller never sees. A goroutine blocked in one keeps its
+// Why a goroutine here is a thread: the calls are raw system calls (poll, recvfrom,
+// sendto through unix.Syscall), which the runtime's netpoller never sees. A goroutine blocked in one keeps its
 // OS thread (M) blocked in the kernel, and the runtime hands the processor (P) to another
 // thread, so each connection blocked in poll occupies one OS thread of its own: a stalled
 // client holds only its own thread, and n silent connections hold n threads (the
@@ -60,6 +60,8 @@ func serveConn(srv *Server, connFd int) {
 func serveThread(srv *Server) int {
 	var threads sync.WaitGroup // the live connection threads
 	var live atomic.Int32
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
 	for {
@@ -75,9 +77,8 @@ func serveThread(srv *Server) int {
 			break
 		}
 
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
+		connFd, peer := acceptConn(srv, &acc)
+		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)
@@ -99,5 +100,6 @@ func serveThread(srv *Server) int {
 
 	// Every thread sees the same stop eventfd in its poll and finishes.
 	threads.Wait()
+	acc.close()
 	return status
 }
