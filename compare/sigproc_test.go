@@ -16,6 +16,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,6 +98,8 @@ type startOpts struct {
 	// ignored: signals (as sh's trap names them) the server inherits ignored: it is
 	// started through `sh -c 'trap "" SIGS; exec SERVER MODEL 0'`, the same process.
 	ignored string
+	// blocked: a signal the server inherits blocked (its signal mask), through sigblock.
+	blocked syscall.Signal
 	// wrapper runs the server under another program that execs or traces it in the same
 	// process (valgrind).
 	wrapper []string
@@ -162,6 +166,13 @@ func startSig(server, model string, o startOpts) (*sigProc, error) {
 	path, args := server, []string{server, model, "0"}
 	if o.ignored != "" {
 		path, args = "/bin/sh", []string{"sh", "-c", `trap "" ` + o.ignored + `; exec "$0" "$@"`, server, model, "0"}
+	}
+	if o.blocked != 0 {
+		sb, err := sigblockProgram()
+		if err != nil {
+			return nil, err
+		}
+		path, args = sb, append([]string{sb, strconv.Itoa(int(o.blocked))}, args...)
 	}
 	if len(o.wrapper) > 0 {
 		path, args = o.wrapper[0], append(append([]string(nil), o.wrapper...), args...)
@@ -318,6 +329,47 @@ func (p *sigProc) blockedInWrite(group bool) bool {
 
 // fdTarget is where pid's descriptor fd points ("/dev/null", "pipe:[...]", "" if closed).
 func fdTarget(pid, fd int) string { return procfs.FdTarget(pid, strconv.Itoa(fd)) }
+
+// sigblockSource is `sigblock SIG PROGRAM ARGS...`: exec PROGRAM with SIG blocked, as a
+// parent that blocks a signal leaves it to its children (no shell can do that).
+const sigblockSource = `#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char *argv[])
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, atoi(argv[1]));
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    execv(argv[2], argv + 2);
+    return 127;
+}
+`
+
+var (
+	sigblockOnce sync.Once
+	sigblockPath string
+	sigblockErr  error
+)
+
+// sigblockProgram compiles sigblock into the build directory, once.
+func sigblockProgram() (string, error) {
+	sigblockOnce.Do(func() {
+		if buildDir == "" {
+			sigblockErr = errors.New("no build directory: the programs are not built")
+			return
+		}
+		src := filepath.Join(buildDir, "sigblock.c")
+		sigblockPath = filepath.Join(buildDir, "sigblock")
+		if sigblockErr = os.WriteFile(src, []byte(sigblockSource), 0o644); sigblockErr != nil {
+			return
+		}
+		if out, err := exec.Command("cc", "-o", sigblockPath, src).CombinedOutput(); err != nil {
+			sigblockErr = fmt.Errorf("cc sigblock.c: %v\n%s", err, out)
+		}
+	})
+	return sigblockPath, sigblockErr
+}
 
 // ---- clients ----
 
