@@ -45,7 +45,26 @@ const (
 	classSuspend   sigClass = "stop the process"
 	classTerminate sigClass = "terminate"
 	classConsumed  sigClass = "taken by the model" // sigio's own signals
+	classPending   sigClass = "stays pending"      // blocked since the start
 )
+
+// unblockedAtStart are the signals both servers unblock when they start with them blocked
+// (the Go runtime's choice, which the C server follows: unblock_signals in
+// csrc/server_main.c); any other inherited-blocked signal stays pending, with no effect.
+var unblockedAtStart = map[syscall.Signal]bool{
+	syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGQUIT: true, syscall.SIGILL: true,
+	syscall.SIGTRAP: true, syscall.SIGABRT: true, syscall.SIGBUS: true, syscall.SIGFPE: true,
+	syscall.SIGSEGV: true, syscall.SIGTERM: true, syscall.SIGSTKFLT: true, syscall.SIGCHLD: true,
+	syscall.SIGURG: true, syscall.SIGPROF: true, syscall.SIGSYS: true, 32: true, 33: true, 34: true,
+}
+
+// class is what the case's signal does to the server.
+func (c sigCase) class() sigClass {
+	if c.blocked == c.sig && !unblockedAtStart[c.sig] && !(c.model == "sigio" && (c.sig == syscall.SIGIO || c.sig == sigioReady)) {
+		return classPending
+	}
+	return classOf(c.model, c.sig)
+}
 
 func classOf(model string, sig syscall.Signal) sigClass {
 	switch sig {
@@ -86,7 +105,8 @@ type sigCase struct {
 	model   string
 	sig     syscall.Signal
 	busy    bool
-	ignored string // signals the server inherits ignored (startOpts.ignored)
+	ignored string         // signals the server inherits ignored (startOpts.ignored)
+	blocked syscall.Signal // a signal the server inherits blocked (startOpts.blocked)
 	// wrapper: the C server runs under it (valgrind); the Go server never does.
 	wrapper []string
 }
@@ -99,6 +119,9 @@ func (c sigCase) name() string {
 	if c.ignored != "" {
 		mode += "/inherited-ignored"
 	}
+	if c.blocked != 0 {
+		mode += "/inherited-blocked"
+	}
 	return fmt.Sprintf("%s/%s/%s", c.model, standalone.SignalName(c.sig), mode)
 }
 
@@ -110,7 +133,7 @@ const signalTimeout = 3 * time.Second
 // (exits, stops, or takes it and goes on); then s sends its request and client b is served
 // if the server still runs, and SIGTERM stops it.
 func runSignalCase(s side, c sigCase) (*transcript, error) {
-	o := startOpts{stdout: streamRead, stderr: streamRead, ignored: c.ignored}
+	o := startOpts{stdout: streamRead, stderr: streamRead, ignored: c.ignored, blocked: c.blocked}
 	if s.name == "C" {
 		o.wrapper = c.wrapper
 	}
@@ -161,7 +184,9 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	var b *sigClient
 	silentSent := false
 	deadline := time.Now().Add(signalTimeout)
-	switch classOf(c.model, c.sig) {
+	switch c.class() {
+	case classPending:
+		// Nothing takes it: no thread of either server unblocks it.
 	case classSuspend:
 		if waitFor(deadline, func() bool { return p.exited() || allStopped(p.pid) }) && !p.exited() {
 			tr.Notes = append(tr.Notes, "after the signal: stopped")
@@ -182,7 +207,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	default:
 		// Taken (handled, ignored, waited for) once no thread has it pending.
 		waitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, c.sig) })
-		if classOf(c.model, c.sig) == classTerminate {
+		if c.class() == classTerminate {
 			// A signal whose default dumps core (QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV,
 			// XCPU, XFSZ, SYS) kills once the thread that took it has stopped every other
 			// thread (coredump_wait), which takes a while on a loaded machine; and Go dies of
@@ -249,7 +274,7 @@ func checkSignalContract(c sigCase, tr *transcript) error {
 		}
 		return nil
 	}
-	switch classOf(c.model, c.sig) {
+	switch c.class() {
 	case classStop:
 		return finalLine(name)
 	case classTerminate:
@@ -317,6 +342,11 @@ func TestSignals(t *testing.T) {
 		// Go server cannot see what it inherited.
 		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1, syscall.SIGPIPE, syscall.SIGTSTP, 64} {
 			cases = append(cases, sigCase{model: model, sig: sig, ignored: inheritedIgnored})
+		}
+		// Started with the signal blocked (the parent's signal mask): see unblock_signals
+		// in csrc/server_main.c.
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGPROF, 40} {
+			cases = append(cases, sigCase{model: model, sig: sig, blocked: sig})
 		}
 	}
 	start := time.Now()
