@@ -13,6 +13,7 @@ package compare
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,40 +35,106 @@ type mutant struct {
 	// within, if set, is the start of the function (unique in the file) whose body holds
 	// old exactly once; otherwise old must be unique in the whole file.
 	within string
+	// caughtBy is the check (a prefix of its name) expected to catch the mutant: it runs
+	// first, then every other check if it does not (the log says which caught it).
+	caughtBy string
 }
 
+// mutants: one-line semantic bugs a port could have, one or more per model, of every kind
+// the suite claims to catch; a couple that change only a log line or the command line.
 var mutants = []mutant{
-	{"bufsize-511", "gosrv/common.go",
-		"BufSize     = 512", "BufSize     = 511", ""},
-	{"iterative-log-without-parens", "gosrv/iterative.go",
-		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)", ""},
-	{"fork-log-without-parens", "gosrv/fork.go",
-		"logNewConn(srv.OutFd, peer, true)", "logNewConn(srv.OutFd, peer, false)", ""},
-	{"recv-msg-without-space", "gosrv/common.go",
-		`LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`, "func echoReply("},
-	{"log-not-cut-at-nul", "gosrv/common.go",
-		"if c == 0 {", "if c == 0 && false {", ""},
-	{"go-error-text", "gosrv/common.go",
-		"\t\treturn msg\n", "\t\treturn msg[:0] + err.Error()\n", ""},
-	{"echo-reply-leaks-fd", "gosrv/common.go",
-		"\tunix.Shutdown(connFd, unix.SHUT_WR)\n\tunix.Close(connFd)", "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\t_ = connFd // mutant: never closed", "func echoReply("},
-	{"recv-error-not-closed", "gosrv/common.go",
-		"logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\tunix.Close(connFd)", "logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\t_ = connFd // mutant: never closed", "func echoReply("},
-	{"epoll-et-no-drain", "gosrv/epoll_et.go",
-		"\t\tif c.pending != nil {\n\t\t\t// The peer reads slower",
-		"\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower", ""},
-	{"epoll-et-peer-close-text", "gosrv/epoll_et.go",
-		`LogLine(srv.ErrFd, "peer close conn...")`, `LogLine(srv.ErrFd, "peer close conn..")`, ""},
-	{"iterative-blocks-in-recv", "gosrv/iterative.go",
-		"ready, err = waitReadable(connFd, srv.StopFd)", "ready, err = 1, nil // mutant: recv blocks, a stop cannot wake it", ""},
-	{"parse-port-accepts-65536", "gosrv/common.go",
-		"if v > 65535 {", "if v > 65536 {", ""},
-	{"usage-exit-2", "gosrv/cmd/server/main.go",
-		"gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 1", "gosrv.LogLine(2, strings.Join(names, \" \"))\n\treturn 2", ""},
-	{"signal-line-format", "gosrv/cmd/server/main.go",
-		`"signal: %s(%d)   close server ... done"`, `"signal: %s(%d) close server ... done"`, ""},
-	{"quote-cut-at-63", "gosrv/cmd/server/main.go",
-		"if len(arg) > 64 {\n\t\targ = arg[:64]", "if len(arg) > 63 {\n\t\targ = arg[:63]", ""},
+	// ---- limits and constants ----
+	{name: "bufsize-511", file: "gosrv/common.go", old: "BufSize     = 512", new: "BufSize     = 511",
+		caughtBy: "iterative/size-512"},
+	{name: "listen-backlog-128", file: "gosrv/common.go", old: "MaxConn     = 1024", new: "MaxConn     = 128",
+		caughtBy: "limits/poll/listen-backlog"},
+	{name: "epoll-batch-64", file: "gosrv/common.go", old: "MaxEvent    = 1024", new: "MaxEvent    = 64",
+		caughtBy: "syscalls/epoll-lt"},
+	{name: "so-reuseaddr-removed", file: "gosrv/common.go",
+		old:      "if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {",
+		new:      "if err := error(nil); err != nil { // mutant: no SO_REUSEADDR",
+		caughtBy: "limits/reuseaddr"},
+	{name: "uring-slots-2", file: "gosrv/uring.go", old: "uringSlots   = 256", new: "uringSlots   = 2",
+		caughtBy: "limits/uring/uring-slots-three-silent"},
+	{name: "nonblock-backoff-cap-100ms", file: "gosrv/nonblock.go", old: "backoffMaxNs = 2000000", new: "backoffMaxNs = 100000000",
+		caughtBy: "limits/nonblock-backoff"},
+	// ---- a missing close, a missing shutdown ----
+	{name: "echo-reply-leaks-fd", file: "gosrv/common.go",
+		old: "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\tunix.Close(connFd)", new: "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\t_ = connFd // mutant: never closed",
+		within: "func echoReply(", caughtBy: "iterative/plain"},
+	{name: "recv-error-not-closed", file: "gosrv/common.go",
+		old: "logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\tunix.Close(connFd)", new: "logErrno(srv.ErrFd, \"recv_connfd\", err)\n\t\t_ = connFd // mutant: never closed",
+		within: "func echoReply(", caughtBy: "iterative/reset-before-send"},
+	{name: "echo-reply-no-shutdown", file: "gosrv/common.go",
+		old: "\tunix.Shutdown(connFd, unix.SHUT_WR)\n\tunix.Close(connFd)", new: "\tunix.Close(connFd) // mutant: no half-close first",
+		within: "func echoReply(", caughtBy: "syscalls/iterative"},
+	// ---- EINTR ----
+	{name: "recv-eintr-not-retried", file: "gosrv/common.go",
+		old:    "err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })",
+		new:    "_, _, err := unix.Recvfrom(connFd, buf[:], 0) // mutant: EINTR not retried",
+		within: "func echoOnce(", caughtBy: "inject/iterative/recvfrom:error=EINTR"},
+	{name: "send-eintr-not-retried", file: "gosrv/common.go",
+		old:    "if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {",
+		new:    "if _, err := send(connFd, buf[:n], unix.MSG_NOSIGNAL); err != nil { // mutant: EINTR not retried",
+		within: "func echoReply(", caughtBy: "inject/iterative/sendto:error=EINTR"},
+	{name: "wait-readable-eintr-not-retried", file: "gosrv/common.go",
+		old:    "if err := ignoringEINTR(func() error { _, err := poll(pfd, -1); return err }); err != nil {",
+		new:    "if _, err := poll(pfd, -1); err != nil { // mutant: EINTR not retried",
+		within: "func waitReadable(", caughtBy: "inject/iterative/poll:error=EINTR"},
+	{name: "epoll-lt-eintr-fatal", file: "gosrv/epoll_lt.go", old: "if err == unix.EINTR {\n\t\t\tcontinue", new: "if err == unix.EINTR && false {\n\t\t\tcontinue",
+		caughtBy: "inject/epoll-lt/epoll_wait:error=EINTR"},
+	{name: "epoll-et-eintr-fatal", file: "gosrv/epoll_et.go", old: "nfds, err := epollWait(epollFd, events, -1)\n\t\tif err == unix.EINTR {",
+		new: "nfds, err := epollWait(epollFd, events, -1)\n\t\tif err == unix.EINTR && false {", caughtBy: "inject/epoll-et/epoll_wait:error=EINTR"},
+	{name: "select-eintr-fatal", file: "gosrv/select.go", old: "if err == unix.EINTR {", new: "if err == unix.EINTR && false {",
+		caughtBy: "inject/select/select:error=EINTR"},
+	{name: "poll-eintr-fatal", file: "gosrv/poll.go", old: "if err == unix.EINTR {", new: "if err == unix.EINTR && false {",
+		caughtBy: "inject/poll/poll:error=EINTR"},
+	{name: "sigio-eintr-fatal", file: "gosrv/sigio.go", old: "if err == unix.EINTR {\n\t\t\tcontinue // the runtime's preemption", new: "if err == unix.EINTR && false {\n\t\t\tcontinue // the runtime's preemption",
+		caughtBy: "inject/sigio/rt_sigtimedwait:error=EINTR"},
+	{name: "uring-enter-eintr-fatal", file: "gosrv/uring_ring.go", old: "if errno != unix.EINTR {", new: "if errno != 0 { // mutant: EINTR is an error",
+		caughtBy: "inject/uring/io_uring_enter:error=EINTR"},
+	{name: "nonblock-accept-eintr-logged", file: "gosrv/nonblock.go", old: "if err == unix.EINTR {\n\t\t\t\tcontinue", new: "if err == unix.EINTR && false {\n\t\t\t\tcontinue",
+		caughtBy: "inject/nonblock/accept4:error=EINTR"},
+	// ---- error paths ----
+	{name: "epoll-lt-accept-error-fatal", file: "gosrv/epoll_lt.go",
+		old: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\t\t\tcontinue", new: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\t\t\treturn -1 // mutant: fatal",
+		caughtBy: "inject/epoll-lt/accept4:error=ECONNABORTED"},
+	{name: "iterative-accept-error-fatal", file: "gosrv/iterative.go",
+		old: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\tcontinue", new: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\treturn -1 // mutant: fatal",
+		caughtBy: "inject/iterative/accept4:error=ECONNABORTED"},
+	{name: "thread-accept-error-fatal", file: "gosrv/thread.go",
+		old: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\tcontinue", new: "logErrno(srv.ErrFd, \"accept_listenfd\", err)\n\t\t\tstatus = -1 // mutant: fatal\n\t\t\tbreak",
+		caughtBy: "inject/thread/accept4:error=ECONNABORTED"},
+	{name: "sigio-econnaborted-logged", file: "gosrv/sigio.go",
+		old: "if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {", new: "if err == unix.EINTR || err == unix.EPROTO { // mutant: ECONNABORTED is an error",
+		caughtBy: "inject/sigio/accept4:error=ECONNABORTED"},
+	{name: "epoll-et-econnaborted-logged", file: "gosrv/epoll_et.go",
+		old: "if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {", new: "if err == unix.EINTR || err == unix.EPROTO { // mutant: ECONNABORTED is an error",
+		caughtBy: "inject/epoll-et/accept4:error=ECONNABORTED"},
+	{name: "poll-wait-error-ignored", file: "gosrv/poll.go",
+		old: "logErrno(srv.ErrFd, \"poll\", err)\n\t\t\tstatus = -1\n\t\t\tbreak", new: "logErrno(srv.ErrFd, \"poll\", err)\n\t\t\tcontinue // mutant: a failed wait is retried",
+		caughtBy: "inject/poll/poll:error=ENOMEM"},
+	// ---- EAGAIN handling, draining ----
+	{name: "epoll-et-no-drain", file: "gosrv/epoll_et.go",
+		old: "\t\tif c.pending != nil {\n\t\t\t// The peer reads slower",
+		new: "\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower", caughtBy: "epoll-et/"},
+	{name: "epoll-et-send-eagain-drops", file: "gosrv/epoll_et.go",
+		old:      "\t\tif err == unix.EAGAIN {\n\t\t\tc.pending = append([]byte(nil), buf...)\n\t\t\treturn nil",
+		new:      "\t\tif err == unix.EAGAIN {\n\t\t\treturn nil // mutant: the rest is dropped",
+		caughtBy: "inject/epoll-et/sendto:error=EAGAIN"},
+	{name: "nonblock-recv-eagain-serves", file: "gosrv/nonblock.go", old: "if err == unix.EAGAIN {\n\t\t\tconns[kept] = connFd", new: "if err == unix.EAGAIN && false {\n\t\t\tconns[kept] = connFd",
+		caughtBy: "nonblock/"},
+	// ---- shutdown ----
+	{name: "iterative-blocks-in-recv", file: "gosrv/iterative.go",
+		old: "ready, err = waitReadable(connFd, srv.StopFd)", new: "ready, err = 1, nil // mutant: recv blocks, a stop cannot wake it",
+		caughtBy: "iterative/stop-with-stalled-client"},
+	{name: "poll-stop-leaves-conns-open", file: "gosrv/poll.go", old: "\tfor _, pfd := range pfds[2:] {\n\t\tunix.Close(int(pfd.Fd))\n\t}", new: "\t_ = pfds // mutant: connections left open at stop",
+		caughtBy: "syscalls/poll"},
+	// ---- a log line and the command line (a couple kept) ----
+	{name: "recv-msg-without-space", file: "gosrv/common.go",
+		old: `LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, new: `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`, within: "func echoReply(", caughtBy: "iterative/plain"},
+	{name: "log-not-cut-at-nul", file: "gosrv/common.go", old: "if c == 0 {", new: "if c == 0 && false {", caughtBy: "iterative/nul-inside"},
+	{name: "parse-port-accepts-65536", file: "gosrv/common.go", old: "if v > 65535 {", new: "if v > 65536 {", caughtBy: "server-bad-port"},
 }
 
 // mutantDeadline bounds a scenario against a mutant: a mutant that hangs is caught sooner.
@@ -78,13 +146,17 @@ type check struct {
 	run  func(s side) (*transcript, error)
 }
 
-// standaloneChecks lists the command-line cases, then every scenario of every model
-// (process-level ones included): cheap checks first, so most mutants are caught fast.
-func standaloneChecks(t *testing.T) []check {
+// standaloneChecks lists the command-line cases, the limits, the system-call sequences,
+// the fault injections, then every scenario of every model (process-level ones included).
+// A mutant runs the check named by its caughtBy first.
+func standaloneChecks(t *testing.T, g side) []check {
 	var cs []check
 	for _, cc := range cliCases() {
 		cs = append(cs, check{cc.name, cc.run})
 	}
+	cs = append(cs, limitChecks(t)...)
+	cs = append(cs, syscallChecks(t, g)...)
+	cs = append(cs, injectChecks(t)...)
 	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
@@ -104,31 +176,40 @@ func standaloneChecks(t *testing.T) []check {
 	return cs
 }
 
-// buildMutant builds the Go server and client with m applied into dir.
-func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
+// mutate applies m to its file's text: the source path and the mutated text.
+func mutate(m mutant) (string, string, error) {
 	root := standalone.RepoRoot()
 	src := filepath.Join(root, m.file)
 	b, err := os.ReadFile(src)
 	if err != nil {
-		return side{}, err
+		return "", "", err
 	}
 	text := string(b)
 	region := text
 	if m.within != "" {
 		if n := strings.Count(text, m.within); n != 1 {
-			return side{}, fmt.Errorf("mutant %s: %q occurs %d times in %s, want exactly once (has gosrv changed?)", m.name, m.within, n, m.file)
+			return "", "", fmt.Errorf("mutant %s: %q occurs %d times in %s, want exactly once (has gosrv changed?)", m.name, m.within, n, m.file)
 		}
 		start := strings.Index(text, m.within)
 		end := strings.Index(text[start:], "\n}\n")
 		if end < 0 {
-			return side{}, fmt.Errorf("mutant %s: no end of %q in %s", m.name, m.within, m.file)
+			return "", "", fmt.Errorf("mutant %s: no end of %q in %s", m.name, m.within, m.file)
 		}
 		region = text[start : start+end+3]
 	}
 	if n := strings.Count(region, m.old); n != 1 {
-		return side{}, fmt.Errorf("mutant %s: %q occurs %d times in %s (%s), want exactly once (has gosrv changed?)", m.name, m.old, n, m.file, m.within)
+		return "", "", fmt.Errorf("mutant %s: %q occurs %d times in %s (%s), want exactly once (has gosrv changed?)", m.name, m.old, n, m.file, m.within)
 	}
-	mutatedText := strings.Replace(text, region, strings.Replace(region, m.old, m.new, 1), 1)
+	return src, strings.Replace(text, region, strings.Replace(region, m.old, m.new, 1), 1), nil
+}
+
+// buildMutant builds the Go server and client with m applied into dir.
+func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
+	root := standalone.RepoRoot()
+	src, mutatedText, err := mutate(m)
+	if err != nil {
+		return side{}, err
+	}
 	mutated := filepath.Join(dir, filepath.Base(m.file))
 	if err := os.WriteFile(mutated, []byte(mutatedText), 0o644); err != nil {
 		return side{}, err
@@ -151,13 +232,26 @@ func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
 	return side{name: "mutant " + m.name, server: filepath.Join(bin, "server"), client: filepath.Join(bin, "client")}, nil
 }
 
+// TestMutantTable: every mutant applies exactly once, names are unique, and each names the
+// check that catches it; cheap, so it runs in -short too.
+func TestMutantTable(t *testing.T) {
+	require.GreaterOrEqual(t, len(mutants), 30, "at least 30 mutants")
+	seen := map[string]bool{}
+	for _, m := range mutants {
+		require.False(t, seen[m.name], "mutant %s twice", m.name)
+		seen[m.name] = true
+		require.NotEmpty(t, m.caughtBy, "mutant %s names no check", m.name)
+		_, _, err := mutate(m)
+		assert.NoError(t, err)
+	}
+}
+
 func TestMutants(t *testing.T) {
 	if testing.Short() {
-		t.Skip("mutants take a minute; not in -short")
+		t.Skip("mutants take minutes; not in -short")
 	}
-	require.GreaterOrEqual(t, len(mutants), 12, "at least 12 mutants")
 	c, g := sides(t)
-	checks := standaloneChecks(t)
+	checks := standaloneChecks(t, g)
 
 	// The reference's transcripts, computed once and shared by every mutant.
 	refs := make([]struct {
@@ -181,9 +275,31 @@ func TestMutants(t *testing.T) {
 			mut, err := buildMutant(ctx, m, t.TempDir())
 			require.NoError(t, err)
 			mut.pad = g.pad // a Go server, padded as the Go side is
+			// The named check first, then the others in order.
+			var order []int
 			for i, ch := range checks {
+				if strings.HasPrefix(ch.name, m.caughtBy) {
+					order = append(order, i)
+				}
+			}
+			require.NotEmpty(t, order, "mutant %s: no check is named %q", m.name, m.caughtBy)
+			for i, ch := range checks {
+				if !strings.HasPrefix(ch.name, m.caughtBy) {
+					order = append(order, i)
+				}
+			}
+			for n, i := range order {
+				ch := checks[i]
 				ref, err := reference(i)
+				var skip errSkip
+				if errors.As(err, &skip) {
+					continue // not available here (no strace, no namespace)
+				}
 				require.NoError(t, err, "reference check %s", ch.name)
+				if n > 0 && !strings.HasPrefix(ch.name, m.caughtBy) && strings.HasPrefix(checks[order[n-1]].name, m.caughtBy) {
+					// The row's claim is part of the table: a wrong one fails.
+					t.Errorf("mutant %s: not caught by %s, as its row says; trying every other check", m.name, m.caughtBy)
+				}
 				got, err := ch.run(mut)
 				if err != nil {
 					t.Logf("caught by %s: the mutant's run failed: %v", ch.name, err)

@@ -287,7 +287,7 @@ var (
 )
 
 // wantOrder is the order each model serves the held connections in, as the C reference
-// does it (SPEC: every model's serving pattern). In process and standalone alike, the
+// does it (CONTRACT.md § Parity, order of service). In process and standalone alike, the
 // connection h that made the hold is accepted before the others are served.
 var wantOrder = map[string]string{
 	"epoll-lt": "c3 c1 c5 c2 c4", // the ready list: order of arrival

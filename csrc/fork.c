@@ -10,16 +10,25 @@
  * inside Go that breaks os/exec, so the parent watches each child through a pidfd in its
  * poll set and reaps exactly that pid. Log lines leave in one write(2) each, so the
  * child cannot print the parent's buffered lines a second time, as the seed's printf did
- * with stdout in a pipe. The Go twin, gosrv/fork.go, execs itself for each child.
+ * with stdout in a pipe. The fork is clone3(2) with CLONE_CLEAR_SIGHAND, so the child
+ * starts with the default disposition of every signal the parent handles: a signal sent
+ * to one child ends that child only, as the seed's did (the seed's child ran the parent's
+ * handler, which printed and exited; here the handler writes the stop eventfd the
+ * children share, and would stop the whole server), and inside Go no child can ever run
+ * one of Go's handlers. CLONE_PIDFD hands over the pidfd in the same call. The Go twin,
+ * gosrv/fork.go, makes the same clone3 call and runs its child on raw system calls.
  */
 #include "echo.h"
 
 #include <errno.h>
+#include <linux/sched.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +68,26 @@ static void child_reap(struct children *ch, int i)
     ch->n--;
     ch->pfds[i] = ch->pfds[ch->n];
     ch->pids[i] = ch->pids[ch->n];
+}
+
+/*
+ * fork(2) as one clone3(2) call that also does what the child owes the contract:
+ * CLONE_CLEAR_SIGHAND resets every signal that has a handler to SIG_DFL in the child (an
+ * ignored one stays ignored), in the same step as the copy, so there is no moment in
+ * which the child could run the parent's handler and nothing to block around the call;
+ * the child keeps the signal mask of the thread that forked. CLONE_PIDFD stores the
+ * child's pidfd (close-on-exec) in *pidfd. Returns the pid in the parent, 0 in the child,
+ * -1 with errno. glibc has no wrapper; the child calls only system calls, so glibc's
+ * fork-time bookkeeping (atfork handlers, the child's cached thread id) is not needed.
+ */
+static pid_t fork_child(int *pidfd)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.flags = CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+    args.exit_signal = SIGCHLD;
+    return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
 /* The child: keep only the connection and the server's streams, serve, _exit. */
@@ -117,7 +146,8 @@ int serve_fork(const struct server *srv)
         }
         log_new_conn(srv->outfd, &peeraddr, 1);
 
-        pid_t pid = fork();
+        int pidfd = -1;
+        pid_t pid = fork_child(&pidfd);
         if (pid < 0) {
             log_errno(srv->errfd, "fork", errno);
             close(connfd);
@@ -127,16 +157,11 @@ int serve_fork(const struct server *srv)
             serve_child(srv, connfd);
 
         close(connfd); /* the child has its own copy */
-        int pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0)
-            log_errno(srv->errfd, "pidfd_open", errno);
-        /* Without a pidfd (fd -1, which poll skips) the child is still reaped at stop. */
         if (child_add(&ch, pid, pidfd) < 0) {
             log_errno(srv->errfd, "malloc_children", ENOMEM);
             while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-            if (pidfd >= 0)
-                close(pidfd);
+            close(pidfd);
         }
     }
 

@@ -146,15 +146,18 @@ func OpenListener(port, errFd int) int {
 }
 
 // ListenerPort is the port the kernel chose when the server asked for port 0.
+// It is getsockname(2) alone, as in C: x/sys's Getsockname adds a getsockopt(SO_PROTOCOL)
+// for every AF_INET address (to tell L2TP sockets apart), a system call C does not make
+// (TestSyscallSequence).
 func ListenerPort(listenFd int) int {
-	sa, err := unix.Getsockname(listenFd)
-	if err != nil {
+	var rsa unix.RawSockaddrInet4
+	rlen := uint32(unix.SizeofSockaddrInet4)
+	_, _, errno := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&rlen)))
+	if errno != 0 || rsa.Family != unix.AF_INET {
 		return -1
 	}
-	if in4, ok := sa.(*unix.SockaddrInet4); ok {
-		return in4.Port
-	}
-	return -1
+	p := (*[2]byte)(unsafe.Pointer(&rsa.Port)) // network byte order
+	return int(p[0])<<8 | int(p[1])
 }
 
 // ParsePort reads a port from the command line: 1 to 5 decimal digits, 0 to 65535.

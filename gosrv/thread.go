@@ -9,8 +9,8 @@ package gosrv
 // its own poll and recv, so a silent client holds only its own thread. C twin:
 // csrc/thread.c, where that is a detached pthread.
 //
-// Why a goroutine here is a thread: the calls are raw system calls (unix.Poll, Recvfrom,
-// sendto), which the runtime's netpoller never sees. A goroutine blocked in one keeps its
+// Why a goroutine here is a thread: the calls are raw system calls (poll, recvfrom,
+// sendto through unix.Syscall), which the runtime's netpoller never sees. A goroutine blocked in one keeps its
 // OS thread (M) blocked in the kernel, and the runtime hands the processor (P) to another
 // thread, so each connection blocked in poll occupies one OS thread of its own: a stalled
 // client holds only its own thread, and n silent connections hold n threads (the

@@ -178,6 +178,10 @@ type Options struct {
 	// them would grow by megabytes and cost the measuring process CPU. (The server still
 	// makes its write(2) calls.)
 	Quiet bool
+	// Group makes the server the leader of a process group of its own (its pid is the
+	// group's id), so that a test can signal the server and its children as a terminal's
+	// Ctrl-C does, kill(-pid, sig), without signalling itself.
+	Group bool
 }
 
 // Start runs argv (a server binary and its arguments, possibly behind a wrapper such as
@@ -190,6 +194,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		done:   make(chan struct{}),
 	}
 	p.Cmd.ExtraFiles = o.Extra
+	if o.Group {
+		p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	var outW *os.File
 	if o.Quiet {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)

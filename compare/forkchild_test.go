@@ -1,0 +1,323 @@
+//go:build linux
+
+package compare
+
+// forkchild_test.go - the fork model's children under signals, on the standalone servers, C
+// against Go (the contract: a child starts with the default disposition of every signal
+// the parent handles; a signal to one child ends that child only, which dies of it
+// silently, and the parent reaps it and serves on; Ctrl-C to the process group ends every
+// child and the parent, which prints its final line and exits 0; never a zombie).
+//
+// The server runs as the leader of its own process group, so that the group can be
+// signalled as a terminal does. The parent is held with SIGSTOP while its children die, so
+// each dead child stays a zombie long enough to read how it died from /proc (the wait
+// status it leaves for its parent); resumed, the parent must reap it. This test process is
+// a child subreaper meanwhile: a child that the server leaves behind when it exits becomes
+// this process's child instead of init's, and the baseline check finds it.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// groupImpl is s.impl() with the server leading a process group of its own.
+func (s side) groupImpl() impl {
+	return impl{name: s.name, start: func(model string) (target, error) {
+		var extra []*os.File
+		defer func() {
+			for _, f := range extra {
+				f.Close() // the child has its copies
+			}
+		}()
+		for i := 0; i < s.pad; i++ {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				return nil, err
+			}
+			extra = append(extra, f)
+		}
+		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Extra: extra, Group: true}, processTimeout)
+		if err != nil {
+			return nil, err
+		}
+		return process{p}, nil
+	}}
+}
+
+// serverSocketInode is the inode of the server's end of a loopback connection (local port
+// serverPort, remote port clientPort), from /proc/net/tcp; 0 if there is none.
+func serverSocketInode(serverPort, clientPort int) (uint64, error) {
+	f, err := os.Open("/proc/net/tcp")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 10 || fields[0] == "sl" {
+			continue
+		}
+		port := func(addr string) int {
+			i := strings.IndexByte(addr, ':')
+			p, _ := strconv.ParseUint(addr[i+1:], 16, 16)
+			return int(p)
+		}
+		if port(fields[1]) == serverPort && port(fields[2]) == clientPort {
+			return strconv.ParseUint(fields[9], 10, 64)
+		}
+	}
+	return 0, sc.Err()
+}
+
+// childPids lists the children of pid, made by any of its threads.
+func childPids(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// holds says whether process pid has a descriptor on socket inode.
+func holds(pid int, inode uint64) bool {
+	want := fmt.Sprintf("socket:[%d]", inode)
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range ents {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && l == want {
+			return true
+		}
+	}
+	return false
+}
+
+// findChild waits until a child of the server holds connection name's socket, and it alone
+// (the parent has closed its copy), and stores the child's pid in *pid.
+func findChild(name string, pid *int) step {
+	return step{"find the child serving " + name, func(r *run) error {
+		c, err := r.conn(name)
+		if err != nil {
+			return err
+		}
+		server, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return r.waitFor("a child of the server holding "+name+"'s socket", func() bool {
+			inode, err := serverSocketInode(r.target.Port(), c.port)
+			if err != nil || inode == 0 || holds(server, inode) {
+				return false
+			}
+			for _, child := range childPids(server) {
+				if holds(child, inode) {
+					*pid = child
+					return true
+				}
+			}
+			return false
+		})
+	}}
+}
+
+// killChild sends sig to the child found for name.
+func killChild(name string, pid *int, sig syscall.Signal) step {
+	return step{fmt.Sprintf("send %v to the child serving %s", sig, name), func(r *run) error {
+		return os.NewSyscallError("kill", unix.Kill(*pid, sig))
+	}}
+}
+
+// signalGroup sends sig to the server's process group, as Ctrl-C in its terminal would.
+func signalGroup(sig syscall.Signal) step {
+	return step{fmt.Sprintf("send %v to the server's process group", sig), func(r *run) error {
+		server, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return os.NewSyscallError("kill", unix.Kill(-server, sig))
+	}}
+}
+
+// procStat is the fields of /proc/pid/stat after the command name: [0] is the state (field
+// 3), [49] the exit code (field 52, the wait status the process leaves for its parent).
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
+// it cannot reap it) and notes how it died.
+func awaitZombie(name string, pid *int) step {
+	return step{"wait for the child serving " + name + " to be a zombie", func(r *run) error {
+		var fields []string
+		if err := r.waitFor("the child serving "+name+" dead", func() bool {
+			f, err := procStat(*pid)
+			fields = f
+			return err == nil && len(f) > 49 && f[0] == "Z"
+		}); err != nil {
+			return fmt.Errorf("%w (stat %q)", err, fields)
+		}
+		code, err := strconv.Atoi(fields[49])
+		if err != nil {
+			return err
+		}
+		r.note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
+		return nil
+	}}
+}
+
+// awaitReaped waits until the child found for name is gone from /proc: its parent waited
+// for it (this process, a subreaper, never does).
+func awaitReaped(name string, pid *int) step {
+	return step{"wait for the child serving " + name + " to be reaped", func(r *run) error {
+		if err := r.waitFor("the child serving "+name+" reaped", func() bool {
+			_, err := os.Stat(fmt.Sprintf("/proc/%d", *pid))
+			return errors.Is(err, os.ErrNotExist)
+		}); err != nil {
+			st, _ := procStat(*pid)
+			return fmt.Errorf("%w (a zombie left behind? stat %q)", err, st)
+		}
+		r.note("child of %s: reaped", name)
+		return nil
+	}}
+}
+
+// awaitServerExit waits for the server to exit by itself; its status is the exit code.
+func awaitServerExit() step {
+	return step{"wait for the server to exit", func(r *run) error {
+		p, ok := r.target.(process)
+		if !ok {
+			return errors.New("target is not a process")
+		}
+		status, err := p.p.Wait(processTimeout)
+		r.stopped, r.status = true, status
+		return err
+	}}
+}
+
+// forkChildScenarios are the contract's fork-child cases.
+func forkChildScenarios() []scenario {
+	hello, later := []byte("after the kill"), []byte("a new client")
+	var out []scenario
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
+		// Two clients wait in their children; one child is killed while the parent is
+		// held: that child dies of the signal (the stop handler of the parent is not its),
+		// its client sees end of file; the parent, resumed, reaps it and serves on: the
+		// other child answers, a new client is served, and the stop is the usual SIGTERM.
+		name := strings.ToLower(standalone.SignalName(sig))
+		out = append(out, scenario{
+			name:    "fork-kill-one-child-" + name,
+			models:  only("fork"),
+			process: true,
+			steps: func(string) []step {
+				var pa, pb int
+				return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+					pauseServer(), killChild("a", &pa, sig), awaitEnd("a"), awaitZombie("a", &pa),
+					resumeServer(), awaitReaped("a", &pa),
+					send("b", hello), halfClose("b"), awaitEnd("b"), awaitReaped("b", &pb),
+					client("c", later))
+			},
+			expect: func(_ string, tr *transcript) error {
+				want := []string{"child of a: killed by " + standalone.SignalName(sig), "child of a: reaped", "child of b: reaped"}
+				if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
+					return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
+				}
+				if a, _ := tr.conn("a"); len(a.Data) != 0 || a.End != "EOF" {
+					return fmt.Errorf("a (its child killed) got %d bytes, %s; want 0, EOF", len(a.Data), a.End)
+				}
+				for name, msg := range map[string][]byte{"b": hello, "c": later} {
+					if c, _ := tr.conn(name); string(c.Data) != string(msg) || c.End != "EOF" {
+						return fmt.Errorf("%s got %q, %s; want its echo, EOF", name, c.Data, c.End)
+					}
+				}
+				wantOut := "new conn(127.0.0.1:<a>)\nnew conn(127.0.0.1:<b>)\nrecv_msg: after the kill\n" +
+					"new conn(127.0.0.1:<c>)\nrecv_msg: a new client\n"
+				if tr.Stdout != wantOut {
+					return fmt.Errorf("want stdout %q, got %q", wantOut, tr.Stdout)
+				}
+				return wantStopLine(tr, "SIGTERM(15)")
+			},
+		})
+	}
+	// Ctrl-C: SIGINT to the whole group, while two clients wait in their children and the
+	// parent is held. Each child dies of SIGINT; the parent, resumed, stops on it, reaps
+	// both, prints its final line and exits 0.
+	out = append(out, scenario{
+		name:    "fork-group-sigint",
+		models:  only("fork"),
+		process: true,
+		steps: func(string) []step {
+			var pa, pb int
+			return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+				pauseServer(), signalGroup(syscall.SIGINT), awaitEnd("a"), awaitEnd("b"),
+				awaitZombie("a", &pa), awaitZombie("b", &pb), resumeServer(), awaitServerExit(),
+				awaitReaped("a", &pa), awaitReaped("b", &pb))
+		},
+		expect: func(_ string, tr *transcript) error {
+			want := []string{"child of a: killed by SIGINT", "child of b: killed by SIGINT", "child of a: reaped", "child of b: reaped"}
+			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
+				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
+			}
+			for _, name := range []string{"a", "b"} {
+				if c, _ := tr.conn(name); len(c.Data) != 0 || c.End != "EOF" {
+					return fmt.Errorf("%s got %d bytes, %s; want 0, EOF", name, len(c.Data), c.End)
+				}
+			}
+			if tr.Stdout != "new conn(127.0.0.1:<a>)\nnew conn(127.0.0.1:<b>)\n" {
+				return fmt.Errorf("want only the two new conn lines, got %q", tr.Stdout)
+			}
+			return wantStopLine(tr, "SIGINT(2)")
+		},
+	})
+	return out
+}
+
+// wantStopLine: exit 0, and stderr is "listening on" and the final line naming sig, nothing
+// else (a child dies silently).
+func wantStopLine(tr *transcript, sig string) error {
+	want := "listening on 0.0.0.0:PORT\nsignal: " + sig + "   close server ... done\n"
+	if tr.Status != "exited 0" || tr.Stderr != want {
+		return fmt.Errorf("want stderr %q and exited 0, got %q, %s", want, tr.Stderr, tr.Status)
+	}
+	return nil
+}
+
+// TestForkChild runs the fork-child scenarios against the two standalone servers, C (twice)
+// against Go, with this process a child subreaper, so that no child of the server can
+// escape the check for zombies by being reparented to init.
+func TestForkChild(t *testing.T) {
+	c, g := sides(t)
+	require.NoError(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "becoming a child subreaper")
+	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+	for _, sc := range forkChildScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			base := takeBaseline()
+			differential(t, sc, "fork", c.groupImpl(), g.groupImpl())
+			base.check(t)
+		})
+	}
+}

@@ -1,0 +1,301 @@
+//go:build linux && amd64
+
+package compare
+
+// inject_test.go - error paths that no traffic reaches, reached by fault injection: the
+// standalone C and Go servers run under a ptrace tracer (internal/inject) that makes the
+// Nth call of one system call fail with one errno, counted over the server's whole
+// process tree (strace's `-e inject=SYSCALL:error=ERRNO:when=N` counts per thread, and a
+// Go goroutine changes threads). The same fault, the same occurrence, the same clients:
+// the transcripts (client bytes and endings, stdout, stderr, exit status) must be equal.
+//
+// What each fault exercises is listed in injections(); the comment of each row says what
+// the servers do. A fault whose call the server never makes (it was not injected) fails
+// the test: a row that tests nothing is a defect.
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/inject"
+	"golang.org/x/sys/unix"
+)
+
+// traced is a standalone server under the injecting tracer, as a scenario target.
+type traced struct{ p *inject.Process }
+
+func (t traced) Port() int      { return t.p.Port }
+func (t traced) Stdout() []byte { return t.p.Stdout() }
+func (t traced) Stderr() []byte { return t.p.Stderr() }
+func (t traced) ServerPid() int { return t.p.Pid }
+func (t traced) Stop() (string, error) {
+	status, err := t.p.Signal(syscall.SIGTERM, processTimeout)
+	return status, t.injectedOnce(err)
+}
+
+// injectedOnce fails a run whose fault was never injected: the server never made the
+// call that often, and the row would test nothing.
+func (t traced) injectedOnce(err error) error {
+	if err == nil && t.p.Injected() != 1 {
+		err = fmt.Errorf("the fault was injected %d times, want once: the server never made that call", t.p.Injected())
+	}
+	return err
+}
+
+// awaitExit waits for a traced server that ends by itself (a fatal fault) and records
+// its exit status.
+func awaitExit() step {
+	return step{"await the server's exit", func(r *run) error {
+		t, ok := r.target.(traced)
+		if !ok {
+			return fmt.Errorf("target is not a traced server")
+		}
+		status, err := t.p.Wait(time.Until(r.deadline))
+		r.stopped, r.status = true, status
+		return t.injectedOnce(err)
+	}}
+}
+func (t traced) Signal(sig syscall.Signal) (string, error) { return t.p.Signal(sig, processTimeout) }
+func (t traced) Send(sig syscall.Signal) error             { return unix.Kill(t.p.Pid, sig) }
+
+// tracedImpl starts s's server under fault.
+func (s side) tracedImpl(f inject.Fault) impl {
+	return impl{name: s.name, start: func(model string) (target, error) {
+		var extra []*os.File
+		defer func() {
+			for _, f := range extra {
+				f.Close()
+			}
+		}()
+		for i := 0; i < s.pad; i++ {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				return nil, err
+			}
+			extra = append(extra, f)
+		}
+		p, err := inject.Start(s.server, extra, f, processTimeout, model, "0")
+		if err != nil {
+			return nil, err
+		}
+		return traced{p}, nil
+	}}
+}
+
+// injection is one row: a fault, the models it applies to, and the clients.
+type injection struct {
+	fault  inject.Fault
+	models func(string) bool
+	// steps: the clients; nil means three sequential clients a, b, c.
+	steps func(model string) []step
+	// expect checks the C reference's transcript (may be nil).
+	expect func(model string, tr *transcript) error
+}
+
+func fault(name string, nr uint64, errno syscall.Errno, when int) inject.Fault {
+	return inject.Fault{Name: name, Nrs: []uint64{nr}, Errno: errno, When: when}
+}
+
+func (in injection) name() string {
+	return fmt.Sprintf("%s:error=%s:when=%d", in.fault.Name, unix.ErrnoName(in.fault.Errno), in.fault.When)
+}
+
+func threeClients(string) []step {
+	return seq(client("a", []byte("first")), client("b", []byte("second")), client("c", []byte("third")))
+}
+
+// Expectations on the C reference's transcript, so that a row pins what the fault does.
+var (
+	// allServed: the fault was retried or survived: every client got its echo.
+	allServed = expects(wantEcho("a", []byte("first")), wantEcho("b", []byte("second")), wantEcho("c", []byte("third")))
+	// bRefused: b's connection was closed without an answer (the error logged), a and c served.
+	bRefused = expects(wantEcho("a", []byte("first")), wantNoReply("b"), wantEcho("c", []byte("third")))
+	// fatal: the model ended with exit status 1 and an error line.
+	fatal = expects(func(model string, tr *transcript) error {
+		if tr.Status != "exited 1" || !strings.Contains(tr.Stderr, " error: ") {
+			return fmt.Errorf("want exit 1 and an error line, got %s, stderr %q", tr.Status, tr.Stderr)
+		}
+		return nil
+	})
+)
+
+// servedBy: allServed for the models named, bRefused for the others.
+func servedBy(names ...string) func(string, *transcript) error {
+	return func(model string, tr *transcript) error {
+		if only(names...)(model) {
+			return allServed(model, tr)
+		}
+		return bRefused(model, tr)
+	}
+}
+
+func wantNoReply(name string) expectation {
+	return func(model string, tr *transcript) error {
+		if c, ok := tr.conn(name); !ok || len(c.Data) != 0 || c.End == "open" {
+			return fmt.Errorf("%s: want no bytes and an ending, got %+v", name, c)
+		}
+		return nil
+	}
+}
+
+func (in injection) scenario() scenario {
+	steps := in.steps
+	if steps == nil {
+		steps = threeClients
+	}
+	return scenario{name: in.name(), models: in.models, steps: steps, expect: in.expect, process: true}
+}
+
+// waitCall is the call a model waits in (its readiness or completion call), under both
+// names where x/sys makes the newer one (epoll_pwait for epoll_wait, ppoll for poll,
+// pselect6 for select): counted together, the Nth is the same wait in C and Go.
+func waitCall(model string) (string, []uint64) {
+	switch model {
+	case "epoll-lt", "epoll-et":
+		return "epoll_wait", []uint64{unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT}
+	case "select":
+		return "select", []uint64{unix.SYS_SELECT, unix.SYS_PSELECT6}
+	case "uring":
+		return "io_uring_enter", []uint64{unix.SYS_IO_URING_ENTER}
+	case "sigio":
+		return "rt_sigtimedwait", []uint64{unix.SYS_RT_SIGTIMEDWAIT}
+	}
+	return "poll", []uint64{unix.SYS_POLL, unix.SYS_PPOLL}
+}
+
+// injections lists the faults per model; each runs with three sequential clients a, b, c
+// unless it says otherwise. The occurrence is the 2nd call for the connection calls (the
+// one for b: a was served normally), the 3rd wait for a retried error, the 1st wait for a
+// fatal one (before any client: the Nth wait of a model with threads or processes is a
+// race between them, the first is not).
+func injections() []injection {
+	var out []injection
+	// accept4: EINTR and ECONNABORTED (the peer reset before the accept) are retried at
+	// once or logged ("accept_listenfd error: ...") and retried at the next readiness; so
+	// are EMFILE, ENOMEM and EAGAIN by the models that wait on a level (the listener stays
+	// readable): every client is served. The connection was never taken from the backlog
+	// (the call did not run).
+	for _, e := range []syscall.Errno{unix.EINTR, unix.ECONNABORTED, unix.EMFILE, unix.ENOMEM, unix.EAGAIN} {
+		models := notUring
+		if e != unix.EINTR && e != unix.ECONNABORTED {
+			// sigio returns from its accept loop on these, and the connection left in the
+			// backlog raises no second signal: it waits for the next connection (the
+			// shared accept step with its EMFILE handling decides; see the report).
+			models = func(m string) bool { return notUring(m) && m != "sigio" }
+		}
+		out = append(out, injection{fault: fault("accept4", unix.SYS_ACCEPT4, e, 2), models: models, expect: allServed})
+	}
+	// recvfrom: EINTR is retried (and nonblock's EAGAIN: not yet); the others are logged
+	// ("recv_connfd error: ...") and the connection closed: b gets no echo, c is served.
+	for _, e := range []syscall.Errno{unix.EINTR, unix.EAGAIN, unix.ECONNRESET, unix.ENOMEM} {
+		models := notUring
+		if e == unix.EAGAIN {
+			// nonblock tries again on its next round. The edge-triggered models (epoll-et,
+			// sigio) take a spurious EAGAIN as "drained" and wait for the next edge, which
+			// never comes for a client that has sent everything: the kernel never answers
+			// EAGAIN with bytes queued, so that hang is no defect, and not a row.
+			models = func(m string) bool { return notUring(m) && m != "epoll-et" && m != "sigio" }
+		}
+		// epoll-et: the 2nd recvfrom is a's second one, which would have seen the end of
+		// stream: a was answered, its error is logged and it is closed.
+		in := injection{fault: fault("recvfrom", unix.SYS_RECVFROM, e, 2), models: models, expect: servedBy("epoll-et")}
+		switch e {
+		case unix.EINTR:
+			in.expect = allServed
+		case unix.EAGAIN:
+			in.expect = servedBy("nonblock") // tries again on its next round
+		}
+		out = append(out, in)
+	}
+	// sendto: EINTR is retried; EPIPE, EAGAIN, ENOMEM are logged ("send_connfd error: ...")
+	// and the connection closed, but for epoll-et's EAGAIN: the stream model keeps the
+	// rest and waits for EPOLLOUT.
+	for _, e := range []syscall.Errno{unix.EINTR, unix.EPIPE, unix.EAGAIN, unix.ENOMEM} {
+		in := injection{fault: fault("sendto", unix.SYS_SENDTO, e, 2), models: notUring, expect: bRefused}
+		switch e {
+		case unix.EINTR:
+			in.expect = allServed
+		case unix.EAGAIN:
+			in.expect = servedBy("epoll-et") // keeps the rest and waits for EPOLLOUT
+		}
+		out = append(out, in)
+	}
+	// The wait calls: EINTR (the 3rd) is retried, every client served; ENOMEM (the 1st)
+	// ends the model with an error line and exit 1 before any client, except nonblock,
+	// whose poll only looks at the stop eventfd: a failed look is "no stop yet".
+	for _, model := range []string{"iterative", "fork", "epoll-lt", "epoll-et", "thread", "nonblock", "select", "poll", "sigio", "uring"} {
+		name, nrs := waitCall(model)
+		out = append(out, injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.EINTR, When: 3}, models: only(model), expect: allServed})
+		in := injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.ENOMEM, When: 1}, models: only(model),
+			steps: func(string) []step { return seq(awaitExit()) }, expect: fatal}
+		if model == "nonblock" {
+			in.steps, in.expect = nil, allServed
+		}
+		out = append(out, in)
+	}
+	// io_uring_enter: EBUSY (the CQ overflowed) is an error like any other: logged, exit 1.
+	out = append(out, injection{fault: fault("io_uring_enter", unix.SYS_IO_URING_ENTER, unix.EBUSY, 1), models: only("uring"),
+		steps: func(string) []step { return seq(awaitExit()) }, expect: fatal})
+	// clone (or clone3), counted only where it makes a process (fork's, not the runtime's
+	// threads):
+	// the 2nd process creation (b's) fails with EAGAIN or ENOMEM: logged, b's connection
+	// closed unanswered, c served.
+	for _, e := range []syscall.Errno{unix.EAGAIN, unix.ENOMEM} {
+		f := inject.Fault{Name: "clone", Nrs: []uint64{unix.SYS_CLONE, unix.SYS_CLONE3}, Errno: e, When: 2, Process: true}
+		// b sends nothing: the parent closes its connection at once, and what b sees must
+		// not depend on whether its bytes arrived before that close (a reset) or not (EOF).
+		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused, steps: func(string) []step {
+			return seq(client("a", []byte("first")), connect("b"), awaitEnd("b"), client("c", []byte("third")))
+		}})
+	}
+	return out
+}
+
+func notUring(model string) bool { return model != "uring" }
+
+// TestInject runs every injection against C (twice) and Go.
+func TestInject(t *testing.T) {
+	c, g := sides(t)
+	for _, model := range models(t) {
+		t.Run(model, func(t *testing.T) {
+			if reason := unavailable(model); reason != "" {
+				t.Skipf("%s unavailable: %s", model, reason)
+			}
+			for _, in := range injections() {
+				if !in.models(model) {
+					continue
+				}
+				t.Run(in.name(), func(t *testing.T) {
+					base := takeBaseline()
+					differential(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
+					base.check(t)
+				})
+			}
+		})
+	}
+}
+
+// injectChecks are the rows above for the mutants (mutants_test.go).
+func injectChecks(t *testing.T) []check {
+	var cs []check
+	for _, model := range models(t) {
+		if unavailable(model) != "" {
+			continue
+		}
+		for _, in := range injections() {
+			if !in.models(model) {
+				continue
+			}
+			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*transcript, error) {
+				im := s.tracedImpl(in.fault)
+				im.deadline = mutantDeadline
+				return runOnce(in.scenario(), model, im)
+			}})
+		}
+	}
+	return cs
+}
