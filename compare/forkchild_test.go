@@ -34,20 +34,7 @@ import (
 // groupImpl is s.impl() with the server leading a process group of its own.
 func (s side) groupImpl() impl {
 	return impl{name: s.name, start: func(model string) (target, error) {
-		var extra []*os.File
-		defer func() {
-			for _, f := range extra {
-				f.Close() // the child has its copies
-			}
-		}()
-		for i := 0; i < s.pad; i++ {
-			f, err := os.Open(os.DevNull)
-			if err != nil {
-				return nil, err
-			}
-			extra = append(extra, f)
-		}
-		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Extra: extra, Group: true}, processTimeout)
+		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Group: true}, processTimeout)
 		if err != nil {
 			return nil, err
 		}

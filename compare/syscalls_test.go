@@ -58,6 +58,22 @@ var runtimeCalls = map[string]bool{
 	"pread64": true,
 }
 
+// onRuntimePoller: a call on the Go runtime's poller (its epoll instance and eventfd) or
+// on their C counterparts, descriptors 3 and 4 of the server by contract (csrc/common.c's
+// open_runtime_fds): the runtime's own, never a step of a model.
+func onRuntimePoller(n string, c call) bool {
+	for _, fd := range fdsOf(n, c.args) {
+		if fd == "3" || fd == "4" {
+			return true
+		}
+	}
+	if fdResult[n] {
+		r := strings.Fields(c.result + " x")[0]
+		return r == "3" || r == "4"
+	}
+	return false
+}
+
 // sameCall maps x/sys's newer names to the ones glibc makes.
 var sameCall = map[string]string{
 	"epoll_pwait": "epoll_wait", "ppoll": "poll", "pselect6": "select", "accept": "accept4",
@@ -273,6 +289,9 @@ func protocol(model string, calls []call, perDescriptor bool) []string {
 					}
 				}
 			}
+		}
+		if p == procs[0] && onRuntimePoller(n, c) {
+			continue
 		}
 		if !started[p] {
 			if (p == procs[0] && n != "eventfd2") || (p != procs[0] && n != "poll") {
