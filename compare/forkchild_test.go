@@ -193,6 +193,18 @@ func awaitReaped(name string, pid *int) step {
 	}}
 }
 
+// awaitChildrenReaped waits until the server has no child process left, zombie or not: it
+// has reaped every one (for every model but fork, at once).
+func awaitChildrenReaped() step {
+	return step{"wait until the server has reaped its children", func(r *run) error {
+		server, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return r.waitFor("the server's children reaped", func() bool { return len(childPids(server)) == 0 })
+	}}
+}
+
 // awaitServerExit waits for the server to exit by itself; its status is the exit code.
 func awaitServerExit() step {
 	return step{"wait for the server to exit", func(r *run) error {
