@@ -53,55 +53,19 @@ func binaries(t *testing.T) standalone.Binaries {
 	return buildBins
 }
 
-// side is one language's pair of programs.
+// side is one language's pair of programs. Both servers number their descriptors alike
+// by contract (csrc/common.c's open_runtime_fds, gosrv.OpenRuntimeFds): no side is
+// padded, and TestDescriptorTables checks the tables are the same.
 type side struct {
 	name           string
 	server, client string
-	// pad: how many /dev/null descriptors the server is started with (paddings).
-	pad int
 }
 
 func sides(t *testing.T) (c, g side) {
 	b := binaries(t)
 	c = side{name: "C", server: b.Server(standalone.C), client: b.Client(standalone.C)}
 	g = side{name: "Go", server: b.Server(standalone.Go), client: b.Client(standalone.Go)}
-	c.pad, g.pad = paddings(t, c, g)
 	return c, g
-}
-
-var (
-	padOnce     sync.Once
-	padC, padGo int
-	padErr      error
-)
-
-// paddings makes the two servers' descriptor tables alike. Go's runtime opens descriptors
-// of its own before main runs (on cgroup v1 the two CPU quota files it reads for
-// GOMAXPROCS; elsewhere fewer or none), so a Go server numbers its connections from a
-// higher descriptor than the C server; select refuses the connections that get a number
-// of FD_SETSIZE or more, so which connection that is would differ. The side that holds
-// fewer descriptors at its start is given the difference as /dev/null descriptors (3, 4,
-// ...), counted once per test binary on two idle servers.
-func paddings(t *testing.T, c, g side) (int, int) {
-	t.Helper()
-	padOnce.Do(func() {
-		var count [2]int
-		for i, s := range []side{c, g} {
-			p, err := standalone.StartServer(s.server, processTimeout, "iterative", "0")
-			if err != nil {
-				padErr = err
-				return
-			}
-			count[i] = fdCount(p.Pid())
-			if _, err := p.Signal(syscall.SIGTERM, processTimeout); err != nil {
-				padErr = err
-				return
-			}
-		}
-		padC, padGo = max(0, count[1]-count[0]), max(0, count[0]-count[1])
-	})
-	require.NoError(t, padErr, "counting the idle servers' descriptors")
-	return padC, padGo
 }
 
 // ---- a standalone server as a scenario target ----
@@ -132,20 +96,7 @@ type signaler interface {
 
 func (s side) impl() impl {
 	return impl{name: s.name, start: func(model string) (target, error) {
-		var extra []*os.File
-		defer func() {
-			for _, f := range extra {
-				f.Close() // the child has its copies
-			}
-		}()
-		for i := 0; i < s.pad; i++ {
-			f, err := os.Open(os.DevNull)
-			if err != nil {
-				return nil, err
-			}
-			extra = append(extra, f)
-		}
-		p, err := standalone.StartServerWith(s.server, extra, processTimeout, model, "0")
+		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
 		}

@@ -17,12 +17,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
-
-/* Retries a system call that a signal interrupted (EINTR); evaluates to its result. */
-#define NO_EINTR(call) ({ long r_; do r_ = (call); while (r_ < 0 && errno == EINTR); r_; })
 
 /* socket, SO_REUSEADDR, bind 0.0.0.0:port, listen: the seed's steps and error names. */
 int open_listener(int port, int errfd)
@@ -113,6 +112,144 @@ int stop_requested(int stopfd)
 {
     struct pollfd pfd = { .fd = stopfd, .events = POLLIN };
     return NO_EINTR(poll(&pfd, 1, 0)) > 0;
+}
+
+/* ---- the accept step ---- */
+
+/*
+ * Every model accepts through accept_conn (uring through accept_result, with what its
+ * io_uring completion reports), so every model treats accept's errors alike:
+ *
+ * - EINTR: accept4 is called again at once.
+ * - EAGAIN (EWOULDBLOCK): the queue is empty; only a non-blocking listener says so.
+ *   ACCEPT_EMPTY: a model that drains the queue (epoll-et, sigio, nonblock) stops there.
+ * - The errors accept(2) says to treat like EAGAIN and retry, because Linux reports on
+ *   accept a network error of the connection being accepted (ENETDOWN, EPROTO, ENOPROTOOPT,
+ *   EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH), and ECONNABORTED (a
+ *   connection reset while it waited in the queue): that connection is gone, the next may
+ *   be fine. Not logged, as Go's net package and nginx do. ACCEPT_RETRY.
+ * - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue:
+ *   a level-triggered model would be told again at once (a spin), an edge-triggered one
+ *   never (a client left hanging). The reserve, a /dev/null descriptor held for this
+ *   (libuv's trick), is closed; the connection is accepted in its place; then the reserve
+ *   is opened again. If that fails, the limit still binds: the connection is closed at
+ *   once (its client sees end of stream) and the reserve takes its place; if it succeeds,
+ *   a descriptor had come free meanwhile and the connection is served. One line per
+ *   episode, "accept_listenfd error: Too many open files" when its first connection is
+ *   refused; the episode ends at the next connection accepted and served. ACCEPT_RETRY.
+ * - Anything else is logged, "accept_listenfd error: ...": ACCEPT_FAILED.
+ */
+
+/* The reserve: a descriptor that costs nothing but its number. */
+static int open_reserve(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* A model's acceptor, with its reserve open (-1 if even that failed: no reserve then). */
+void acceptor_open(struct acceptor *a, int flags)
+{
+    a->flags = flags;
+    a->reservefd = open_reserve();
+    a->exhausted = 0;
+}
+
+void acceptor_close(struct acceptor *a)
+{
+    if (a->reservefd >= 0)
+        close(a->reservefd);
+    a->reservefd = -1;
+}
+
+/*
+ * A connection was accepted. While the reserve is given up, the connection has taken its
+ * place: it is served only if the reserve can be opened again beside it.
+ */
+static int admit(const struct server *srv, struct acceptor *a, int connfd)
+{
+    if (a->reservefd < 0) {
+        a->reservefd = open_reserve();
+        if (a->reservefd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            int err = errno;
+            close(connfd); /* the overflow: accepted and closed at once */
+            a->reservefd = open_reserve();
+            if (!a->exhausted)
+                log_errno(srv->errfd, "accept_listenfd", err);
+            a->exhausted = 1;
+            return ACCEPT_RETRY;
+        }
+    }
+    a->exhausted = 0;
+    return connfd;
+}
+
+/* The listener has a connection queued (a zero-timeout poll: never blocks). */
+static int listener_ready(int listenfd)
+{
+    struct pollfd pfd = { .fd = listenfd, .events = POLLIN };
+    return NO_EINTR(poll(&pfd, 1, 0)) > 0;
+}
+
+/*
+ * Descriptor exhaustion: the reserve is given up and a queued connection accepted in its
+ * place (admit decides whether it is served). With nothing queued (accept4 takes a
+ * descriptor before it looks at the queue, so a non-blocking listener or an io_uring
+ * accept reports EMFILE for an empty queue too) the reserve stays given up: the next
+ * connection accepted goes through admit.
+ */
+static int overflow(const struct server *srv, struct acceptor *a, int err, struct sockaddr_in *peer)
+{
+    if (a->reservefd < 0) {
+        /* No reserve to give up (it could not be opened): nothing can be accepted. */
+        if (!a->exhausted)
+            log_errno(srv->errfd, "accept_listenfd", err);
+        a->exhausted = 1;
+        return ACCEPT_FAILED;
+    }
+    close(a->reservefd);
+    a->reservefd = -1;
+    if (!listener_ready(srv->listenfd))
+        return ACCEPT_EMPTY;
+    return accept_conn(srv, a, peer);
+}
+
+/*
+ * accept4 on the listener with the acceptor's flags. Returns the connection (peer filled)
+ * or ACCEPT_EMPTY, ACCEPT_RETRY, ACCEPT_FAILED (see above).
+ */
+int accept_conn(const struct server *srv, struct acceptor *a, struct sockaddr_in *peer)
+{
+    socklen_t peerlen = sizeof(*peer);
+    int connfd = (int)NO_EINTR(accept4(srv->listenfd, (struct sockaddr *)peer, &peerlen, a->flags));
+    return accept_result(srv, a, connfd >= 0 ? connfd : -errno, peer);
+}
+
+/* What an accept returned, as io_uring reports it: the connection, or -errno. */
+int accept_result(const struct server *srv, struct acceptor *a, int res, struct sockaddr_in *peer)
+{
+    if (res >= 0)
+        return admit(srv, a, res);
+    switch (-res) {
+    case EAGAIN:
+        return ACCEPT_EMPTY;
+    case EINTR:
+    case ECONNABORTED:
+    case ENETDOWN:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return ACCEPT_RETRY;
+    case EMFILE:
+    case ENFILE:
+        return overflow(srv, a, -res, peer);
+    default:
+        log_errno(srv->errfd, "accept_listenfd", -res);
+        return ACCEPT_FAILED;
+    }
 }
 
 /*
@@ -215,6 +352,35 @@ void close_other_fds(const int *keep, int n)
         from = (unsigned int)sorted[i] + 1;
     }
     close_range(from, ~0U, 0);
+}
+
+/*
+ * The standalone server's descriptors are numbered as the Go server's are, which
+ * CONTRACT.md § Faults promises: 0-2 stdio, 3 an epoll instance, 4 an eventfd, 5 the stop
+ * eventfd, 6 the listener, then the model's own (epoll-lt/et: its epoll instance, sigio:
+ * its watcher's eventfd, uring: its ring), then its reserve (the accept step's), then the
+ * connections (fork: its children's pidfds).
+ * Descriptors 3 and 4 are the Go runtime's, and cannot be avoided: its network poller
+ * needs them for timers (runtime/netpoll_epoll.go: epoll_create1, then eventfd) and
+ * creates them the first time a timer is set, which its memory scavenger does sooner or
+ * later in any program, at a moment nobody chooses: with no descriptor free then, the Go
+ * process dies ("runtime: netpollinit failed"). So the Go server makes its runtime create
+ * them at start (gosrv.OpenRuntimeFds), and the C server opens the same two kinds at the
+ * same point, so that a descriptor limit binds both servers at the same connection.
+ * They are never used. Returns -1 if either cannot be opened (errno set).
+ */
+int open_runtime_fds(void)
+{
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -1;
+    if (eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) < 0) {
+        int err = errno;
+        close(epfd);
+        errno = err;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- log lines: one write(2) each, built without stdio ---- */

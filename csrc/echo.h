@@ -12,6 +12,7 @@
 #define IOMODELS_ECHO_H
 
 #define _GNU_SOURCE
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -27,6 +28,12 @@ struct server {
     int outfd;    /* log lines ("new conn", "recv_msg"): stdout in the standalone server */
     int errfd;    /* error lines (perror format): stderr in the standalone server */
 };
+
+/*
+ * Retries a system call that a signal interrupted (EINTR); evaluates to its result. The one
+ * EINTR idiom of the C files (Go: ignoringEINTR).
+ */
+#define NO_EINTR(call) ({ long r_; do r_ = (call); while (r_ < 0 && errno == EINTR); r_; })
 
 /* A model returns 0 once stopped, -1 when it could not start (the reason is logged). */
 typedef int (*serve_fn)(const struct server *srv);
@@ -84,6 +91,7 @@ int fdset_add(struct fdset *set, int fd);
 void fdset_del(struct fdset *set, int fd);
 void fdset_close_all(struct fdset *set);
 void close_other_fds(const int *keep, int n);
+int open_runtime_fds(void);
 
 int open_listener(int port, int errfd);
 int listener_port(int listenfd);
@@ -91,6 +99,29 @@ int set_nonblock(int fd);
 int parse_port(const char *s);
 int wait_readable(int fd, int stopfd);
 int stop_requested(int stopfd);
+
+/*
+ * The accept step every model shares (common.c): accept4 with the model's flags, the
+ * errors to retry, the "accept_listenfd error" line, and descriptor exhaustion handled
+ * with a reserve descriptor. A model holds one acceptor from start to stop.
+ */
+struct acceptor {
+    int flags;     /* accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models */
+    int reservefd; /* /dev/null, given up to accept a connection no descriptor is left for */
+    int exhausted; /* 1 once this episode of descriptor exhaustion is logged */
+};
+
+/* What accept_conn returns when it returns no connection. */
+enum {
+    ACCEPT_EMPTY = -1,  /* nothing is queued (EAGAIN: only a non-blocking listener says so) */
+    ACCEPT_RETRY = -2,  /* nothing accepted, but more may be queued: call again */
+    ACCEPT_FAILED = -3, /* an error, logged as "accept_listenfd error: ..." */
+};
+
+void acceptor_open(struct acceptor *a, int flags);
+void acceptor_close(struct acceptor *a);
+int accept_conn(const struct server *srv, struct acceptor *a, struct sockaddr_in *peer);
+int accept_result(const struct server *srv, struct acceptor *a, int res, struct sockaddr_in *peer);
 void echo_once(const struct server *srv, int connfd);
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 

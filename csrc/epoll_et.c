@@ -77,9 +77,7 @@ static int send_or_keep(struct conn *c, int fd, const char *buf, size_t n)
 {
     size_t sent = 0;
     while (sent < n) {
-        ssize_t w = send(fd, buf + sent, n - sent, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        ssize_t w = NO_EINTR(send(fd, buf + sent, n - sent, MSG_NOSIGNAL));
         if (w < 0 && errno == EAGAIN) {
             c->pending = malloc(n - sent);
             if (c->pending == NULL)
@@ -100,9 +98,7 @@ static int send_or_keep(struct conn *c, int fd, const char *buf, size_t n)
 static int flush_pending(struct conn *c, int fd)
 {
     while (c->npending > 0) {
-        ssize_t w = send(fd, c->pending + c->off, c->npending, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        ssize_t w = NO_EINTR(send(fd, c->pending + c->off, c->npending, MSG_NOSIGNAL));
         if (w < 0 && errno == EAGAIN)
             return 0;
         if (w < 0)
@@ -116,23 +112,19 @@ static int flush_pending(struct conn *c, int fd)
     return 0;
 }
 
-/* Accepts until EAGAIN: one edge may stand for many queued connections. */
-static void accept_all(const struct server *srv, int epollfd, struct conns *cs)
+/*
+ * Accepts until the queue is empty (EAGAIN): one edge may stand for many queued
+ * connections, the overflow of a descriptor limit included (accept_conn refuses it).
+ */
+static void accept_all(const struct server *srv, struct acceptor *acc, int epollfd, struct conns *cs)
 {
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     for (;;) {
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (connfd < 0 && errno == EAGAIN)
-            return;
-        if (connfd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+        int connfd = accept_conn(srv, acc, &peeraddr);
+        if (connfd == ACCEPT_RETRY)
             continue;
-        if (connfd < 0) {
-            log_errno(srv->errfd, "accept_listenfd", errno);
-            return;
-        }
+        if (connfd < 0)
+            return; /* ACCEPT_EMPTY: drained; ACCEPT_FAILED: logged */
         log_new_conn(srv->outfd, &peeraddr, 0);
         if (conn_new(cs, connfd) == NULL) {
             log_errno(srv->errfd, "malloc_conn", ENOMEM);
@@ -168,9 +160,7 @@ static void echo_stream(const struct server *srv, int epollfd, struct conns *cs,
     }
 
     for (;;) {
-        ssize_t n = recv(fd, buf, bufsize, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = NO_EINTR(recv(fd, buf, bufsize, 0));
         if (n < 0 && errno == EAGAIN)
             return; /* drained: the next edge will tell when more arrives */
         if (n < 0) {
@@ -232,14 +222,14 @@ int serve_epoll_et(const struct server *srv)
         return -1;
     }
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conns cs = { 0 };
     struct epoll_event events[MAX_EVENT];
     int status = 0;
 
     for (;;) {
-        int nfds = epoll_wait(epollfd, events, MAX_EVENT, -1);
-        if (nfds < 0 && errno == EINTR)
-            continue;
+        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
         if (nfds < 0) {
             log_errno(srv->errfd, "wait_epollfd", errno);
             status = -1;
@@ -250,7 +240,7 @@ int serve_epoll_et(const struct server *srv)
             if (fd == srv->stopfd)
                 goto out;
             if (fd == srv->listenfd)
-                accept_all(srv, epollfd, &cs);
+                accept_all(srv, &acc, epollfd, &cs);
             else if (fd < cs.cap && cs.tab[fd] != NULL)
                 echo_stream(srv, epollfd, &cs, fd, buf, (size_t)bufsize);
         }
@@ -262,6 +252,7 @@ out:
             conn_close(&cs, fd);
     }
     free(cs.tab);
+    acceptor_close(&acc);
     close(epollfd);
     free(buf);
     return status;

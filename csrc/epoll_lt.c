@@ -32,16 +32,15 @@ int serve_epoll_lt(const struct server *srv)
         return -1;
     }
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct fdset conns = { 0 };
     struct epoll_event events[MAX_EVENT];
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int status = 0;
 
     for (;;) {
-        int nfds = epoll_wait(epollfd, events, MAX_EVENT, -1);
-        if (nfds < 0 && errno == EINTR)
-            continue;
+        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
         if (nfds < 0) {
             log_errno(srv->errfd, "wait_epollfd", errno);
             status = -1;
@@ -55,12 +54,9 @@ int serve_epoll_lt(const struct server *srv)
                 goto out;
 
             if (fd == srv->listenfd) {
-                peerlen = sizeof(peeraddr);
-                int connfd = accept4(fd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-                if (connfd < 0) {
-                    log_errno(srv->errfd, "accept_listenfd", errno);
+                int connfd = accept_conn(srv, &acc, &peeraddr);
+                if (connfd < 0)
                     continue;
-                }
                 log_new_conn(srv->outfd, &peeraddr, 0);
                 if (add_event(epollfd, connfd) < 0 || fdset_add(&conns, connfd) < 0) {
                     log_errno(srv->errfd, "addevent_epollfd", errno);
@@ -82,6 +78,7 @@ int serve_epoll_lt(const struct server *srv)
 
 out:
     fdset_close_all(&conns);
+    acceptor_close(&acc);
     close(epollfd);
     return status;
 }

@@ -116,8 +116,9 @@ int serve_fork(const struct server *srv)
     ch.pfds[0] = (struct pollfd){ .fd = srv->listenfd, .events = POLLIN };
     ch.pfds[1] = (struct pollfd){ .fd = srv->stopfd, .events = POLLIN };
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int status = 0;
 
     for (;;) {
@@ -138,12 +139,9 @@ int serve_fork(const struct server *srv)
         if (!ch.pfds[0].revents)
             continue;
 
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-        if (connfd < 0) {
-            log_errno(srv->errfd, "accept_listenfd", errno);
+        int connfd = accept_conn(srv, &acc, &peeraddr);
+        if (connfd < 0)
             continue;
-        }
         log_new_conn(srv->outfd, &peeraddr, 1);
 
         int pidfd = -1;
@@ -170,5 +168,6 @@ int serve_fork(const struct server *srv)
         child_reap(&ch, ch.n - 1);
     free(ch.pfds);
     free(ch.pids);
+    acceptor_close(&acc);
     return status;
 }

@@ -14,25 +14,25 @@
 
 int serve_iterative(const struct server *srv)
 {
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
+    int status = 0;
 
     for (;;) {
         /* accept would block here; waiting in poll instead lets a stop wake us. */
         int ready = wait_readable(srv->listenfd, srv->stopfd);
         if (ready == 0)
-            return 0;
+            break;
         if (ready < 0) {
             log_errno(srv->errfd, "poll_listenfd", errno);
-            return -1;
+            status = -1;
+            break;
         }
 
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-        if (connfd < 0) {
-            log_errno(srv->errfd, "accept_listenfd", errno);
+        int connfd = accept_conn(srv, &acc, &peeraddr);
+        if (connfd < 0)
             continue;
-        }
         log_new_conn(srv->outfd, &peeraddr, 1);
 
         /* Serve this client completely; nobody else is served meanwhile. */
@@ -40,10 +40,13 @@ int serve_iterative(const struct server *srv)
         if (ready <= 0) {
             close(connfd);
             if (ready == 0)
-                return 0;
+                break;
             log_errno(srv->errfd, "poll_connfd", errno);
             continue;
         }
         echo_once(srv, connfd);
     }
+
+    acceptor_close(&acc);
+    return status;
 }

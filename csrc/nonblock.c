@@ -55,25 +55,19 @@ static int conn_append(struct conn_list *l, int fd)
     return 0;
 }
 
-/* Accepts every pending connection; returns how many. */
-static int accept_pending(const struct server *srv, struct conn_list *conns)
+/* Accepts every pending connection (the overflow of a descriptor limit is refused by
+ * accept_conn); returns how many joined the list. */
+static int accept_pending(const struct server *srv, struct acceptor *acc, struct conn_list *conns)
 {
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int accepted = 0;
 
     for (;;) {
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (connfd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) /* the queue is empty: not yet */
-                return accepted;
-            if (errno == EINTR)
-                continue;
-            log_errno(srv->errfd, "accept_listenfd", errno);
-            return accepted;
-        }
+        int connfd = accept_conn(srv, acc, &peeraddr);
+        if (connfd == ACCEPT_RETRY)
+            continue;
+        if (connfd < 0)
+            return accepted; /* ACCEPT_EMPTY: not yet; ACCEPT_FAILED: logged */
         log_new_conn(srv->outfd, &peeraddr, 0);
         if (conn_append(conns, connfd) < 0) {
             log_errno(srv->errfd, "accept_listenfd", ENOMEM);
@@ -96,10 +90,7 @@ static int try_conns(const struct server *srv, struct conn_list *conns)
 
     for (int i = 0; i < conns->n; i++) {
         int connfd = conns->fds[i];
-        long nbuf;
-        do
-            nbuf = recv(connfd, buf, BUF_SIZE, 0);
-        while (nbuf < 0 && errno == EINTR);
+        long nbuf = NO_EINTR(recv(connfd, buf, BUF_SIZE, 0));
         if (nbuf < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             conns->fds[kept++] = connfd; /* not yet */
             continue;
@@ -119,6 +110,8 @@ int serve_nonblock(const struct server *srv)
         return -1;
     }
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conn_list conns = { 0 };
     int idle_rounds = 0;
     long backoff_ns = BACKOFF_MIN_NS;
@@ -129,7 +122,7 @@ int serve_nonblock(const struct server *srv)
      */
     while (!stop_requested(srv->stopfd)) {
         /* New connections first, so that one accepted now is tried in this round. */
-        int progress = accept_pending(srv, &conns);
+        int progress = accept_pending(srv, &acc, &conns);
         progress += try_conns(srv, &conns);
 
         if (progress > 0) {
@@ -150,5 +143,6 @@ int serve_nonblock(const struct server *srv)
     for (int i = 0; i < conns.n; i++)
         close(conns.fds[i]);
     free(conns.fds);
+    acceptor_close(&acc);
     return 0;
 }

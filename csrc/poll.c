@@ -53,14 +53,13 @@ int serve_poll(const struct server *srv)
     pollset_add(&ps, srv->listenfd); /* [0] */
     pollset_add(&ps, srv->stopfd);   /* [1] */
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int status = 0;
 
     for (;;) {
-        int nready = poll(ps.pfds, (nfds_t)ps.n, -1);
-        if (nready < 0 && errno == EINTR)
-            continue;
+        int nready = (int)NO_EINTR(poll(ps.pfds, (nfds_t)ps.n, -1));
         if (nready < 0) {
             log_errno(srv->errfd, "poll", errno);
             status = -1;
@@ -71,11 +70,8 @@ int serve_poll(const struct server *srv)
             break;
 
         if (ps.pfds[0].revents) {
-            peerlen = sizeof(peeraddr);
-            int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-            if (connfd < 0) {
-                log_errno(srv->errfd, "accept_listenfd", errno);
-            } else {
+            int connfd = accept_conn(srv, &acc, &peeraddr);
+            if (connfd >= 0) {
                 log_new_conn(srv->outfd, &peeraddr, 0);
                 /* Its revents start at 0: it is first polled in the next round. */
                 if (pollset_add(&ps, connfd) < 0) {
@@ -104,5 +100,6 @@ int serve_poll(const struct server *srv)
     for (int i = 2; i < ps.n; i++)
         close(ps.pfds[i].fd);
     free(ps.pfds);
+    acceptor_close(&acc);
     return status;
 }

@@ -36,8 +36,9 @@ int serve_select(const struct server *srv)
 
     struct fdset conns = { 0 }; /* the open connections, by descriptor number */
     fd_set rset;
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int status = 0;
 
     for (;;) {
@@ -54,9 +55,8 @@ int serve_select(const struct server *srv)
             }
         }
 
-        int nready = select(maxfd + 1, &rset, NULL, NULL, NULL);
-        if (nready < 0 && errno == EINTR)
-            continue;
+        /* A failed select leaves rset as it was: retrying after EINTR is safe. */
+        int nready = (int)NO_EINTR(select(maxfd + 1, &rset, NULL, NULL, NULL));
         if (nready < 0) {
             log_errno(srv->errfd, "select", errno);
             status = -1;
@@ -67,11 +67,8 @@ int serve_select(const struct server *srv)
             break;
 
         if (FD_ISSET(srv->listenfd, &rset)) {
-            peerlen = sizeof(peeraddr);
-            int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-            if (connfd < 0) {
-                log_errno(srv->errfd, "accept_listenfd", errno);
-            } else {
+            int connfd = accept_conn(srv, &acc, &peeraddr);
+            if (connfd >= 0) {
                 log_new_conn(srv->outfd, &peeraddr, 0);
                 if (connfd >= FD_SETSIZE) {
                     /* select cannot watch it; waiting for it in a blocking recv would stall
@@ -95,5 +92,6 @@ int serve_select(const struct server *srv)
     }
 
     fdset_close_all(&conns);
+    acceptor_close(&acc);
     return status;
 }

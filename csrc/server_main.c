@@ -184,6 +184,11 @@ int main(int argc, char *argv[])
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    /* Go's runtime holds two descriptors; so does the C server (see open_runtime_fds). */
+    if (open_runtime_fds() < 0) {
+        log_errno(2, "create_runtimefds", errno);
+        return 1;
+    }
     stopfd = eventfd(0, EFD_CLOEXEC);
     if (stopfd < 0) {
         log_errno(2, "create_stopfd", errno);

@@ -136,23 +136,19 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
     return 1;
 }
 
-/* Accepts until EAGAIN: one signal may stand for several queued connections. */
-static void accept_all(const struct server *srv, struct fdset *conns, pid_t tid)
+/*
+ * Accepts until the queue is empty (EAGAIN): one signal may stand for several queued
+ * connections, the overflow of a descriptor limit included (accept_conn refuses it).
+ */
+static void accept_all(const struct server *srv, struct acceptor *acc, struct fdset *conns, pid_t tid)
 {
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     for (;;) {
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (connfd < 0 && errno == EAGAIN)
-            return;
-        if (connfd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+        int connfd = accept_conn(srv, acc, &peeraddr);
+        if (connfd == ACCEPT_RETRY)
             continue;
-        if (connfd < 0) {
-            log_errno(srv->errfd, "accept_listenfd", errno);
-            return;
-        }
+        if (connfd < 0)
+            return; /* ACCEPT_EMPTY: drained; ACCEPT_FAILED: logged */
         log_new_conn(srv->outfd, &peeraddr, 0);
         /*
          * An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
@@ -204,12 +200,14 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct fdset conns = { 0 };
     siginfo_t info;
     int status = 0;
 
     /* Connections queued before O_ASYNC was set raised no signal either. */
-    accept_all(srv, &conns, tid);
+    accept_all(srv, &acc, &conns, tid);
     for (;;) {
         int sig = sigwaitinfo(&waitset, &info);
         if (sig < 0 && errno == EINTR)
@@ -224,7 +222,7 @@ int serve_sigio(const struct server *srv)
             if (stop_requested(srv->stopfd))
                 break;
             /* Events were lost: look at every descriptor once, by ascending number. */
-            accept_all(srv, &conns, tid);
+            accept_all(srv, &acc, &conns, tid);
             for (int fd = 0; fd < conns.cap; fd++) {
                 if (conns.open[fd])
                     try_echo(srv, &conns, fd);
@@ -233,7 +231,7 @@ int serve_sigio(const struct server *srv)
         }
         /* POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block. */
         if (info.si_fd == srv->listenfd)
-            accept_all(srv, &conns, tid);
+            accept_all(srv, &acc, &conns, tid);
         else if (info.si_fd >= 0 && info.si_fd < conns.cap && conns.open[info.si_fd])
             try_echo(srv, &conns, info.si_fd);
         /* else: stale, for a descriptor already served and closed. */
@@ -241,6 +239,7 @@ int serve_sigio(const struct server *srv)
 
     end_watch(&watch);
     fdset_close_all(&conns);
+    acceptor_close(&acc);
     /* Give the listener back as it came: no more signals from it. */
     fcntl(srv->listenfd, F_SETFL, listenflags);
     fcntl(srv->listenfd, F_SETSIG, 0);

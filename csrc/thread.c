@@ -120,8 +120,9 @@ int serve_thread(const struct server *srv)
         return -1;
     }
 
+    struct acceptor acc;
+    acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
-    socklen_t peerlen;
     int status = 0;
 
     for (;;) {
@@ -136,12 +137,9 @@ int serve_thread(const struct server *srv)
             break;
         }
 
-        peerlen = sizeof(peeraddr);
-        int connfd = accept4(srv->listenfd, (struct sockaddr *)&peeraddr, &peerlen, SOCK_CLOEXEC);
-        if (connfd < 0) {
-            log_errno(srv->errfd, "accept_listenfd", errno);
+        int connfd = accept_conn(srv, &acc, &peeraddr);
+        if (connfd < 0)
             continue;
-        }
         log_new_conn(srv->outfd, &peeraddr, 1);
 
         /* The connection is the thread's from here: it closes it. */
@@ -150,6 +148,7 @@ int serve_thread(const struct server *srv)
 
     /* Every thread sees the same stop eventfd in its poll and finishes. */
     wait_threads(&threads);
+    acceptor_close(&acc);
     pthread_attr_destroy(&attr);
     pthread_cond_destroy(&threads.idle);
     pthread_mutex_destroy(&threads.mu);

@@ -52,6 +52,7 @@ struct userver {
     const struct server *srv;
     struct ring ring;
     struct uconn *conns;
+    struct acceptor acc;
     struct sockaddr_in peeraddr; /* ACCEPT writes the peer here */
     socklen_t peerlen;
     int inflight;  /* requests submitted whose completion has not been read */
@@ -171,16 +172,17 @@ static void accepted(struct userver *us, int res)
             close(res);
         return;
     }
-    if (res < 0) {
-        log_errno(us->srv->errfd, "accept_listenfd", -res);
+    /* accept_conn's handling of what accept4 returned (no ACCEPT is in flight now). */
+    int connfd = accept_result(us->srv, &us->acc, res, &us->peeraddr);
+    if (connfd < 0) {
         /* EINVAL, EBADF: the listener no longer listens; only a stop can follow. */
-        if (res != -EINVAL && res != -EBADF)
+        if (connfd != ACCEPT_FAILED || (res != -EINVAL && res != -EBADF))
             submit_accept(us);
         return;
     }
     log_new_conn(us->srv->outfd, &us->peeraddr, 0);
     int slot = free_slot(us); /* there is one: ACCEPT is in flight only then */
-    us->conns[slot].fd = res;
+    us->conns[slot].fd = connfd;
     submit_conn(us, OP_RECV, slot);
     if (free_slot(us) >= 0)
         submit_accept(us);
@@ -236,6 +238,7 @@ int serve_uring(const struct server *srv)
     struct io_uring_sqe *sqe = get_sqe(&us, IORING_OP_POLL_ADD, OP_STOP, 0);
     sqe->fd = srv->stopfd;
     sqe->poll32_events = POLLIN;
+    acceptor_open(&us.acc, SOCK_CLOEXEC);
     submit_accept(&us);
 
     int status = 0;
@@ -277,5 +280,6 @@ int serve_uring(const struct server *srv)
     }
     if (status == 0)
         free(us.conns);
+    acceptor_close(&us.acc);
     return status;
 }

@@ -46,79 +46,6 @@ func ignoringEINTR(call func() error) error {
 	}
 }
 
-// timeSlice ends the serving goroutine's time slice in the Go scheduler every few
-// milliseconds; a model's loop calls yield once per turn. C has no scheduler between its
-// loop and the kernel, so the C twins have no counterpart.
-//
-// Why (runtime/proc.go, Go 1.26): a model's loop never blocks in the scheduler. Its
-// system calls go through entersyscall/exitsyscall, which keep the P, so the P's
-// schedtick never moves, and sysmon's retake treats a P whose schedtick has not moved for
-// forcePreemptNS (10 ms) as running one goroutine too long. In Go code it preempts it
-// (preemptone: a SIGURG, then gosched); in a system call, where this loop spends most of
-// its time, it takes the P away (takeP, handoffp), and handoffp, seeing the last running
-// P and nobody in netpoll, starts another M for it (a futex wake) that finds nothing and
-// sleeps again, while the loop comes back from epoll_wait without a P and goes on from
-// another thread. Each such retake also resets sysmon's sleep to 20 µs, so it wakes ~50
-// times more before backing off to 10 ms again: measured, ~2700 sysmon wake-ups a second
-// under load, and a third to a half of Go's extra CPU per connection on the sysmon thread.
-// runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
-// stays at its 10 ms sleep. It costs a clock read per turn (vDSO, no system call) and,
-// every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine
-// locked to its thread (sigio, uring) pays two wake-ups instead: its M hands the P on
-// (stoplockedm) and is handed it back (startlockedm); it stays on its thread throughout.
-type timeSlice struct{ start int64 }
-
-const timeSliceNS = 5e6 // half of sysmon's forcePreemptNS
-
-func (ts *timeSlice) yield() {
-	if now := time.Now().UnixNano(); now-ts.start >= timeSliceNS {
-		ts.start = now
-		runtime.Gosched()
-	}
-}
-
-// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
-// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
-// the same calls.
-func poll(fds []unix.PollFd, timeout int) (int, error) {
-	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
-	return result(n, errno)
-}
-
-// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
-// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
-// make the same calls.
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
-	return result(n, errno)
-}
-
-// send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
-// partial send on a non-blocking socket needs, and SendmsgN would be a different system
-// call from C's send (sendto).
-func send(fd int, p []byte, flags int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
-	return result(n, errno)
-}
-
-// first is the address of s's first element, nil for an empty s: the buffer argument of
-// poll, epoll_wait and sendto above. The conversion to uintptr stays in the call
-// expression, as unsafe.Pointer's rules for system calls require.
-func first[T any](s []T) unsafe.Pointer {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Pointer(&s[0])
-}
-
-// result is a raw system call's return as Go's (count, error).
-func result(n uintptr, errno unix.Errno) (int, error) {
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
-
 // OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
 // with the seed's error names. It returns -1 after logging a failure to errFd.
 func OpenListener(port, errFd int) int {
@@ -204,6 +131,147 @@ func stopRequested(stopFd int) bool {
 	return n > 0
 }
 
+// ---- the accept step ----
+
+// Every model accepts through acceptConn (uring through acceptResult, with what its
+// io_uring completion reports), so every model treats accept's errors alike:
+//
+//   - EINTR: accept4 is called again at once.
+//   - EAGAIN (EWOULDBLOCK): the queue is empty; only a non-blocking listener says so.
+//     acceptEmpty: a model that drains the queue (epoll-et, sigio, nonblock) stops there.
+//   - The errors accept(2) says to treat like EAGAIN and retry, because Linux reports on
+//     accept a network error of the connection being accepted (ENETDOWN, EPROTO,
+//     ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH), and
+//     ECONNABORTED (a connection reset while it waited in the queue): that connection is
+//     gone, the next may be fine. Not logged, as Go's net package and nginx do. acceptRetry.
+//   - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue:
+//     a level-triggered model would be told again at once (a spin), an edge-triggered one
+//     never (a client left hanging). The reserve, a /dev/null descriptor held for this
+//     (libuv's trick), is closed; the connection is accepted in its place; then the reserve
+//     is opened again. If that fails, the limit still binds: the connection is closed at
+//     once (its client sees end of stream) and the reserve takes its place; if it succeeds,
+//     a descriptor had come free meanwhile and the connection is served. One line per
+//     episode, "accept_listenfd error: Too many open files" when its first connection is
+//     refused; the episode ends at the next connection accepted and served. acceptRetry.
+//   - Anything else is logged, "accept_listenfd error: ...": acceptFailed.
+
+// acceptor is what a model holds from start to stop to accept with (C: struct acceptor).
+type acceptor struct {
+	flags     int  // accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models
+	reserveFd int  // /dev/null, given up to accept a connection no descriptor is left for
+	exhausted bool // true once this episode of descriptor exhaustion is logged
+}
+
+// What acceptConn returns when it returns no connection.
+const (
+	acceptEmpty  = -1 // nothing is queued (EAGAIN: only a non-blocking listener says so)
+	acceptRetry  = -2 // nothing accepted, but more may be queued: call again
+	acceptFailed = -3 // an error, logged as "accept_listenfd error: ..."
+)
+
+// openReserve opens the reserve: a descriptor that costs nothing but its number.
+func openReserve() (int, error) {
+	return unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// open readies a model's acceptor, with its reserve open (-1 if even that failed: no
+// reserve then).
+func (a *acceptor) open(flags int) {
+	a.flags = flags
+	a.reserveFd, _ = openReserve()
+	a.exhausted = false
+}
+
+func (a *acceptor) close() {
+	if a.reserveFd >= 0 {
+		unix.Close(a.reserveFd)
+	}
+	a.reserveFd = -1
+}
+
+// admit: a connection was accepted. While the reserve is given up, the connection has
+// taken its place: it is served only if the reserve can be opened again beside it.
+func admit(srv *Server, a *acceptor, connFd int) int {
+	if a.reserveFd < 0 {
+		var err error
+		a.reserveFd, err = openReserve()
+		if a.reserveFd < 0 && (err == unix.EMFILE || err == unix.ENFILE) {
+			unix.Close(connFd) // the overflow: accepted and closed at once
+			a.reserveFd, _ = openReserve()
+			if !a.exhausted {
+				logErrno(srv.ErrFd, "accept_listenfd", err)
+			}
+			a.exhausted = true
+			return acceptRetry
+		}
+	}
+	a.exhausted = false
+	return connFd
+}
+
+// listenerReady: the listener has a connection queued (a zero-timeout poll: never blocks).
+func listenerReady(listenFd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(listenFd), Events: unix.POLLIN}}
+	var n int
+	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
+	return n > 0
+}
+
+// overflow handles descriptor exhaustion: the reserve is given up and a queued connection
+// accepted in its place (admit decides whether it is served). With nothing queued (accept4
+// takes a descriptor before it looks at the queue, so a non-blocking listener or an
+// io_uring accept reports EMFILE for an empty queue too) the reserve stays given up: the
+// next connection accepted goes through admit.
+func overflow(srv *Server, a *acceptor, err unix.Errno) (int, *unix.SockaddrInet4) {
+	if a.reserveFd < 0 {
+		// No reserve to give up (it could not be opened): nothing can be accepted.
+		if !a.exhausted {
+			logErrno(srv.ErrFd, "accept_listenfd", err)
+		}
+		a.exhausted = true
+		return acceptFailed, nil
+	}
+	unix.Close(a.reserveFd)
+	a.reserveFd = -1
+	if !listenerReady(srv.ListenFd) {
+		return acceptEmpty, nil
+	}
+	return acceptConn(srv, a)
+}
+
+// acceptConn is accept4 on the listener with the acceptor's flags. It returns the
+// connection and its peer, or acceptEmpty, acceptRetry, acceptFailed (see above).
+func acceptConn(srv *Server, a *acceptor) (int, *unix.SockaddrInet4) {
+	var connFd int
+	var peer *unix.SockaddrInet4
+	err := ignoringEINTR(func() (err error) { connFd, peer, err = accept4(srv.ListenFd, a.flags); return err })
+	res := connFd
+	if err != nil {
+		res = -int(err.(unix.Errno))
+	}
+	return acceptResult(srv, a, res, peer)
+}
+
+// acceptResult takes what an accept returned, as io_uring reports it: the connection, or
+// -errno.
+func acceptResult(srv *Server, a *acceptor, res int, peer *unix.SockaddrInet4) (int, *unix.SockaddrInet4) {
+	if res >= 0 {
+		return admit(srv, a, res), peer
+	}
+	switch err := unix.Errno(-res); err {
+	case unix.EAGAIN:
+		return acceptEmpty, nil
+	case unix.EINTR, unix.ECONNABORTED, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
+		unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
+		return acceptRetry, nil
+	case unix.EMFILE, unix.ENFILE:
+		return overflow(srv, a, err)
+	default:
+		logErrno(srv.ErrFd, "accept_listenfd", err)
+		return acceptFailed, nil
+	}
+}
+
 // echoOnce is the one-shot protocol: one recv of at most BufSize bytes, log it, send it
 // back, half-close, close. As in C: a failed recv is reported, and MSG_NOSIGNAL turns a
 // send to a reset peer into EPIPE instead of SIGPIPE.
@@ -235,6 +303,42 @@ func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
 	// close that follows ends the connection either way.
 	unix.Shutdown(connFd, unix.SHUT_WR)
 	unix.Close(connFd)
+}
+
+// ---- the descriptors a model must close when it stops ----
+
+// fdSet is the set of open descriptors a model must close when it stops (C: struct fdset).
+type fdSet map[int]struct{}
+
+func (s fdSet) add(fd int) { s[fd] = struct{}{} }
+func (s fdSet) del(fd int) { delete(s, fd) }
+
+// ascending is the set's descriptors by ascending number: the order in which C's table
+// (an array indexed by descriptor) is walked.
+func (s fdSet) ascending() []int {
+	return slices.Sorted(maps.Keys(s))
+}
+
+func (s fdSet) closeAll() {
+	for fd := range s {
+		unix.Close(fd)
+		delete(s, fd)
+	}
+}
+
+// OpenRuntimeFds makes the Go runtime create, now, the two descriptors its network poller
+// holds (runtime/netpoll_epoll.go: an epoll instance, then an eventfd), which it would
+// otherwise create the first time a timer is set: its memory scavenger sets one sooner or
+// later in any program, at a moment nobody chooses, and with no descriptor free then the
+// process dies ("fatal error: runtime: netpollinit failed"). Setting a timer (a func
+// timer, which the runtime puts in its heap at once) is what makes it create them. The C
+// server opens the same two kinds at the same point (open_runtime_fds in csrc/common.c,
+// which says why), so both number their descriptors alike: 3 epoll, 4 eventfd, 5 the stop
+// eventfd, 6 the listener, then the model's own, its reserve, the connections. After this the
+// runtime opens no descriptor (the cgroup CPU-quota files it reads at start are closed
+// at start too: //go:debug containermaxprocs=0 in cmd/server).
+func OpenRuntimeFds() {
+	time.AfterFunc(time.Hour, func() {}).Stop()
 }
 
 // ---- log lines: one write(2) each, as in C ----
@@ -333,23 +437,48 @@ func Strerror(err error) string {
 	return "Unknown error " + strconv.Itoa(int(errno))
 }
 
-// fdSet is the set of open descriptors a model must close when it stops (C: struct fdset).
-type fdSet map[int]struct{}
+// ---- Go only ----
 
-func (s fdSet) add(fd int) { s[fd] = struct{}{} }
-func (s fdSet) del(fd int) { delete(s, fd) }
-
-// ascending is the set's descriptors by ascending number: the order in which C's table
-// (an array indexed by descriptor) is walked.
-func (s fdSet) ascending() []int {
-	return slices.Sorted(maps.Keys(s))
+// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
+// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
+// the same calls.
+func poll(fds []unix.PollFd, timeout int) (int, error) {
+	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
+	return result(n, errno)
 }
 
-func (s fdSet) closeAll() {
-	for fd := range s {
-		unix.Close(fd)
-		delete(s, fd)
+// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
+// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
+// make the same calls.
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
+	return result(n, errno)
+}
+
+// send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
+// partial send on a non-blocking socket needs, and SendmsgN would be a different system
+// call from C's send (sendto).
+func send(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// first is the address of s's first element, nil for an empty s: the buffer argument of
+// poll, epoll_wait and sendto above. The conversion to uintptr stays in the call
+// expression, as unsafe.Pointer's rules for system calls require.
+func first[T any](s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
 	}
+	return unsafe.Pointer(&s[0])
+}
+
+// result is a raw system call's return as Go's (count, error).
+func result(n uintptr, errno unix.Errno) (int, error) {
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // accept4 is accept4(2) for the IPv4 listener, with the peer's address. x/sys/unix's
@@ -367,4 +496,35 @@ func accept4(listenFd, flags int) (int, *unix.SockaddrInet4, error) {
 	p := (*[2]byte)(unsafe.Pointer(&rsa.Port)) // network byte order
 	port := int(p[0])<<8 | int(p[1])
 	return int(fd), &unix.SockaddrInet4{Port: port, Addr: rsa.Addr}, nil
+}
+
+// timeSlice ends the serving goroutine's time slice in the Go scheduler every few
+// milliseconds; a model's loop calls yield once per turn. C has no scheduler between its
+// loop and the kernel, so the C twins have no counterpart.
+//
+// Why (runtime/proc.go, Go 1.26): a model's loop never blocks in the scheduler. Its
+// system calls go through entersyscall/exitsyscall, which keep the P, so the P's
+// schedtick never moves, and sysmon's retake treats a P whose schedtick has not moved for
+// forcePreemptNS (10 ms) as running one goroutine too long. In Go code it preempts it
+// (preemptone: a SIGURG, then gosched); in a system call, where this loop spends most of
+// its time, it takes the P away (takeP, handoffp), and handoffp, seeing the last running
+// P and nobody in netpoll, starts another M for it (a futex wake) that finds nothing and
+// sleeps again, while the loop comes back from epoll_wait without a P and goes on from
+// another thread. Each such retake also resets sysmon's sleep to 20 µs, so it wakes ~50
+// times more before backing off to 10 ms again: measured, ~2700 sysmon wake-ups a second
+// under load, and a third to a half of Go's extra CPU per connection on the sysmon thread.
+// runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
+// stays at its 10 ms sleep. It costs a clock read per turn (vDSO, no system call) and,
+// every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine
+// locked to its thread (sigio, uring) pays two wake-ups instead: its M hands the P on
+// (stoplockedm) and is handed it back (startlockedm); it stays on its thread throughout.
+type timeSlice struct{ start int64 }
+
+const timeSliceNS = 5e6 // half of sysmon's forcePreemptNS
+
+func (ts *timeSlice) yield() {
+	if now := time.Now().UnixNano(); now-ts.start >= timeSliceNS {
+		ts.start = now
+		runtime.Gosched()
+	}
 }

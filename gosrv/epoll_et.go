@@ -35,10 +35,8 @@ func connClose(conns map[int]*conn, fd int) {
 // sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
 func sendOrKeep(c *conn, fd int, buf []byte) error {
 	for len(buf) > 0 {
-		n, err := send(fd, buf, unix.MSG_NOSIGNAL)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = send(fd, buf, unix.MSG_NOSIGNAL); return err })
 		if err == unix.EAGAIN {
 			c.pending = append([]byte(nil), buf...)
 			return nil
@@ -54,10 +52,8 @@ func sendOrKeep(c *conn, fd int, buf []byte) error {
 // flushPending sends what was kept back; c.pending tells whether some remains.
 func flushPending(c *conn, fd int) error {
 	for len(c.pending) > 0 {
-		n, err := send(fd, c.pending, unix.MSG_NOSIGNAL)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = send(fd, c.pending, unix.MSG_NOSIGNAL); return err })
 		if err == unix.EAGAIN {
 			return nil
 		}
@@ -70,19 +66,16 @@ func flushPending(c *conn, fd int) error {
 	return nil
 }
 
-// epollETAcceptAll accepts until EAGAIN: one edge may stand for many queued connections.
-func epollETAcceptAll(srv *Server, epollFd int, conns map[int]*conn) {
+// epollETAcceptAll accepts until the queue is empty (EAGAIN): one edge may stand for many
+// queued connections, the overflow of a descriptor limit included (acceptConn refuses it).
+func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, conns map[int]*conn) {
 	for {
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {
+		connFd, peer := acceptConn(srv, acc)
+		if connFd == acceptRetry {
 			continue
 		}
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
-			return
+		if connFd < 0 {
+			return // acceptEmpty: drained; acceptFailed: logged
 		}
 		logNewConn(srv.OutFd, peer, false)
 		conns[connFd] = &conn{}
@@ -115,10 +108,8 @@ func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byt
 	}
 
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(fd, buf, 0); return err })
 		if err == unix.EAGAIN {
 			return // drained: the next edge will tell when more arrives
 		}
@@ -175,22 +166,23 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 
+	var acc acceptor
+	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	conns := map[int]*conn{}
 	events := make([]unix.EpollEvent, MaxEvent)
 	defer func() {
 		for fd := range conns {
 			connClose(conns, fd)
 		}
+		acc.close()
 		unix.Close(epollFd)
 	}()
 
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		nfds, err := epollWait(epollFd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		var nfds int
+		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, -1); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "wait_epollfd", err)
 			return -1
@@ -201,7 +193,7 @@ func serveEpollET(srv *Server) int {
 			case fd == srv.StopFd:
 				return 0
 			case fd == srv.ListenFd:
-				epollETAcceptAll(srv, epollFd, conns)
+				epollETAcceptAll(srv, &acc, epollFd, conns)
 			case conns[fd] != nil:
 				echoStream(srv, epollFd, conns, fd, buf)
 			}

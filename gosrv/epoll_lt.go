@@ -30,21 +30,22 @@ func serveEpollLT(srv *Server) int {
 		return -1
 	}
 
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	conns := fdSet{}
 	events := make([]unix.EpollEvent, MaxEvent)
 	status := 0
 	defer func() {
 		conns.closeAll()
+		acc.close()
 		unix.Close(epollFd)
 	}()
 
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		nfds, err := epollWait(epollFd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		var nfds int
+		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, -1); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "wait_epollfd", err)
 			status = -1
@@ -59,9 +60,8 @@ func serveEpollLT(srv *Server) int {
 			}
 
 			if fd == srv.ListenFd {
-				connFd, peer, err := accept4(fd, unix.SOCK_CLOEXEC)
-				if err != nil {
-					logErrno(srv.ErrFd, "accept_listenfd", err)
+				connFd, peer := acceptConn(srv, &acc)
+				if connFd < 0 {
 					continue
 				}
 				logNewConn(srv.OutFd, peer, false)

@@ -121,6 +121,8 @@ func serveFork(srv *Server) int {
 		pids:  []int{0, 0},
 		slots: []*childSlot{nil, nil},
 	}
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	var slice timeSlice
 	status := 0
 
@@ -148,9 +150,8 @@ func serveFork(srv *Server) int {
 			continue
 		}
 
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
+		connFd, peer := acceptConn(srv, &acc)
+		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)
@@ -178,5 +179,6 @@ func serveFork(srv *Server) int {
 	for _, s := range ch.spare { // no child runs in any slot now
 		unix.Munmap(s.mem)
 	}
+	acc.close()
 	return status
 }

@@ -12,6 +12,10 @@ package gosrv
 import "golang.org/x/sys/unix"
 
 func serveIterative(srv *Server) int {
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
+	defer acc.close()
+
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -26,9 +30,8 @@ func serveIterative(srv *Server) int {
 			return -1
 		}
 
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
+		connFd, peer := acceptConn(srv, &acc)
+		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)

@@ -56,21 +56,18 @@ func backoffSleep(ns int64) {
 	unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_REALTIME, 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 }
 
-// acceptPending accepts every pending connection onto conns (accept order); it returns
-// the list and how many it accepted.
-func acceptPending(srv *Server, conns []int) ([]int, int) {
+// acceptPending accepts every pending connection onto conns (accept order; the overflow
+// of a descriptor limit is refused by acceptConn); it returns the list and how many
+// joined it.
+func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	accepted := 0
 	for {
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err != nil {
-			if err == unix.EAGAIN { // the queue is empty: not yet
-				return conns, accepted
-			}
-			if err == unix.EINTR {
-				continue
-			}
-			logErrno(srv.ErrFd, "accept_listenfd", err)
-			return conns, accepted
+		connFd, peer := acceptConn(srv, acc)
+		if connFd == acceptRetry {
+			continue
+		}
+		if connFd < 0 {
+			return conns, accepted // acceptEmpty: not yet; acceptFailed: logged
 		}
 		logNewConn(srv.OutFd, peer, false)
 		conns = append(conns, connFd)
@@ -106,6 +103,9 @@ func serveNonblock(srv *Server) int {
 		return -1
 	}
 
+	var acc acceptor
+	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
+	defer acc.close()
 	var conns []int
 	idleRounds := 0
 	backoffNs := int64(backoffMinNs)
@@ -118,7 +118,7 @@ func serveNonblock(srv *Server) int {
 
 		// New connections first, so that one accepted now is tried in this round.
 		var accepted, served int
-		conns, accepted = acceptPending(srv, conns)
+		conns, accepted = acceptPending(srv, &acc, conns)
 		conns, served = tryConns(srv, conns)
 
 		if accepted+served > 0 {

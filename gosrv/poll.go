@@ -20,15 +20,14 @@ func servePoll(srv *Server) int {
 		unix.PollFd{Fd: int32(srv.ListenFd), Events: unix.POLLIN}, // [0]
 		unix.PollFd{Fd: int32(srv.StopFd), Events: unix.POLLIN},   // [1]
 	)
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		_, err := poll(pfds, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		err := ignoringEINTR(func() error { _, err := poll(pfds, -1); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "poll", err)
 			status = -1
@@ -40,10 +39,8 @@ func servePoll(srv *Server) int {
 		}
 
 		if pfds[0].Revents != 0 {
-			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-			if err != nil {
-				logErrno(srv.ErrFd, "accept_listenfd", err)
-			} else {
+			connFd, peer := acceptConn(srv, &acc)
+			if connFd >= 0 {
 				logNewConn(srv.OutFd, peer, false)
 				// Its Revents start at 0: it is first polled in the next round.
 				pfds = append(pfds, unix.PollFd{Fd: int32(connFd), Events: unix.POLLIN})
@@ -69,5 +66,6 @@ func servePoll(srv *Server) int {
 	for _, pfd := range pfds[2:] {
 		unix.Close(int(pfd.Fd))
 	}
+	acc.close()
 	return status
 }

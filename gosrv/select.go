@@ -43,6 +43,8 @@ func serveSelect(srv *Server) int {
 	// Go scanned all 1024 entries twice per turn (2 % of its CPU under load, perf).
 	top := 0
 	var rset unix.FdSet
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
 	var slice timeSlice
@@ -61,10 +63,8 @@ func serveSelect(srv *Server) int {
 			}
 		}
 
-		_, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil)
-		if err == unix.EINTR {
-			continue
-		}
+		// A failed select leaves rset as it was: retrying after EINTR is safe.
+		err := ignoringEINTR(func() error { _, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "select", err)
 			status = -1
@@ -76,10 +76,8 @@ func serveSelect(srv *Server) int {
 		}
 
 		if rset.IsSet(srv.ListenFd) {
-			connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-			if err != nil {
-				logErrno(srv.ErrFd, "accept_listenfd", err)
-			} else {
+			connFd, peer := acceptConn(srv, &acc)
+			if connFd >= 0 {
 				logNewConn(srv.OutFd, peer, false)
 				if connFd >= unix.FD_SETSIZE {
 					// select cannot watch it; waiting for it in a blocking recv would stall
@@ -107,5 +105,6 @@ func serveSelect(srv *Server) int {
 			unix.Close(fd)
 		}
 	}
+	acc.close()
 	return status
 }

@@ -112,25 +112,22 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 	return true
 }
 
-// sigioAcceptAll accepts until EAGAIN: one signal may stand for several queued connections.
-// Under load it is the serving loop: each connection is served here as it is accepted
-// (tryEcho below), and the clients' next connections refill the backlog, so it may go on
-// for seconds without returning; it ends the time slice too (Go only: see timeSlice;
-// measured, without it sysmon preempted and retook the serving thread's P ~500 times a
-// second: preemptone 1397, handoffp 1059 in 20000 connections).
-func sigioAcceptAll(srv *Server, conns fdSet, tid int, slice *timeSlice) {
+// sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
+// several queued connections, the overflow of a descriptor limit included (acceptConn
+// refuses it). Under load it is the serving loop: each connection is served here as it is
+// accepted (tryEcho below), and the clients' next connections refill the backlog, so it
+// may go on for seconds without returning; it ends the time slice too (Go only: see
+// timeSlice; measured, without it sysmon preempted and retook the serving thread's P ~500
+// times a second: preemptone 1397, handoffp 1059 in 20000 connections).
+func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO {
+		connFd, peer := acceptConn(srv, acc)
+		if connFd == acceptRetry {
 			continue
 		}
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
-			return
+		if connFd < 0 {
+			return // acceptEmpty: drained; acceptFailed: logged
 		}
 		logNewConn(srv.OutFd, peer, false)
 		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
@@ -181,13 +178,15 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	var acc acceptor
+	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	conns := fdSet{}
 	var info siginfoPoll
 	status := 0
 
 	// Connections queued before O_ASYNC was set raised no signal either.
 	var slice timeSlice
-	sigioAcceptAll(srv, conns, tid, &slice)
+	sigioAcceptAll(srv, &acc, conns, tid, &slice)
 	for {
 		slice.yield() // Go only: see timeSlice
 		sig, err := sigtimedwait(&waitSet, &info, nil)
@@ -206,7 +205,7 @@ func serveSigio(srv *Server) int {
 			}
 			// Events were lost: look at every descriptor once, by ascending number (not
 			// the map's order, which Go randomizes): C walks its table from 0 up.
-			sigioAcceptAll(srv, conns, tid, &slice)
+			sigioAcceptAll(srv, &acc, conns, tid, &slice)
 			for _, fd := range conns.ascending() {
 				tryEcho(srv, conns, fd)
 			}
@@ -215,7 +214,7 @@ func serveSigio(srv *Server) int {
 		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
 		fd := int(info.Fd)
 		if fd == srv.ListenFd {
-			sigioAcceptAll(srv, conns, tid, &slice)
+			sigioAcceptAll(srv, &acc, conns, tid, &slice)
 		} else if _, ok := conns[fd]; ok {
 			tryEcho(srv, conns, fd)
 		}
@@ -224,6 +223,7 @@ func serveSigio(srv *Server) int {
 
 	watch.end()
 	conns.closeAll()
+	acc.close()
 	// Give the listener back as it came: no more signals from it.
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETSIG, 0)

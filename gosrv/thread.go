@@ -60,6 +60,8 @@ func serveConn(srv *Server, connFd int) {
 func serveThread(srv *Server) int {
 	var threads sync.WaitGroup // the live connection threads
 	var live atomic.Int32
+	var acc acceptor
+	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
 	for {
@@ -75,9 +77,8 @@ func serveThread(srv *Server) int {
 			break
 		}
 
-		connFd, peer, err := accept4(srv.ListenFd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
+		connFd, peer := acceptConn(srv, &acc)
+		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)
@@ -99,5 +100,6 @@ func serveThread(srv *Server) int {
 
 	// Every thread sees the same stop eventfd in its poll and finishes.
 	threads.Wait()
+	acc.close()
 	return status
 }

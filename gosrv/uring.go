@@ -68,6 +68,7 @@ const (
 
 type userver struct {
 	srv       *Server
+	acc       acceptor
 	ring      ring
 	mem       []byte // mmapped: what the kernel writes into
 	conns     []uconn
@@ -185,19 +186,20 @@ func (us *userver) accepted(res int32) {
 		}
 		return
 	}
-	if res < 0 {
-		logErrno(us.srv.ErrFd, "accept_listenfd", unix.Errno(-res))
+	// acceptConn's handling of what accept4 returned (no ACCEPT is in flight now).
+	raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
+	port := (*[2]byte)(unsafe.Pointer(&raw.Port)) // network byte order
+	connFd, peer := acceptResult(us.srv, &us.acc, int(res), &unix.SockaddrInet4{Addr: raw.Addr, Port: int(port[0])<<8 | int(port[1])})
+	if connFd < 0 {
 		// EINVAL, EBADF: the listener no longer listens; only a stop can follow.
-		if res != -int32(unix.EINVAL) && res != -int32(unix.EBADF) {
+		if connFd != acceptFailed || (res != -int32(unix.EINVAL) && res != -int32(unix.EBADF)) {
 			us.submitAccept()
 		}
 		return
 	}
-	raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
-	port := (*[2]byte)(unsafe.Pointer(&raw.Port)) // network byte order
-	logNewConn(us.srv.OutFd, &unix.SockaddrInet4{Addr: raw.Addr, Port: int(port[0])<<8 | int(port[1])}, false)
+	logNewConn(us.srv.OutFd, peer, false)
 	slot := us.freeSlot() // there is one: ACCEPT is in flight only then
-	us.conns[slot].fd = int(res)
+	us.conns[slot].fd = connFd
 	us.submitConn(opRecv, slot)
 	if us.freeSlot() >= 0 {
 		us.submitAccept()
@@ -258,6 +260,7 @@ func serveUring(srv *Server) int {
 	sqe := us.getSqe(ioringOpPollAdd, opStop, 0)
 	sqe.Fd = int32(srv.StopFd)
 	sqe.OpFlags = unix.POLLIN
+	us.acc.open(unix.SOCK_CLOEXEC)
 	us.submitAccept()
 
 	status := 0
@@ -303,5 +306,6 @@ func serveUring(srv *Server) int {
 	if status == 0 {
 		unix.Munmap(mem)
 	}
+	us.acc.close()
 	return status
 }

@@ -48,6 +48,11 @@ type Fault struct {
 	// the flags): a C fork() and Go's fork are such a call, the threads of Go's runtime
 	// and C's pthreads are not.
 	Process bool
+	// NotOnFds: calls whose first argument is one of these descriptors are not counted.
+	// The Go runtime's poller waits in epoll_wait on its own epoll instance, fd 3 in both
+	// servers by contract (csrc/common.c's open_runtime_fds; C never waits on it): the
+	// model's waits are the ones counted.
+	NotOnFds []uint64
 }
 
 func (f Fault) String() string {
@@ -232,7 +237,8 @@ func (p *Process) loop(pid int, fault Fault) unix.WaitStatus {
 			}
 			if !t.inSyscall {
 				t.inSyscall = true
-				if slices.Contains(fault.Nrs, regs.Orig_rax) && !(fault.Process && makesThread(tid, &regs)) {
+				if slices.Contains(fault.Nrs, regs.Orig_rax) && !(fault.Process && makesThread(tid, &regs)) &&
+					!slices.Contains(fault.NotOnFds, regs.Rdi) {
 					count++
 					if count == fault.When {
 						regs.Orig_rax = ^uint64(0)

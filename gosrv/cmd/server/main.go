@@ -7,6 +7,15 @@
 // Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line;
 // every other signal does what its default disposition does to the C server (which keeps
 // them all): see defaultSignals.
+//
+// containermaxprocs=0: the runtime would otherwise keep the cgroup CPU-quota files open
+// for its whole life (cgroup v1: cpu.cfs_quota_us and cpu.cfs_period_us, fds 3 and 4),
+// to follow the quota in GOMAXPROCS; the C server holds nothing like them, and the
+// descriptors must be numbered alike (gosrv.OpenRuntimeFds). With it the runtime reads
+// them once at start and closes them; GOMAXPROCS is then the number of CPUs this process
+// may run on, as before Go 1.25.
+//
+//go:debug containermaxprocs=0
 package main
 
 import (
@@ -102,6 +111,8 @@ func run(args []string) int {
 		}
 	}
 
+	// Go's runtime holds two descriptors; so does the C server (see OpenRuntimeFds).
+	gosrv.OpenRuntimeFds()
 	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
