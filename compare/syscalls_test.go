@@ -437,7 +437,9 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 		lines = 2
 	}
 	tr, err := execute(scenario{name: "one-connection", steps: func(string) []step {
-		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"), awaitOnlyListener(),
+		// fork: whether the parent reaps a's child before it accepts s is timing (the
+		// child's exit and s's arrival race), unless s waits for the reaping.
+		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"), awaitChildrenReaped(),
 			connect("s"), awaitStdoutLines(lines), stopServer())
 	}}, model, stracedTarget{p, pid}, 0)
 	if err != nil {
@@ -447,19 +449,6 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 		return nil, fmt.Errorf("%s: %s under strace: %s; stderr %q", s.name, model, tr.Status, tr.Stderr)
 	}
 	return parseStrace(out)
-}
-
-// awaitOnlyListener waits until the server holds no socket or pidfd but its listener: a's
-// connection closed and (fork) its child reaped, so that s's arrival is a wake-up of its
-// own rather than one shared with the child's exit.
-func awaitOnlyListener() step {
-	return step{"await the server holding its listener alone", func(r *run) error {
-		pid, err := r.serverPid()
-		if err != nil {
-			return err
-		}
-		return r.waitFor("the server's connections and children gone", func() bool { return connFdCount(pid) <= 1 })
-	}}
 }
 
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
