@@ -143,16 +143,8 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr := &transcript{}
-	ports := map[int][]string{}
-	var clients []*sigClient
-	add := func(cl *sigClient) *sigClient {
-		clients = append(clients, cl)
-		if cl.port > 0 {
-			ports[cl.port] = append(ports[cl.port], cl.name)
-		}
-		return cl
-	}
-	add(exchange("a", p.port, "before the signal"))
+	var cs sigClients
+	cs.add(exchange("a", p.port, "before the signal"))
 	// fork: a's child must have ended before s's is counted (under ASan it lingers in its
 	// leak check), so that the one left below is s's.
 	forkChildren := func(want int) error {
@@ -166,7 +158,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	}
 	var silent *sigClient
 	if c.busy {
-		silent = add(dialSig("s", p.port))
+		silent = cs.add(dialSig("s", p.port))
 		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client: stdout %q", p.out[0].String())
 		}
@@ -197,7 +189,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 				silent.sendHalfClose("while stopped")
 				silentSent = true
 			} else {
-				b = add(dialSig("b", p.port))
+				b = cs.add(dialSig("b", p.port))
 				b.sendHalfClose("while stopped")
 			}
 		}
@@ -226,7 +218,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 			silent.readEnd(signalTimeout)
 		}
 		if b == nil {
-			b = add(exchange("b", p.port, "after the signal"))
+			b = cs.add(exchange("b", p.port, "after the signal"))
 		} else {
 			b.readEnd(signalTimeout)
 		}
@@ -245,15 +237,10 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	if !p.exited() {
 		return nil, fmt.Errorf("the server did not exit after SIGTERM")
 	}
-	for _, cl := range clients {
-		cl.close()
-		tr.Conns = append(tr.Conns, cl.record())
-	}
-	stdout, stderr, err := p.logs(signalTimeout)
-	if err != nil {
+	if err := cs.finish(p, tr); err != nil {
 		return nil, err
 	}
-	tr.Stdout, tr.Stderr, tr.Status = namePorts(stdout, ports), namePorts(stderr, ports), p.status
+	tr.Status = p.status
 	return tr, nil
 }
 
@@ -424,8 +411,9 @@ func TestSignalProcessGroup(t *testing.T) {
 			return nil, err
 		}
 		defer p.kill()
-		a := exchange("a", p.port, "before the signal")
-		silent := dialSig("s", p.port)
+		var cs sigClients
+		cs.add(exchange("a", p.port, "before the signal"))
+		silent := cs.add(dialSig("s", p.port))
 		defer silent.close()
 		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client")
@@ -439,13 +427,9 @@ func TestSignalProcessGroup(t *testing.T) {
 			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
 		}
 		p.kill()
-		stdout, stderr, err := p.logs(signalTimeout)
-		if err != nil {
+		if err := cs.finish(p, tr); err != nil {
 			return nil, err
 		}
-		ports := map[int][]string{a.port: {"a"}, silent.port: {"s"}}
-		tr.Conns = []connRecord{a.record(), silent.record()}
-		tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
 		return tr, nil
 	})
 	for i, model := range cases {
@@ -490,15 +474,12 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr := &transcript{}
-	ports := map[int][]string{}
-	var clients []*sigClient
+	var cs sigClients
 	blocked := false
 	var lastDone chan struct{}
 	// epoll-et logs only "new conn" lines (a stream echo): it takes ~140 clients.
 	for i := 0; i < 200 && !blocked; i++ {
-		cl := dialSig(fmt.Sprintf("c%02d", i), p.port)
-		clients = append(clients, cl)
-		ports[cl.port] = []string{cl.name}
+		cl := cs.add(dialSig(fmt.Sprintf("c%02d", i), p.port))
 		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, text(uint64(i), 400)))
 		// Served (it reads its echo and the end) or the server blocked logging it.
 		done := make(chan struct{})
@@ -544,17 +525,9 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 	}
 	<-lastDone // fork: the blocked child writes, answers and ends
 	p.kill()
-	stdout, stderr, err := p.logs(signalTimeout)
-	if err != nil {
+	if err := cs.finish(p, tr); err != nil {
 		return nil, err
 	}
-	for _, cl := range clients {
-		cl.close()
-	}
-	for _, cl := range clients {
-		tr.Conns = append(tr.Conns, cl.record())
-	}
-	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
 	return tr, nil
 }
 
@@ -637,7 +610,8 @@ func runStreamCase(s side, c streamCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr.Notes = append(tr.Notes, fmt.Sprintf("fd 1: %s, fd 2: %s", fdKind(fdTarget(p.pid, 1)), fdKind(fdTarget(p.pid, 2))))
-	a := dialSig("a", p.port)
+	var cs sigClients
+	a := cs.add(dialSig("a", p.port))
 	defer a.close()
 	if c.stdout == streamBroken {
 		// Its "new conn" line kills the server before a sends: a sees the end, no reset.
@@ -645,19 +619,13 @@ func runStreamCase(s side, c streamCase) (*transcript, error) {
 	}
 	a.sendHalfClose("hello")
 	a.readEnd(signalTimeout)
-	ports := map[int][]string{a.port: {"a"}}
-	tr.Conns = append(tr.Conns, a.record())
 	if !p.exited() {
-		b := exchange("b", p.port, "second")
-		ports[b.port] = []string{"b"}
-		tr.Conns = append(tr.Conns, b.record())
+		cs.add(exchange("b", p.port, "second"))
 		p.send(syscall.SIGTERM)
 	}
 	tr.Status = p.wait(processTimeout)
 	p.kill()
-	stdout, stderr, err := p.logs(signalTimeout)
-	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
-	return tr, err
+	return tr, cs.finish(p, tr)
 }
 
 func fdKind(target string) string {
