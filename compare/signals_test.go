@@ -315,10 +315,7 @@ func runPairs[C any](c, g side, cases []C, run func(side, C) (*transcript, error
 func TestSignals(t *testing.T) {
 	c, g := sides(t)
 	var cases []sigCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue // TestStandalone says why
-		}
+	for _, model := range availableModels(t) {
 		for _, sig := range allSignals() {
 			for _, busy := range []bool{false, true} {
 				cases = append(cases, sigCase{model: model, sig: sig, busy: busy})
@@ -346,9 +343,7 @@ func TestSignals(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server breaks the contract:\n%s", ref[i].brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -399,12 +394,7 @@ func logSignalTable(t *testing.T, cases []sigCase, ref, got []*transcript) {
 // the server stops with the SIGINT line, the silent client sees its connection end.
 func TestSignalProcessGroup(t *testing.T) {
 	c, g := sides(t)
-	var cases []string
-	for _, model := range models(t) {
-		if unavailable(model) == "" {
-			cases = append(cases, model)
-		}
-	}
+	cases := availableModels(t)
 	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*transcript, error) {
 		p, err := startSig(s.server, model, startOpts{stdout: streamRead, stderr: streamRead})
 		if err != nil {
@@ -440,9 +430,7 @@ func TestSignalProcessGroup(t *testing.T) {
 			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
 				s.End == "EOF" && len(tr.Notes) == 0
 			require.True(t, ok, "the C server breaks the contract:\n%s", tr.brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", model, d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, model, ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -539,10 +527,7 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 func TestSignalsWhileLogBlocked(t *testing.T) {
 	c, g := sides(t)
 	var cases []stallCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue
-		}
+	for _, model := range availableModels(t) {
 		cases = append(cases,
 			stallCase{model, []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}},
 			stallCase{model, []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}},
@@ -562,9 +547,7 @@ func TestSignalsWhileLogBlocked(t *testing.T) {
 					(tr.Notes[0] == "after the signals: running, blocked in the write: true" || cs.model == "fork")
 				require.True(t, ok, "the C server breaks the contract (want blocked until drained, then %q):\n%s", line, tr.brief())
 			}
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -644,10 +627,7 @@ func fdKind(target string) string {
 func TestLogStreams(t *testing.T) {
 	c, g := sides(t)
 	var cases []streamCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue
-		}
+	for _, model := range availableModels(t) {
 		for _, io := range [][2]streamMode{
 			{streamBroken, streamRead}, {streamRead, streamBroken},
 			{streamClosed, streamRead}, {streamRead, streamClosed}, {streamClosed, streamClosed},
@@ -682,9 +662,7 @@ func TestLogStreams(t *testing.T) {
 				}
 			}
 			require.False(t, bad, "the C server breaks the contract:\n%s", tr.brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
