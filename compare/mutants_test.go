@@ -255,11 +255,8 @@ func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
 // TestMutantTable: every mutant applies exactly once, names are unique, and each names the
 // check that catches it; cheap, so it runs in -short too.
 func TestMutantTable(t *testing.T) {
-	require.GreaterOrEqual(t, len(mutants), 30, "at least 30 mutants")
-	seen := map[string]bool{}
+	requireTable(t, "mutants", mutants, 30, func(m mutant) string { return m.name })
 	for _, m := range mutants {
-		require.False(t, seen[m.name], "mutant %s twice", m.name)
-		seen[m.name] = true
 		require.NotEmpty(t, m.caughtBy, "mutant %s names no check", m.name)
 		_, _, err := mutate(m)
 		assert.NoError(t, err)
