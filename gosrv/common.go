@@ -123,12 +123,18 @@ func waitReadable(fd, stopFd int) (int, error) {
 	return 1, nil
 }
 
-// stopRequested looks at the stop eventfd without blocking.
-func stopRequested(stopFd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(stopFd), Events: unix.POLLIN}}
+// readableNow: fd is readable now (a zero-timeout poll: never blocks).
+func readableNow(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	var n int
 	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
 	return n > 0
+}
+
+// stopRequested looks at the stop eventfd without blocking, for loops that never block on
+// it.
+func stopRequested(stopFd int) bool {
+	return readableNow(stopFd)
 }
 
 // ---- the accept step ----
@@ -211,14 +217,6 @@ func admit(srv *Server, a *acceptor, connFd int) int {
 	return connFd
 }
 
-// listenerReady: the listener has a connection queued (a zero-timeout poll: never blocks).
-func listenerReady(listenFd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(listenFd), Events: unix.POLLIN}}
-	var n int
-	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
-	return n > 0
-}
-
 // overflow handles descriptor exhaustion: the reserve is given up and a queued connection
 // accepted in its place (admit decides whether it is served). With nothing queued (accept4
 // takes a descriptor before it looks at the queue, so a non-blocking listener or an
@@ -235,7 +233,7 @@ func overflow(srv *Server, a *acceptor, err unix.Errno) (int, *unix.SockaddrInet
 	}
 	unix.Close(a.reserveFd)
 	a.reserveFd = -1
-	if !listenerReady(srv.ListenFd) {
+	if !readableNow(srv.ListenFd) { // no connection queued
 		return acceptEmpty, nil
 	}
 	return acceptConn(srv, a)
