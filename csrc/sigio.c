@@ -142,14 +142,9 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
  */
 static void accept_all(const struct server *srv, struct acceptor *acc, struct fdset *conns, pid_t tid)
 {
-    struct sockaddr_in peeraddr;
-    for (;;) {
-        int connfd = accept_conn(srv, acc, &peeraddr);
-        if (connfd == ACCEPT_RETRY)
-            continue;
-        if (connfd < 0)
-            return; /* ACCEPT_EMPTY: drained; ACCEPT_FAILED: logged */
-        log_new_conn(srv->outfd, &peeraddr, 0);
+    int connfd;
+    /* Until ACCEPT_EMPTY: drained (or ACCEPT_FAILED: logged). */
+    while ((connfd = accept_queued(srv, acc)) >= 0) {
         /*
          * An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
          * flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
@@ -248,8 +243,14 @@ int serve_sigio(const struct server *srv)
      * them cannot kill the process: a real-time signal's default action is to terminate.
      */
     struct timespec zero = { 0, 0 };
-    for (int i = 0; i < 1 << 16 && sigtimedwait(&waitset, &info, &zero) > 0; i++)
-        ;
+    for (int i = 0; i < 1 << 16; i++) {
+        /* EINTR (a handler ran) is not "none left": look again (TestInject). */
+        int sig = sigtimedwait(&waitset, &info, &zero);
+        if (sig < 0 && errno == EINTR)
+            continue;
+        if (sig < 0)
+            break;
+    }
     pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
     return status;
 }

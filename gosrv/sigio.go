@@ -122,14 +122,10 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()
-		connFd, peer := acceptConn(srv, acc)
-		if connFd == acceptRetry {
-			continue
-		}
+		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
 			return // acceptEmpty: drained; acceptFailed: logged
 		}
-		logNewConn(srv.OutFd, peer, false)
 		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
 		// flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
 		if err := armFd(connFd, tid, unix.O_NONBLOCK); err != nil {
@@ -231,7 +227,12 @@ func serveSigio(srv *Server) int {
 	// left pending on the thread.
 	zero := unix.Timespec{}
 	for i := 0; i < 1<<16; i++ {
-		if _, err := sigtimedwait(&waitSet, &info, &zero); err != nil {
+		// EINTR (a handler ran) is not "none left": look again (TestInject).
+		_, err := sigtimedwait(&waitSet, &info, &zero)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
 			break
 		}
 	}
