@@ -102,6 +102,13 @@ var mutants = []mutant{
 		new:      "case unix.EINTR, unix.ENETDOWN, // mutant: ECONNABORTED is an error",
 		caughtBy: "inject/nonblock/accept4:error=ECONNABORTED"},
 	// ---- error paths ----
+	{name: "emfile-not-handled", file: "gosrv/common.go", old: "case unix.EMFILE, unix.ENFILE:", new: "case unix.EMFILE + 1000, unix.ENFILE: // mutant: EMFILE logged, the connection left queued",
+		caughtBy: "fdlimit/poll"},
+	{name: "emfile-line-per-connection", file: "gosrv/common.go", old: "if !a.exhausted {\n\t\t\t\tlogErrno", new: "if true { // mutant: a line per refused connection\n\t\t\t\tlogErrno",
+		caughtBy: "fdlimit/select"},
+	{name: "epoll-et-accept-retry-stops", file: "gosrv/epoll_et.go",
+		old: "if connFd == acceptRetry {\n\t\t\tcontinue", new: "if connFd == acceptRetry {\n\t\t\treturn // mutant: a retry ends the drain",
+		caughtBy: "fdlimit/epoll-et"},
 	{name: "epoll-lt-accept-error-fatal", file: "gosrv/epoll_lt.go",
 		old: "if connFd < 0 {\n\t\t\t\t\tcontinue", new: "if connFd < 0 {\n\t\t\t\t\treturn -1 // mutant: fatal",
 		caughtBy: "inject/epoll-lt/accept4:error=ECONNABORTED"},
@@ -157,6 +164,7 @@ func standaloneChecks(t *testing.T, g side) []check {
 	cs = append(cs, limitChecks(t)...)
 	cs = append(cs, syscallChecks(t, g)...)
 	cs = append(cs, injectChecks(t)...)
+	cs = append(cs, fdlimitChecks(t)...)
 	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
