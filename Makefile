@@ -19,7 +19,7 @@ GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 #                UndefinedBehaviorSanitizer, halting at the first error
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test report clean sanitize
+.PHONY: all test fuzz report clean sanitize
 all: bin/c/server bin/c/client bin/go/server bin/go/client
 
 sanitize: bin/asan/server
@@ -44,6 +44,13 @@ bin/go/client: $(GO_SRC)
 
 test:
 	$(GO) test -race -timeout 20m ./...
+
+# Generated scenarios for minutes instead of seconds (compare/generated_test.go): rapid
+# draws CHECKS scripts per model (fork a tenth of them); a divergence is shrunk, printed as
+# a scenario and saved under compare/testdata/generated/.
+CHECKS ?= 2000
+fuzz:
+	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) -v
 
 report:
 	$(GO) run ./compare/cmd/sidebyside

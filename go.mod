@@ -7,6 +7,7 @@ require (
 	github.com/stretchr/testify v1.9.0
 	golang.org/x/sys v0.50.0
 	gonum.org/v1/plot v0.17.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

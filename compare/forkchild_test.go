@@ -193,6 +193,18 @@ func awaitReaped(name string, pid *int) step {
 	}}
 }
 
+// awaitChildrenReaped waits until the server has no child process left, zombie or not: it
+// has reaped every one (for every model but fork, at once).
+func awaitChildrenReaped() step {
+	return step{"wait until the server has reaped its children", func(r *run) error {
+		server, err := r.serverPid()
+		if err != nil {
+			return err
+		}
+		return r.waitFor("the server's children reaped", func() bool { return len(childPids(server)) == 0 })
+	}}
+}
+
 // awaitServerExit waits for the server to exit by itself; its status is the exit code.
 func awaitServerExit() step {
 	return step{"wait for the server to exit", func(r *run) error {
@@ -250,6 +262,27 @@ func forkChildScenarios() []scenario {
 			},
 		})
 	}
+	// Signal 33, which both servers ignore (CONTRACT.md § Faults), is ignored by a child
+	// too: the child serves on as if nothing had been sent.
+	out = append(out, scenario{
+		name:    "fork-child-ignores-signal-33",
+		models:  only("fork"),
+		process: true,
+		steps: func(string) []step {
+			var pa int
+			return seq(connect("a"), awaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
+				send("a", hello), halfClose("a"), awaitEnd("a"), awaitReaped("a", &pa))
+		},
+		expect: func(_ string, tr *transcript) error {
+			if a, _ := tr.conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
+				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
+			}
+			if strings.Join(tr.Notes, "\n") != "child of a: reaped" {
+				return fmt.Errorf("want the note that a's child was reaped, got %q", tr.Notes)
+			}
+			return wantStopLine(tr, "SIGTERM(15)")
+		},
+	})
 	// Ctrl-C: SIGINT to the whole group, while two clients wait in their children and the
 	// parent is held. Each child dies of SIGINT; the parent, resumed, stops on it, reaps
 	// both, prints its final line and exits 0.

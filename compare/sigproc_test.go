@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,6 +98,8 @@ type startOpts struct {
 	// ignored: signals (as sh's trap names them) the server inherits ignored: it is
 	// started through `sh -c 'trap "" SIGS; exec SERVER MODEL 0'`, the same process.
 	ignored string
+	// blocked: a signal the server inherits blocked (its signal mask), through sigblock.
+	blocked syscall.Signal
 	// wrapper runs the server under another program that execs or traces it in the same
 	// process (valgrind).
 	wrapper []string
@@ -162,6 +166,13 @@ func startSig(server, model string, o startOpts) (*sigProc, error) {
 	path, args := server, []string{server, model, "0"}
 	if o.ignored != "" {
 		path, args = "/bin/sh", []string{"sh", "-c", `trap "" ` + o.ignored + `; exec "$0" "$@"`, server, model, "0"}
+	}
+	if o.blocked != 0 {
+		sb, err := sigblockProgram()
+		if err != nil {
+			return nil, err
+		}
+		path, args = sb, append([]string{sb, strconv.Itoa(int(o.blocked))}, args...)
 	}
 	if len(o.wrapper) > 0 {
 		path, args = o.wrapper[0], append(append([]string(nil), o.wrapper...), args...)
@@ -285,144 +296,79 @@ func (p *sigProc) logs(d time.Duration) (string, string, error) {
 
 // groupMembers counts the live processes (zombies aside: a child that ended but was not
 // reaped yet) in the server's process group other than the server.
-func (p *sigProc) groupMembers() int {
-	n := 0
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == p.pid {
-			continue
-		}
-		if pgid, err := unix.Getpgid(pid); err != nil || pgid != p.pid {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] != 'Z' {
-			n++
-		}
-	}
-	return n
-}
+func (p *sigProc) groupMembers() int { return len(procfs.GroupMembers(p.pid)) }
 
-// ---- what /proc says ----
+// ---- what /proc says (internal/procfs) ----
 
 // sigPending: sig is pending for pid, process-wide or on one of its threads.
-func sigPending(pid int, sig syscall.Signal) bool {
-	bit := uint64(1) << (uint(sig) - 1)
-	if m, ok := statusMask(fmt.Sprintf("/proc/%d/status", pid), "ShdPnd:"); ok && m&bit != 0 {
-		return true
+func sigPending(pid int, sig syscall.Signal) bool { return procfs.SigPending(pid, sig) }
+
+// listeningPortOf finds the port of pid's listening TCP socket, for a server whose stderr
+// is closed.
+func listeningPortOf(pid int) int { return procfs.ListeningPort(pid) }
+
+// stopRequestedIn: one of pid's eventfds has a count above zero. Only the stop eventfd is
+// ever written while a server runs (sigio's private one is written as it returns), so this
+// says the stop handler has run: the C handler, or Go's signal goroutine.
+func stopRequestedIn(pid int) bool { return procfs.EventfdWritten(pid) }
+
+// blockedInWrite: a thread of the server (or, with group, of any process in its group: fork's
+// children) sleeps in a pipe write, the log writer waiting for a reader.
+func (p *sigProc) blockedInWrite(group bool) bool {
+	pids := []int{p.pid}
+	if group {
+		pids = append(pids, procfs.GroupMembers(p.pid)...)
 	}
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
-	for _, t := range tasks {
-		if m, ok := statusMask(t, "SigPnd:"); ok && m&bit != 0 {
+	for _, pid := range pids {
+		if procfs.InPipeWrite(pid) {
 			return true
 		}
 	}
 	return false
 }
 
-func statusMask(path, field string) (uint64, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
-}
-
-// listeningPortOf finds the port of pid's listening TCP socket (state 0A in
-// /proc/net/tcp), for a server whose stderr is closed.
-func listeningPortOf(pid int) int {
-	inodes := map[string]bool{}
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
-	if len(inodes) == 0 {
-		return -1
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
-			continue
-		}
-		if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
-			port, err := strconv.ParseUint(f[1][i+1:], 16, 16)
-			if err == nil {
-				return int(port)
-			}
-		}
-	}
-	return -1
-}
-
-// stopRequestedIn: one of pid's eventfds has a count above zero. Only the stop eventfd is
-// ever written while a server runs (sigio's private one is written as it returns), so this
-// says the stop handler has run: the C handler, or Go's signal goroutine.
-func stopRequestedIn(pid int) bool {
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err != nil || link != "anon_inode:[eventfd]" {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "eventfd-count:"); ok {
-				if v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64); err == nil && v > 0 {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// blockedInWrite: a thread of the server (or, with group, of any process in its group: fork's
-// children) sleeps in a pipe write (its wchan), the log writer waiting for a reader.
-func (p *sigProc) blockedInWrite(group bool) bool {
-	pids := []int{p.pid}
-	if group {
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err == nil && pid != p.pid {
-				if pgid, err := unix.Getpgid(pid); err == nil && pgid == p.pid {
-					pids = append(pids, pid)
-				}
-			}
-		}
-	}
-	for _, pid := range pids {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
-		for _, t := range tasks {
-			if b, err := os.ReadFile(t); err == nil && strings.Contains(string(b), "pipe_write") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // fdTarget is where pid's descriptor fd points ("/dev/null", "pipe:[...]", "" if closed).
-func fdTarget(pid, fd int) string {
-	link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
-	return link
+func fdTarget(pid, fd int) string { return procfs.FdTarget(pid, strconv.Itoa(fd)) }
+
+// sigblockSource is `sigblock SIG PROGRAM ARGS...`: exec PROGRAM with SIG blocked, as a
+// parent that blocks a signal leaves it to its children (no shell can do that).
+const sigblockSource = `#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char *argv[])
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, atoi(argv[1]));
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    execv(argv[2], argv + 2);
+    return 127;
+}
+`
+
+var (
+	sigblockOnce sync.Once
+	sigblockPath string
+	sigblockErr  error
+)
+
+// sigblockProgram compiles sigblock into the build directory, once.
+func sigblockProgram() (string, error) {
+	sigblockOnce.Do(func() {
+		if buildDir == "" {
+			sigblockErr = errors.New("no build directory: the programs are not built")
+			return
+		}
+		src := filepath.Join(buildDir, "sigblock.c")
+		sigblockPath = filepath.Join(buildDir, "sigblock")
+		if sigblockErr = os.WriteFile(src, []byte(sigblockSource), 0o644); sigblockErr != nil {
+			return
+		}
+		if out, err := exec.Command("cc", "-o", sigblockPath, src).CombinedOutput(); err != nil {
+			sigblockErr = fmt.Errorf("cc sigblock.c: %v\n%s", err, out)
+		}
+	})
+	return sigblockPath, sigblockErr
 }
 
 // ---- clients ----

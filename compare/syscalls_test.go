@@ -436,7 +436,9 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 		lines = 2
 	}
 	tr, err := execute(scenario{name: "one-connection", steps: func(string) []step {
-		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"),
+		// fork: whether the parent reaps a's child before it accepts s is timing (the
+		// child's exit and s's arrival race), unless s waits for the reaping.
+		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"), awaitChildrenReaped(),
 			connect("s"), awaitStdoutLines(lines), stopServer())
 	}}, model, stracedTarget{p, pid}, 0)
 	if err != nil {

@@ -110,6 +110,26 @@ static void reset_signals(void)
     }
 }
 
+/*
+ * A signal blocked when the server starts (the parent's signal mask) stays blocked, as in
+ * the Go server, whose runtime keeps the inherited mask on its threads except for the
+ * signals it unblocks itself (measured: /proc/PID/task/N/status SigBlk with every signal
+ * blocked at exec): HUP, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV, TERM, STKFLT, CHLD,
+ * URG, PROF, SYS, 32, 33 and 34. The C server unblocks the same ones, so that a blocked
+ * SIGTERM still stops it and a blocked SIGUSR1 stays pending, with no effect, in both.
+ * rt_sigprocmask directly: glibc's sigaddset refuses 32 and 33.
+ */
+static void unblock_signals(void)
+{
+    static const int unblocked[] = { SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
+                                     SIGFPE, SIGSEGV, SIGTERM, SIGSTKFLT, SIGCHLD, SIGURG,
+                                     SIGPROF, SIGSYS, 32, 33, 34 };
+    uint64_t mask = 0;
+    for (size_t i = 0; i < sizeof(unblocked) / sizeof(unblocked[0]); i++)
+        mask |= (uint64_t)1 << (unblocked[i] - 1);
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &mask, NULL, sizeof(mask));
+}
+
 static int usage(void)
 {
     char line[256] = "models:";
@@ -140,6 +160,7 @@ int main(int argc, char *argv[])
     char line[128];
     reopen_stdio();
     reset_signals();
+    unblock_signals();
     if (argc < 2 || argc > 3)
         return usage();
     const struct model *m = find_model(argv[1]);

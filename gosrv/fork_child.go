@@ -49,7 +49,8 @@ type cloneArgs struct {
 // the child works on its own copy of it.
 type forkChild struct {
 	args  cloneArgs
-	pidFd int32 // the kernel stores the child's pidfd here, in the parent (CLONE_PIDFD)
+	pidFd int32           // the kernel stores the child's pidfd here, in the parent (CLONE_PIDFD)
+	ign   kernelSigaction // SIG_IGN, for signal 33 (serveChild)
 
 	connFd, stopFd, outFd, errFd int
 	keep                         [4]int // close_other_fds's sorted copy
@@ -69,12 +70,17 @@ var errTexts = func() (t [134]string) {
 	return t
 }()
 
-// serve is serve_child: keep only the connection and the server's streams, serve, _exit.
+// serveChild is serve_child: keep only the connection and the server's streams, serve, _exit.
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) serve() {
+func (c *forkChild) serveChild() {
+	// Go only: signal 33 is the runtime's (its all-thread system calls), handled, and so
+	// back at SIG_DFL after the clone, where it would kill the child; the C server ignores
+	// it (server_main.c's reset_signals), and so does its child. The Go one ignores it too.
+	c.ign.handler = sigIgn
+	syscall.RawSyscall6(unix.SYS_RT_SIGACTION, 33, uintptr(unsafe.Pointer(&c.ign)), 0, unsafe.Sizeof(c.ign.mask), 0, 0)
 	c.closeOtherFds()
 	if c.waitReadable() == 1 {
 		c.echoOnce()

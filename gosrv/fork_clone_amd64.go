@@ -26,7 +26,7 @@ var forkChildMainPC = reflect.ValueOf(forkChildMain).Pointer()
 //go:norace
 //go:nocheckptr
 func forkChildMain(c *forkChild) {
-	c.serve()
+	c.serveChild()
 }
 
 // clone starts the slot's child: clone3 with CLONE_VM, on the slot's stack.

@@ -27,6 +27,6 @@ func cloneChild(c *forkChild) (int, syscall.Errno) {
 	if errno != 0 || pid != 0 {
 		return int(pid), errno
 	}
-	c.serve()
-	return 0, 0 // not reached: serve ends in exit_group
+	c.serveChild()
+	return 0, 0 // not reached: serveChild ends in exit_group
 }

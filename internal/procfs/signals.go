@@ -1,0 +1,141 @@
+//go:build linux
+
+package procfs
+
+// signals.go - what the signal and log-stream tests (compare/signals_test.go) ask of a
+// server process: its pending signals, its process group, its listening port, its stop
+// eventfd, where its descriptors point and whether it sleeps in a pipe write.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// SigPending reports whether sig is pending for pid: process-wide (ShdPnd) or on one of
+// its threads (SigPnd).
+func SigPending(pid int, sig unix.Signal) bool {
+	bit := uint64(1) << (uint(sig) - 1)
+	if m, ok := statusMask(fmt.Sprintf("/proc/%d/status", pid), "ShdPnd:"); ok && m&bit != 0 {
+		return true
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, t := range tasks {
+		if m, ok := statusMask(t, "SigPnd:"); ok && m&bit != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// statusMask reads a hexadecimal signal mask field of a /proc/…/status file.
+func statusMask(path, field string) (uint64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// GroupMembers lists the live processes (zombies aside) of process group pgid, its leader
+// aside.
+func GroupMembers(pgid int) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == pgid {
+			continue
+		}
+		if g, err := unix.Getpgid(pid); err != nil || g != pgid {
+			continue
+		}
+		if f, err := statFields(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && len(f) > 0 && f[0] != "Z" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// ListeningPort is the port of pid's listening TCP socket (state 0A in its network
+// namespace's tcp table), -1 when it has none.
+func ListeningPort(pid int) int {
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if link := FdTarget(pid, fd.Name()); strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+			continue
+		}
+		if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
+			if port, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil {
+				return int(port)
+			}
+		}
+	}
+	return -1
+}
+
+// EventfdWritten reports whether one of pid's eventfds has a count above zero
+// (/proc/PID/fdinfo: eventfd-count).
+func EventfdWritten(pid int) bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if FdTarget(pid, fd.Name()) != "anon_inode:[eventfd]" {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "eventfd-count:"); ok {
+				if v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64); err == nil && v > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// InPipeWrite reports whether a thread of pid sleeps in a pipe write (its wchan is
+// pipe_write): a writer waiting for the reader to drain the pipe.
+func InPipeWrite(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+	for _, t := range tasks {
+		if b, err := os.ReadFile(t); err == nil && strings.Contains(string(b), "pipe_write") {
+			return true
+		}
+	}
+	return false
+}
+
+// FdTarget is where pid's descriptor fd (a number, as /proc names it) points:
+// "/dev/null", "pipe:[…]", "socket:[…]"; "" when it is not open.
+func FdTarget(pid int, fd string) string {
+	link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd))
+	return link
+}
