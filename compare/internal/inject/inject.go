@@ -48,6 +48,10 @@ type Fault struct {
 	// the flags): a C fork() and Go's fork are such a call, the threads of Go's runtime
 	// and C's pthreads are not.
 	Process bool
+	// NonNullArg, if not 0, counts only calls whose argument of that number (from 1) is
+	// not 0: rt_sigtimedwait with a timeout (3) is sigio's drain of stale signals, without
+	// one its wait.
+	NonNullArg int
 	// NotOnFds: calls whose first argument is one of these descriptors are not counted.
 	// The Go runtime's poller waits in epoll_wait on its own epoll instance, fd 3 in both
 	// servers by contract (csrc/common.c's open_runtime_fds; C never waits on it): the
@@ -238,7 +242,7 @@ func (p *Process) loop(pid int, fault Fault) unix.WaitStatus {
 			if !t.inSyscall {
 				t.inSyscall = true
 				if slices.Contains(fault.Nrs, regs.Orig_rax) && !(fault.Process && makesThread(tid, &regs)) &&
-					!slices.Contains(fault.NotOnFds, regs.Rdi) {
+					argOK(fault, &regs) && !slices.Contains(fault.NotOnFds, regs.Rdi) {
 					count++
 					if count == fault.When {
 						regs.Orig_rax = ^uint64(0)
@@ -272,6 +276,12 @@ func (p *Process) loop(pid int, fault Fault) unix.WaitStatus {
 		}
 	}
 	return status
+}
+
+// argOK: the call's argument NonNullArg is not 0 (x86-64: rdi, rsi, rdx, r10, r8, r9).
+func argOK(f Fault, regs *unix.PtraceRegs) bool {
+	args := [...]uint64{regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9}
+	return f.NonNullArg == 0 || (f.NonNullArg <= len(args) && args[f.NonNullArg-1] != 0)
 }
 
 // makesThread: the clone or clone3 call at its entry stop creates a thread (CLONE_THREAD).
