@@ -74,16 +74,11 @@ static int conn_append(struct conn_list *l, int fd)
  * accept_conn); returns how many joined the list. */
 static int accept_pending(const struct server *srv, struct acceptor *acc, struct conn_list *conns)
 {
-    struct sockaddr_in peeraddr;
     int accepted = 0;
+    int connfd;
 
-    for (;;) {
-        int connfd = accept_conn(srv, acc, &peeraddr);
-        if (connfd == ACCEPT_RETRY)
-            continue;
-        if (connfd < 0)
-            return accepted; /* ACCEPT_EMPTY: not yet; ACCEPT_FAILED: logged */
-        log_new_conn(srv->outfd, &peeraddr, 0);
+    /* Until ACCEPT_EMPTY: not yet (or ACCEPT_FAILED: logged). */
+    while ((connfd = accept_queued(srv, acc)) >= 0) {
         if (conn_append(conns, connfd) < 0) {
             log_errno(srv->errfd, "accept_listenfd", ENOMEM);
             close(connfd);
@@ -91,6 +86,7 @@ static int accept_pending(const struct server *srv, struct acceptor *acc, struct
         }
         accepted++;
     }
+    return accepted;
 }
 
 /*

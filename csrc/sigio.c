@@ -138,14 +138,9 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
  */
 static void accept_all(const struct server *srv, struct acceptor *acc, struct fdset *conns, pid_t tid)
 {
-    struct sockaddr_in peeraddr;
-    for (;;) {
-        int connfd = accept_conn(srv, acc, &peeraddr);
-        if (connfd == ACCEPT_RETRY)
-            continue;
-        if (connfd < 0)
-            return; /* ACCEPT_EMPTY: drained; ACCEPT_FAILED: logged */
-        log_new_conn(srv->outfd, &peeraddr, 0);
+    int connfd;
+    /* Until ACCEPT_EMPTY: drained (or ACCEPT_FAILED: logged). */
+    while ((connfd = accept_queued(srv, acc)) >= 0) {
         /*
          * An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
          * flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).

@@ -170,6 +170,8 @@ const (
 	acceptEmpty  = -1 // nothing is queued (EAGAIN: only a non-blocking listener says so)
 	acceptRetry  = -2 // nothing accepted, but more may be queued: call again
 	acceptFailed = -3 // an error, logged as "accept_listenfd error: ..."
+
+	acceptStopped = -4 // acceptBlocking only: a stop was requested
 )
 
 // openReserve opens the reserve: a descriptor that costs nothing but its number.
@@ -272,6 +274,48 @@ func acceptResult(srv *Server, a *acceptor, res int, peer *unix.SockaddrInet4) (
 	default:
 		logErrno(srv.ErrFd, "accept_listenfd", err)
 		return acceptFailed, nil
+	}
+}
+
+// acceptQueued is the draining models' accept (epoll-et, sigio, nonblock): the next queued
+// connection, accepted past acceptRetry, with its "new conn IP:PORT" line written. It
+// returns it, or acceptEmpty once the queue is drained, or acceptFailed (logged).
+func acceptQueued(srv *Server, a *acceptor) int {
+	for {
+		connFd, peer := acceptConn(srv, a)
+		if connFd == acceptRetry {
+			continue
+		}
+		if connFd >= 0 {
+			logNewConn(srv.OutFd, peer, false)
+		}
+		return connFd
+	}
+}
+
+// acceptBlocking is the blocking models' accept (iterative, thread): it blocks until a
+// connection is accepted and returns it, with its "new conn(IP:PORT)" line written. accept
+// itself would block where no stop could wake it; waiting in poll on the listener and the
+// stop eventfd instead (waitReadable) lets a stop end the wait: acceptStopped.
+// acceptFailed: poll failed ("poll_listenfd error: ..."). An accept that yields no
+// connection (an error, logged or retried, or an overflow refused) is followed by another
+// wait.
+func acceptBlocking(srv *Server, a *acceptor) int {
+	for {
+		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
+		if ready == 0 {
+			return acceptStopped
+		}
+		if ready < 0 {
+			logErrno(srv.ErrFd, "poll_listenfd", err)
+			return acceptFailed
+		}
+		connFd, peer := acceptConn(srv, a)
+		if connFd < 0 {
+			continue // nothing accepted: wait again
+		}
+		logNewConn(srv.OutFd, peer, true)
+		return connFd
 	}
 }
 

@@ -93,14 +93,10 @@ const longSleepNs = 10e6
 func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	accepted := 0
 	for {
-		connFd, peer := acceptConn(srv, acc)
-		if connFd == acceptRetry {
-			continue
-		}
+		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
 			return conns, accepted // acceptEmpty: not yet; acceptFailed: logged
 		}
-		logNewConn(srv.OutFd, peer, false)
 		conns = append(conns, connFd)
 		accepted++
 	}
