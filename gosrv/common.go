@@ -46,6 +46,9 @@ func ignoringEINTR(call func() error) error {
 	}
 }
 
+// IgnoringEINTR is ignoringEINTR for the commands (cmd/client): the same one idiom.
+func IgnoringEINTR(call func() error) error { return ignoringEINTR(call) }
+
 // OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
 // with the seed's error names. It returns -1 after logging a failure to errFd.
 func OpenListener(port, errFd int) int {
