@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // ---- comparing transcripts ----
@@ -48,6 +51,15 @@ func describeBytesDiff(what string, a, b []byte, an, bn string) string {
 	}
 	return fmt.Sprintf("%s differs at byte %d:\n  %s: %s, around it %q\n  %s: %s, around it %q",
 		what, off, an, summarize(a), ctx(a), bn, summarize(b), ctx(b))
+}
+
+// requireParity fails t unless ref and got agree, with what was compared, the first
+// differences, and both transcripts in brief.
+func requireParity(t *testing.T, what string, ref, got *transcript, refName, gotName string) {
+	t.Helper()
+	if d := diffTranscripts(ref, got, refName, gotName); d != "" {
+		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.brief(), gotName, got.brief())
+	}
 }
 
 // diffTranscripts is "" when a and b agree, else a short account of the first differences.

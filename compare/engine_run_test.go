@@ -110,6 +110,17 @@ func (r *run) waitFor(what string, cond func() bool) error {
 	return nil
 }
 
+// await waits for done to be closed (by a goroutine of the run: no polling) until the
+// scenario's deadline; failed, it says "watchdog: " and what did not finish.
+func (r *run) await(done <-chan struct{}, failed string) error {
+	select {
+	case <-done:
+		return nil
+	case <-time.After(time.Until(r.deadline)):
+		return fmt.Errorf("watchdog: %s", failed)
+	}
+}
+
 // startReading starts the connection's reader: it appends whatever arrives and records
 // how the connection ended.
 func (c *conn) startReading(r *run) {
@@ -204,10 +215,8 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 	}
 	for _, c := range r.conns {
 		if c.reading {
-			select {
-			case <-c.readDone:
-			case <-time.After(time.Until(r.deadline)):
-				return nil, fmt.Errorf("watchdog: reader of %s did not stop", c.name)
+			if err := r.await(c.readDone, "reader of "+c.name+" did not stop"); err != nil {
+				return nil, err
 			}
 		}
 	}

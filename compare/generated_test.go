@@ -457,10 +457,8 @@ func (g *genRun) awaitWrites(name string) step {
 		if w == nil {
 			return nil
 		}
-		select {
-		case <-w.last:
-		case <-time.After(time.Until(r.deadline)):
-			return fmt.Errorf("watchdog: the writes on %s did not finish", name)
+		if err := r.await(w.last, "the writes on "+name+" did not finish"); err != nil {
+			return err
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()

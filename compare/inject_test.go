@@ -300,10 +300,7 @@ func TestInject(t *testing.T) {
 // injectChecks are the rows above for the mutants (mutants_test.go).
 func injectChecks(t *testing.T) []check {
 	var cs []check
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue
-		}
+	for _, model := range availableModels(t) {
 		for _, in := range injections() {
 			if !in.models(model) {
 				continue

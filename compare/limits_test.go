@@ -257,9 +257,7 @@ func TestReuseAddr(t *testing.T) {
 	require.Equal(t, "exited 0, then exited 0", ref.Status, "C: both runs exit 0; stderr:\n%s", ref.Stderr)
 	got, err := inNetns(func() (*transcript, error) { return reuseAddr(g) })
 	require.NoError(t, err, "Go")
-	if d := diffTranscripts(ref, got, "C", "Go"); d != "" {
-		require.Failf(t, "not at parity", "%s\nC:\n%s\nGo:\n%s", d, ref.brief(), got.brief())
-	}
+	requireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- the default port, in a private network namespace ----
@@ -333,9 +331,7 @@ func TestDefaultPort(t *testing.T) {
 	require.Equal(t, `client: stdout "echo_msg: to the default port\n" stderr "" exited 0`, ref.Notes[0], "C client without a port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
-	if d := diffTranscripts(ref, got, "C", "Go"); d != "" {
-		require.Failf(t, "not at parity", "%s\nC:\n%s\nGo:\n%s", d, ref.brief(), got.brief())
-	}
+	requireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- nonblock's backoff, as strace sees it ----
@@ -435,8 +431,8 @@ func TestNonblockBackoff(t *testing.T) {
 func limitChecks(t *testing.T) []check {
 	var cs []check
 	for _, sc := range limitScenarios() {
-		for _, model := range models(t) {
-			if !sc.appliesTo(model) || unavailable(model) != "" {
+		for _, model := range availableModels(t) {
+			if !sc.appliesTo(model) {
 				continue
 			}
 			cs = append(cs, check{"limits/" + model + "/" + sc.name, func(s side) (*transcript, error) {

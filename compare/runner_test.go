@@ -86,6 +86,20 @@ func models(t *testing.T) []string {
 	return c
 }
 
+// availableModels is models without those this kernel cannot run (unavailable): the
+// checks that need a running server iterate over it; TestStandalone checks how the servers
+// say that a model is unavailable.
+func availableModels(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, model := range models(t) {
+		if unavailable(model) == "" {
+			out = append(out, model)
+		}
+	}
+	return out
+}
+
 // runOnce starts a fresh server of im and runs sc against it.
 func runOnce(sc scenario, model string, im impl) (*transcript, error) {
 	tg, err := im.start(model)
@@ -116,9 +130,7 @@ func differential(t *testing.T, sc scenario, model string, ref, port impl) {
 	}
 	got, err := runOnce(sc, model, port)
 	require.NoError(t, err, "port run")
-	if d := diffTranscripts(ref1, got, ref.name, port.name); d != "" {
-		require.Failf(t, "not at parity", "%s/%s:\n%s\n%s:\n%s\n%s:\n%s", model, sc.name, d, ref.name, ref1.brief(), port.name, got.brief())
-	}
+	requireParity(t, model+"/"+sc.name, ref1, got, ref.name, port.name)
 }
 
 // unavailable is "" where the kernel has what model needs, else the line both servers

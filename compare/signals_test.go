@@ -143,16 +143,8 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr := &transcript{}
-	ports := map[int][]string{}
-	var clients []*sigClient
-	add := func(cl *sigClient) *sigClient {
-		clients = append(clients, cl)
-		if cl.port > 0 {
-			ports[cl.port] = append(ports[cl.port], cl.name)
-		}
-		return cl
-	}
-	add(exchange("a", p.port, "before the signal"))
+	var cs sigClients
+	cs.add(exchange("a", p.port, "before the signal"))
 	// fork: a's child must have ended before s's is counted (under ASan it lingers in its
 	// leak check), so that the one left below is s's.
 	forkChildren := func(want int) error {
@@ -166,7 +158,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	}
 	var silent *sigClient
 	if c.busy {
-		silent = add(dialSig("s", p.port))
+		silent = cs.add(dialSig("s", p.port))
 		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client: stdout %q", p.out[0].String())
 		}
@@ -197,7 +189,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 				silent.sendHalfClose("while stopped")
 				silentSent = true
 			} else {
-				b = add(dialSig("b", p.port))
+				b = cs.add(dialSig("b", p.port))
 				b.sendHalfClose("while stopped")
 			}
 		}
@@ -226,7 +218,7 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 			silent.readEnd(signalTimeout)
 		}
 		if b == nil {
-			b = add(exchange("b", p.port, "after the signal"))
+			b = cs.add(exchange("b", p.port, "after the signal"))
 		} else {
 			b.readEnd(signalTimeout)
 		}
@@ -245,15 +237,10 @@ func runSignalCase(s side, c sigCase) (*transcript, error) {
 	if !p.exited() {
 		return nil, fmt.Errorf("the server did not exit after SIGTERM")
 	}
-	for _, cl := range clients {
-		cl.close()
-		tr.Conns = append(tr.Conns, cl.record())
-	}
-	stdout, stderr, err := p.logs(signalTimeout)
-	if err != nil {
+	if err := cs.finish(p, tr); err != nil {
 		return nil, err
 	}
-	tr.Stdout, tr.Stderr, tr.Status = namePorts(stdout, ports), namePorts(stderr, ports), p.status
+	tr.Status = p.status
 	return tr, nil
 }
 
@@ -328,10 +315,7 @@ func runPairs[C any](c, g side, cases []C, run func(side, C) (*transcript, error
 func TestSignals(t *testing.T) {
 	c, g := sides(t)
 	var cases []sigCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue // TestStandalone says why
-		}
+	for _, model := range availableModels(t) {
 		for _, sig := range allSignals() {
 			for _, busy := range []bool{false, true} {
 				cases = append(cases, sigCase{model: model, sig: sig, busy: busy})
@@ -359,9 +343,7 @@ func TestSignals(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server breaks the contract:\n%s", ref[i].brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -412,20 +394,16 @@ func logSignalTable(t *testing.T, cases []sigCase, ref, got []*transcript) {
 // the server stops with the SIGINT line, the silent client sees its connection end.
 func TestSignalProcessGroup(t *testing.T) {
 	c, g := sides(t)
-	var cases []string
-	for _, model := range models(t) {
-		if unavailable(model) == "" {
-			cases = append(cases, model)
-		}
-	}
+	cases := availableModels(t)
 	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*transcript, error) {
 		p, err := startSig(s.server, model, startOpts{stdout: streamRead, stderr: streamRead})
 		if err != nil {
 			return nil, err
 		}
 		defer p.kill()
-		a := exchange("a", p.port, "before the signal")
-		silent := dialSig("s", p.port)
+		var cs sigClients
+		cs.add(exchange("a", p.port, "before the signal"))
+		silent := cs.add(dialSig("s", p.port))
 		defer silent.close()
 		if !waitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client")
@@ -439,13 +417,9 @@ func TestSignalProcessGroup(t *testing.T) {
 			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
 		}
 		p.kill()
-		stdout, stderr, err := p.logs(signalTimeout)
-		if err != nil {
+		if err := cs.finish(p, tr); err != nil {
 			return nil, err
 		}
-		ports := map[int][]string{a.port: {"a"}, silent.port: {"s"}}
-		tr.Conns = []connRecord{a.record(), silent.record()}
-		tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
 		return tr, nil
 	})
 	for i, model := range cases {
@@ -456,9 +430,7 @@ func TestSignalProcessGroup(t *testing.T) {
 			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
 				s.End == "EOF" && len(tr.Notes) == 0
 			require.True(t, ok, "the C server breaks the contract:\n%s", tr.brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", model, d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, model, ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -490,15 +462,12 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr := &transcript{}
-	ports := map[int][]string{}
-	var clients []*sigClient
+	var cs sigClients
 	blocked := false
 	var lastDone chan struct{}
 	// epoll-et logs only "new conn" lines (a stream echo): it takes ~140 clients.
 	for i := 0; i < 200 && !blocked; i++ {
-		cl := dialSig(fmt.Sprintf("c%02d", i), p.port)
-		clients = append(clients, cl)
-		ports[cl.port] = []string{cl.name}
+		cl := cs.add(dialSig(fmt.Sprintf("c%02d", i), p.port))
 		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, text(uint64(i), 400)))
 		// Served (it reads its echo and the end) or the server blocked logging it.
 		done := make(chan struct{})
@@ -544,17 +513,9 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 	}
 	<-lastDone // fork: the blocked child writes, answers and ends
 	p.kill()
-	stdout, stderr, err := p.logs(signalTimeout)
-	if err != nil {
+	if err := cs.finish(p, tr); err != nil {
 		return nil, err
 	}
-	for _, cl := range clients {
-		cl.close()
-	}
-	for _, cl := range clients {
-		tr.Conns = append(tr.Conns, cl.record())
-	}
-	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
 	return tr, nil
 }
 
@@ -566,10 +527,7 @@ func runStallCase(s side, c stallCase) (*transcript, error) {
 func TestSignalsWhileLogBlocked(t *testing.T) {
 	c, g := sides(t)
 	var cases []stallCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue
-		}
+	for _, model := range availableModels(t) {
 		cases = append(cases,
 			stallCase{model, []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}},
 			stallCase{model, []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}},
@@ -589,9 +547,7 @@ func TestSignalsWhileLogBlocked(t *testing.T) {
 					(tr.Notes[0] == "after the signals: running, blocked in the write: true" || cs.model == "fork")
 				require.True(t, ok, "the C server breaks the contract (want blocked until drained, then %q):\n%s", line, tr.brief())
 			}
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -637,7 +593,8 @@ func runStreamCase(s side, c streamCase) (*transcript, error) {
 	}
 	defer p.kill()
 	tr.Notes = append(tr.Notes, fmt.Sprintf("fd 1: %s, fd 2: %s", fdKind(fdTarget(p.pid, 1)), fdKind(fdTarget(p.pid, 2))))
-	a := dialSig("a", p.port)
+	var cs sigClients
+	a := cs.add(dialSig("a", p.port))
 	defer a.close()
 	if c.stdout == streamBroken {
 		// Its "new conn" line kills the server before a sends: a sees the end, no reset.
@@ -645,19 +602,13 @@ func runStreamCase(s side, c streamCase) (*transcript, error) {
 	}
 	a.sendHalfClose("hello")
 	a.readEnd(signalTimeout)
-	ports := map[int][]string{a.port: {"a"}}
-	tr.Conns = append(tr.Conns, a.record())
 	if !p.exited() {
-		b := exchange("b", p.port, "second")
-		ports[b.port] = []string{"b"}
-		tr.Conns = append(tr.Conns, b.record())
+		cs.add(exchange("b", p.port, "second"))
 		p.send(syscall.SIGTERM)
 	}
 	tr.Status = p.wait(processTimeout)
 	p.kill()
-	stdout, stderr, err := p.logs(signalTimeout)
-	tr.Stdout, tr.Stderr = namePorts(stdout, ports), namePorts(stderr, ports)
-	return tr, err
+	return tr, cs.finish(p, tr)
 }
 
 func fdKind(target string) string {
@@ -676,10 +627,7 @@ func fdKind(target string) string {
 func TestLogStreams(t *testing.T) {
 	c, g := sides(t)
 	var cases []streamCase
-	for _, model := range models(t) {
-		if unavailable(model) != "" {
-			continue
-		}
+	for _, model := range availableModels(t) {
 		for _, io := range [][2]streamMode{
 			{streamBroken, streamRead}, {streamRead, streamBroken},
 			{streamClosed, streamRead}, {streamRead, streamClosed}, {streamClosed, streamClosed},
@@ -714,9 +662,7 @@ func TestLogStreams(t *testing.T) {
 				}
 			}
 			require.False(t, bad, "the C server breaks the contract:\n%s", tr.brief())
-			if d := diffTranscripts(ref[i], got[i], "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }

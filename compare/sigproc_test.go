@@ -455,6 +455,37 @@ func (cl *sigClient) record() connRecord {
 	return connRecord{Name: cl.name, Data: cl.data, End: end}
 }
 
+// sigClients are a run's clients, in the order they were added, and their ports' names.
+type sigClients struct {
+	list  []*sigClient
+	ports map[int][]string // a client's local port -> its name, for namePorts
+}
+
+// add registers cl and returns it: it gets a record in the transcript, and its port is
+// named in the server's log lines.
+func (cs *sigClients) add(cl *sigClient) *sigClient {
+	cs.list = append(cs.list, cl)
+	if cl.port > 0 {
+		if cs.ports == nil {
+			cs.ports = map[int][]string{}
+		}
+		cs.ports[cl.port] = append(cs.ports[cl.port], cl.name)
+	}
+	return cl
+}
+
+// finish closes every client and fills tr in with what they saw, in order, and with the
+// server's log streams (p has ended), each client's port named.
+func (cs *sigClients) finish(p *sigProc, tr *transcript) error {
+	for _, cl := range cs.list {
+		cl.close()
+		tr.Conns = append(tr.Conns, cl.record())
+	}
+	stdout, stderr, err := p.logs(signalTimeout)
+	tr.Stdout, tr.Stderr = namePorts(stdout, cs.ports), namePorts(stderr, cs.ports)
+	return err
+}
+
 // exchange is the seed's client: connect, send, half-close, read to the end.
 func exchange(name string, port int, msg string) *sigClient {
 	cl := dialSig(name, port)

@@ -419,9 +419,7 @@ func TestCommandLine(t *testing.T) {
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")
-			if d := diffTranscripts(ref, got, "C", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s", cc.name, d)
-			}
+			requireParity(t, cc.name, ref, got, "C", "Go")
 		})
 	}
 }

@@ -187,10 +187,8 @@ func awaitSent(name string) step {
 		if c.sendDone == nil {
 			return fmt.Errorf("no background send on %s", name)
 		}
-		select {
-		case <-c.sendDone:
-		case <-time.After(time.Until(r.deadline)):
-			return fmt.Errorf("watchdog: the background send on %s did not finish", name)
+		if err := r.await(c.sendDone, "the background send on "+name+" did not finish"); err != nil {
+			return err
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -259,10 +257,8 @@ func (r *run) closeLocal(c *conn) error {
 	c.mu.Unlock()
 	err := c.c.Close()
 	if reading {
-		select {
-		case <-c.readDone:
-		case <-time.After(time.Until(r.deadline)):
-			return fmt.Errorf("watchdog: reader of %s did not stop", c.name)
+		if err := r.await(c.readDone, "reader of "+c.name+" did not stop"); err != nil {
+			return err
 		}
 	}
 	return err
@@ -273,12 +269,7 @@ func awaitEnd(name string) step {
 	return connStep("await the end of "+name, name, func(r *run, c *conn) error {
 		c.startReading(r)
 		// The reader closes readDone once it has recorded the ending: no polling.
-		select {
-		case <-c.readDone:
-			return nil
-		case <-time.After(time.Until(r.deadline)):
-			return fmt.Errorf("watchdog: the end of %s did not happen before the scenario's deadline", name)
-		}
+		return r.await(c.readDone, "the end of "+name+" did not happen before the scenario's deadline")
 	})
 }
 

@@ -46,9 +46,7 @@ func TestValgrind(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].brief())
-			if d := diffTranscripts(ref[i], got[i], "C under valgrind", "Go"); d != "" {
-				require.Failf(t, "not at parity", "%s:\n%s\nC:\n%s\nGo:\n%s", cs.name(), d, ref[i].brief(), got[i].brief())
-			}
+			requireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
 		})
 	}
 }

@@ -253,6 +253,51 @@ int accept_result(const struct server *srv, struct acceptor *a, int res, struct 
 }
 
 /*
+ * The draining models' accept (epoll-et, sigio, nonblock): the next queued connection,
+ * accepted past ACCEPT_RETRY, with its "new conn IP:PORT" line written. Returns it, or
+ * ACCEPT_EMPTY once the queue is drained, or ACCEPT_FAILED (logged).
+ */
+int accept_queued(const struct server *srv, struct acceptor *a)
+{
+    struct sockaddr_in peer;
+    for (;;) {
+        int connfd = accept_conn(srv, a, &peer);
+        if (connfd == ACCEPT_RETRY)
+            continue;
+        if (connfd >= 0)
+            log_new_conn(srv->outfd, &peer, 0);
+        return connfd;
+    }
+}
+
+/*
+ * The blocking models' accept (iterative, thread): blocks until a connection is accepted
+ * and returns it, with its "new conn(IP:PORT)" line written. accept itself would block
+ * where no stop could wake it; waiting in poll on the listener and the stop eventfd
+ * instead (wait_readable) lets a stop end the wait: ACCEPT_STOPPED. ACCEPT_FAILED: poll
+ * failed ("poll_listenfd error: ..."). An accept that yields no connection (an error,
+ * logged or retried, or an overflow refused) is followed by another wait.
+ */
+int accept_blocking(const struct server *srv, struct acceptor *a)
+{
+    struct sockaddr_in peer;
+    for (;;) {
+        int ready = wait_readable(srv->listenfd, srv->stopfd);
+        if (ready == 0)
+            return ACCEPT_STOPPED;
+        if (ready < 0) {
+            log_errno(srv->errfd, "poll_listenfd", errno);
+            return ACCEPT_FAILED;
+        }
+        int connfd = accept_conn(srv, a, &peer);
+        if (connfd < 0)
+            continue; /* nothing accepted: wait again */
+        log_new_conn(srv->outfd, &peer, 1);
+        return connfd;
+    }
+}
+
+/*
  * The one-shot protocol: one recv of at most BUF_SIZE bytes, log it, send it back,
  * half-close, close. Seed departures: a failed recv is reported instead of writing
  * buf[-1]; the log line takes a length instead of writing buf[512]; MSG_NOSIGNAL turns

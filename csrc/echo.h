@@ -116,12 +116,15 @@ enum {
     ACCEPT_EMPTY = -1,  /* nothing is queued (EAGAIN: only a non-blocking listener says so) */
     ACCEPT_RETRY = -2,  /* nothing accepted, but more may be queued: call again */
     ACCEPT_FAILED = -3, /* an error, logged as "accept_listenfd error: ..." */
+    ACCEPT_STOPPED = -4, /* accept_blocking only: a stop was requested */
 };
 
 void acceptor_open(struct acceptor *a, int flags);
 void acceptor_close(struct acceptor *a);
 int accept_conn(const struct server *srv, struct acceptor *a, struct sockaddr_in *peer);
 int accept_result(const struct server *srv, struct acceptor *a, int res, struct sockaddr_in *peer);
+int accept_queued(const struct server *srv, struct acceptor *a);
+int accept_blocking(const struct server *srv, struct acceptor *a);
 void echo_once(const struct server *srv, int connfd);
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 

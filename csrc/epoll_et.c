@@ -118,14 +118,9 @@ static int flush_pending(struct conn *c, int fd)
  */
 static void accept_all(const struct server *srv, struct acceptor *acc, int epollfd, struct conns *cs)
 {
-    struct sockaddr_in peeraddr;
-    for (;;) {
-        int connfd = accept_conn(srv, acc, &peeraddr);
-        if (connfd == ACCEPT_RETRY)
-            continue;
-        if (connfd < 0)
-            return; /* ACCEPT_EMPTY: drained; ACCEPT_FAILED: logged */
-        log_new_conn(srv->outfd, &peeraddr, 0);
+    int connfd;
+    /* Until ACCEPT_EMPTY: drained (or ACCEPT_FAILED: logged). */
+    while ((connfd = accept_queued(srv, acc)) >= 0) {
         if (conn_new(cs, connfd) == NULL) {
             log_errno(srv->errfd, "malloc_conn", ENOMEM);
             close(connfd);

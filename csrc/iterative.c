@@ -16,31 +16,16 @@ int serve_iterative(const struct server *srv)
 {
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
-    struct sockaddr_in peeraddr;
-    int status = 0;
+    int connfd;
 
-    for (;;) {
-        /* accept would block here; waiting in poll instead lets a stop wake us. */
-        int ready = wait_readable(srv->listenfd, srv->stopfd);
-        if (ready == 0)
-            break;
-        if (ready < 0) {
-            log_errno(srv->errfd, "poll_listenfd", errno);
-            status = -1;
-            break;
-        }
-
-        int connfd = accept_conn(srv, &acc, &peeraddr);
-        if (connfd < 0)
-            continue;
-        log_new_conn(srv->outfd, &peeraddr, 1);
-
+    /* accept blocks (in poll, so that a stop can wake it: accept_blocking). */
+    while ((connfd = accept_blocking(srv, &acc)) >= 0) {
         /* Serve this client completely; nobody else is served meanwhile. */
-        ready = wait_readable(connfd, srv->stopfd);
+        int ready = wait_readable(connfd, srv->stopfd);
         if (ready <= 0) {
             close(connfd);
             if (ready == 0)
-                break;
+                break; /* a stop */
             log_errno(srv->errfd, "poll_connfd", errno);
             continue;
         }
@@ -48,5 +33,5 @@ int serve_iterative(const struct server *srv)
     }
 
     acceptor_close(&acc);
-    return status;
+    return connfd == ACCEPT_FAILED ? -1 : 0;
 }

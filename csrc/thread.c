@@ -122,35 +122,22 @@ int serve_thread(const struct server *srv)
 
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
-    struct sockaddr_in peeraddr;
-    int status = 0;
+    int connfd;
 
-    for (;;) {
-        /* accept would block here; waiting in poll instead lets a stop wake us. */
-        int ready = wait_readable(srv->listenfd, srv->stopfd);
-        if (ready == 0)
-            break;
-        if (ready < 0) {
-            /* The threads still end when their clients speak or the stop comes. */
-            log_errno(srv->errfd, "poll_listenfd", errno);
-            status = -1;
-            break;
-        }
-
-        int connfd = accept_conn(srv, &acc, &peeraddr);
-        if (connfd < 0)
-            continue;
-        log_new_conn(srv->outfd, &peeraddr, 1);
-
+    /* accept blocks (in poll, so that a stop can wake it: accept_blocking). */
+    while ((connfd = accept_blocking(srv, &acc)) >= 0) {
         /* The connection is the thread's from here: it closes it. */
         start_conn(srv, &threads, &attr, connfd);
     }
 
-    /* Every thread sees the same stop eventfd in its poll and finishes. */
+    /*
+     * Every thread sees the same stop eventfd in its poll and finishes; after a failed
+     * poll (ACCEPT_FAILED) they still end when their clients speak or the stop comes.
+     */
     wait_threads(&threads);
     acceptor_close(&acc);
     pthread_attr_destroy(&attr);
     pthread_cond_destroy(&threads.idle);
     pthread_mutex_destroy(&threads.mu);
-    return status;
+    return connfd == ACCEPT_FAILED ? -1 : 0;
 }

@@ -46,6 +46,9 @@ func ignoringEINTR(call func() error) error {
 	}
 }
 
+// IgnoringEINTR is ignoringEINTR for the commands (cmd/client): the same one idiom.
+func IgnoringEINTR(call func() error) error { return ignoringEINTR(call) }
+
 // OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
 // with the seed's error names. It returns -1 after logging a failure to errFd.
 func OpenListener(port, errFd int) int {
@@ -167,6 +170,8 @@ const (
 	acceptEmpty  = -1 // nothing is queued (EAGAIN: only a non-blocking listener says so)
 	acceptRetry  = -2 // nothing accepted, but more may be queued: call again
 	acceptFailed = -3 // an error, logged as "accept_listenfd error: ..."
+
+	acceptStopped = -4 // acceptBlocking only: a stop was requested
 )
 
 // openReserve opens the reserve: a descriptor that costs nothing but its number.
@@ -269,6 +274,48 @@ func acceptResult(srv *Server, a *acceptor, res int, peer *unix.SockaddrInet4) (
 	default:
 		logErrno(srv.ErrFd, "accept_listenfd", err)
 		return acceptFailed, nil
+	}
+}
+
+// acceptQueued is the draining models' accept (epoll-et, sigio, nonblock): the next queued
+// connection, accepted past acceptRetry, with its "new conn IP:PORT" line written. It
+// returns it, or acceptEmpty once the queue is drained, or acceptFailed (logged).
+func acceptQueued(srv *Server, a *acceptor) int {
+	for {
+		connFd, peer := acceptConn(srv, a)
+		if connFd == acceptRetry {
+			continue
+		}
+		if connFd >= 0 {
+			logNewConn(srv.OutFd, peer, false)
+		}
+		return connFd
+	}
+}
+
+// acceptBlocking is the blocking models' accept (iterative, thread): it blocks until a
+// connection is accepted and returns it, with its "new conn(IP:PORT)" line written. accept
+// itself would block where no stop could wake it; waiting in poll on the listener and the
+// stop eventfd instead (waitReadable) lets a stop end the wait: acceptStopped.
+// acceptFailed: poll failed ("poll_listenfd error: ..."). An accept that yields no
+// connection (an error, logged or retried, or an overflow refused) is followed by another
+// wait.
+func acceptBlocking(srv *Server, a *acceptor) int {
+	for {
+		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
+		if ready == 0 {
+			return acceptStopped
+		}
+		if ready < 0 {
+			logErrno(srv.ErrFd, "poll_listenfd", err)
+			return acceptFailed
+		}
+		connFd, peer := acceptConn(srv, a)
+		if connFd < 0 {
+			continue // nothing accepted: wait again
+		}
+		logNewConn(srv.OutFd, peer, true)
+		return connFd
 	}
 }
 
@@ -438,22 +485,6 @@ func Strerror(err error) string {
 }
 
 // ---- Go only ----
-
-// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
-// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
-// the same calls.
-func poll(fds []unix.PollFd, timeout int) (int, error) {
-	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
-	return result(n, errno)
-}
-
-// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
-// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
-// make the same calls.
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
-	return result(n, errno)
-}
 
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system

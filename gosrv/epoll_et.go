@@ -70,14 +70,10 @@ func flushPending(c *conn, fd int) error {
 // queued connections, the overflow of a descriptor limit included (acceptConn refuses it).
 func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, conns map[int]*conn) {
 	for {
-		connFd, peer := acceptConn(srv, acc)
-		if connFd == acceptRetry {
-			continue
-		}
+		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
 			return // acceptEmpty: drained; acceptFailed: logged
 		}
-		logNewConn(srv.OutFd, peer, false)
 		conns[connFd] = &conn{}
 		if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {
 			logErrno(srv.ErrFd, "addevent_epollfd", err)

@@ -122,14 +122,8 @@ func (c *forkChild) closeOtherFds() {
 //go:nocheckptr
 func (c *forkChild) waitReadable() int {
 	c.pfd = [2]unix.PollFd{{Fd: int32(c.connFd), Events: unix.POLLIN}, {Fd: int32(c.stopFd), Events: unix.POLLIN}}
-	for {
-		_, _, errno := syscall.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&c.pfd[0])), 2, ^uintptr(0)) // timeout -1
-		if errno == 0 {
-			break
-		}
-		if errno != unix.EINTR {
-			return -1
-		}
+	if _, errno := rawNoEINTR(sysPollForever, uintptr(unsafe.Pointer(&c.pfd[0])), 2, pollForever, 0, 0, 0); errno != 0 {
+		return -1
 	}
 	if c.pfd[1].Revents != 0 {
 		return 0
@@ -144,33 +138,34 @@ func (c *forkChild) waitReadable() int {
 //go:nocheckptr
 func (c *forkChild) echoOnce() {
 	buf := uintptr(unsafe.Pointer(&c.buf[0]))
-	var n uintptr
-	var errno syscall.Errno
-	for {
-		n, _, errno = syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(c.connFd), buf, BufSize, 0, 0, 0)
-		if errno != unix.EINTR {
-			break
-		}
-	}
+	n, errno := rawNoEINTR(unix.SYS_RECVFROM, uintptr(c.connFd), buf, BufSize, 0, 0, 0)
 	if errno != 0 {
 		c.logErrno("recv_connfd", errno)
 		rawClose(c.connFd)
 		return
 	}
 	c.logMsg("recv_msg: ", int(n))
-	for {
-		_, _, errno = syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(c.connFd), buf, n, unix.MSG_NOSIGNAL, 0, 0)
-		if errno != unix.EINTR {
-			break
-		}
-	}
-	if errno != 0 {
+	if _, errno = rawNoEINTR(unix.SYS_SENDTO, uintptr(c.connFd), buf, n, unix.MSG_NOSIGNAL, 0, 0); errno != 0 {
 		c.logErrno("send_connfd", errno)
 		rawClose(c.connFd)
 		return
 	}
 	syscall.RawSyscall(unix.SYS_SHUTDOWN, uintptr(c.connFd), unix.SHUT_WR, 0)
 	rawClose(c.connFd)
+}
+
+// rawNoEINTR is the child's NO_EINTR (csrc/echo.h): a raw system call, made again while it
+// fails with EINTR; the result and the errno.
+//
+//go:nosplit
+//go:norace
+func rawNoEINTR(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
+	for {
+		r, _, errno := syscall.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
+		if errno != unix.EINTR {
+			return r, errno
+		}
+	}
 }
 
 //go:nosplit
@@ -266,10 +261,7 @@ func (c *forkChild) emit(fd int) {
 	c.putByte('\n')
 	off := 0
 	for off < c.n {
-		w, _, errno := syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&c.line[off])), uintptr(c.n-off))
-		if errno == unix.EINTR {
-			continue
-		}
+		w, errno := rawNoEINTR(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&c.line[off])), uintptr(c.n-off), 0, 0, 0)
 		if errno != 0 || w == 0 {
 			return
 		}

@@ -20,28 +20,21 @@ func serveIterative(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 
-		// accept would block here; waiting in poll instead lets a stop wake us.
-		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
-		if ready == 0 {
+		// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
+		connFd := acceptBlocking(srv, &acc)
+		if connFd == acceptStopped {
 			return 0
 		}
-		if ready < 0 {
-			logErrno(srv.ErrFd, "poll_listenfd", err)
-			return -1
-		}
-
-		connFd, peer := acceptConn(srv, &acc)
 		if connFd < 0 {
-			continue
+			return -1 // acceptFailed: poll failed, logged
 		}
-		logNewConn(srv.OutFd, peer, true)
 
 		// Serve this client completely; nobody else is served meanwhile.
-		ready, err = waitReadable(connFd, srv.StopFd)
+		ready, err := waitReadable(connFd, srv.StopFd)
 		if ready <= 0 {
 			unix.Close(connFd)
 			if ready == 0 {
-				return 0
+				return 0 // a stop
 			}
 			logErrno(srv.ErrFd, "poll_connfd", err)
 			continue

@@ -122,14 +122,10 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()
-		connFd, peer := acceptConn(srv, acc)
-		if connFd == acceptRetry {
-			continue
-		}
+		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
 			return // acceptEmpty: drained; acceptFailed: logged
 		}
-		logNewConn(srv.OutFd, peer, false)
 		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
 		// flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
 		if err := armFd(connFd, tid, unix.O_NONBLOCK); err != nil {
@@ -189,10 +185,9 @@ func serveSigio(srv *Server) int {
 	sigioAcceptAll(srv, &acc, conns, tid, &slice)
 	for {
 		slice.yield() // Go only: see timeSlice
-		sig, err := sigtimedwait(&waitSet, &info, nil)
-		if err == unix.EINTR {
-			continue // the runtime's preemption signal (SIGURG) interrupted the wait
-		}
+		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
+		var sig unix.Signal
+		err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, nil); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "sigwaitinfo", err)
 			status = -1

@@ -62,27 +62,10 @@ func serveThread(srv *Server) int {
 	var live atomic.Int32
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
-	status := 0
+	var connFd int
 
-	for {
-		// accept would block here; waiting in poll instead lets a stop wake us.
-		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
-		if ready == 0 {
-			break
-		}
-		if ready < 0 {
-			// The threads still end when their clients speak or the stop comes.
-			logErrno(srv.ErrFd, "poll_listenfd", err)
-			status = -1
-			break
-		}
-
-		connFd, peer := acceptConn(srv, &acc)
-		if connFd < 0 {
-			continue
-		}
-		logNewConn(srv.OutFd, peer, true)
-
+	// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
+	for connFd = acceptBlocking(srv, &acc); connFd >= 0; connFd = acceptBlocking(srv, &acc) {
 		// The connection is the thread's from here: it closes it.
 		if live.Load() >= maxConnThreads {
 			logErrno(srv.ErrFd, "pthread_create", unix.EAGAIN)
@@ -91,15 +74,19 @@ func serveThread(srv *Server) int {
 		}
 		live.Add(1)
 		threads.Add(1)
-		go func() {
+		go func(connFd int) { // connFd is the loop's, reassigned by the next accept: pass it
 			defer threads.Done()
 			defer live.Add(-1)
 			serveConn(srv, connFd)
-		}()
+		}(connFd)
 	}
 
-	// Every thread sees the same stop eventfd in its poll and finishes.
+	// Every thread sees the same stop eventfd in its poll and finishes; after a failed poll
+	// (acceptFailed) they still end when their clients speak or the stop comes.
 	threads.Wait()
 	acc.close()
-	return status
+	if connFd == acceptFailed {
+		return -1
+	}
+	return 0
 }
