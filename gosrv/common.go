@@ -46,6 +46,9 @@ func ignoringEINTR(call func() error) error {
 	}
 }
 
+// IgnoringEINTR is ignoringEINTR for the commands (cmd/client): the same one idiom.
+func IgnoringEINTR(call func() error) error { return ignoringEINTR(call) }
+
 // OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
 // with the seed's error names. It returns -1 after logging a failure to errFd.
 func OpenListener(port, errFd int) int {
@@ -480,22 +483,6 @@ func Strerror(err error) string {
 }
 
 // ---- Go only ----
-
-// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
-// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
-// the same calls.
-func poll(fds []unix.PollFd, timeout int) (int, error) {
-	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
-	return result(n, errno)
-}
-
-// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
-// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
-// make the same calls.
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
-	return result(n, errno)
-}
 
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system
