@@ -93,15 +93,23 @@ var mutants = []mutant{
 		old:      "err := ignoringEINTR(func() error { _, err := poll(pfds, -1); return err })",
 		new:      "err := func() error { _, err := poll(pfds, -1); return err }() // mutant: EINTR is an error",
 		caughtBy: "inject/poll/poll:error=EINTR"},
-	{name: "sigio-eintr-fatal", file: "gosrv/sigio.go", old: "if err == unix.EINTR {\n\t\t\tcontinue // the runtime's preemption", new: "if err == unix.EINTR && false {\n\t\t\tcontinue // the runtime's preemption",
+	{name: "sigio-eintr-fatal", file: "gosrv/sigio.go", old: "err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, nil); return err })",
+		new:      "err := func() (err error) { sig, err = sigtimedwait(&waitSet, &info, nil); return err }() // mutant: EINTR is an error",
 		caughtBy: "inject/sigio/rt_sigtimedwait:error=EINTR"},
-	{name: "uring-enter-eintr-fatal", file: "gosrv/uring_ring.go", old: "if errno != unix.EINTR {", new: "if errno != 0 { // mutant: EINTR is an error",
+	{name: "uring-enter-eintr-fatal", file: "gosrv/uring_ring.go", old: "if errno != 0 {\n\t\t\treturn errno", new: "if errno != 0 {\n\t\t\treturn unix.EIO // mutant: EINTR is an error",
 		caughtBy: "inject/uring/io_uring_enter:error=EINTR"},
 	{name: "accept-econnaborted-logged", file: "gosrv/common.go",
 		old:      "case unix.EINTR, unix.ECONNABORTED, unix.ENETDOWN,",
 		new:      "case unix.EINTR, unix.ENETDOWN, // mutant: ECONNABORTED is an error",
 		caughtBy: "inject/nonblock/accept4:error=ECONNABORTED"},
 	// ---- error paths ----
+	{name: "emfile-not-handled", file: "gosrv/common.go", old: "case unix.EMFILE, unix.ENFILE:", new: "case unix.EMFILE + 1000, unix.ENFILE: // mutant: EMFILE logged, the connection left queued",
+		caughtBy: "fdlimit/poll"},
+	{name: "emfile-line-per-connection", file: "gosrv/common.go", old: "if !a.exhausted {\n\t\t\t\tlogErrno", new: "if true { // mutant: a line per refused connection\n\t\t\t\tlogErrno",
+		caughtBy: "fdlimit/select"},
+	{name: "queued-accept-retry-stops", file: "gosrv/common.go",
+		old: "if connFd == acceptRetry {\n\t\t\tcontinue", new: "if connFd == acceptRetry {\n\t\t\treturn acceptEmpty // mutant: a retry ends the drain",
+		caughtBy: "fdlimit/epoll-et"},
 	{name: "epoll-lt-accept-error-fatal", file: "gosrv/epoll_lt.go",
 		old: "if connFd < 0 {\n\t\t\t\t\tcontinue", new: "if connFd < 0 {\n\t\t\t\t\treturn -1 // mutant: fatal",
 		caughtBy: "inject/epoll-lt/accept4:error=ECONNABORTED"},
@@ -175,6 +183,7 @@ func standaloneChecks(t *testing.T, g side) []check {
 	cs = append(cs, limitChecks(t)...)
 	cs = append(cs, syscallChecks(t, g)...)
 	cs = append(cs, injectChecks(t)...)
+	cs = append(cs, fdlimitChecks(t)...)
 	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
@@ -255,11 +264,8 @@ func buildMutant(ctx context.Context, m mutant, dir string) (side, error) {
 // TestMutantTable: every mutant applies exactly once, names are unique, and each names the
 // check that catches it; cheap, so it runs in -short too.
 func TestMutantTable(t *testing.T) {
-	require.GreaterOrEqual(t, len(mutants), 30, "at least 30 mutants")
-	seen := map[string]bool{}
+	requireTable(t, "mutants", mutants, 30, func(m mutant) string { return m.name })
 	for _, m := range mutants {
-		require.False(t, seen[m.name], "mutant %s twice", m.name)
-		seen[m.name] = true
 		require.NotEmpty(t, m.caughtBy, "mutant %s names no check", m.name)
 		_, _, err := mutate(m)
 		assert.NoError(t, err)

@@ -164,12 +164,20 @@ func TestParity(t *testing.T) {
 	}
 }
 
-func TestScenarioTable(t *testing.T) {
-	require.GreaterOrEqual(t, len(scenarios), 30, "the suite promises at least 30 scenarios")
+// requireTable: a table of at least min rows (the suite's promise), no name twice.
+func requireTable[R any](t *testing.T, what string, rows []R, min int, name func(R) string) {
+	t.Helper()
+	require.GreaterOrEqual(t, len(rows), min, "the suite promises at least %d %s", min, what)
 	seen := map[string]bool{}
+	for _, r := range rows {
+		require.False(t, seen[name(r)], "%s: %q twice", what, name(r))
+		seen[name(r)] = true
+	}
+}
+
+func TestScenarioTable(t *testing.T) {
+	requireTable(t, "scenarios", scenarios, 30, func(sc scenario) string { return sc.name })
 	for _, sc := range scenarios {
-		require.False(t, seen[sc.name], "scenario %q twice", sc.name)
-		seen[sc.name] = true
 		n := 0
 		for _, m := range models(t) {
 			if sc.appliesTo(m) {

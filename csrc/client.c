@@ -63,9 +63,7 @@ int main(int argc, char *argv[])
     const char *msg = argv[1];
     size_t len = strlen(msg), sent = 0;
     while (sent < len) {
-        ssize_t n = send(sockfd, msg + sent, len - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = NO_EINTR(send(sockfd, msg + sent, len - sent, MSG_NOSIGNAL));
         if (n < 0)
             return fail("send_sockfd", sockfd);
         sent += (size_t)n;
@@ -79,9 +77,7 @@ int main(int argc, char *argv[])
     char buf[BUF_SIZE];
     size_t nbuf = 0;
     while (nbuf < BUF_SIZE) {
-        ssize_t n = recv(sockfd, buf + nbuf, BUF_SIZE - nbuf, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = NO_EINTR(recv(sockfd, buf + nbuf, BUF_SIZE - nbuf, 0));
         if (n < 0)
             return fail("recv_sockfd", sockfd);
         if (n == 0)

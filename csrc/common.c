@@ -107,11 +107,17 @@ int wait_readable(int fd, int stopfd)
     return 1;
 }
 
+/* fd is readable now (a zero-timeout poll: never blocks). */
+static int readable_now(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    return NO_EINTR(poll(&pfd, 1, 0)) > 0;
+}
+
 /* Non-blocking look at the stop eventfd, for loops that never block on it. */
 int stop_requested(int stopfd)
 {
-    struct pollfd pfd = { .fd = stopfd, .events = POLLIN };
-    return NO_EINTR(poll(&pfd, 1, 0)) > 0;
+    return readable_now(stopfd);
 }
 
 /* ---- the accept step ---- */
@@ -183,13 +189,6 @@ static int admit(const struct server *srv, struct acceptor *a, int connfd)
     return connfd;
 }
 
-/* The listener has a connection queued (a zero-timeout poll: never blocks). */
-static int listener_ready(int listenfd)
-{
-    struct pollfd pfd = { .fd = listenfd, .events = POLLIN };
-    return NO_EINTR(poll(&pfd, 1, 0)) > 0;
-}
-
 /*
  * Descriptor exhaustion: the reserve is given up and a queued connection accepted in its
  * place (admit decides whether it is served). With nothing queued (accept4 takes a
@@ -208,7 +207,7 @@ static int overflow(const struct server *srv, struct acceptor *a, int err, struc
     }
     close(a->reservefd);
     a->reservefd = -1;
-    if (!listener_ready(srv->listenfd))
+    if (!readable_now(srv->listenfd)) /* no connection queued */
         return ACCEPT_EMPTY;
     return accept_conn(srv, a, peer);
 }

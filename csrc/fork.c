@@ -62,8 +62,7 @@ static int child_add(struct children *ch, pid_t pid, int pidfd)
 /* Reaps child i (it has exited, or is told to by the stop eventfd) and drops its slot. */
 static void child_reap(struct children *ch, int i)
 {
-    while (waitpid(ch->pids[i], NULL, 0) < 0 && errno == EINTR)
-        ;
+    (void)NO_EINTR(waitpid(ch->pids[i], NULL, 0));
     close(ch->pfds[i].fd);
     ch->n--;
     ch->pfds[i] = ch->pfds[ch->n];
@@ -122,9 +121,7 @@ int serve_fork(const struct server *srv)
     int status = 0;
 
     for (;;) {
-        if (poll(ch.pfds, (nfds_t)ch.n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (NO_EINTR(poll(ch.pfds, (nfds_t)ch.n, -1)) < 0) {
             log_errno(srv->errfd, "poll_listenfd", errno);
             status = -1;
             break;
@@ -157,8 +154,7 @@ int serve_fork(const struct server *srv)
         close(connfd); /* the child has its own copy */
         if (child_add(&ch, pid, pidfd) < 0) {
             log_errno(srv->errfd, "malloc_children", ENOMEM);
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+            (void)NO_EINTR(waitpid(pid, NULL, 0));
             close(pidfd);
         }
     }

@@ -70,8 +70,7 @@ static void *watch_stop(void *arg)
         { .fd = w->stopfd, .events = POLLIN },
         { .fd = w->quitfd, .events = POLLIN },
     };
-    while (poll(pfd, 2, -1) < 0 && errno == EINTR)
-        ;
+    (void)NO_EINTR(poll(pfd, 2, -1));
     if (pfd[0].revents)
         tgkill(getpid(), w->tid, SIGIO);
     return NULL;
@@ -125,10 +124,7 @@ static int arm_fd(int fd, pid_t tid, int flags)
 static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
 {
     char buf[BUF_SIZE];
-    ssize_t nbuf;
-    do
-        nbuf = recv(connfd, buf, BUF_SIZE, 0);
-    while (nbuf < 0 && errno == EINTR);
+    ssize_t nbuf = NO_EINTR(recv(connfd, buf, BUF_SIZE, 0));
     if (nbuf < 0 && errno == EAGAIN)
         return 0;
     fdset_del(conns, connfd);
@@ -204,9 +200,8 @@ int serve_sigio(const struct server *srv)
     /* Connections queued before O_ASYNC was set raised no signal either. */
     accept_all(srv, &acc, &conns, tid);
     for (;;) {
-        int sig = sigwaitinfo(&waitset, &info);
-        if (sig < 0 && errno == EINTR)
-            continue; /* a handler ran (the standalone server's SIGINT): wait on */
+        /* EINTR: a handler ran (the standalone server's SIGINT): wait on. */
+        int sig = (int)NO_EINTR(sigwaitinfo(&waitset, &info));
         if (sig < 0) {
             log_errno(srv->errfd, "sigwaitinfo", errno);
             status = -1;

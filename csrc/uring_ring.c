@@ -16,6 +16,7 @@
  * An index a side writes itself is read without ordering: only that side changes it.
  */
 #include "uring_ring.h"
+#include "echo.h" /* NO_EINTR */
 
 #include <errno.h>
 #include <string.h>
@@ -92,17 +93,14 @@ struct io_uring_sqe *ring_get_sqe(struct ring *r)
 int ring_submit_and_wait(struct ring *r, unsigned wait_nr)
 {
     store_release(r->sq_tail, r->sq_local_tail);
-    for (;;) {
-        /* What the kernel has not consumed yet: after an EINTR, possibly nothing. */
-        unsigned to_submit = r->sq_local_tail - load_acquire(r->sq_head);
-        long ret = syscall(__NR_io_uring_enter, r->fd, to_submit, wait_nr,
-                           wait_nr > 0 ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
-        if (ret >= 0)
-            return 0;
-        if (errno != EINTR)
-            return -errno;
-        /* A signal interrupted the wait (the SQEs were consumed already): wait again. */
-    }
+    /*
+     * A signal may interrupt the wait (EINTR) after the SQEs were consumed: NO_EINTR
+     * evaluates the call again, arguments included, so the retry submits what the kernel
+     * has not consumed yet (possibly nothing) and waits again.
+     */
+    long ret = NO_EINTR(syscall(__NR_io_uring_enter, r->fd, r->sq_local_tail - load_acquire(r->sq_head),
+                                wait_nr, wait_nr > 0 ? IORING_ENTER_GETEVENTS : 0, NULL, 0));
+    return ret >= 0 ? 0 : -errno;
 }
 
 struct io_uring_cqe *ring_peek_cqe(struct ring *r)

@@ -46,6 +46,9 @@ func ignoringEINTR(call func() error) error {
 	}
 }
 
+// IgnoringEINTR is ignoringEINTR for the commands (cmd/client): the same one idiom.
+func IgnoringEINTR(call func() error) error { return ignoringEINTR(call) }
+
 // OpenListener makes the listening socket: socket, SO_REUSEADDR, bind 0.0.0.0:port, listen,
 // with the seed's error names. It returns -1 after logging a failure to errFd.
 func OpenListener(port, errFd int) int {
@@ -123,12 +126,18 @@ func waitReadable(fd, stopFd int) (int, error) {
 	return 1, nil
 }
 
-// stopRequested looks at the stop eventfd without blocking.
-func stopRequested(stopFd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(stopFd), Events: unix.POLLIN}}
+// readableNow: fd is readable now (a zero-timeout poll: never blocks).
+func readableNow(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	var n int
 	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
 	return n > 0
+}
+
+// stopRequested looks at the stop eventfd without blocking, for loops that never block on
+// it.
+func stopRequested(stopFd int) bool {
+	return readableNow(stopFd)
 }
 
 // ---- the accept step ----
@@ -211,14 +220,6 @@ func admit(srv *Server, a *acceptor, connFd int) int {
 	return connFd
 }
 
-// listenerReady: the listener has a connection queued (a zero-timeout poll: never blocks).
-func listenerReady(listenFd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(listenFd), Events: unix.POLLIN}}
-	var n int
-	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
-	return n > 0
-}
-
 // overflow handles descriptor exhaustion: the reserve is given up and a queued connection
 // accepted in its place (admit decides whether it is served). With nothing queued (accept4
 // takes a descriptor before it looks at the queue, so a non-blocking listener or an
@@ -235,7 +236,7 @@ func overflow(srv *Server, a *acceptor, err unix.Errno) (int, *unix.SockaddrInet
 	}
 	unix.Close(a.reserveFd)
 	a.reserveFd = -1
-	if !listenerReady(srv.ListenFd) {
+	if !readableNow(srv.ListenFd) { // no connection queued
 		return acceptEmpty, nil
 	}
 	return acceptConn(srv, a)
@@ -482,22 +483,6 @@ func Strerror(err error) string {
 }
 
 // ---- Go only ----
-
-// poll is poll(2). x/sys/unix's Poll makes ppoll instead (with a timespec it allocates
-// for a timeout of 0 or more); glibc's poll on x86-64 makes poll, and both servers make
-// the same calls.
-func poll(fds []unix.PollFd, timeout int) (int, error) {
-	n, _, errno := unix.Syscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(timeout))
-	return result(n, errno)
-}
-
-// epollWait is epoll_wait(2). x/sys/unix's EpollWait makes epoll_pwait (with no signal
-// mask: the same wait); glibc's epoll_wait on x86-64 makes epoll_wait, and both servers
-// make the same calls.
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)
-	return result(n, errno)
-}
 
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system

@@ -129,10 +129,7 @@ func serveFork(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 
-		if _, err := poll(ch.pfds, -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
+		if err := ignoringEINTR(func() error { _, err := poll(ch.pfds, -1); return err }); err != nil {
 			logErrno(srv.ErrFd, "poll_listenfd", err)
 			status = -1
 			break

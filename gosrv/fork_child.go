@@ -122,8 +122,7 @@ func (c *forkChild) closeOtherFds() {
 //go:nocheckptr
 func (c *forkChild) waitReadable() int {
 	c.pfd = [2]unix.PollFd{{Fd: int32(c.connFd), Events: unix.POLLIN}, {Fd: int32(c.stopFd), Events: unix.POLLIN}}
-	timeout := ^uintptr(0) // -1: no timeout
-	if _, errno := rawNoEINTR(unix.SYS_POLL, uintptr(unsafe.Pointer(&c.pfd[0])), 2, timeout, 0, 0, 0); errno != 0 {
+	if _, errno := rawNoEINTR(sysPollForever, uintptr(unsafe.Pointer(&c.pfd[0])), 2, pollForever, 0, 0, 0); errno != 0 {
 		return -1
 	}
 	if c.pfd[1].Revents != 0 {

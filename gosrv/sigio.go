@@ -185,10 +185,9 @@ func serveSigio(srv *Server) int {
 	sigioAcceptAll(srv, &acc, conns, tid, &slice)
 	for {
 		slice.yield() // Go only: see timeSlice
-		sig, err := sigtimedwait(&waitSet, &info, nil)
-		if err == unix.EINTR {
-			continue // the runtime's preemption signal (SIGURG) interrupted the wait
-		}
+		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
+		var sig unix.Signal
+		err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, nil); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "sigwaitinfo", err)
 			status = -1

@@ -182,19 +182,17 @@ func (r *ring) submitAndWait(waitNr uint32) error {
 	if waitNr > 0 {
 		flags = ioringEnterGetevents
 	}
-	for {
-		// What the kernel has not consumed yet: after an EINTR, possibly nothing.
+	// A signal may interrupt the wait (in Go, often the scheduler's preemption signal)
+	// after the SQEs were consumed: the retry submits what the kernel has not consumed
+	// yet (possibly nothing) and waits again.
+	return ignoringEINTR(func() error {
 		toSubmit := r.sqLocalTail - atomic.LoadUint32(r.sqHead)
 		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(waitNr), flags, 0, 0)
-		if errno == 0 {
-			return nil
-		}
-		if errno != unix.EINTR {
+		if errno != 0 {
 			return errno
 		}
-		// A signal interrupted the wait (in Go, often the scheduler's preemption
-		// signal); the SQEs were consumed already: wait again.
-	}
+		return nil
+	})
 }
 
 // peekCqe returns the oldest unseen completion, or nil.

@@ -72,10 +72,8 @@ func run(args []string) int {
 
 	msg := []byte(args[1])
 	for len(msg) > 0 {
-		n, err := unix.SendmsgN(sockFd, msg, nil, nil, unix.MSG_NOSIGNAL)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := gosrv.IgnoringEINTR(func() (err error) { n, err = unix.SendmsgN(sockFd, msg, nil, nil, unix.MSG_NOSIGNAL); return err })
 		if err != nil {
 			return fail("send_sockfd", err, sockFd)
 		}
@@ -91,10 +89,8 @@ func run(args []string) int {
 	var buf [gosrv.BufSize]byte
 	nbuf := 0
 	for nbuf < len(buf) {
-		n, _, err := unix.Recvfrom(sockFd, buf[nbuf:], 0)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := gosrv.IgnoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(sockFd, buf[nbuf:], 0); return err })
 		if err != nil {
 			return fail("recv_sockfd", err, sockFd)
 		}
