@@ -248,6 +248,11 @@ func limitRun(s side, model string, window time.Duration) (tr *transcript, cpu f
 	if !waitFor(deadline, func() bool { return decided() >= want }) {
 		return nil, 0, fmt.Errorf("only %d of %d clients decided; stdout %q, stderr %q", decided(), want, p.Stdout(), p.Stderr())
 	}
+	// fork logs a connection before it forks, and closes it a moment later when the fork
+	// fails: settled once every client has either ended or a child (a pidfd in the parent).
+	if model == "fork" && !waitFor(deadline, func() bool { return forkSettled(p.Pid(), clients) }) {
+		return nil, 0, fmt.Errorf("fork: clients neither ended nor held by a child; stdout %q, stderr %q", p.Stdout(), p.Stderr())
+	}
 	tr = &transcript{}
 	var kept []*heldClient
 	var outcome []string
@@ -323,6 +328,27 @@ func limitRun(s side, model string, window time.Duration) (tr *transcript, cpu f
 	tr.Stdout = namePorts(p.Stdout(), ports)
 	tr.Stderr = namePorts(p.Stderr(), ports)
 	return tr, cpu, nil
+}
+
+// forkSettled: every client of a fork server has either ended or is held by a child of
+// its own, which the parent holds as a pidfd.
+func forkSettled(pid int, clients []*heldClient) bool {
+	table, err := fdTable(pid)
+	if err != nil {
+		return false
+	}
+	n := 0
+	for _, e := range table {
+		if strings.HasSuffix(e, " anon_inode:[pidfd]") {
+			n++
+		}
+	}
+	for _, c := range clients {
+		if end, _ := c.ended(); end != "" {
+			n++
+		}
+	}
+	return n == len(clients)
 }
 
 // TestDescriptorLimit: every model, C against Go, with RLIMIT_NOFILE at 16 and 12 clients
