@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,51 +21,16 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
-// fdTable is pid's descriptor table: "FD KIND" lines in descriptor order, where KIND is
-// the link's target with inode numbers dropped (socket, pipe, anon_inode:[eventfd],
-// /dev/null, ...).
-func fdTable(pid int) ([]string, error) {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	type entry struct {
-		fd   int
-		kind string
-	}
-	var es []entry
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		link, err := os.Readlink(dir + "/" + e.Name())
-		if err != nil {
-			continue // closed meanwhile
-		}
-		if i := strings.Index(link, ":["); i > 0 && !strings.HasPrefix(link, "anon_inode:") {
-			link = link[:i] // socket:[123] -> socket, pipe:[456] -> pipe
-		}
-		es = append(es, entry{fd, link})
-	}
-	sort.Slice(es, func(i, j int) bool { return es[i].fd < es[j].fd })
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = fmt.Sprintf("%d %s", e.fd, e.kind)
-	}
-	return out, nil
-}
-
 // settled: pid holds what a server of model holds with held clients: the listener and a
 // socket per client, or (fork) the listener alone and a pidfd per client.
 func settled(pid int, model string, held int) bool {
-	table, err := fdTable(pid)
+	table, err := procfs.FdTable(pid)
 	if err != nil {
 		return false
 	}
@@ -128,7 +92,7 @@ func TestDescriptorTables(t *testing.T) {
 					require.True(t, waitFor(time.Now().Add(processTimeout), func() bool {
 						return settled(p.Pid(), model, held)
 					}), "%s: %d connections held", s.name, held)
-					tables[i], err = fdTable(p.Pid())
+					tables[i], err = procfs.FdTable(p.Pid())
 					require.NoError(t, err, "%s: descriptor table", s.name)
 				}()
 			}
@@ -333,7 +297,7 @@ func limitRun(s side, model string, window time.Duration) (tr *transcript, cpu f
 // forkSettled: every client of a fork server has either ended or is held by a child of
 // its own, which the parent holds as a pidfd.
 func forkSettled(pid int, clients []*heldClient) bool {
-	table, err := fdTable(pid)
+	table, err := procfs.FdTable(pid)
 	if err != nil {
 		return false
 	}
@@ -459,7 +423,7 @@ func TestThousandsOfConnections(t *testing.T) {
 					deadline := time.Now().Add(processTimeout)
 					require.True(t, waitFor(deadline, func() bool { return stdoutLines(p) >= n && settled(p.Pid(), model, n) }),
 						"%s: %d clients accepted; %d lines", s.name, n, stdoutLines(p))
-					tables[i], err = fdTable(p.Pid())
+					tables[i], err = procfs.FdTable(p.Pid())
 					require.NoError(t, err)
 					// Every client speaks while the server is stopped, so that all are ready
 					// at once when it resumes: the order of service is then the model's own

@@ -8,6 +8,7 @@ package procfs
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,42 @@ func FreeFdsBelow(pid, limit int) (int, error) {
 		}
 	}
 	return limit - taken, nil
+}
+
+// FdTable is pid's descriptor table: "FD KIND" lines in descriptor order, where KIND is
+// the link's target with inode numbers dropped (socket, pipe, anon_inode:[eventfd],
+// /dev/null, ...).
+func FdTable(pid int) ([]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		fd   int
+		kind string
+	}
+	var es []entry
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if i := strings.Index(link, ":["); i > 0 && !strings.HasPrefix(link, "anon_inode:") {
+			link = link[:i] // socket:[123] -> socket, pipe:[456] -> pipe
+		}
+		es = append(es, entry{fd, link})
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].fd < es[j].fd })
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = fmt.Sprintf("%d %s", e.fd, e.kind)
+	}
+	return out, nil
 }
 
 // FdList describes pid's open descriptors below 1024 ("3=socket:[123] 4=pipe:[456] "), for
