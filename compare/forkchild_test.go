@@ -20,13 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -69,33 +69,6 @@ func serverSocketInode(serverPort, clientPort int) (uint64, error) {
 	return 0, sc.Err()
 }
 
-// childPids lists the children of pid, made by any of its threads.
-func childPids(pid int) []int {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(s); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// holds says whether process pid has a descriptor on socket inode.
-func holds(pid int, inode uint64) bool {
-	want := fmt.Sprintf("socket:[%d]", inode)
-	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, e := range ents {
-		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && l == want {
-			return true
-		}
-	}
-	return false
-}
-
 // findChild waits until a child of the server holds connection name's socket, and it alone
 // (the parent has closed its copy), and stores the child's pid in *pid.
 func findChild(name string, pid *int) step {
@@ -110,11 +83,11 @@ func findChild(name string, pid *int) step {
 		}
 		return r.waitFor("a child of the server holding "+name+"'s socket", func() bool {
 			inode, err := serverSocketInode(r.target.Port(), c.port)
-			if err != nil || inode == 0 || holds(server, inode) {
+			if err != nil || inode == 0 || procfs.HoldsSocket(server, inode) {
 				return false
 			}
-			for _, child := range childPids(server) {
-				if holds(child, inode) {
+			for _, child := range procfs.ThreadChildren(server) {
+				if procfs.HoldsSocket(child, inode) {
 					*pid = child
 					return true
 				}
@@ -201,7 +174,7 @@ func awaitChildrenReaped() step {
 		if err != nil {
 			return err
 		}
-		return r.waitFor("the server's children reaped", func() bool { return len(childPids(server)) == 0 })
+		return r.waitFor("the server's children reaped", func() bool { return len(procfs.ThreadChildren(server)) == 0 })
 	}}
 }
 

@@ -8,6 +8,7 @@ package procfs
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,6 +121,34 @@ func FdTable(pid int) ([]string, error) {
 		out[i] = fmt.Sprintf("%d %s", e.fd, e.kind)
 	}
 	return out, nil
+}
+
+// ThreadChildren lists the children of pid made by any of its threads
+// (/proc/PID/task/*/children).
+func ThreadChildren(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// HoldsSocket says whether process pid has a descriptor on socket inode.
+func HoldsSocket(pid int, inode uint64) bool {
+	want := fmt.Sprintf("socket:[%d]", inode)
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range ents {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && l == want {
+			return true
+		}
+	}
+	return false
 }
 
 // FdList describes pid's open descriptors below 1024 ("3=socket:[123] 4=pipe:[456] "), for
