@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iomodels/iomodels/internal/procfs"
 )
 
 // ---- the run: state of one scenario against one server ----
@@ -105,9 +107,30 @@ func waitFor(until time.Time, cond func() bool) bool {
 
 func (r *run) waitFor(what string, cond func() bool) error {
 	if !waitFor(r.deadline, cond) {
-		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline", what)
+		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline%s", what, r.childrenNote())
 	}
 	return nil
+}
+
+// childrenNote describes the server's child processes for a watchdog failure (fork's
+// children: their state and the kernel function each sleeps in), so that a hang in a
+// child says where it is.
+func (r *run) childrenNote() string {
+	pid, err := r.serverPid()
+	if err != nil {
+		return ""
+	}
+	kids, err := procfs.Children(pid)
+	if err != nil || len(kids) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; the server's children (pid state wchan):")
+	for _, k := range kids {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", k.Pid))
+		fmt.Fprintf(&b, " %d %s %s;", k.Pid, k.State, wchan)
+	}
+	return b.String()
 }
 
 // await waits for done to be closed (by a goroutine of the run: no polling) until the
@@ -117,7 +140,7 @@ func (r *run) await(done <-chan struct{}, failed string) error {
 	case <-done:
 		return nil
 	case <-time.After(time.Until(r.deadline)):
-		return fmt.Errorf("watchdog: %s", failed)
+		return fmt.Errorf("watchdog: %s%s", failed, r.childrenNote())
 	}
 }
 
