@@ -105,6 +105,11 @@ func waitFor(until time.Time, cond func() bool) bool {
 	}
 }
 
+// measureUntil lets time pass until t: a measurement window (the server's CPU over it, an
+// idle spell before a client speaks), never a wait for a server, which is always waitFor
+// on a condition.
+func measureUntil(t time.Time) { time.Sleep(time.Until(t)) }
+
 func (r *run) waitFor(what string, cond func() bool) error {
 	if !waitFor(r.deadline, cond) {
 		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline%s", what, r.childrenNote())
