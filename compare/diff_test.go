@@ -53,17 +53,17 @@ func describeBytesDiff(what string, a, b []byte, an, bn string) string {
 		what, off, an, summarize(a), ctx(a), bn, summarize(b), ctx(b))
 }
 
-// requireParity fails t unless ref and got agree, with what was compared, the first
+// RequireParity fails t unless ref and got agree, with what was compared, the first
 // differences, and both transcripts in brief.
-func requireParity(t *testing.T, what string, ref, got *transcript, refName, gotName string) {
+func RequireParity(t *testing.T, what string, ref, got *Transcript, refName, gotName string) {
 	t.Helper()
-	if d := diffTranscripts(ref, got, refName, gotName); d != "" {
-		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.brief(), gotName, got.brief())
+	if d := Diff(ref, got, refName, gotName); d != "" {
+		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.Brief(), gotName, got.Brief())
 	}
 }
 
-// diffTranscripts is "" when a and b agree, else a short account of the first differences.
-func diffTranscripts(a, b *transcript, an, bn string) string {
+// Diff is "" when a and b agree, else a short account of the first differences.
+func Diff(a, b *Transcript, an, bn string) string {
 	var out []string
 	if len(a.Conns) != len(b.Conns) {
 		out = append(out, fmt.Sprintf("connections: %s has %d, %s has %d", an, len(a.Conns), bn, len(b.Conns)))
@@ -117,8 +117,8 @@ func describeLogDiff(what, x, y, an, bn string) string {
 		what, i+1, an, len(lx)-1, bn, len(ly)-1, an, line(lx), bn, line(ly))
 }
 
-// brief is a compact rendering of a transcript for failure messages.
-func (tr *transcript) brief() string {
+// Brief is a compact rendering of a transcript for failure messages.
+func (tr *Transcript) Brief() string {
 	var b strings.Builder
 	for i, c := range tr.Conns {
 		if i == 8 {

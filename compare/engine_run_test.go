@@ -24,16 +24,16 @@ import (
 
 // ---- the run: state of one scenario against one server ----
 
-// sock is a client socket: a *net.TCPConn from connect, or an *os.File around a socket
+// Sock is a client socket: a *net.TCPConn from connect, or an *os.File around a socket
 // that connectHigh made by hand. Both read, write and close through the runtime's poller.
-type sock interface {
+type Sock interface {
 	io.ReadWriteCloser
 	SetWriteDeadline(t time.Time) error
 	SyscallConn() (syscall.RawConn, error)
 }
 
-// control runs f on the socket's descriptor and returns f's error.
-func control(s sock, f func(fd int) error) error {
+// Control runs f on the socket's descriptor and returns f's error.
+func Control(s Sock, f func(fd int) error) error {
 	raw, err := s.SyscallConn()
 	if err != nil {
 		return err
@@ -45,9 +45,9 @@ func control(s sock, f func(fd int) error) error {
 	return ferr
 }
 
-type conn struct {
+type Conn struct {
 	name string
-	c    sock
+	c    Sock
 	port int
 
 	mu        sync.Mutex
@@ -60,10 +60,10 @@ type conn struct {
 	closedByU bool
 }
 
-type run struct {
-	target   target
+type Run struct {
+	target   Target
 	deadline time.Time
-	conns    map[string]*conn
+	conns    map[string]*Conn
 	names    []string // declaration order
 	notes    []string
 
@@ -75,11 +75,11 @@ type run struct {
 	orderedLines int
 }
 
-func newRun(t target, deadline time.Time) *run {
-	return &run{target: t, deadline: deadline, conns: map[string]*conn{}}
+func newRun(t Target, deadline time.Time) *Run {
+	return &Run{target: t, deadline: deadline, conns: map[string]*Conn{}}
 }
 
-func (r *run) conn(name string) (*conn, error) {
+func (r *Run) Conn(name string) (*Conn, error) {
 	c, ok := r.conns[name]
 	if !ok {
 		return nil, fmt.Errorf("no connection %q (connect it first)", name)
@@ -87,13 +87,13 @@ func (r *run) conn(name string) (*conn, error) {
 	return c, nil
 }
 
-func (r *run) note(format string, args ...any) {
+func (r *Run) Note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
 
-// waitFor polls cond every millisecond until it holds or the deadline (at most until)
+// WaitFor polls cond every millisecond until it holds or the deadline (at most until)
 // passes. It is the only way a step waits.
-func waitFor(until time.Time, cond func() bool) bool {
+func WaitFor(until time.Time, cond func() bool) bool {
 	for {
 		if cond() {
 			return true
@@ -105,13 +105,13 @@ func waitFor(until time.Time, cond func() bool) bool {
 	}
 }
 
-// measureUntil lets time pass until t: a measurement window (the server's CPU over it, an
+// MeasureUntil lets time pass until t: a measurement window (the server's CPU over it, an
 // idle spell before a client speaks), never a wait for a server, which is always waitFor
 // on a condition.
-func measureUntil(t time.Time) { time.Sleep(time.Until(t)) }
+func MeasureUntil(t time.Time) { time.Sleep(time.Until(t)) }
 
-func (r *run) waitFor(what string, cond func() bool) error {
-	if !waitFor(r.deadline, cond) {
+func (r *Run) WaitFor(what string, cond func() bool) error {
+	if !WaitFor(r.deadline, cond) {
 		return fmt.Errorf("watchdog: %s did not happen before the scenario's deadline%s", what, r.childrenNote())
 	}
 	return nil
@@ -120,8 +120,8 @@ func (r *run) waitFor(what string, cond func() bool) error {
 // childrenNote describes the server's child processes for a watchdog failure (fork's
 // children: their state and the kernel function each sleeps in), so that a hang in a
 // child says where it is.
-func (r *run) childrenNote() string {
-	pid, err := r.serverPid()
+func (r *Run) childrenNote() string {
+	pid, err := r.ServerPid()
 	if err != nil {
 		return ""
 	}
@@ -138,9 +138,9 @@ func (r *run) childrenNote() string {
 	return b.String()
 }
 
-// await waits for done to be closed (by a goroutine of the run: no polling) until the
+// Await waits for done to be closed (by a goroutine of the run: no polling) until the
 // scenario's deadline; failed, it says "watchdog: " and what did not finish.
-func (r *run) await(done <-chan struct{}, failed string) error {
+func (r *Run) Await(done <-chan struct{}, failed string) error {
 	select {
 	case <-done:
 		return nil
@@ -149,9 +149,9 @@ func (r *run) await(done <-chan struct{}, failed string) error {
 	}
 }
 
-// startReading starts the connection's reader: it appends whatever arrives and records
+// StartReading starts the connection's reader: it appends whatever arrives and records
 // how the connection ended.
-func (c *conn) startReading(r *run) {
+func (c *Conn) StartReading(r *Run) {
 	c.mu.Lock()
 	if c.reading {
 		c.mu.Unlock()
@@ -187,7 +187,7 @@ func (c *conn) startReading(r *run) {
 	}()
 }
 
-func (c *conn) snapshot() (n int, end string) {
+func (c *Conn) Snapshot() (n int, end string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.data), c.end
@@ -195,15 +195,15 @@ func (c *conn) snapshot() (n int, end string) {
 
 // ---- running a scenario ----
 
-// execute runs the steps against t and returns the transcript. The target is stopped
+// Execute runs the steps against t and returns the transcript. The target is stopped
 // before it returns, whatever happens.
-func execute(sc scenario, model string, t target, deadline time.Duration) (tr *transcript, err error) {
+func Execute(sc Scenario, model string, t Target, deadline time.Duration) (tr *Transcript, err error) {
 	if deadline == 0 {
-		deadline = scenarioDeadline
+		deadline = DefaultDeadline
 	}
 	r := newRun(t, time.Now().Add(deadline))
 	startFds := -1
-	pi, hasProc := t.(procInfo)
+	pi, hasProc := t.(ServerProcess)
 	if hasProc {
 		startFds = connFdCount(pi.ServerPid())
 	}
@@ -217,18 +217,18 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 		}
 	}()
 
-	for i, st := range sc.steps(model) {
-		if err := st.do(r); err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", i+1, st.desc, err)
+	for i, st := range sc.Steps(model) {
+		if err := st.Do(r); err != nil {
+			return nil, fmt.Errorf("step %d (%s): %w", i+1, st.Desc, err)
 		}
 	}
 
 	// Snapshot every connection, then close them all so that the server sees every end.
-	tr = &transcript{}
+	tr = &Transcript{}
 	for _, name := range r.names {
 		c := r.conns[name]
 		c.mu.Lock()
-		rec := connRecord{Name: name, Data: append([]byte(nil), c.data...), End: c.end}
+		rec := ConnRecord{Name: name, Data: append([]byte(nil), c.data...), End: c.end}
 		c.mu.Unlock()
 		if rec.End == "" {
 			rec.End = "open"
@@ -243,7 +243,7 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 	}
 	for _, c := range r.conns {
 		if c.reading {
-			if err := r.await(c.readDone, "reader of "+c.name+" did not stop"); err != nil {
+			if err := r.Await(c.readDone, "reader of "+c.name+" did not stop"); err != nil {
 				return nil, err
 			}
 		}
@@ -251,9 +251,9 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 	// The server has seen every end once its descriptor count is back where it started
 	// (it logs before it closes): only then are its logs complete.
 	if hasProc {
-		settled := waitFor(time.Now().Add(3*time.Second), func() bool { return connFdCount(pi.ServerPid()) <= startFds })
+		settled := WaitFor(time.Now().Add(3*time.Second), func() bool { return connFdCount(pi.ServerPid()) <= startFds })
 		if !settled {
-			r.note("server connections not back to %d after the clients closed: %d", startFds, connFdCount(pi.ServerPid()))
+			r.Note("server connections not back to %d after the clients closed: %d", startFds, connFdCount(pi.ServerPid()))
 		}
 	}
 	tr.Notes = r.notes
@@ -277,7 +277,7 @@ func execute(sc scenario, model string, t target, deadline time.Duration) (tr *t
 	}
 	tr.Stdout = namePorts(string(t.Stdout()), ports)
 	tr.Stderr = namePorts(string(t.Stderr()), ports)
-	if sc.unorderedLog {
+	if sc.UnorderedLog {
 		tr.Stdout = sortLinesAfter(tr.Stdout, r.orderedLines)
 	}
 	return tr, nil

@@ -26,60 +26,60 @@ import (
 	"time"
 )
 
-// scenarioDeadline bounds one run of one scenario: a hang fails with a message.
-const scenarioDeadline = 20 * time.Second
+// DefaultDeadline bounds one run of one scenario: a hang fails with a message.
+const DefaultDeadline = 20 * time.Second
 
-// target is a running server under test: in-process (native, gosrv) or a process.
-type target interface {
+// Target is a running server under test: in-process (native, gosrv) or a process.
+type Target interface {
 	Port() int
 	Stop() (status string, err error) // status: "exited N" or "killed by SIGX"
 	Stdout() []byte
 	Stderr() []byte
 }
 
-// procInfo tells where the server's descriptors and CPU time can be seen: the test's own
+// ServerProcess tells where the server's descriptors and CPU time can be seen: the test's own
 // process for in-process servers, the child for standalone ones.
-type procInfo interface {
+type ServerProcess interface {
 	ServerPid() int
 }
 
-// step is one action of a scenario. desc names it in failure messages.
-type step struct {
-	desc string
-	do   func(r *run) error
+// Step is one action of a scenario. desc names it in failure messages.
+type Step struct {
+	Desc string
+	Do   func(r *Run) error
 }
 
-// scenario is one row of the scenario table.
-type scenario struct {
-	name string
-	// models says which models the scenario applies to; nil means every model.
-	models func(model string) bool
-	// steps builds the steps for a model (most scenarios ignore the model).
-	steps func(model string) []step
-	// unorderedLog: the scenario runs clients concurrently, so the interleaving of
+// Scenario is one row of the Scenario table.
+type Scenario struct {
+	Name string
+	// Models says which Models the scenario applies to; nil means every model.
+	Models func(model string) bool
+	// Steps builds the Steps for a model (most scenarios ignore the model).
+	Steps func(model string) []Step
+	// UnorderedLog: the scenario runs clients concurrently, so the interleaving of
 	// stdout lines is a race between clients; stdout is compared as a sorted set of lines.
-	unorderedLog bool
-	// expect checks the C reference's transcript against CONTRACT.md (parity alone would
+	UnorderedLog bool
+	// Expect checks the C reference's transcript against CONTRACT.md (parity alone would
 	// pass two servers that are wrong the same way). May be nil.
-	expect func(model string, tr *transcript) error
-	// process: the scenario is about process-level behaviour; it always runs standalone.
-	process bool
+	Expect func(model string, tr *Transcript) error
+	// Process: the scenario is about Process-level behaviour; it always runs standalone.
+	Process bool
 }
 
-func (s scenario) appliesTo(model string) bool {
-	return s.models == nil || s.models(model)
+func (s Scenario) AppliesTo(model string) bool {
+	return s.Models == nil || s.Models(model)
 }
 
-// connRecord is what one connection observed.
-type connRecord struct {
+// ConnRecord is what one connection observed.
+type ConnRecord struct {
 	Name string
 	Data []byte
 	End  string // "EOF", "reset", "open" (nothing ended it), "closed" (the client closed it)
 }
 
-// transcript is everything a run observed, with ports replaced by connection names.
-type transcript struct {
-	Conns  []connRecord
+// Transcript is everything a run observed, with ports replaced by connection names.
+type Transcript struct {
+	Conns  []ConnRecord
 	Notes  []string // observations made by steps ("l: open and silent for 1s")
 	Stdout string
 	Stderr string

@@ -32,8 +32,8 @@ import (
 )
 
 // groupImpl is s.impl() with the server leading a process group of its own.
-func (s side) groupImpl() impl {
-	return impl{name: s.name, start: func(model string) (target, error) {
+func (s side) groupImpl() Impl {
+	return Impl{Name: s.name, Start: func(model string) (Target, error) {
 		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Group: true}, processTimeout)
 		if err != nil {
 			return nil, err
@@ -71,17 +71,17 @@ func serverSocketInode(serverPort, clientPort int) (uint64, error) {
 
 // findChild waits until a child of the server holds connection name's socket, and it alone
 // (the parent has closed its copy), and stores the child's pid in *pid.
-func findChild(name string, pid *int) step {
-	return step{"find the child serving " + name, func(r *run) error {
-		c, err := r.conn(name)
+func findChild(name string, pid *int) Step {
+	return Step{"find the child serving " + name, func(r *Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		server, err := r.serverPid()
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("a child of the server holding "+name+"'s socket", func() bool {
+		return r.WaitFor("a child of the server holding "+name+"'s socket", func() bool {
 			inode, err := serverSocketInode(r.target.Port(), c.port)
 			if err != nil || inode == 0 || procfs.HoldsSocket(server, inode) {
 				return false
@@ -98,16 +98,16 @@ func findChild(name string, pid *int) step {
 }
 
 // killChild sends sig to the child found for name.
-func killChild(name string, pid *int, sig syscall.Signal) step {
-	return step{fmt.Sprintf("send %v to the child serving %s", sig, name), func(r *run) error {
+func killChild(name string, pid *int, sig syscall.Signal) Step {
+	return Step{fmt.Sprintf("send %v to the child serving %s", sig, name), func(r *Run) error {
 		return os.NewSyscallError("kill", unix.Kill(*pid, sig))
 	}}
 }
 
 // signalGroup sends sig to the server's process group, as Ctrl-C in its terminal would.
-func signalGroup(sig syscall.Signal) step {
-	return step{fmt.Sprintf("send %v to the server's process group", sig), func(r *run) error {
-		server, err := r.serverPid()
+func signalGroup(sig syscall.Signal) Step {
+	return Step{fmt.Sprintf("send %v to the server's process group", sig), func(r *Run) error {
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -131,10 +131,10 @@ func procStat(pid int) ([]string, error) {
 
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
 // it cannot reap it) and notes how it died.
-func awaitZombie(name string, pid *int) step {
-	return step{"wait for the child serving " + name + " to be a zombie", func(r *run) error {
+func awaitZombie(name string, pid *int) Step {
+	return Step{"wait for the child serving " + name + " to be a zombie", func(r *Run) error {
 		var fields []string
-		if err := r.waitFor("the child serving "+name+" dead", func() bool {
+		if err := r.WaitFor("the child serving "+name+" dead", func() bool {
 			f, err := procStat(*pid)
 			fields = f
 			return err == nil && len(f) > 49 && f[0] == "Z"
@@ -145,42 +145,42 @@ func awaitZombie(name string, pid *int) step {
 		if err != nil {
 			return err
 		}
-		r.note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
+		r.Note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
 		return nil
 	}}
 }
 
 // awaitReaped waits until the child found for name is gone from /proc: its parent waited
 // for it (this process, a subreaper, never does).
-func awaitReaped(name string, pid *int) step {
-	return step{"wait for the child serving " + name + " to be reaped", func(r *run) error {
-		if err := r.waitFor("the child serving "+name+" reaped", func() bool {
+func awaitReaped(name string, pid *int) Step {
+	return Step{"wait for the child serving " + name + " to be reaped", func(r *Run) error {
+		if err := r.WaitFor("the child serving "+name+" reaped", func() bool {
 			_, err := os.Stat(fmt.Sprintf("/proc/%d", *pid))
 			return errors.Is(err, os.ErrNotExist)
 		}); err != nil {
 			st, _ := procStat(*pid)
 			return fmt.Errorf("%w (a zombie left behind? stat %q)", err, st)
 		}
-		r.note("child of %s: reaped", name)
+		r.Note("child of %s: reaped", name)
 		return nil
 	}}
 }
 
 // awaitChildrenReaped waits until the server has no child process left, zombie or not: it
 // has reaped every one (for every model but fork, at once).
-func awaitChildrenReaped() step {
-	return step{"wait until the server has reaped its children", func(r *run) error {
-		server, err := r.serverPid()
+func awaitChildrenReaped() Step {
+	return Step{"wait until the server has reaped its children", func(r *Run) error {
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("the server's children reaped", func() bool { return len(procfs.ThreadChildren(server)) == 0 })
+		return r.WaitFor("the server's children reaped", func() bool { return len(procfs.ThreadChildren(server)) == 0 })
 	}}
 }
 
 // awaitServerExit waits for the server to exit by itself; its status is the exit code.
-func awaitServerExit() step {
-	return step{"wait for the server to exit", func(r *run) error {
+func awaitServerExit() Step {
+	return Step{"wait for the server to exit", func(r *Run) error {
 		p, ok := r.target.(process)
 		if !ok {
 			return errors.New("target is not a process")
@@ -192,28 +192,28 @@ func awaitServerExit() step {
 }
 
 // forkChildScenarios are the contract's fork-child cases.
-func forkChildScenarios() []scenario {
+func forkChildScenarios() []Scenario {
 	hello, later := []byte("after the kill"), []byte("a new client")
-	var out []scenario
+	var out []Scenario
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
 		// Two clients wait in their children; one child is killed while the parent is
 		// held: that child dies of the signal (the stop handler of the parent is not its),
 		// its client sees end of file; the parent, resumed, reaps it and serves on: the
 		// other child answers, a new client is served, and the stop is the usual SIGTERM.
 		name := strings.ToLower(standalone.SignalName(sig))
-		out = append(out, scenario{
-			name:    "fork-kill-one-child-" + name,
-			models:  only("fork"),
-			process: true,
-			steps: func(string) []step {
+		out = append(out, Scenario{
+			Name:    "fork-kill-one-child-" + name,
+			Models:  only("fork"),
+			Process: true,
+			Steps: func(string) []Step {
 				var pa, pb int
-				return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-					pauseServer(), killChild("a", &pa, sig), awaitEnd("a"), awaitZombie("a", &pa),
+				return Seq(Connect("a"), Connect("b"), AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+					pauseServer(), killChild("a", &pa, sig), AwaitEnd("a"), awaitZombie("a", &pa),
 					resumeServer(), awaitReaped("a", &pa),
-					send("b", hello), halfClose("b"), awaitEnd("b"), awaitReaped("b", &pb),
-					client("c", later))
+					Send("b", hello), HalfClose("b"), AwaitEnd("b"), awaitReaped("b", &pb),
+					Client("c", later))
 			},
-			expect: func(_ string, tr *transcript) error {
+			Expect: func(_ string, tr *Transcript) error {
 				want := []string{"child of a: killed by " + standalone.SignalName(sig), "child of a: reaped", "child of b: reaped"}
 				if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 					return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
@@ -237,16 +237,16 @@ func forkChildScenarios() []scenario {
 	}
 	// Signal 33, which both servers ignore (CONTRACT.md § Faults), is ignored by a child
 	// too: the child serves on as if nothing had been sent.
-	out = append(out, scenario{
-		name:    "fork-child-ignores-signal-33",
-		models:  only("fork"),
-		process: true,
-		steps: func(string) []step {
+	out = append(out, Scenario{
+		Name:    "fork-child-ignores-signal-33",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []Step {
 			var pa int
-			return seq(connect("a"), awaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
-				send("a", hello), halfClose("a"), awaitEnd("a"), awaitReaped("a", &pa))
+			return Seq(Connect("a"), AwaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
+				Send("a", hello), HalfClose("a"), AwaitEnd("a"), awaitReaped("a", &pa))
 		},
-		expect: func(_ string, tr *transcript) error {
+		Expect: func(_ string, tr *Transcript) error {
 			if a, _ := tr.conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
 				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
 			}
@@ -259,18 +259,18 @@ func forkChildScenarios() []scenario {
 	// Ctrl-C: SIGINT to the whole group, while two clients wait in their children and the
 	// parent is held. Each child dies of SIGINT; the parent, resumed, stops on it, reaps
 	// both, prints its final line and exits 0.
-	out = append(out, scenario{
-		name:    "fork-group-sigint",
-		models:  only("fork"),
-		process: true,
-		steps: func(string) []step {
+	out = append(out, Scenario{
+		Name:    "fork-group-sigint",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []Step {
 			var pa, pb int
-			return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-				pauseServer(), signalGroup(syscall.SIGINT), awaitEnd("a"), awaitEnd("b"),
+			return Seq(Connect("a"), Connect("b"), AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+				pauseServer(), signalGroup(syscall.SIGINT), AwaitEnd("a"), AwaitEnd("b"),
 				awaitZombie("a", &pa), awaitZombie("b", &pb), resumeServer(), awaitServerExit(),
 				awaitReaped("a", &pa), awaitReaped("b", &pb))
 		},
-		expect: func(_ string, tr *transcript) error {
+		Expect: func(_ string, tr *Transcript) error {
 			want := []string{"child of a: killed by SIGINT", "child of b: killed by SIGINT", "child of a: reaped", "child of b: reaped"}
 			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
@@ -291,7 +291,7 @@ func forkChildScenarios() []scenario {
 
 // wantStopLine: exit 0, and stderr is "listening on" and the final line naming sig, nothing
 // else (a child dies silently).
-func wantStopLine(tr *transcript, sig string) error {
+func wantStopLine(tr *Transcript, sig string) error {
 	want := "listening on 0.0.0.0:PORT\nsignal: " + sig + "   close server ... done\n"
 	if tr.Status != "exited 0" || tr.Stderr != want {
 		return fmt.Errorf("want stderr %q and exited 0, got %q, %s", want, tr.Stderr, tr.Status)
@@ -307,9 +307,9 @@ func TestForkChild(t *testing.T) {
 	require.NoError(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "becoming a child subreaper")
 	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	for _, sc := range forkChildScenarios() {
-		t.Run(sc.name, func(t *testing.T) {
+		t.Run(sc.Name, func(t *testing.T) {
 			base := takeBaseline()
-			differential(t, sc, "fork", c.groupImpl(), g.groupImpl())
+			Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
 			base.check(t)
 		})
 	}

@@ -169,7 +169,7 @@ const mutantDeadline = 5 * time.Second
 // check is one standalone comparison: it runs a side and returns its transcript.
 type check struct {
 	name string
-	run  func(s side) (*transcript, error)
+	run  func(s side) (*Transcript, error)
 }
 
 // standaloneChecks lists the command-line cases, the limits, the system-call sequences,
@@ -184,19 +184,19 @@ func standaloneChecks(t *testing.T, g side) []check {
 	cs = append(cs, syscallChecks(t, g)...)
 	cs = append(cs, injectChecks(t)...)
 	cs = append(cs, fdlimitChecks(t)...)
-	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
 			continue
 		}
 		for _, sc := range all {
-			if !sc.appliesTo(model) {
+			if !sc.AppliesTo(model) {
 				continue
 			}
-			cs = append(cs, check{model + "/" + sc.name, func(s side) (*transcript, error) {
+			cs = append(cs, check{model + "/" + sc.Name, func(s side) (*Transcript, error) {
 				im := s.impl()
-				im.deadline = mutantDeadline
-				return runOnce(sc, model, im)
+				im.Deadline = mutantDeadline
+				return RunOnce(sc, model, im)
 			}})
 		}
 	}
@@ -282,10 +282,10 @@ func TestMutants(t *testing.T) {
 	// The reference's transcripts, computed once and shared by every mutant.
 	refs := make([]struct {
 		once sync.Once
-		tr   *transcript
+		tr   *Transcript
 		err  error
 	}, len(checks))
-	reference := func(i int) (*transcript, error) {
+	reference := func(i int) (*Transcript, error) {
 		refs[i].once.Do(func() { refs[i].tr, refs[i].err = checks[i].run(c) })
 		return refs[i].tr, refs[i].err
 	}
@@ -331,7 +331,7 @@ func TestMutants(t *testing.T) {
 					t.Logf("caught by %s: the mutant's run failed: %v", ch.name, err)
 					return
 				}
-				if d := diffTranscripts(ref, got, "C", "mutant"); d != "" {
+				if d := Diff(ref, got, "C", "mutant"); d != "" {
 					lines := strings.SplitN(d, "\n", 4)
 					for i := range lines {
 						if len(lines[i]) > 160 {

@@ -50,7 +50,7 @@ type serveThread interface {
 }
 
 // inProcessAs finds the in-process server behind the target as a T.
-func inProcessAs[T any](tg target) (T, bool) {
+func inProcessAs[T any](tg Target) (T, bool) {
 	var zero T
 	ip, ok := tg.(inProcess)
 	if !ok {
@@ -77,8 +77,8 @@ type hold struct {
 // recvs, or in its sleep), uring (stopped before submitting the last connection's RECV)
 // and sigio (stopped before arming the last connection for signals). A blocked log write
 // stops it at one known point: in the middle of accepting h.
-func holdServer(h *hold) step {
-	return step{"hold the server's stdout", func(r *run) error {
+func holdServer(h *hold) Step {
+	return Step{"hold the server's stdout", func(r *Run) error {
 		var p *logpipe.Pipe
 		if sh, ok := r.target.(stdoutHolder); ok { // standalone: the server's descriptor 1
 			p, h.fd = sh.StdoutPipe(), 1
@@ -88,7 +88,7 @@ func holdServer(h *hold) step {
 		} else {
 			return errors.New("target has no stdout pipe to hold")
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -105,12 +105,12 @@ func holdServer(h *hold) step {
 func (p process) StdoutPipe() *logpipe.Pipe { return p.p.StdoutPipe() }
 
 // awaitHeld waits until a thread of the server is blocked in write(2) on its held stdout.
-func awaitHeld(h *hold) step {
-	return step{"await the server blocked on its held stdout", func(r *run) error {
+func awaitHeld(h *hold) Step {
+	return Step{"await the server blocked on its held stdout", func(r *Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
-		return r.waitFor("a thread blocked in write(2) on the server's stdout", func() bool {
+		return r.WaitFor("a thread blocked in write(2) on the server's stdout", func() bool {
 			return threadBlockedInWrite(h.pid, h.fd)
 		})
 	}}
@@ -136,8 +136,8 @@ func threadBlockedInWrite(pid, fd int) bool {
 }
 
 // releaseServer lets a held server go on: SIGCONT, or the stdout pipe drains again.
-func releaseServer(h *hold) step {
-	return step{"release the server", func(r *run) error {
+func releaseServer(h *hold) Step {
+	return Step{"release the server", func(r *Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
@@ -150,15 +150,15 @@ func releaseServer(h *hold) step {
 // sendAcked writes p in one write and waits until the server's kernel has acknowledged
 // every byte (the client's send queue is empty): the bytes are then in the server's
 // socket, whatever the scheduling, before the next step.
-func sendAcked(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), func(r *run) error {
-		if err := send(name, p).do(r); err != nil {
+func sendAcked(name string, p []byte) Step {
+	return Step{fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), func(r *Run) error {
+		if err := Send(name, p).Do(r); err != nil {
 			return err
 		}
-		c, _ := r.conn(name)
-		return r.waitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
+		c, _ := r.Conn(name)
+		return r.WaitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
 			n := -1
-			control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return nil })
+			Control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return nil })
 			return n == 0
 		})
 	}}
@@ -179,14 +179,14 @@ var rxTimestampsOn = func() int {
 
 // timestamps asks the kernel to timestamp what each connection receives (SO_TIMESTAMPNS),
 // before anything arrives.
-func timestamps(names ...string) step {
-	return step{"timestamp what " + strings.Join(names, ", ") + " receive", func(r *run) error {
+func timestamps(names ...string) Step {
+	return Step{"timestamp what " + strings.Join(names, ", ") + " receive", func(r *Run) error {
 		for _, name := range names {
-			c, err := r.conn(name)
+			c, err := r.Conn(name)
 			if err != nil {
 				return err
 			}
-			if err := control(c.c, func(fd int) error {
+			if err := Control(c.c, func(fd int) error {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 			}); err != nil {
 				return os.NewSyscallError("setsockopt SO_TIMESTAMPNS", err)
@@ -200,15 +200,15 @@ func timestamps(names ...string) step {
 // timestamp, and notes the connections in the order the server answered them: "order of
 // service: c1 c3 c2". The byte is kept in the connection's data; a reader started later
 // reads the rest.
-func noteServiceOrder(names ...string) step {
-	return step{"note the order of service of " + strings.Join(names, ", "), func(r *run) error {
+func noteServiceOrder(names ...string) Step {
+	return Step{"note the order of service of " + strings.Join(names, ", "), func(r *Run) error {
 		type answer struct {
 			name string
 			at   int64
 		}
 		var answers []answer
 		for _, name := range names {
-			c, err := r.conn(name)
+			c, err := r.Conn(name)
 			if err != nil {
 				return err
 			}
@@ -221,8 +221,8 @@ func noteServiceOrder(names ...string) step {
 			var at int64
 			got := false
 			var rerr error
-			if err := r.waitFor("a reply on "+name, func() bool {
-				control(c.c, func(fd int) error {
+			if err := r.WaitFor("a reply on "+name, func() bool {
+				Control(c.c, func(fd int) error {
 					at, got, rerr = recvFirstByte(fd, c)
 					return nil
 				})
@@ -240,14 +240,14 @@ func noteServiceOrder(names ...string) step {
 		for i, a := range answers {
 			order[i] = a.name
 		}
-		r.note("order of service: %s", strings.Join(order, " "))
+		r.Note("order of service: %s", strings.Join(order, " "))
 		return nil
 	}}
 }
 
 // recvFirstByte reads one byte from the non-blocking socket fd with its receive timestamp
 // and appends it to c's data; got is false while nothing has arrived.
-func recvFirstByte(fd int, c *conn) (at int64, got bool, err error) {
+func recvFirstByte(fd int, c *Conn) (at int64, got bool, err error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(16))
 	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_DONTWAIT)
@@ -304,18 +304,18 @@ var wantOrder = map[string]string{
 // c3 c1 c5 c2 c4, each acknowledged before the next; the server is released and serves
 // all five from one wake-up. The order of service is noted from the replies' timestamps
 // and, for the one-shot models, is the order of the recv_msg lines.
-func orderHeld() scenario {
+func orderHeld() Scenario {
 	msgs := make([][]byte, len(orderNames))
 	for i, name := range orderNames {
 		msgs[i] = []byte("order " + name + " " + strconv.Itoa(i))
 	}
-	return scenario{
-		name:   "order-held-5",
-		models: multiplexing,
-		steps: func(model string) []step {
+	return Scenario{
+		Name:   "order-held-5",
+		Models: multiplexing,
+		Steps: func(model string) []Step {
 			h := &hold{}
-			s := seq(connectHigh(orderNames...), timestamps(orderNames...), awaitStdoutLines(len(orderNames)),
-				holdServer(h), connectHigh("h"), awaitHeld(h))
+			s := Seq(ConnectHigh(orderNames...), timestamps(orderNames...), AwaitStdoutLines(len(orderNames)),
+				holdServer(h), ConnectHigh("h"), awaitHeld(h))
 			for _, i := range orderSends {
 				s = append(s, sendAcked(orderNames[i], msgs[i]))
 			}
@@ -328,13 +328,13 @@ func orderHeld() scenario {
 			}
 			for _, name := range orderNames {
 				if streamModel(model) {
-					s = append(s, halfClose(name))
+					s = append(s, HalfClose(name))
 				}
-				s = append(s, awaitEnd(name))
+				s = append(s, AwaitEnd(name))
 			}
 			return s
 		},
-		expect: func(model string, tr *transcript) error {
+		Expect: func(model string, tr *Transcript) error {
 			var es []expectation
 			for i, name := range orderNames {
 				es = append(es, wantEcho(name, msgs[i]))
@@ -346,7 +346,7 @@ func orderHeld() scenario {
 			if streamModel(model) {
 				es = append(es, wantNote("order of service: "+want))
 			}
-			es = append(es, func(model string, tr *transcript) error {
+			es = append(es, func(model string, tr *Transcript) error {
 				if streamModel(model) {
 					return nil
 				}
@@ -370,11 +370,11 @@ func orderHeld() scenario {
 // service fixed: every connection is accepted first (their lines in connection order),
 // the server is held while each sends and half-closes (acknowledged in turn), and serves
 // them all from one wake-up once released. Nothing is sorted.
-func concurrentHeld(names []string, msgs [][]byte) []step {
+func concurrentHeld(names []string, msgs [][]byte) []Step {
 	h := &hold{}
-	s := seq(connectHigh(names...), awaitStdoutLines(len(names)), holdServer(h), connectHigh("h"), awaitHeld(h))
+	s := Seq(ConnectHigh(names...), AwaitStdoutLines(len(names)), holdServer(h), ConnectHigh("h"), awaitHeld(h))
 	for i, name := range names {
-		s = append(s, sendAcked(name, msgs[i]), halfClose(name))
+		s = append(s, sendAcked(name, msgs[i]), HalfClose(name))
 	}
-	return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
+	return append(append(s, releaseServer(h)), each(names, AwaitEnd)...)
 }

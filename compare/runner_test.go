@@ -25,12 +25,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// impl starts one implementation of a model.
-type impl struct {
-	name  string
-	start func(model string) (target, error)
-	// deadline overrides scenarioDeadline (the mutants use a shorter one).
-	deadline time.Duration
+// Impl starts one implementation of a model.
+type Impl struct {
+	Name  string
+	Start func(model string) (Target, error)
+	// Deadline overrides scenarioDeadline (the mutants use a shorter one).
+	Deadline time.Duration
 }
 
 // inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
@@ -57,14 +57,14 @@ func (s inProcess) Stop() (string, error) {
 }
 
 var (
-	cInProcess = impl{name: "C", start: func(model string) (target, error) {
+	cInProcess = Impl{Name: "C", Start: func(model string) (Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
 		return inProcess{s}, nil
 	}}
-	goInProcess = impl{name: "Go", start: func(model string) (target, error) {
+	goInProcess = Impl{Name: "Go", Start: func(model string) (Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -100,37 +100,37 @@ func availableModels(t *testing.T) []string {
 	return out
 }
 
-// runOnce starts a fresh server of im and runs sc against it.
-func runOnce(sc scenario, model string, im impl) (*transcript, error) {
-	tg, err := im.start(model)
+// RunOnce starts a fresh server of im and runs sc against it.
+func RunOnce(sc Scenario, model string, im Impl) (*Transcript, error) {
+	tg, err := im.Start(model)
 	if err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", im.name, model, err)
+		return nil, fmt.Errorf("%s: start %s: %w", im.Name, model, err)
 	}
-	tr, err := execute(sc, model, tg, im.deadline)
+	tr, err := Execute(sc, model, tg, im.Deadline)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", im.name, err)
+		return nil, fmt.Errorf("%s: %w", im.Name, err)
 	}
 	return tr, nil
 }
 
-// differential runs sc on the reference twice and on the port once, and fails on any
+// Compare runs sc on the reference twice and on the port once, and fails on any
 // difference, showing both transcripts in brief.
-func differential(t *testing.T, sc scenario, model string, ref, port impl) {
+func Compare(t *testing.T, sc Scenario, model string, ref, port Impl) {
 	t.Helper()
-	ref1, err := runOnce(sc, model, ref)
+	ref1, err := RunOnce(sc, model, ref)
 	require.NoError(t, err, "reference run 1")
-	ref2, err := runOnce(sc, model, ref)
+	ref2, err := RunOnce(sc, model, ref)
 	require.NoError(t, err, "reference run 2")
-	if d := diffTranscripts(ref1, ref2, ref.name+"#1", ref.name+"#2"); d != "" {
+	if d := Diff(ref1, ref2, ref.Name+"#1", ref.Name+"#2"); d != "" {
 		require.Failf(t, "reference is not deterministic", "%s/%s: the reference disagrees with itself:\n%s\nrun 1:\n%s\nrun 2:\n%s",
-			model, sc.name, d, ref1.brief(), ref2.brief())
+			model, sc.Name, d, ref1.Brief(), ref2.Brief())
 	}
-	if sc.expect != nil {
-		assert.NoError(t, sc.expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.name, ref1.brief())
+	if sc.Expect != nil {
+		assert.NoError(t, sc.Expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.Name, ref1.Brief())
 	}
-	got, err := runOnce(sc, model, port)
+	got, err := RunOnce(sc, model, port)
 	require.NoError(t, err, "port run")
-	requireParity(t, model+"/"+sc.name, ref1, got, ref.name, port.name)
+	RequireParity(t, model+"/"+sc.Name, ref1, got, ref.Name, port.Name)
 }
 
 // unavailable is "" where the kernel has what model needs, else the line both servers
@@ -151,12 +151,12 @@ func TestParity(t *testing.T) {
 				t.Skipf("%s unavailable: %s", model, reason) // TestStandalone checks how the servers say it
 			}
 			for _, sc := range scenarios {
-				if !sc.appliesTo(model) || sc.process {
+				if !sc.AppliesTo(model) || sc.Process {
 					continue // process-level scenarios need a process: TestStandalone
 				}
-				t.Run(sc.name, func(t *testing.T) {
+				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					differential(t, sc, model, cInProcess, goInProcess)
+					Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -176,20 +176,20 @@ func requireTable[R any](t *testing.T, what string, rows []R, min int, name func
 }
 
 func TestScenarioTable(t *testing.T) {
-	requireTable(t, "scenarios", scenarios, 30, func(sc scenario) string { return sc.name })
+	requireTable(t, "scenarios", scenarios, 30, func(sc Scenario) string { return sc.Name })
 	for _, sc := range scenarios {
 		n := 0
 		for _, m := range models(t) {
-			if sc.appliesTo(m) {
+			if sc.AppliesTo(m) {
 				n++
 			}
 		}
-		assert.Positive(t, n, "scenario %q applies to no model", sc.name)
+		assert.Positive(t, n, "scenario %q applies to no model", sc.Name)
 	}
 	for _, m := range models(t) {
 		n := 0
 		for _, sc := range scenarios {
-			if sc.appliesTo(m) {
+			if sc.AppliesTo(m) {
 				n++
 			}
 		}
@@ -215,7 +215,7 @@ func (b baseline) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var fds, gs int
 	var kids []string
-	ok := waitFor(deadline, func() bool {
+	ok := WaitFor(deadline, func() bool {
 		fds, gs, kids = fdCount(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})

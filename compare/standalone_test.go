@@ -94,8 +94,8 @@ type signaler interface {
 	Send(sig syscall.Signal) error             // send sig
 }
 
-func (s side) impl() impl {
-	return impl{name: s.name, start: func(model string) (target, error) {
+func (s side) impl() Impl {
+	return Impl{Name: s.name, Start: func(model string) (Target, error) {
 		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
@@ -106,8 +106,8 @@ func (s side) impl() impl {
 
 // signalServer sends sig to a standalone server in the middle of a scenario; its status is
 // the exit code.
-func signalServer(sig syscall.Signal) step {
-	return step{"signal " + sig.String(), func(r *run) error {
+func signalServer(sig syscall.Signal) Step {
+	return Step{"signal " + sig.String(), func(r *Run) error {
 		s, ok := r.target.(signaler)
 		if !ok {
 			return fmt.Errorf("target is not a process")
@@ -119,7 +119,7 @@ func signalServer(sig syscall.Signal) step {
 }
 
 // signaled is the target as a process of its own, for a process-level step.
-func (r *run) signaled() (signaler, error) {
+func (r *Run) signaled() (signaler, error) {
 	s, ok := r.target.(signaler)
 	if !ok {
 		return nil, fmt.Errorf("target is not a process")
@@ -129,8 +129,8 @@ func (r *run) signaled() (signaler, error) {
 
 // pauseServer stops the server's process (SIGSTOP) and waits until every thread of it is
 // stopped: from then on the kernel queues what the server would otherwise take at once.
-func pauseServer() step {
-	return step{"pause the server (SIGSTOP)", func(r *run) error {
+func pauseServer() Step {
+	return Step{"pause the server (SIGSTOP)", func(r *Run) error {
 		s, err := r.signaled()
 		if err != nil {
 			return err
@@ -138,17 +138,17 @@ func pauseServer() step {
 		if err := s.Send(syscall.SIGSTOP); err != nil {
 			return err
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("every thread of the server stopped", func() bool { return allStopped(pid) })
+		return r.WaitFor("every thread of the server stopped", func() bool { return allStopped(pid) })
 	}}
 }
 
 // resumeServer continues the server's process (SIGCONT).
-func resumeServer() step {
-	return step{"resume the server (SIGCONT)", func(r *run) error {
+func resumeServer() Step {
+	return Step{"resume the server (SIGCONT)", func(r *Run) error {
 		s, err := r.signaled()
 		if err != nil {
 			return err
@@ -163,12 +163,12 @@ func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
 // for a process of its own: in process it would limit the test.
-func limitSigpending(n uint64) step {
-	return step{fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), func(r *run) error {
+func limitSigpending(n uint64) Step {
+	return Step{fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), func(r *Run) error {
 		if _, err := r.signaled(); err != nil {
 			return err
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -179,27 +179,27 @@ func limitSigpending(n uint64) step {
 
 // processScenarios need a process: signals, a stopped process, a process's limits. They
 // run only against the standalone programs.
-func processScenarios() []scenario {
-	var out []scenario
+func processScenarios() []Scenario {
+	var out []Scenario
 	for _, sig := range []struct {
 		sig  syscall.Signal
 		name string
 	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
 		line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", sig.name, int(sig.sig))
-		out = append(out, scenario{
+		out = append(out, Scenario{
 			// A served client, then a stalled one, then the signal: the server prints the
 			// seed's line, closes the stalled connection and exits 0.
-			name:    "signal-" + strings.ToLower(sig.name),
-			process: true,
-			steps: func(model string) []step {
+			Name:    "signal-" + strings.ToLower(sig.name),
+			Process: true,
+			Steps: func(model string) []Step {
 				lines := 3 // new conn a, recv_msg, new conn s
 				if streamModel(model) {
 					lines = 2
 				}
-				return seq(client("a", []byte("before the signal")), connect("s"), awaitStdoutLines(lines),
-					signalServer(sig.sig), awaitEnd("s"))
+				return Seq(Client("a", []byte("before the signal")), Connect("s"), AwaitStdoutLines(lines),
+					signalServer(sig.sig), AwaitEnd("s"))
 			},
-			expect: func(model string, tr *transcript) error {
+			Expect: func(model string, tr *Transcript) error {
 				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != "exited 0" {
 					return fmt.Errorf("want stderr ending %q and exited 0, got %q, %s", line, tr.Stderr, tr.Status)
 				}
@@ -224,23 +224,23 @@ func processScenarios() []scenario {
 // real-time 40) and looks at every descriptor once, by ascending number: it serves all n
 // in accept order, not in the order they sent. Compared unsorted: Go walked its map, in
 // random order, until it walked the descriptors in order as C does.
-func sigioQueueOverflow(n int) scenario {
+func sigioQueueOverflow(n int) Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name:    "sigio-signal-queue-overflow",
-		models:  only("sigio"),
-		process: true,
-		steps: func(string) []step {
+	return Scenario{
+		Name:    "sigio-signal-queue-overflow",
+		Models:  only("sigio"),
+		Process: true,
+		Steps: func(string) []Step {
 			h := &hold{}
-			s := seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n),
-				holdServer(h), connectQuiet("h"), awaitHeld(h))
+			s := Seq(limitSigpending(3), each(names, ConnectQuiet), AwaitStdoutLines(n),
+				holdServer(h), ConnectQuiet("h"), awaitHeld(h))
 			for i := n - 1; i >= 0; i-- {
 				s = append(s, sendAcked(names[i], msgs[i]))
 			}
-			return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
+			return append(append(s, releaseServer(h)), each(names, AwaitEnd)...)
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
-			func(model string, tr *transcript) error {
+		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
+			func(model string, tr *Transcript) error {
 				lines := strings.Split(tr.Stdout, "\n")
 				for i := range names {
 					// n accept lines, h's, then the answers.
@@ -257,7 +257,7 @@ func sigioQueueOverflow(n int) scenario {
 // standalone servers: C (twice, for noise) against Go.
 func TestStandalone(t *testing.T) {
 	c, g := sides(t)
-	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -271,12 +271,12 @@ func TestStandalone(t *testing.T) {
 				t.Skipf("%s unavailable: %s", model, reason)
 			}
 			for _, sc := range all {
-				if !sc.appliesTo(model) {
+				if !sc.AppliesTo(model) {
 					continue
 				}
-				t.Run(sc.name, func(t *testing.T) {
+				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					differential(t, sc, model, c.impl(), g.impl())
+					Compare(t, sc, model, c.impl(), g.impl())
 					base.check(t)
 				})
 			}
@@ -289,17 +289,17 @@ func TestStandalone(t *testing.T) {
 // cliCase runs one side's programs and returns what they printed and their exit codes.
 type cliCase struct {
 	name string
-	run  func(s side) (*transcript, error)
+	run  func(s side) (*Transcript, error)
 	// expect checks the reference's transcript; may be nil.
-	expect func(tr *transcript) error
+	expect func(tr *Transcript) error
 }
 
-func exited(stdout, stderr, status string) *transcript {
-	return &transcript{Stdout: stdout, Stderr: stderr, Status: status}
+func exited(stdout, stderr, status string) *Transcript {
+	return &Transcript{Stdout: stdout, Stderr: stderr, Status: status}
 }
 
-func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
-	return func(tr *transcript) error {
+func wantExit(code int, stderrPrefix string) func(tr *Transcript) error {
+	return func(tr *Transcript) error {
 		if want := fmt.Sprintf("exited %d", code); tr.Status != want || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
 			return fmt.Errorf("want %s and stderr starting %q, got %s, stderr %q", want, stderrPrefix, tr.Status, tr.Stderr)
 		}
@@ -309,7 +309,7 @@ func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 
 // withServer runs f with a fresh standalone server of s (model) and adds the server's
 // stdout (client ports hidden) to the transcript's notes.
-func withServer(s side, model string, f func(port int) (*transcript, error)) (*transcript, error) {
+func withServer(s side, model string, f func(port int) (*Transcript, error)) (*Transcript, error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, err
@@ -324,8 +324,8 @@ func withServer(s side, model string, f func(port int) (*transcript, error)) (*t
 	return tr, err
 }
 
-func serverArgs(name string, args []string, expect func(*transcript) error) cliCase {
-	return cliCase{"server-" + name, func(s side) (*transcript, error) {
+func serverArgs(name string, args []string, expect func(*Transcript) error) cliCase {
+	return cliCase{"server-" + name, func(s side) (*Transcript, error) {
 		out, errs, status, err := standalone.Run(processTimeout, s.server, args...)
 		return exited(out, errs, status), err
 	}, expect}
@@ -333,9 +333,9 @@ func serverArgs(name string, args []string, expect func(*transcript) error) cliC
 
 // clientArgs runs the client with args against a fresh server of the same side; PORT in
 // args stands for the server's port, CLOSED for a port nothing listens on.
-func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
-	return cliCase{"client-" + name, func(s side) (*transcript, error) {
-		return withServer(s, "iterative", func(port int) (*transcript, error) {
+func clientArgs(name string, args []string, expect func(*Transcript) error) cliCase {
+	return cliCase{"client-" + name, func(s side) (*Transcript, error) {
+		return withServer(s, "iterative", func(port int) (*Transcript, error) {
 			closed, release, err := standalone.ClosedPort()
 			if err != nil {
 				return nil, err
@@ -366,7 +366,7 @@ func cliCases() []cliCase {
 		cases = append(cases, serverArgs("bad-port-"+strconv.Quote(port), []string{"iterative", port},
 			wantExit(1, `server: bad port "`+port+`": want a number from 0 to 65535`)))
 	}
-	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*transcript, error) {
+	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*Transcript, error) {
 		// A loopback listener holds the port, so binding 0.0.0.0 on it fails.
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
@@ -397,8 +397,8 @@ func cliCases() []cliCase {
 	return cases
 }
 
-func wantEchoOut(msg string) func(*transcript) error {
-	return func(tr *transcript) error {
+func wantEchoOut(msg string) func(*Transcript) error {
+	return func(tr *Transcript) error {
 		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != "exited 0" || tr.Stderr != "" {
 			return fmt.Errorf("want stdout %q, exited 0, no stderr; got %q, %s, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
 		}
@@ -419,7 +419,7 @@ func TestCommandLine(t *testing.T) {
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")
-			requireParity(t, cc.name, ref, got, "C", "Go")
+			RequireParity(t, cc.name, ref, got, "C", "Go")
 		})
 	}
 }
@@ -428,7 +428,7 @@ func TestCommandLine(t *testing.T) {
 // output must not depend on which language either side is written in.
 func TestClientsCross(t *testing.T) {
 	c, g := sides(t)
-	msg := "cross: " + string(text(42, 40))
+	msg := "cross: " + string(Text(42, 40))
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -437,7 +437,7 @@ func TestClientsCross(t *testing.T) {
 			var outs []string
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
-					tr, err := withServer(srv, model, func(port int) (*transcript, error) {
+					tr, err := withServer(srv, model, func(port int) (*Transcript, error) {
 						out, errs, status, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
 						return exited(out, errs, status), err
 					})
@@ -467,7 +467,7 @@ func TestNonblockIdleCPU(t *testing.T) {
 	}
 	var samples []*sample
 	for _, s := range []side{c, g} {
-		tg, err := s.impl().start("nonblock")
+		tg, err := s.impl().Start("nonblock")
 		require.NoError(t, err, "%s: starting the nonblock server", s.name)
 		p := tg.(process)
 		t.Cleanup(p.p.Kill)
@@ -479,7 +479,7 @@ func TestNonblockIdleCPU(t *testing.T) {
 		s.before, err = cpuTime(s.server.ServerPid())
 		require.NoError(t, err, "%s: reading CPU time", s.side.name)
 	}
-	measureUntil(start.Add(window))
+	MeasureUntil(start.Add(window))
 	elapsed := time.Since(start)
 	for _, s := range samples {
 		after, err := cpuTime(s.server.ServerPid())

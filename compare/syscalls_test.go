@@ -436,11 +436,11 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 	if streamModel(model) {
 		lines = 2
 	}
-	tr, err := execute(scenario{name: "one-connection", steps: func(string) []step {
+	tr, err := Execute(Scenario{Name: "one-connection", Steps: func(string) []Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"), awaitChildrenReaped(),
-			connect("s"), awaitStdoutLines(lines), stopServer())
+		return Seq(Connect("a"), sendWithFin("a", []byte("hello, strace")), AwaitEnd("a"), awaitChildrenReaped(),
+			Connect("s"), AwaitStdoutLines(lines), StopServer())
 	}}, model, stracedTarget{p, pid}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
@@ -454,14 +454,14 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
 // the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
 // many reads it makes does not depend on when the FIN arrives.
-func sendWithFin(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), func(r *run) error {
-		c, err := r.conn(name)
+func sendWithFin(name string, p []byte) Step {
+	return Step{fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), func(r *Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
 		cork := func(on int) error {
-			return control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
+			return Control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
 		if err := cork(1); err != nil {
 			return err
@@ -470,7 +470,7 @@ func sendWithFin(name string, p []byte) step {
 		if _, err := c.c.Write(p); err != nil {
 			return err
 		}
-		if err := control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
+		if err := Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
 			return err
 		}
 		return cork(0)
@@ -479,8 +479,8 @@ func sendWithFin(name string, p []byte) step {
 
 // syscallCheck is the sequence of one model as a transcript (one note per call), for the
 // mutants; errSkip without strace.
-func syscallCheck(model string) func(s side) (*transcript, error) {
-	return func(s side) (*transcript, error) {
+func syscallCheck(model string) func(s side) (*Transcript, error) {
+	return func(s side) (*Transcript, error) {
 		strace, err := exec.LookPath("strace")
 		if err != nil {
 			return nil, errSkip{"strace not found"}
@@ -489,7 +489,7 @@ func syscallCheck(model string) func(s side) (*transcript, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
+		return &Transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
 	}
 }
 
@@ -523,7 +523,7 @@ func (s stracedTarget) Stop() (string, error) {
 // tracedChild is strace's child: the server.
 func tracedChild(pid int) (int, error) {
 	var kids []string
-	waitFor(time.Now().Add(processTimeout), func() bool {
+	WaitFor(time.Now().Add(processTimeout), func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 		kids = strings.Fields(string(b))
 		return len(kids) > 0

@@ -45,8 +45,8 @@ func TestValgrind(t *testing.T) {
 	for i, cs := range cases {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
-			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].brief())
-			requireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
+			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].Brief())
+			RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
 		})
 	}
 }
