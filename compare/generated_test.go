@@ -56,6 +56,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -90,12 +91,12 @@ type genScript []genOp
 
 // genContent is the bytes a send op sends.
 func genContent(op genOp) []byte {
-	p := Payload(op.Seed, op.Size)
+	p := parity.Payload(op.Seed, op.Size)
 	switch op.Kind {
 	case "text":
-		return Text(op.Seed, op.Size)
+		return parity.Text(op.Seed, op.Size)
 	case "nul":
-		t := Text(op.Seed, op.Size)
+		t := parity.Text(op.Seed, op.Size)
 		for i := range t {
 			if p[i]%7 == 0 {
 				t[i] = 0
@@ -159,8 +160,8 @@ func (s *genSim) conn(name string) *genConn {
 }
 
 // settle waits until the server did what the model predicts.
-func (s *genSim) settle() []Step {
-	return []Step{AwaitStdoutLines(s.stdout), AwaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
+func (s *genSim) settle() []parity.Step {
+	return []parity.Step{parity.AwaitStdoutLines(s.stdout), parity.AwaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
 }
 
 // serve marks c finished by the server.
@@ -176,13 +177,13 @@ func recvLines(msg []byte) int {
 
 // streamDrained makes a stream connection read and waits until every byte it sent came
 // back: the server is then waiting in epoll, not echoing.
-func (s *genSim) streamDrained(c *genConn) []Step {
-	st := []Step{s.g.awaitWrites(c.name)}
+func (s *genSim) streamDrained(c *genConn) []parity.Step {
+	st := []parity.Step{s.g.awaitWrites(c.name)}
 	if !c.reading {
 		c.reading = true
-		st = append(st, StartReading(c.name))
+		st = append(st, parity.StartReading(c.name))
 	}
-	return append(st, AwaitBytes(c.name, c.sent))
+	return append(st, parity.AwaitBytes(c.name, c.sent))
 }
 
 // valid says whether op may come now.
@@ -225,7 +226,7 @@ func (s *genSim) valid(op genOp) bool {
 }
 
 // apply moves the model past op and returns op's steps, waits included. op must be valid.
-func (s *genSim) apply(op genOp) []Step {
+func (s *genSim) apply(op genOp) []parity.Step {
 	name := op.Conn
 	if op.Op == "connect" {
 		c := &genConn{name: name, clientOpen: true, reading: !op.Quiet}
@@ -233,17 +234,17 @@ func (s *genSim) apply(op genOp) []Step {
 		s.clients++
 		s.serverHeld++
 		s.stdout++ // new conn
-		var st []Step
+		var st []parity.Step
 		switch {
 		case op.Rcvbuf > 0:
-			st = []Step{connectSmallRcvbuf(name, op.Rcvbuf)}
+			st = []parity.Step{connectSmallRcvbuf(name, op.Rcvbuf)}
 			if !op.Quiet {
-				st = append(st, StartReading(name))
+				st = append(st, parity.StartReading(name))
 			}
 		case op.Quiet:
-			st = []Step{ConnectQuiet(name)}
+			st = []parity.Step{parity.ConnectQuiet(name)}
 		default:
-			st = []Step{Connect(name)}
+			st = []parity.Step{parity.Connect(name)}
 		}
 		return append(st, s.settle()...)
 	}
@@ -253,42 +254,42 @@ func (s *genSim) apply(op genOp) []Step {
 		msg := genContent(op)
 		if s.stream {
 			c.sent += len(msg)
-			st := []Step{s.g.write(name, splitParts(msg, op.Parts))}
+			st := []parity.Step{s.g.write(name, splitParts(msg, op.Parts))}
 			if c.reading {
-				st = append(st, AwaitBytes(name, c.sent))
+				st = append(st, parity.AwaitBytes(name, c.sent))
 			}
 			return st
 		}
-		st := []Step{Send(name, msg)}
+		st := []parity.Step{parity.Send(name, msg)}
 		if op.Parts > 1 {
-			st = []Step{SendCorked(name, splitParts(msg, op.Parts)...)}
+			st = []parity.Step{parity.SendCorked(name, splitParts(msg, op.Parts)...)}
 		}
 		s.stdout += recvLines(msg)
 		s.serve(c)
 		st = append(st, s.settle()...)
 		if c.reading {
-			st = append(st, AwaitEnd(name))
+			st = append(st, parity.AwaitEnd(name))
 		}
 		return st
 	case "halfclose":
 		c.halfClosed = true
 		if s.stream {
-			st := append(s.streamDrained(c), HalfClose(name), AwaitEnd(name))
+			st := append(s.streamDrained(c), parity.HalfClose(name), parity.AwaitEnd(name))
 			s.stderr++ // peer close conn...
 			s.serve(c)
 			return append(st, s.settle()...)
 		}
-		st := []Step{HalfClose(name)}
+		st := []parity.Step{parity.HalfClose(name)}
 		if !c.served {
 			s.stdout++ // recv_msg: (empty)
 			s.serve(c)
 			if c.reading {
-				st = append(st, AwaitEnd(name))
+				st = append(st, parity.AwaitEnd(name))
 			}
 		}
 		return append(st, s.settle()...)
 	case "reset", "close":
-		var st []Step
+		var st []parity.Step
 		if !c.served {
 			if s.stream {
 				st = s.streamDrained(c)
@@ -300,47 +301,47 @@ func (s *genSim) apply(op genOp) []Step {
 			}
 			s.serve(c)
 		} else if !s.stream && c.reading {
-			st = append(st, AwaitEnd(name)) // the reply is read before the client closes
+			st = append(st, parity.AwaitEnd(name)) // the reply is read before the client closes
 		}
 		c.clientOpen = false
 		s.clients--
 		if op.Op == "reset" {
-			st = append(st, Reset(name))
+			st = append(st, parity.Reset(name))
 		} else {
-			st = append(st, Close(name))
+			st = append(st, parity.Close(name))
 		}
 		return append(st, s.settle()...)
 	case "read":
 		c.reading = true
-		st := []Step{StartReading(name)}
+		st := []parity.Step{parity.StartReading(name)}
 		if s.stream {
-			return append(st, AwaitBytes(name, c.sent))
+			return append(st, parity.AwaitBytes(name, c.sent))
 		}
 		if c.served {
-			st = append(st, AwaitEnd(name))
+			st = append(st, parity.AwaitEnd(name))
 		}
 		return st
 	case "readsome":
 		c.readSome += op.Size
-		return []Step{s.g.readSome(name, op.Size)}
+		return []parity.Step{s.g.readSome(name, op.Size)}
 	case "pause":
 		had := 0
 		if s.stream {
 			had = c.sent
 		}
-		return []Step{ExpectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
+		return []parity.Step{parity.ExpectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
 	}
 	panic("genSim: unknown op " + op.Op)
 }
 
 // finish closes every connection still open, in order, each awaited.
-func (s *genSim) finish() []Step {
-	var st []Step
+func (s *genSim) finish() []parity.Step {
+	var st []parity.Step
 	for _, c := range s.conns {
 		if c.clientOpen {
 			if !s.stream && c.served && !c.reading {
 				c.reading = true
-				st = append(st, StartReading(c.name), AwaitEnd(c.name))
+				st = append(st, parity.StartReading(c.name), parity.AwaitEnd(c.name))
 			}
 			st = append(st, s.apply(genOp{Op: "close", Conn: c.name})...)
 		}
@@ -349,13 +350,13 @@ func (s *genSim) finish() []Step {
 }
 
 // steps are the script's steps for model, with their waits: a scenario's steps.
-func (gs genScript) steps(model string) []Step {
+func (gs genScript) steps(model string) []parity.Step {
 	g := &genRun{}
 	s := newGenSim(model, g)
-	st := []Step{g.begin()}
+	st := []parity.Step{g.begin()}
 	for i, op := range gs {
 		if !s.valid(op) {
-			return []Step{{fmt.Sprintf("op %d (%+v)", i+1, op), func(*Run) error {
+			return []parity.Step{{Desc: fmt.Sprintf("op %d (%+v)", i+1, op), Do: func(*parity.Run) error {
 				return fmt.Errorf("op %d %+v is not valid at this point of the script for %s", i+1, op, model)
 			}}}
 		}
@@ -380,8 +381,8 @@ type genWriter struct {
 }
 
 // begin counts the sockets before the first connection.
-func (g *genRun) begin() Step {
-	return Step{"count the sockets at the start", func(r *Run) error {
+func (g *genRun) begin() parity.Step {
+	return parity.Step{Desc: "count the sockets at the start", Do: func(r *parity.Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -393,8 +394,8 @@ func (g *genRun) begin() Step {
 
 // awaitSockets waits until the server's process holds base plus the predicted sockets
 // (and fork's pidfds): the server's, and in process the clients' too, in the same table.
-func (g *genRun) awaitSockets(clients, server int) Step {
-	return Step{fmt.Sprintf("await %d client and %d server sockets", clients, server), func(r *Run) error {
+func (g *genRun) awaitSockets(clients, server int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("await %d client and %d server sockets", clients, server), Do: func(r *parity.Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -411,8 +412,8 @@ func (g *genRun) awaitSockets(clients, server int) Step {
 
 // write writes parts, one write each, in the background and after every earlier write on
 // the connection: a stream's reader may be quiet, and the write then waits for it.
-func (g *genRun) write(name string, parts [][]byte) Step {
-	return Step{fmt.Sprintf("write %d parts on %s in the background", len(parts), name), func(r *Run) error {
+func (g *genRun) write(name string, parts [][]byte) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("write %d parts on %s in the background", len(parts), name), Do: func(r *parity.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -429,14 +430,14 @@ func (g *genRun) write(name string, parts [][]byte) Step {
 		prev, done := w.last, make(chan struct{})
 		w.last = done
 		g.mu.Unlock()
-		c.c.SetWriteDeadline(r.deadline)
+		c.Sock().SetWriteDeadline(r.Deadline())
 		go func() {
 			defer close(done)
 			if prev != nil {
 				<-prev
 			}
 			for _, p := range parts {
-				if _, err := c.c.Write(p); err != nil {
+				if _, err := c.Sock().Write(p); err != nil {
 					g.mu.Lock()
 					w.err = err
 					g.mu.Unlock()
@@ -449,8 +450,8 @@ func (g *genRun) write(name string, parts [][]byte) Step {
 }
 
 // awaitWrites waits until every background write on name is done.
-func (g *genRun) awaitWrites(name string) Step {
-	return Step{"await the background writes on " + name, func(r *Run) error {
+func (g *genRun) awaitWrites(name string) parity.Step {
+	return parity.Step{Desc: "await the background writes on " + name, Do: func(r *parity.Run) error {
 		g.mu.Lock()
 		w := g.writers[name]
 		g.mu.Unlock()
@@ -467,21 +468,19 @@ func (g *genRun) awaitWrites(name string) Step {
 }
 
 // readSome reads exactly n bytes from a quiet connection into its data.
-func (g *genRun) readSome(name string, n int) Step {
-	return Step{fmt.Sprintf("read %d bytes on %s", n, name), func(r *Run) error {
+func (g *genRun) readSome(name string, n int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("read %d bytes on %s", n, name), Do: func(r *parity.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		if rd, ok := c.c.(interface{ SetReadDeadline(time.Time) error }); ok {
-			rd.SetReadDeadline(r.deadline)
+		if rd, ok := c.Sock().(interface{ SetReadDeadline(time.Time) error }); ok {
+			rd.SetReadDeadline(r.Deadline())
 			defer rd.SetReadDeadline(time.Time{})
 		}
 		buf := make([]byte, n)
-		got, err := io.ReadFull(c.c, buf)
-		c.mu.Lock()
-		c.data = append(c.data, buf[:got]...)
-		c.mu.Unlock()
+		got, err := io.ReadFull(c.Sock(), buf)
+		c.Received(buf[:got])
 		return err
 	}}
 }
@@ -560,10 +559,10 @@ func genDraw(t *rapid.T, model string) genScript {
 
 // genRunDiff runs the script on C twice and Go once; "" when all agree.
 func genRunDiff(model string, gs genScript) string {
-	sc := Scenario{Name: "generated", Models: only(model), Steps: gs.steps}
-	run := func(im Impl) (*Transcript, error) {
+	sc := parity.Scenario{Name: "generated", Models: only(model), Steps: gs.steps}
+	run := func(im parity.Impl) (*parity.Transcript, error) {
 		im.Deadline = genDeadline
-		return RunOnce(sc, model, im)
+		return parity.RunOnce(sc, model, im)
 	}
 	c1, err := run(cInProcess)
 	if err != nil {
@@ -573,14 +572,14 @@ func genRunDiff(model string, gs genScript) string {
 	if err != nil {
 		return "C run 2 failed: " + err.Error()
 	}
-	if d := Diff(c1, c2, "C#1", "C#2"); d != "" {
+	if d := parity.Diff(c1, c2, "C#1", "C#2"); d != "" {
 		return "reference is not deterministic (a defect of the generator: it must control this):\n" + d
 	}
 	g, err := run(goInProcess)
 	if err != nil {
 		return "Go run failed: " + err.Error()
 	}
-	if d := Diff(c1, g, "C", "Go"); d != "" {
+	if d := parity.Diff(c1, g, "C", "Go"); d != "" {
 		return "not at parity:\n" + d + "\nC:\n" + c1.Brief() + "\nGo:\n" + g.Brief()
 	}
 	return ""

@@ -9,7 +9,6 @@ package compare
 // retried away.
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -18,20 +17,13 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// Impl starts one implementation of a model.
-type Impl struct {
-	Name  string
-	Start func(model string) (Target, error)
-	// Deadline overrides scenarioDeadline (the mutants use a shorter one).
-	Deadline time.Duration
-}
 
 // inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
 type inProcessServer interface {
@@ -57,14 +49,14 @@ func (s inProcess) Stop() (string, error) {
 }
 
 var (
-	cInProcess = Impl{Name: "C", Start: func(model string) (Target, error) {
+	cInProcess = parity.Impl{Name: "C", Start: func(model string) (parity.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
 		return inProcess{s}, nil
 	}}
-	goInProcess = Impl{Name: "Go", Start: func(model string) (Target, error) {
+	goInProcess = parity.Impl{Name: "Go", Start: func(model string) (parity.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -100,39 +92,6 @@ func availableModels(t *testing.T) []string {
 	return out
 }
 
-// RunOnce starts a fresh server of im and runs sc against it.
-func RunOnce(sc Scenario, model string, im Impl) (*Transcript, error) {
-	tg, err := im.Start(model)
-	if err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", im.Name, model, err)
-	}
-	tr, err := Execute(sc, model, tg, im.Deadline)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", im.Name, err)
-	}
-	return tr, nil
-}
-
-// Compare runs sc on the reference twice and on the port once, and fails on any
-// difference, showing both transcripts in brief.
-func Compare(t *testing.T, sc Scenario, model string, ref, port Impl) {
-	t.Helper()
-	ref1, err := RunOnce(sc, model, ref)
-	require.NoError(t, err, "reference run 1")
-	ref2, err := RunOnce(sc, model, ref)
-	require.NoError(t, err, "reference run 2")
-	if d := Diff(ref1, ref2, ref.Name+"#1", ref.Name+"#2"); d != "" {
-		require.Failf(t, "reference is not deterministic", "%s/%s: the reference disagrees with itself:\n%s\nrun 1:\n%s\nrun 2:\n%s",
-			model, sc.Name, d, ref1.Brief(), ref2.Brief())
-	}
-	if sc.Expect != nil {
-		assert.NoError(t, sc.Expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.Name, ref1.Brief())
-	}
-	got, err := RunOnce(sc, model, port)
-	require.NoError(t, err, "port run")
-	RequireParity(t, model+"/"+sc.Name, ref1, got, ref.Name, port.Name)
-}
-
 // unavailable is "" where the kernel has what model needs, else the line both servers
 // print when they cannot start it: io_uring_setup fails with ENOSYS on old kernels and
 // with EPERM under kernel.io_uring_disabled or seccomp.
@@ -156,7 +115,7 @@ func TestParity(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					Compare(t, sc, model, cInProcess, goInProcess)
+					parity.Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -176,7 +135,7 @@ func requireTable[R any](t *testing.T, what string, rows []R, min int, name func
 }
 
 func TestScenarioTable(t *testing.T) {
-	requireTable(t, "scenarios", scenarios, 30, func(sc Scenario) string { return sc.Name })
+	requireTable(t, "scenarios", scenarios, 30, func(sc parity.Scenario) string { return sc.Name })
 	for _, sc := range scenarios {
 		n := 0
 		for _, m := range models(t) {
@@ -215,7 +174,7 @@ func (b baseline) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var fds, gs int
 	var kids []string
-	ok := WaitFor(deadline, func() bool {
+	ok := parity.WaitFor(deadline, func() bool {
 		fds, gs, kids = fdCount(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"golang.org/x/sys/unix"
 )
@@ -47,10 +48,10 @@ func only(names ...string) func(string) bool {
 
 // ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
-type expectation func(model string, tr *Transcript) error
+type expectation func(model string, tr *parity.Transcript) error
 
-func expects(es ...expectation) func(string, *Transcript) error {
-	return func(model string, tr *Transcript) error {
+func expects(es ...expectation) func(string, *parity.Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		var errs []string
 		for _, e := range es {
 			if err := e(model, tr); err != nil {
@@ -62,15 +63,6 @@ func expects(es ...expectation) func(string, *Transcript) error {
 		}
 		return nil
 	}
-}
-
-func (tr *Transcript) conn(name string) (ConnRecord, bool) {
-	for _, c := range tr.Conns {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return ConnRecord{}, false
 }
 
 // oneShotReply is what a one-shot server answers to msg sent in one piece.
@@ -91,14 +83,14 @@ func logged(msg []byte) string {
 
 // wantEcho: name received want and then end of stream.
 func wantEcho(name string, msg []byte) expectation {
-	return func(model string, tr *Transcript) error {
-		c, ok := tr.conn(name)
+	return func(model string, tr *parity.Transcript) error {
+		c, ok := tr.Conn(name)
 		if !ok {
 			return fmt.Errorf("no connection %s", name)
 		}
 		want := reply(model, msg)
 		if !bytes.Equal(c.Data, want) {
-			return fmt.Errorf("%s", describeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
+			return fmt.Errorf("%s", parity.DescribeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
 		}
 		if c.End != "EOF" {
 			return fmt.Errorf("%s ended %s, want EOF", name, c.End)
@@ -110,7 +102,7 @@ func wantEcho(name string, msg []byte) expectation {
 // wantServed: the server logged name's connection and (one-shot) its message, each once,
 // and (stream) "peer close conn..." once per connection on stderr.
 func wantServed(name string, msg []byte) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		nc := "new conn 127.0.0.1:<" + name + ">\n"
 		if parens(model) {
 			nc = "new conn(127.0.0.1:<" + name + ">)\n"
@@ -130,7 +122,7 @@ func wantServed(name string, msg []byte) expectation {
 
 // wantLines: stdout has exactly n lines for n clients served (no duplicated lines).
 func wantStdoutLines(perClient, clients int) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		want := perClient * clients
 		if perClient == 0 {
 			want = 2 * clients
@@ -146,7 +138,7 @@ func wantStdoutLines(perClient, clients int) expectation {
 }
 
 func wantStderrContains(s string) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if !strings.Contains(tr.Stderr, s) {
 			return fmt.Errorf("stderr lacks %q", s)
 		}
@@ -155,7 +147,7 @@ func wantStderrContains(s string) expectation {
 }
 
 func wantNote(s string) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		for _, n := range tr.Notes {
 			if strings.Contains(n, s) {
 				return nil
@@ -177,7 +169,7 @@ func servedAll(names []string, msgs [][]byte) []expectation {
 // wantAcceptOrder: stdout begins with one "new conn" line per connection, in the order the
 // connections were made (a model that logs on accept, before any data came).
 func wantAcceptOrder(names []string) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		lines := strings.SplitAfter(tr.Stdout, "\n")
 		for i, name := range names {
 			want := "new conn 127.0.0.1:<" + name + ">\n"
@@ -195,19 +187,19 @@ func wantAcceptOrder(names []string) expectation {
 // wantCleanStop: the server's stop returned 0 and, standalone, its last line is the
 // seed's line for the SIGTERM that stopped it.
 func wantCleanStop() expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if tr.Status != "exited 0" {
 			return fmt.Errorf("%s after the stop, want exited 0", tr.Status)
 		}
 		if strings.Contains(tr.Stderr, "signal: ") && !strings.HasSuffix(tr.Stderr, "\nsignal: SIGTERM(15)   close server ... done\n") {
-			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", tr.lastLine())
+			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", lastLine(tr))
 		}
 		return nil
 	}
 }
 
 func wantStdout(want string) expectation {
-	return func(model string, tr *Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if tr.Stdout != want {
 			return fmt.Errorf("stdout %q, want %q", tr.Stdout, want)
 		}
@@ -216,17 +208,17 @@ func wantStdout(want string) expectation {
 }
 
 // echoScenario is the seed's client with one message.
-func echoScenario(name string, msg []byte) Scenario {
-	return Scenario{
+func echoScenario(name string, msg []byte) parity.Scenario {
+	return parity.Scenario{
 		Name:   name,
-		Steps:  func(string) []Step { return Client("a", msg) },
+		Steps:  func(string) []parity.Step { return parity.Client("a", msg) },
 		Expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
 	}
 }
 
 // each is f's step for every connection, in order.
-func each(names []string, f func(name string) Step) []Step {
-	s := make([]Step, len(names))
+func each(names []string, f func(name string) parity.Step) []parity.Step {
+	s := make([]parity.Step, len(names))
 	for i, name := range names {
 		s[i] = f(name)
 	}
@@ -234,10 +226,10 @@ func each(names []string, f func(name string) Step) []Step {
 }
 
 // sendEach sends every connection its message, in order.
-func sendEach(names []string, msgs [][]byte) []Step {
-	s := make([]Step, len(names))
+func sendEach(names []string, msgs [][]byte) []parity.Step {
+	s := make([]parity.Step, len(names))
 	for i, name := range names {
-		s[i] = Send(name, msgs[i])
+		s[i] = parity.Send(name, msgs[i])
 	}
 	return s
 }
@@ -248,7 +240,7 @@ func clientNames(n int) ([]string, [][]byte) {
 	msgs := make([][]byte, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("c%03d", i)
-		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, Text(uint64(i), 20+i%50)))
+		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, parity.Text(uint64(i), 20+i%50)))
 	}
 	return names, msgs
 }
@@ -257,18 +249,18 @@ func clientNames(n int) ([]string, [][]byte) {
 // every connection is open at once. The iterative server serves them one after the other
 // (its log is serial); a multiplexing server is held while they send (concurrentHeld), so
 // it serves them all from one wake-up in its own order, which the log shows unsorted.
-func concurrent(name string, n int, models func(string) bool) Scenario {
+func concurrent(name string, n int, models func(string) bool) parity.Scenario {
 	names, msgs := clientNames(n)
-	return Scenario{
+	return parity.Scenario{
 		Name:   name,
 		Models: models,
-		Steps: func(model string) []Step {
+		Steps: func(model string) []parity.Step {
 			if multiplexing(model) {
 				return concurrentHeld(names, msgs)
 			}
-			return Seq(each(names, Connect), sendEach(names, msgs), each(names, HalfClose), each(names, AwaitEnd))
+			return parity.Seq(each(names, parity.Connect), sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
 		},
-		Expect: func(model string, tr *Transcript) error {
+		Expect: func(model string, tr *parity.Transcript) error {
 			clients := n
 			if multiplexing(model) {
 				clients++ // h, the connection that held the server, ends silent
@@ -283,28 +275,28 @@ func concurrent(name string, n int, models func(string) bool) Scenario {
 // their order), then all send at once, and the children or threads write their recv_msg
 // lines in whatever order the scheduler runs them: a race between processes, which C run
 // twice shows (it differs from run to run), so those lines alone are compared sorted.
-func concurrentChildren(name string, n int) Scenario {
+func concurrentChildren(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return Scenario{
+	return parity.Scenario{
 		Name:         name,
 		Models:       only("fork", "thread"),
 		UnorderedLog: true,
-		Steps: func(string) []Step {
-			return Seq(each(names, Connect), AwaitStdoutLines(n), LogOrderedSoFar(),
-				sendEach(names, msgs), each(names, HalfClose), each(names, AwaitEnd))
+		Steps: func(string) []parity.Step {
+			return parity.Seq(each(names, parity.Connect), parity.AwaitStdoutLines(n), parity.LogOrderedSoFar(),
+				sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
 		},
 		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
 	}
 }
 
-func sequential(name string, n int) Scenario {
+func sequential(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return Scenario{
+	return parity.Scenario{
 		Name: name,
-		Steps: func(string) []Step {
-			var s []Step
+		Steps: func(string) []parity.Step {
+			var s []parity.Step
 			for i, c := range names {
-				s = append(s, Client(c, msgs[i])...)
+				s = append(s, parity.Client(c, msgs[i])...)
 			}
 			return s
 		},
@@ -318,18 +310,18 @@ func sequential(name string, n int) Scenario {
 // connection order, and the threads answer one at a time, so the whole log is compared as
 // it is, in order: all n threads are still alive at once, which is what the scenario is
 // about (answering them all at once would make their log lines a race between threads).
-func threadPerConnection(name string, n int) Scenario {
+func threadPerConnection(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return Scenario{
+	return parity.Scenario{
 		Name:   name,
 		Models: only("thread"),
-		Steps: func(string) []Step {
+		Steps: func(string) []parity.Step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			s := Seq(RequireNofile(uint64(n+65)), each(names, ConnectQuiet),
-				AwaitStdoutLines(n), AwaitThreads(n))
+			s := parity.Seq(parity.RequireNofile(uint64(n+65)), each(names, parity.ConnectQuiet),
+				parity.AwaitStdoutLines(n), parity.AwaitThreads(n))
 			for i, name := range names {
-				s = append(s, Send(name, msgs[i]), AwaitEnd(name))
+				s = append(s, parity.Send(name, msgs[i]), parity.AwaitEnd(name))
 			}
 			return s
 		},
@@ -354,19 +346,19 @@ const roomNote = "server: %d descriptors free below FD_SETSIZE"
 // reserve descriptor (the accept step's) when it starts, after its "listening on" line, so
 // the room is counted once a first connection, "ready", is accepted and held open: the
 // model is running then; "ready" is served last.
-func selectBeyondFdSetSize(name string, n int) Scenario {
+func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
 	ready := []byte("ready")
-	return Scenario{
+	return parity.Scenario{
 		Name:   name,
 		Models: only("select"),
-		Steps: func(string) []Step {
+		Steps: func(string) []parity.Step {
 			room := -1 // set by the first step, read by the last: one run's own state
-			return []Step{
-				RequireNofile(uint64(n + 65)),
-				ConnectHigh("ready"),
-				AwaitStdoutLines(1),
-				{"count the server's descriptors free below FD_SETSIZE", func(r *Run) error {
+			return []parity.Step{
+				parity.RequireNofile(uint64(n + 65)),
+				parity.ConnectHigh("ready"),
+				parity.AwaitStdoutLines(1),
+				{Desc: "count the server's descriptors free below FD_SETSIZE", Do: func(r *parity.Run) error {
 					pid, err := r.ServerPid()
 					if err != nil {
 						return err
@@ -380,13 +372,13 @@ func selectBeyondFdSetSize(name string, n int) Scenario {
 					}
 					return nil
 				}},
-				ConnectHigh(names...),
-				AwaitStdoutLines(1 + n),
-				{"each connection in order: one that fits sends and reads its echo, the others read their end", func(r *Run) error {
+				parity.ConnectHigh(names...),
+				parity.AwaitStdoutLines(1 + n),
+				{Desc: "each connection in order: one that fits sends and reads its echo, the others read their end", Do: func(r *parity.Run) error {
 					for i, c := range names {
-						steps := []Step{AwaitEnd(c)}
+						steps := []parity.Step{parity.AwaitEnd(c)}
 						if i < room {
-							steps = []Step{Send(c, msgs[i]), AwaitEnd(c)}
+							steps = []parity.Step{parity.Send(c, msgs[i]), parity.AwaitEnd(c)}
 						}
 						for _, st := range steps {
 							if err := st.Do(r); err != nil {
@@ -396,11 +388,11 @@ func selectBeyondFdSetSize(name string, n int) Scenario {
 					}
 					return nil
 				}},
-				Send("ready", ready),
-				AwaitEnd("ready"),
+				parity.Send("ready", ready),
+				parity.AwaitEnd("ready"),
 			}
 		},
-		Expect: func(model string, tr *Transcript) error {
+		Expect: func(model string, tr *parity.Transcript) error {
 			room := -1
 			for _, note := range tr.Notes {
 				fmt.Sscanf(note, roomNote, &room)
@@ -413,7 +405,7 @@ func selectBeyondFdSetSize(name string, n int) Scenario {
 			for _, c := range names[room:] {
 				es = append(es, wantEcho(c, nil))
 			}
-			es = append(es, func(model string, tr *Transcript) error {
+			es = append(es, func(model string, tr *parity.Transcript) error {
 				refusal := fmt.Sprintf("fd %d beyond FD_SETSIZE: close conn\n", unix.FD_SETSIZE)
 				if got, want := strings.Count(tr.Stderr, refusal), n-room; got != want || strings.Count(tr.Stderr, "beyond") != want {
 					return fmt.Errorf("stderr has %q %d times (%d lines name FD_SETSIZE), want %d, the connections beyond the room", refusal, got, strings.Count(tr.Stderr, "beyond"), want)
@@ -431,23 +423,23 @@ func selectBeyondFdSetSize(name string, n int) Scenario {
 // slowReader streams n seeded bytes to epoll-et while the client reads nothing: the
 // client's receive queue and the server's send buffer fill, so the server's send meets
 // EAGAIN (the seed spun there). Only then does the client read everything.
-func slowReader(name string, n int, seed uint64) Scenario {
-	data := Payload(seed, n)
-	return Scenario{
+func slowReader(name string, n int, seed uint64) parity.Scenario {
+	data := parity.Payload(seed, n)
+	return parity.Scenario{
 		Name:   name,
 		Models: streamModel,
-		Steps: func(string) []Step {
-			return []Step{
-				ConnectQuiet("a"),
-				SendAsync("a", data),
+		Steps: func(string) []parity.Step {
+			return []parity.Step{
+				parity.ConnectQuiet("a"),
+				parity.SendAsync("a", data),
 				// The wait that proves EAGAIN: the queue is non-empty and has stopped growing
 				// while the client still has bytes to send (a stream larger than every buffer
 				// on the way cannot have been taken whole).
-				AwaitUnreadStable("a", 1),
-				StartReading("a"),
-				AwaitSent("a"),
-				HalfClose("a"),
-				AwaitEnd("a"),
+				parity.AwaitUnreadStable("a", 1),
+				parity.StartReading("a"),
+				parity.AwaitSent("a"),
+				parity.HalfClose("a"),
+				parity.AwaitEnd("a"),
 			}
 		},
 		Expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
@@ -457,7 +449,7 @@ func slowReader(name string, n int, seed uint64) Scenario {
 // scenarios is the table. The names are the second half of the subtest names.
 var scenarios = buildScenarios()
 
-func buildScenarios() []Scenario {
+func buildScenarios() []parity.Scenario {
 	bin := make([]byte, 256)
 	for i := range bin {
 		bin[i] = byte(i)
@@ -467,28 +459,30 @@ func buildScenarios() []Scenario {
 	part1, part2 := []byte("first part, "), []byte("second part")
 	whole := append(append([]byte(nil), part1...), part2...)
 
-	s := []Scenario{
+	s := []parity.Scenario{
 		echoScenario("plain", []byte("hello, iomodels")),
 		{
 			// Connect and half-close without a byte: one recv returns 0, an empty echo.
-			Name:  "empty",
-			Steps: func(string) []Step { return []Step{Connect("a"), HalfClose("a"), AwaitEnd("a")} },
+			Name: "empty",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			},
 			Expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
-				func(model string, tr *Transcript) error {
-					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+tr.lastLine()) {
+				func(model string, tr *parity.Transcript) error {
+					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+lastLine(tr)) {
 						return fmt.Errorf("stream: want peer close conn... before the signal line")
 					}
 					return nil
 				}),
 		},
-		echoScenario("size-511", Text(511, 511)),
+		echoScenario("size-511", parity.Text(511, 511)),
 		// CONTRACT.md § Departures from the seed (a): the seed wrote buf[512] = 0 for a full
 		// buffer.
-		echoScenario("size-512", Text(512, 512)),
+		echoScenario("size-512", parity.Text(512, 512)),
 		// One write of 513 bytes arrives as one segment on loopback before the server
 		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
-		echoScenario("size-513", Text(513, 513)),
-		echoScenario("size-4096", Text(4096, 4096)),
+		echoScenario("size-513", parity.Text(513, 513)),
+		echoScenario("size-4096", parity.Text(4096, 4096)),
 		echoScenario("binary-256", bin),
 		// The log line stops at the NUL, as C's %s does; the echo carries every byte.
 		echoScenario("nul-inside", nul),
@@ -497,8 +491,8 @@ func buildScenarios() []Scenario {
 			// Two writes under TCP_CORK leave as one segment: both parts are in the receive
 			// queue before the server's one recv, whatever the scheduling.
 			Name: "split-write-corked",
-			Steps: func(string) []Step {
-				return []Step{Connect("a"), SendCorked("a", part1, part2), HalfClose("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.SendCorked("a", part1, part2), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", whole), wantServed("a", whole)),
 		},
@@ -508,12 +502,12 @@ func buildScenarios() []Scenario {
 			// in a's receive queue and the one recv, made after s is served, sees them both.
 			Name:   "split-write-queued",
 			Models: only("iterative"),
-			Steps: func(string) []Step {
-				return []Step{
-					Connect("s"), AwaitStdoutLines(1),
-					Connect("a"), Send("a", part1), Send("a", part2), HalfClose("a"),
-					Send("s", []byte("unstall")), HalfClose("s"),
-					AwaitEnd("s"), AwaitEnd("a"),
+			Steps: func(string) []parity.Step {
+				return []parity.Step{
+					parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("a"), parity.Send("a", part1), parity.Send("a", part2), parity.HalfClose("a"),
+					parity.Send("s", []byte("unstall")), parity.HalfClose("s"),
+					parity.AwaitEnd("s"), parity.AwaitEnd("a"),
 				}
 			},
 			Expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
@@ -523,9 +517,9 @@ func buildScenarios() []Scenario {
 			// The stream server echoes each part; the second write waits for the first echo.
 			Name:   "split-write-stream",
 			Models: streamModel,
-			Steps: func(string) []Step {
-				return []Step{Connect("a"), Send("a", part1), AwaitBytes("a", len(part1)),
-					Send("a", part2), AwaitBytes("a", len(whole)), HalfClose("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", part1), parity.AwaitBytes("a", len(part1)),
+					parity.Send("a", part2), parity.AwaitBytes("a", len(whole)), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", whole)),
 		},
@@ -533,15 +527,15 @@ func buildScenarios() []Scenario {
 			// Many one-byte writes, no waiting: the stream server must echo every byte in order.
 			Name:   "stream-many-small-writes",
 			Models: streamModel,
-			Steps: func(string) []Step {
-				s := []Step{Connect("a")}
+			Steps: func(string) []parity.Step {
+				s := []parity.Step{parity.Connect("a")}
 				for i := 0; i < 100; i++ {
-					s = append(s, Send("a", []byte{byte('A' + i%26)}))
+					s = append(s, parity.Send("a", []byte{byte('A' + i%26)}))
 				}
-				return append(s, HalfClose("a"), AwaitEnd("a"))
+				return append(s, parity.HalfClose("a"), parity.AwaitEnd("a"))
 			},
-			Expect: func(model string, tr *Transcript) error {
-				c, _ := tr.conn("a")
+			Expect: func(model string, tr *parity.Transcript) error {
+				c, _ := tr.Conn("a")
 				if len(c.Data) != 100 || c.End != "EOF" {
 					return fmt.Errorf("got %d bytes, %s; want 100, EOF", len(c.Data), c.End)
 				}
@@ -553,10 +547,10 @@ func buildScenarios() []Scenario {
 			// the connection is not closed until the client half-closes.
 			Name:   "stream-stays-open",
 			Models: streamModel,
-			Steps: func(string) []Step {
-				return []Step{Connect("a"), Send("a", []byte("ping")), AwaitBytes("a", 4),
-					ExpectOpenFor("a", 100*time.Millisecond, 4), Send("a", []byte("pong")), AwaitBytes("a", 8),
-					HalfClose("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("ping")), parity.AwaitBytes("a", 4),
+					parity.ExpectOpenFor("a", 100*time.Millisecond, 4), parity.Send("a", []byte("pong")), parity.AwaitBytes("a", 8),
+					parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
 		},
@@ -565,15 +559,17 @@ func buildScenarios() []Scenario {
 			// client's end of stream.
 			Name:   "no-half-close",
 			Models: oneShot,
-			Steps:  func(string) []Step { return []Step{Connect("a"), Send("a", []byte("no FIN")), AwaitEnd("a")} },
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("no FIN")), parity.AwaitEnd("a")}
+			},
 			Expect: expects(wantEcho("a", []byte("no FIN"))),
 		},
 		{
 			// Half-close after the reply: harmless for one-shot (already closed); it ends a
 			// stream.
 			Name: "half-close-after-reply",
-			Steps: func(string) []Step {
-				return []Step{Connect("a"), Send("a", []byte("hi")), AwaitBytes("a", 2), HalfClose("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", []byte("hi"))),
 		},
@@ -581,8 +577,10 @@ func buildScenarios() []Scenario {
 			// A plain close (FIN, no data) before sending: one-shot echoes nothing to a
 			// closed peer, the stream logs peer close. The server's log is complete once its
 			// descriptors are back (the runner waits for that).
-			Name:   "close-before-send",
-			Steps:  func(string) []Step { return []Step{Connect("a"), AwaitStdoutLines(1), Close("a")} },
+			Name: "close-before-send",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Close("a")}
+			},
 			Expect: expects(wantServed("a", nil)),
 		},
 		{
@@ -591,8 +589,8 @@ func buildScenarios() []Scenario {
 			// server accepted before or after it arrived; the server logs it and serves the next
 			// client.
 			Name: "reset-before-send",
-			Steps: func(string) []Step {
-				return Seq(Connect("a"), Reset("a"), AwaitStderrLines(2), Client("b", []byte("next")))
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
 			},
 			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
@@ -603,11 +601,11 @@ func buildScenarios() []Scenario {
 			// of raising SIGPIPE. The server lives on and serves b.
 			Name:   "reset-after-send-before-reply",
 			Models: only("iterative"),
-			Steps: func(string) []Step {
-				return Seq(Connect("s"), AwaitStdoutLines(1),
-					Connect("a"), Send("a", []byte("gone")), Reset("a"),
-					Send("s", []byte("unstall")), HalfClose("s"), AwaitEnd("s"),
-					AwaitStderrLines(2), Client("b", []byte("still serving")))
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("a"), parity.Send("a", []byte("gone")), parity.Reset("a"),
+					parity.Send("s", []byte("unstall")), parity.HalfClose("s"), parity.AwaitEnd("s"),
+					parity.AwaitStderrLines(2), parity.Client("b", []byte("still serving")))
 			},
 			Expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
 		},
@@ -617,8 +615,8 @@ func buildScenarios() []Scenario {
 			// armed socket's signal; uring: the recv's completion), recv fails with
 			// ECONNRESET, the server logs it and serves the next client.
 			Name: "reset-after-accept",
-			Steps: func(string) []Step {
-				return Seq(Connect("a"), AwaitStdoutLines(1), Reset("a"), AwaitStderrLines(2), Client("b", []byte("next")))
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
 			},
 			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
@@ -626,13 +624,13 @@ func buildScenarios() []Scenario {
 			// Reset after the reply: one-shot has closed already, nothing is logged; the
 			// stream server's recv fails with ECONNRESET and it closes that one connection.
 			Name: "reset-after-reply",
-			Steps: func(model string) []Step {
+			Steps: func(model string) []parity.Step {
 				// One-shot: the reply's end (EOF) is awaited, so the reset comes after it.
-				s := []Step{Connect("a"), Send("a", []byte("hi")), AwaitEnd("a"), Reset("a")}
+				s := []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitEnd("a"), parity.Reset("a")}
 				if streamModel(model) {
-					s = []Step{Connect("a"), Send("a", []byte("hi")), AwaitBytes("a", 2), Reset("a"), AwaitStderrLines(2)}
+					s = []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.Reset("a"), parity.AwaitStderrLines(2)}
 				}
-				return append(s, Client("b", []byte("next"))...)
+				return append(s, parity.Client("b", []byte("next"))...)
 			},
 			Expect: expects(wantEcho("b", []byte("next"))),
 		},
@@ -642,9 +640,9 @@ func buildScenarios() []Scenario {
 			// descriptor is closed). After the error line the server's CPU time must stay low, and
 			// it must still serve the next client.
 			Name: "reset-no-spin",
-			Steps: func(string) []Step {
-				return Seq(Connect("a"), Reset("a"), AwaitStderrLines(2), CPUQuiet(200*time.Millisecond),
-					Client("b", []byte("after the reset")))
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.CPUQuiet(200*time.Millisecond),
+					parity.Client("b", []byte("after the reset")))
 			},
 			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
 		},
@@ -654,24 +652,24 @@ func buildScenarios() []Scenario {
 			// Every other model answers l at once. The watch on l returns as soon as l is
 			// answered, so it costs its full time only where the model makes l wait.
 			Name: "stalled-beside-live",
-			Steps: func(string) []Step {
-				return []Step{
-					Connect("s"), AwaitStdoutLines(1),
-					Connect("l"), Send("l", []byte("live")), HalfClose("l"),
-					ExpectOpenFor("l", time.Second, 0),
-					Send("s", []byte("stalled")), HalfClose("s"),
-					AwaitEnd("s"), AwaitEnd("l"),
+			Steps: func(string) []parity.Step {
+				return []parity.Step{
+					parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("l"), parity.Send("l", []byte("live")), parity.HalfClose("l"),
+					parity.ExpectOpenFor("l", time.Second, 0),
+					parity.Send("s", []byte("stalled")), parity.HalfClose("s"),
+					parity.AwaitEnd("s"), parity.AwaitEnd("l"),
 				}
 			},
 			Expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
-				func(model string, tr *Transcript) error {
+				func(model string, tr *parity.Transcript) error {
 					want := "l: answered within 1s"
 					if model == "iterative" {
 						want = "l: open and silent for 1s"
 					}
 					return wantNote(want)(model, tr)
 				},
-				func(model string, tr *Transcript) error {
+				func(model string, tr *parity.Transcript) error {
 					// The log shows the order of service of the one-shot models.
 					first, second := "recv_msg: live\n", "recv_msg: stalled\n"
 					if model == "iterative" {
@@ -715,10 +713,10 @@ func buildScenarios() []Scenario {
 			// full buffer.
 			Name:   "stream-beyond-rcvbuf",
 			Models: streamModel,
-			Steps: func(string) []Step {
-				return []Step{Connect("a"), SendAsync("a", Payload(7, 3<<20)), AwaitSent("a"), HalfClose("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.SendAsync("a", parity.Payload(7, 3<<20)), parity.AwaitSent("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", Payload(7, 3<<20))),
+			Expect: expects(wantEcho("a", parity.Payload(7, 3<<20))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
@@ -726,21 +724,21 @@ func buildScenarios() []Scenario {
 			// the close.
 			Name:   "stream-data-and-fin",
 			Models: streamModel,
-			Steps: func(string) []Step {
-				return []Step{ConnectQuiet("a"), Send("a", Text(9, 3000)), HalfClose("a"), StartReading("a"), AwaitEnd("a")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.ConnectQuiet("a"), parity.Send("a", parity.Text(9, 3000)), parity.HalfClose("a"), parity.StartReading("a"), parity.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", Text(9, 3000)), wantStderrContains("peer close conn...\n")),
+			Expect: expects(wantEcho("a", parity.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
 		},
 		{
 			// A stalled client when the server stops: it is closed (EOF), the server returns
 			// its status and the stop takes no longer than the watchdog.
 			Name:   "stop-with-stalled-client",
 			Models: nil,
-			Steps: func(string) []Step {
-				return []Step{Connect("s"), AwaitStdoutLines(1), StopServer(), AwaitEnd("s")}
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("s"), parity.AwaitStdoutLines(1), parity.StopServer(), parity.AwaitEnd("s")}
 			},
-			Expect: func(model string, tr *Transcript) error {
-				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
+			Expect: func(model string, tr *parity.Transcript) error {
+				if c, _ := tr.Conn("s"); len(c.Data) != 0 || c.End != "EOF" {
 					return fmt.Errorf("stalled client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
 				}
 				return nil
@@ -751,7 +749,7 @@ func buildScenarios() []Scenario {
 }
 
 // lastLine is the transcript's last stderr line (the signal line standalone, else "").
-func (tr *Transcript) lastLine() string {
+func lastLine(tr *parity.Transcript) string {
 	s := strings.TrimSuffix(tr.Stderr, "\n")
 	i := strings.LastIndexByte(s, '\n')
 	if i < 0 || !strings.HasPrefix(s[i+1:], "signal: ") {

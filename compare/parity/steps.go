@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package parity
 
-// steps_test.go - the steps a scenario is written in, one constructor each, and the
+// steps.go - the steps a scenario is written in, one constructor each, and the
 // composite steps built from them. Every wait polls a condition until it holds or the
 // run's deadline passes.
 
@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ import (
 // ConnStep is a step on the connection called name: what it does is f, given the
 // connection; the step fails if no connection has that name.
 func ConnStep(what, name string, f func(r *Run, c *Conn) error) Step {
-	return Step{what, func(r *Run) error {
+	return Step{Desc: what, Do: func(r *Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -41,12 +42,12 @@ func Connect(name string) Step { return connectOpt(name, true) }
 func ConnectQuiet(name string) Step { return connectOpt(name, false) }
 
 func connectOpt(name string, read bool) Step {
-	return Step{"connect " + name, func(r *Run) error {
+	return Step{Desc: "connect " + name, Do: func(r *Run) error {
 		if _, dup := r.conns[name]; dup {
 			return fmt.Errorf("connection %q declared twice", name)
 		}
 		d := net.Dialer{Deadline: r.deadline}
-		nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.target.Port())))
+		nc, err := d.Dial("tcp4", net.JoinHostPort(r.Host(), strconv.Itoa(r.target.Port())))
 		if err != nil {
 			return err
 		}
@@ -73,7 +74,7 @@ const HighFd = 2048
 // the clients leave the server's numbering to the order of connection alone, as in a
 // standalone server.
 func ConnectHigh(names ...string) Step {
-	return Step{fmt.Sprintf("connect %d connections numbered from descriptor %d", len(names), HighFd), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("connect %d connections numbered from descriptor %d", len(names), HighFd), Do: func(r *Run) error {
 		fds := make([]int, 0, len(names))
 		defer func() {
 			for _, fd := range fds {
@@ -94,7 +95,8 @@ func ConnectHigh(names ...string) Step {
 			}
 			fds = append(fds, high)
 		}
-		server := &unix.SockaddrInet4{Port: r.target.Port(), Addr: [4]byte{127, 0, 0, 1}}
+		server := &unix.SockaddrInet4{Port: r.target.Port()}
+		copy(server.Addr[:], net.ParseIP(r.Host()).To4())
 		for i, name := range names {
 			if _, dup := r.conns[name]; dup {
 				return fmt.Errorf("connection %q declared twice", name)
@@ -305,7 +307,7 @@ func CountLines(b []byte) int { return bytes.Count(b, []byte("\n")) }
 
 // AwaitStdoutLines waits until the server's stdout holds at least n lines.
 func AwaitStdoutLines(n int) Step {
-	return Step{fmt.Sprintf("await %d stdout lines", n), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("await %d stdout lines", n), Do: func(r *Run) error {
 		return r.WaitFor(fmt.Sprintf("%d lines on the server's stdout", n), func() bool {
 			return CountLines(r.target.Stdout()) >= n
 		})
@@ -315,7 +317,7 @@ func AwaitStdoutLines(n int) Step {
 // AwaitStderrLines waits until the server's stderr holds at least n lines, counting the
 // "listening on" line.
 func AwaitStderrLines(n int) Step {
-	return Step{fmt.Sprintf("await %d stderr lines", n), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("await %d stderr lines", n), Do: func(r *Run) error {
 		return r.WaitFor(fmt.Sprintf("%d lines on the server's stderr", n), func() bool {
 			return CountLines(r.target.Stderr()) >= n
 		})
@@ -326,7 +328,7 @@ func AwaitStderrLines(n int) Step {
 // lines after this point are compared as a sorted set (the accept order of a thread model
 // is defined, the order in which its threads answer is not).
 func LogOrderedSoFar() Step {
-	return Step{"mark the stdout so far as ordered", func(r *Run) error {
+	return Step{Desc: "mark the stdout so far as ordered", Do: func(r *Run) error {
 		r.orderedLines = CountLines(r.target.Stdout())
 		return nil
 	}}
@@ -345,7 +347,7 @@ func (r *Run) ServerPid() (int, error) {
 // RLIMIT_NOFILE): a scenario that must run into FD_SETSIZE must not run into EMFILE first.
 // Go's runtime raises its soft limit to the hard one, and so does the C server.
 func RequireNofile(n uint64) Step {
-	return Step{fmt.Sprintf("require RLIMIT_NOFILE of at least %d", n), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("require RLIMIT_NOFILE of at least %d", n), Do: func(r *Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -364,13 +366,13 @@ func RequireNofile(n uint64) Step {
 // AwaitThreads waits until the server's process has more than n threads: a model with a
 // thread per connection holds one for each of n open connections, beside its own.
 func AwaitThreads(n int) Step {
-	return Step{fmt.Sprintf("await more than %d threads", n), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("await more than %d threads", n), Do: func(r *Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
 		return r.WaitFor(fmt.Sprintf("more than %d threads in the server's process", n), func() bool {
-			return threadCount(pid) > n
+			return procfs.Threads(pid) > n
 		})
 	}}
 }
@@ -401,18 +403,18 @@ func AwaitUnreadStable(name string, min int) Step {
 // of d: a server spinning on a descriptor (the seed's level-triggered EPOLLERR loop) uses
 // all of it.
 func CPUQuiet(d time.Duration) Step {
-	return Step{fmt.Sprintf("measure the server's CPU for %v", d), func(r *Run) error {
+	return Step{Desc: fmt.Sprintf("measure the server's CPU for %v", d), Do: func(r *Run) error {
 		pi, ok := r.target.(ServerProcess)
 		if !ok {
 			return errors.New("target has no process to measure")
 		}
-		before, err := cpuTime(pi.ServerPid())
+		before, err := procfs.CPUTime(pi.ServerPid())
 		if err != nil {
 			return err
 		}
 		end := time.Now().Add(d)
 		MeasureUntil(end)
-		after, err := cpuTime(pi.ServerPid())
+		after, err := procfs.CPUTime(pi.ServerPid())
 		if err != nil {
 			return err
 		}
@@ -425,7 +427,7 @@ func CPUQuiet(d time.Duration) Step {
 // StopServer stops the server in the middle of a scenario (connections may still be open):
 // what SIGTERM does to the standalone server.
 func StopServer() Step {
-	return Step{"stop the server", func(r *Run) error {
+	return Step{Desc: "stop the server", Do: func(r *Run) error {
 		status, err := r.target.Stop()
 		r.stopped, r.status = true, status
 		return err

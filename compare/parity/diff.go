@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package parity
 
-// diff_test.go - comparing two transcripts, and describing a difference in brief
+// diff.go - comparing two transcripts, and describing a difference in brief
 // (lengths, digests, the first differing byte or log line), never megabytes.
 
 import (
@@ -40,7 +40,7 @@ func firstDiff(a, b []byte) int {
 	return n
 }
 
-func describeBytesDiff(what string, a, b []byte, an, bn string) string {
+func DescribeBytesDiff(what string, a, b []byte, an, bn string) string {
 	off := firstDiff(a, b)
 	ctx := func(x []byte) []byte {
 		lo, hi := max(0, off-16), min(len(x), off+16)
@@ -71,7 +71,7 @@ func Diff(a, b *Transcript, an, bn string) string {
 		for i := range a.Conns {
 			ca, cb := a.Conns[i], b.Conns[i]
 			if !bytes.Equal(ca.Data, cb.Data) {
-				out = append(out, describeBytesDiff("bytes received on "+ca.Name, ca.Data, cb.Data, an, bn))
+				out = append(out, DescribeBytesDiff("bytes received on "+ca.Name, ca.Data, cb.Data, an, bn))
 			}
 			if ca.End != cb.End {
 				out = append(out, fmt.Sprintf("ending of %s: %s %s, %s %s", ca.Name, an, ca.End, bn, cb.End))

@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package parity
 
-// engine_run_test.go - one run of a scenario against one server: its state (connections,
+// run.go - one run of a scenario against one server: its state (connections,
 // their readers, notes), and execute, which runs the steps and takes the transcript.
 
 import (
@@ -11,9 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -195,17 +193,28 @@ func (c *Conn) Snapshot() (n int, end string) {
 
 // ---- running a scenario ----
 
+// Options say how Execute runs a scenario; the zero value is the defaults.
+type Options struct {
+	Deadline  time.Duration // DefaultDeadline when 0
+	Normalize []Normalizer  // DefaultNormalizers when nil
+}
+
 // Execute runs the steps against t and returns the transcript. The target is stopped
 // before it returns, whatever happens.
-func Execute(sc Scenario, model string, t Target, deadline time.Duration) (tr *Transcript, err error) {
+func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, err error) {
+	deadline := o.Deadline
 	if deadline == 0 {
 		deadline = DefaultDeadline
+	}
+	normalize := o.Normalize
+	if normalize == nil {
+		normalize = DefaultNormalizers
 	}
 	r := newRun(t, time.Now().Add(deadline))
 	startFds := -1
 	pi, hasProc := t.(ServerProcess)
 	if hasProc {
-		startFds = connFdCount(pi.ServerPid())
+		startFds = procfs.ConnFds(pi.ServerPid())
 	}
 	stopped := false
 	defer func() {
@@ -251,9 +260,9 @@ func Execute(sc Scenario, model string, t Target, deadline time.Duration) (tr *T
 	// The server has seen every end once its descriptor count is back where it started
 	// (it logs before it closes): only then are its logs complete.
 	if hasProc {
-		settled := WaitFor(time.Now().Add(3*time.Second), func() bool { return connFdCount(pi.ServerPid()) <= startFds })
+		settled := WaitFor(time.Now().Add(3*time.Second), func() bool { return procfs.ConnFds(pi.ServerPid()) <= startFds })
 		if !settled {
-			r.Note("server connections not back to %d after the clients closed: %d", startFds, connFdCount(pi.ServerPid()))
+			r.Note("server connections not back to %d after the clients closed: %d", startFds, procfs.ConnFds(pi.ServerPid()))
 		}
 	}
 	tr.Notes = r.notes
@@ -268,43 +277,14 @@ func Execute(sc Scenario, model string, t Target, deadline time.Duration) (tr *T
 		}
 	}
 	tr.Status = status
-	// A port may serve two connections one after the other (loopback reuses a port whose
-	// connection is in TIME_WAIT): its names are used in connection order.
-	ports := map[int][]string{}
-	for _, name := range r.names {
-		c := r.conns[name]
-		ports[c.port] = append(ports[c.port], name)
+	tr.Stdout, tr.Stderr = string(t.Stdout()), string(t.Stderr())
+	for _, n := range normalize {
+		tr.Stdout, tr.Stderr = n(tr.Stdout, r), n(tr.Stderr, r)
 	}
-	tr.Stdout = namePorts(string(t.Stdout()), ports)
-	tr.Stderr = namePorts(string(t.Stderr()), ports)
 	if sc.UnorderedLog {
 		tr.Stdout = sortLinesAfter(tr.Stdout, r.orderedLines)
 	}
 	return tr, nil
-}
-
-var (
-	peerRE   = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
-	listenRE = regexp.MustCompile(`0\.0\.0\.0:\d+`)
-)
-
-// namePorts replaces each client's port by its connection name, and the listening port
-// by PORT. A port that several connections used in turn names them in order, one per
-// occurrence (each connection appears in one "new conn" line); the last name is kept for
-// any further occurrence.
-func namePorts(s string, ports map[int][]string) string {
-	used := map[int]int{}
-	s = peerRE.ReplaceAllStringFunc(s, func(m string) string {
-		p, _ := strconv.Atoi(m[len("127.0.0.1:"):])
-		names, ok := ports[p]
-		if !ok {
-			return "127.0.0.1:<unknown port>"
-		}
-		i := min(used[p], len(names)-1)
-		used[p]++
-		return "127.0.0.1:<" + names[i] + ">"
-	})
-	return listenRE.ReplaceAllString(s, "0.0.0.0:PORT")
 }
 
 // sortLinesAfter sorts the lines of s after the first n.
@@ -313,4 +293,74 @@ func sortLinesAfter(s string, n int) string {
 	n = min(n, len(lines))
 	sort.Strings(lines[n:])
 	return strings.Join(lines, "")
+}
+
+// ---- what steps written outside this package see of a run ----
+
+// Target is the server under test.
+func (r *Run) Target() Target { return r.target }
+
+// Host is the server's IPv4 loopback address: 127.0.0.1 unless the target says otherwise
+// (a Host method, as Address's targets have).
+func (r *Run) Host() string {
+	if h, ok := r.target.(interface{ Host() string }); ok {
+		return h.Host()
+	}
+	return "127.0.0.1"
+}
+
+// Deadline is when the scenario's watchdog fires.
+func (r *Run) Deadline() time.Time { return r.deadline }
+
+// Names are the connections' names, in the order they were declared.
+func (r *Run) Names() []string { return r.names }
+
+// Ended records that the server ended during the scenario (a step stopped or signalled
+// it) with status; Execute then does not stop it again.
+func (r *Run) Ended(status string) { r.stopped, r.status = true, status }
+
+// AddConn adds a connection a step made itself (with socket options of its own, or
+// numbered by hand), under name, with its local port; read starts its reader at once.
+func (r *Run) AddConn(name string, s Sock, port int, read bool) (*Conn, error) {
+	if _, dup := r.conns[name]; dup {
+		return nil, fmt.Errorf("connection %q declared twice", name)
+	}
+	c := &Conn{name: name, c: s, port: port, readDone: make(chan struct{})}
+	r.conns[name] = c
+	r.names = append(r.names, name)
+	if read {
+		c.StartReading(r)
+	}
+	return c, nil
+}
+
+// Name is the connection's name in the scenario.
+func (c *Conn) Name() string { return c.name }
+
+// Sock is the client's socket.
+func (c *Conn) Sock() Sock { return c.c }
+
+// Port is the client's local port.
+func (c *Conn) Port() int { return c.port }
+
+// Data is a copy of what the connection received so far.
+func (c *Conn) Data() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]byte(nil), c.data...)
+}
+
+// Reading says whether the connection's reader has started.
+func (c *Conn) Reading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reading
+}
+
+// Received records p as received on the connection: for a step that reads the socket
+// itself while the connection's reader is not running.
+func (c *Conn) Received(p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.data = append(c.data, p...)
 }

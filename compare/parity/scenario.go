@@ -1,26 +1,9 @@
 //go:build linux
 
-package compare
+package parity
 
-// engine_types_test.go - the scenario language and its interpreter: its types. The engine
-// is in files by job: engine_types_test.go (a scenario, a step, a transcript),
-// engine_run_test.go (the state of one run, and execute, which runs a scenario),
-// steps_test.go (the steps scenarios are written in), engine_procfs_test.go (what steps read
-// about the server's process) and diff_test.go (comparing two transcripts, in brief).
-//
-// A scenario is a list of steps over named client connections on loopback: connect, send,
-// half-close (shutdown SHUT_WR), reset (SO_LINGER 0, then close), and controlled waits for
-// something the server does (its stdout reaching N lines, a connection receiving N bytes or
-// ending). Nothing waits with a bare sleep: every wait polls a condition until it holds or
-// the scenario's deadline passes. The interpreter records a transcript: the bytes and the
-// ending of every connection, notes from the steps, and the server's stdout and stderr with
-// each client's port replaced by its connection name (the client knows its local port), so
-// that two runs can be compared.
-//
-// The order in which connections were answered is recorded where it is a fact rather than
-// a race: a watch step notes whether a connection was answered while another one stalled
-// ("l: open and silent for 1s"), and the server's log lines keep their order. Reader
-// goroutines' wake-up order is not used: two answers microseconds apart would make it noise.
+// scenario.go - the scenario language: a scenario, a step, a server under test, and the
+// transcript a run takes.
 
 import (
 	"time"
@@ -84,4 +67,14 @@ type Transcript struct {
 	Stdout string
 	Stderr string
 	Status string // how the server ended: "exited N" or "killed by SIGX"
+}
+
+// Conn is the record of the connection called name.
+func (tr *Transcript) Conn(name string) (ConnRecord, bool) {
+	for _, c := range tr.Conns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ConnRecord{}, false
 }
