@@ -126,11 +126,11 @@ func waitReadable(fd, stopFd int) (int, error) {
 	return 1, nil
 }
 
-// readableNow: fd is readable now (a zero-timeout poll: never blocks).
+// readableNow: fd is readable now (a zero-timeout poll: never blocks, a raw call).
 func readableNow(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	var n int
-	ignoringEINTR(func() (err error) { n, err = poll(pfd, 0); return err })
+	ignoringEINTR(func() (err error) { n, err = raw.PollNow(pfd[:]); return err })
 	return n > 0
 }
 
@@ -169,6 +169,10 @@ type acceptor struct {
 	flags     int  // accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models
 	reserveFd int  // /dev/null, given up to accept a connection no descriptor is left for
 	exhausted bool // true once this episode of descriptor exhaustion is logged
+	// Go only: the listener is O_NONBLOCK, so accept4 cannot wait and is a raw call
+	// (rawcalls.go). The models that accept non-blocking connections (epoll-et, nonblock,
+	// sigio) are the ones that made their listener non-blocking.
+	nonblocking bool
 }
 
 // What acceptConn returns when it returns no connection.
@@ -189,6 +193,7 @@ func openReserve() (int, error) {
 // reserve then).
 func (a *acceptor) open(flags int) {
 	a.flags = flags
+	a.nonblocking = flags&unix.SOCK_NONBLOCK != 0
 	a.reserveFd, _ = openReserve()
 	a.exhausted = false
 }
@@ -207,7 +212,7 @@ func admit(srv *Server, a *acceptor, connFd int) int {
 		var err error
 		a.reserveFd, err = openReserve()
 		if a.reserveFd < 0 && (err == unix.EMFILE || err == unix.ENFILE) {
-			unix.Close(connFd) // the overflow: accepted and closed at once
+			raw.Close(connFd) // the overflow: accepted and closed at once
 			a.reserveFd, _ = openReserve()
 			if !a.exhausted {
 				logErrno(srv.ErrFd, "accept_listenfd", err)
@@ -225,29 +230,29 @@ func admit(srv *Server, a *acceptor, connFd int) int {
 // takes a descriptor before it looks at the queue, so a non-blocking listener or an
 // io_uring accept reports EMFILE for an empty queue too) the reserve stays given up: the
 // next connection accepted goes through admit.
-func overflow(srv *Server, a *acceptor, err unix.Errno) (int, *unix.SockaddrInet4) {
+func overflow(srv *Server, a *acceptor, err unix.Errno) (int, unix.SockaddrInet4) {
 	if a.reserveFd < 0 {
 		// No reserve to give up (it could not be opened): nothing can be accepted.
 		if !a.exhausted {
 			logErrno(srv.ErrFd, "accept_listenfd", err)
 		}
 		a.exhausted = true
-		return acceptFailed, nil
+		return acceptFailed, unix.SockaddrInet4{}
 	}
-	unix.Close(a.reserveFd)
+	raw.Close(a.reserveFd)
 	a.reserveFd = -1
 	if !readableNow(srv.ListenFd) { // no connection queued
-		return acceptEmpty, nil
+		return acceptEmpty, unix.SockaddrInet4{}
 	}
 	return acceptConn(srv, a)
 }
 
 // acceptConn is accept4 on the listener with the acceptor's flags. It returns the
 // connection and its peer, or acceptEmpty, acceptRetry, acceptFailed (see above).
-func acceptConn(srv *Server, a *acceptor) (int, *unix.SockaddrInet4) {
+func acceptConn(srv *Server, a *acceptor) (int, unix.SockaddrInet4) {
 	var connFd int
-	var peer *unix.SockaddrInet4
-	err := ignoringEINTR(func() (err error) { connFd, peer, err = accept4(srv.ListenFd, a.flags); return err })
+	var peer unix.SockaddrInet4
+	err := ignoringEINTR(func() (err error) { connFd, peer, err = accept4(srv.ListenFd, a.flags, a.nonblocking); return err })
 	res := connFd
 	if err != nil {
 		res = -int(err.(unix.Errno))
@@ -257,21 +262,21 @@ func acceptConn(srv *Server, a *acceptor) (int, *unix.SockaddrInet4) {
 
 // acceptResult takes what an accept returned, as io_uring reports it: the connection, or
 // -errno.
-func acceptResult(srv *Server, a *acceptor, res int, peer *unix.SockaddrInet4) (int, *unix.SockaddrInet4) {
+func acceptResult(srv *Server, a *acceptor, res int, peer unix.SockaddrInet4) (int, unix.SockaddrInet4) {
 	if res >= 0 {
 		return admit(srv, a, res), peer
 	}
 	switch err := unix.Errno(-res); err {
 	case unix.EAGAIN:
-		return acceptEmpty, nil
+		return acceptEmpty, unix.SockaddrInet4{}
 	case unix.EINTR, unix.ECONNABORTED, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
 		unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
-		return acceptRetry, nil
+		return acceptRetry, unix.SockaddrInet4{}
 	case unix.EMFILE, unix.ENFILE:
 		return overflow(srv, a, err)
 	default:
 		logErrno(srv.ErrFd, "accept_listenfd", err)
-		return acceptFailed, nil
+		return acceptFailed, unix.SockaddrInet4{}
 	}
 }
 
@@ -323,31 +328,48 @@ func acceptBlocking(srv *Server, a *acceptor) int {
 func echoOnce(srv *Server, connFd int) {
 	var buf [BufSize]byte
 	var n int
-	err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
-	echoReply(srv, connFd, buf[:], n, err)
+	err := ignoringEINTR(func() (err error) { n, err = recv(connFd, buf[:], 0); return err })
+	echoReply(srv, connFd, buf[:], n, err, blocking)
 }
 
 // echoReply is the one-shot protocol's second half, after echoOnce's recv or one a model
 // made itself (nonblock must see EAGAIN before anything is logged): n and err are what that
 // recv returned. Then: log, send, half-close, close. The send cannot meet EAGAIN on
 // a non-blocking socket: a connection that has sent nothing yet has an empty send buffer,
-// larger than BufSize. C: echo_reply.
-func echoReply(srv *Server, connFd int, buf []byte, n int, err error) {
+// larger than BufSize. C: echo_reply. Go only: mode says whether connFd is O_NONBLOCK,
+// which makes its send a raw call (rawcalls.go).
+func echoReply(srv *Server, connFd int, buf []byte, n int, err error, mode connMode) {
 	if err != nil {
 		logErrno(srv.ErrFd, "recv_connfd", err)
-		unix.Close(connFd)
+		raw.Close(connFd)
 		return
 	}
 	LogMsg(srv.OutFd, "recv_msg: ", buf[:n])
-	if err := ignoringEINTR(func() (err error) { _, err = send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
+	if err := ignoringEINTR(func() (err error) { _, err = mode.send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {
 		logErrno(srv.ErrFd, "send_connfd", err)
-		unix.Close(connFd)
+		raw.Close(connFd)
 		return
 	}
 	// Its error is not logged: the peer may reset between send and shutdown, and the
 	// close that follows ends the connection either way.
-	unix.Shutdown(connFd, unix.SHUT_WR)
-	unix.Close(connFd)
+	raw.Shutdown(connFd, unix.SHUT_WR)
+	raw.Close(connFd)
+}
+
+// connMode is whether a connection is O_NONBLOCK (Go only: for rawcalls.go's rule).
+type connMode bool
+
+const (
+	blocking    connMode = false // accepted without SOCK_NONBLOCK: its send may wait
+	nonblocking connMode = true  // SOCK_NONBLOCK: EAGAIN instead of a wait, a raw call
+)
+
+// send is send(2) through unix.Syscall on a blocking connection, raw on a non-blocking one.
+func (mode connMode) send(fd int, p []byte, flags int) (int, error) {
+	if mode == nonblocking {
+		return raw.Send(fd, p, flags)
+	}
+	return send(fd, p, flags)
 }
 
 // ---- the descriptors a model must close when it stops ----
@@ -425,12 +447,8 @@ func logListening(errFd, port int) {
 
 // logNewConn writes "new conn(IP:PORT)" for the blocking models, "new conn IP:PORT" for
 // the others.
-func logNewConn(outFd int, peer unix.Sockaddr, parens bool) {
-	var addr [4]byte
-	port := 0
-	if in4, ok := peer.(*unix.SockaddrInet4); ok {
-		addr, port = in4.Addr, in4.Port
-	}
+func logNewConn(outFd int, peer unix.SockaddrInet4, parens bool) {
+	addr, port := peer.Addr, peer.Port
 	line := make([]byte, 0, 48)
 	if parens {
 		line = append(line, "new conn("...)
@@ -484,6 +502,13 @@ func Strerror(err error) string {
 
 // ---- Go only ----
 
+// recv is recv(2): recvfrom with no address, as glibc's recv makes it. x/sys/unix's
+// Recvfrom asks for the peer's address, which a connected TCP socket leaves empty.
+func recv(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system
 // call from C's send (sendto).
@@ -513,18 +538,27 @@ func result(n uintptr, errno unix.Errno) (int, error) {
 // accept4 is accept4(2) for the IPv4 listener, with the peer's address. x/sys/unix's
 // Accept4 converts the address with anyToSockaddr, which for AF_INET asks the kernel for
 // the socket's protocol (getsockopt SO_PROTOCOL, to tell L2TP apart): one more system
-// call per connection than C's accept4, and a heap-allocated Sockaddr.
-func accept4(listenFd, flags int) (int, *unix.SockaddrInet4, error) {
+// call per connection than C's accept4, and a heap-allocated Sockaddr. This one returns
+// the address by value (no allocation) and is a raw call on a non-blocking listener
+// (rawcalls.go).
+func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, error) {
 	var rsa unix.RawSockaddrInet4
 	rlen := uint32(unix.SizeofSockaddrInet4)
-	fd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
-		uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
+	var fd uintptr
+	var errno unix.Errno
+	if nonblocking {
+		fd, _, errno = unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
+			uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
+	} else {
+		fd, _, errno = unix.Syscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
+			uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
+	}
 	if errno != 0 {
-		return -1, nil, errno
+		return -1, unix.SockaddrInet4{}, errno
 	}
 	p := (*[2]byte)(unsafe.Pointer(&rsa.Port)) // network byte order
 	port := int(p[0])<<8 | int(p[1])
-	return int(fd), &unix.SockaddrInet4{Port: port, Addr: rsa.Addr}, nil
+	return int(fd), unix.SockaddrInet4{Port: port, Addr: rsa.Addr}, nil
 }
 
 // timeSlice ends the serving goroutine's time slice in the Go scheduler every few
@@ -543,17 +577,18 @@ func accept4(listenFd, flags int) (int, *unix.SockaddrInet4, error) {
 // times more before backing off to 10 ms again: measured, ~2700 sysmon wake-ups a second
 // under load, and a third to a half of Go's extra CPU per connection on the sysmon thread.
 // runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
-// stays at its 10 ms sleep. It costs a clock read per turn (vDSO, no system call) and,
+// stays at its 10 ms sleep. It costs a monotonic clock read per turn (time.Since: one vDSO
+// call, where time.Now makes two, the wall clock too; no system call) and,
 // every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine
 // locked to its thread (sigio, uring) pays two wake-ups instead: its M hands the P on
 // (stoplockedm) and is handed it back (startlockedm); it stays on its thread throughout.
-type timeSlice struct{ start int64 }
+type timeSlice struct{ start time.Time }
 
-const timeSliceNS = 5e6 // half of sysmon's forcePreemptNS
+const timeSliceLen = 5 * time.Millisecond // half of sysmon's forcePreemptNS
 
 func (ts *timeSlice) yield() {
-	if now := time.Now().UnixNano(); now-ts.start >= timeSliceNS {
-		ts.start = now
+	if time.Since(ts.start) >= timeSliceLen {
+		ts.start = time.Now()
 		runtime.Gosched()
 	}
 }

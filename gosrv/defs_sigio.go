@@ -46,9 +46,10 @@ func sigsetAdd(set *unix.Sigset_t, sig unix.Signal) {
 	set.Val[uint(sig-1)/bits] |= 1 << (uint(sig-1) % bits)
 }
 
-// setOwnEx is fcntl(fd, F_SETOWN_EX, &owner): unix.FcntlInt cannot pass a pointer.
+// setOwnEx is fcntl(fd, F_SETOWN_EX, &owner): unix.FcntlInt cannot pass a pointer. It
+// never waits: a raw call (rawcalls.go).
 func setOwnEx(fd int, owner *fOwnerEx) error {
-	_, _, errno := unix.Syscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETOWN_EX, uintptr(unsafe.Pointer(owner)))
+	_, _, errno := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETOWN_EX, uintptr(unsafe.Pointer(owner)))
 	if errno != 0 {
 		return errno
 	}

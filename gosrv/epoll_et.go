@@ -23,20 +23,20 @@ type conn struct {
 }
 
 func setEvents(epollFd, op, fd int, events uint32) error {
-	return unix.EpollCtl(epollFd, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
+	return raw.EpollCtl(epollFd, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
 // connClose closes fd, which also removes it from the epoll set.
 func connClose(conns map[int]*conn, fd int) {
 	delete(conns, fd)
-	unix.Close(fd)
+	raw.Close(fd)
 }
 
 // sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
 func sendOrKeep(c *conn, fd int, buf []byte) error {
 	for len(buf) > 0 {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, err = send(fd, buf, unix.MSG_NOSIGNAL); return err })
+		err := ignoringEINTR(func() (err error) { n, err = raw.Send(fd, buf, unix.MSG_NOSIGNAL); return err })
 		if err == unix.EAGAIN {
 			c.pending = append([]byte(nil), buf...)
 			return nil
@@ -53,7 +53,7 @@ func sendOrKeep(c *conn, fd int, buf []byte) error {
 func flushPending(c *conn, fd int) error {
 	for len(c.pending) > 0 {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, err = send(fd, c.pending, unix.MSG_NOSIGNAL); return err })
+		err := ignoringEINTR(func() (err error) { n, err = raw.Send(fd, c.pending, unix.MSG_NOSIGNAL); return err })
 		if err == unix.EAGAIN {
 			return nil
 		}
@@ -105,7 +105,7 @@ func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byt
 
 	for {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(fd, buf, 0); return err })
+		err := ignoringEINTR(func() (err error) { n, err = raw.Recv(fd, buf, 0); return err })
 		if err == unix.EAGAIN {
 			return // drained: the next edge will tell when more arrives
 		}
@@ -116,7 +116,7 @@ func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byt
 		}
 		if n == 0 {
 			LogLine(srv.ErrFd, "peer close conn...")
-			unix.Shutdown(fd, unix.SHUT_WR)
+			raw.Shutdown(fd, unix.SHUT_WR)
 			connClose(conns, fd)
 			return
 		}

@@ -12,7 +12,7 @@ package gosrv
 import "golang.org/x/sys/unix"
 
 func addEvent(epollFd, fd int) error {
-	return unix.EpollCtl(epollFd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
+	return raw.EpollCtl(epollFd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
 }
 
 func serveEpollLT(srv *Server) int {
@@ -67,7 +67,7 @@ func serveEpollLT(srv *Server) int {
 				logNewConn(srv.OutFd, peer, false)
 				if err := addEvent(epollFd, connFd); err != nil {
 					logErrno(srv.ErrFd, "addevent_epollfd", err)
-					unix.Close(connFd)
+					raw.Close(connFd)
 					continue
 				}
 				conns.add(connFd)

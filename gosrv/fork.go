@@ -157,7 +157,7 @@ func serveFork(srv *Server) int {
 		if err == nil {
 			var pid, pidFd int
 			if pid, pidFd, err = startChild(slot, srv, connFd); err == nil {
-				unix.Close(connFd) // the child has its own copy
+				raw.Close(connFd) // the child has its own copy
 				ch.pfds = append(ch.pfds, unix.PollFd{Fd: int32(pidFd), Events: unix.POLLIN})
 				ch.pids = append(ch.pids, pid)
 				ch.slots = append(ch.slots, slot)

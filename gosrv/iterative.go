@@ -32,7 +32,7 @@ func serveIterative(srv *Server) int {
 		// Serve this client completely; nobody else is served meanwhile.
 		ready, err := waitReadable(connFd, srv.StopFd)
 		if ready <= 0 {
-			unix.Close(connFd)
+			raw.Close(connFd)
 			if ready == 0 {
 				return 0 // a stop
 			}

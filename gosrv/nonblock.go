@@ -111,13 +111,13 @@ func tryConns(srv *Server, conns []int) ([]int, int) {
 	kept, served := 0, 0
 	for _, connFd := range conns {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
+		err := ignoringEINTR(func() (err error) { n, err = raw.Recv(connFd, buf[:], 0); return err })
 		if err == unix.EAGAIN {
 			conns[kept] = connFd // not yet
 			kept++
 			continue
 		}
-		echoReply(srv, connFd, buf[:], n, err)
+		echoReply(srv, connFd, buf[:], n, err, nonblocking)
 		served++
 	}
 	return conns[:kept], served

@@ -83,7 +83,7 @@ func serveSelect(srv *Server) int {
 					// select cannot watch it; waiting for it in a blocking recv would stall
 					// everyone else. Refuse it: the client sees end of stream.
 					logBeyond(srv.ErrFd, connFd, "close conn")
-					unix.Close(connFd)
+					raw.Close(connFd)
 				} else {
 					conns[connFd] = true
 					top = max(top, connFd+1)

@@ -89,11 +89,11 @@ func armFd(fd, tid, flags int) error {
 		return err
 	}
 	// Without F_SETSIG the kernel sends plain SIGIO and leaves si_fd unset.
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETSIG, int(sigioReady)); err != nil {
+	if _, err := raw.FcntlInt(fd, unix.F_SETSIG, int(sigioReady)); err != nil {
 		return err
 	}
 	// O_ASYNC last: from here on, readiness is signalled, to the owner set above.
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_ASYNC|unix.O_NONBLOCK)
+	_, err := raw.FcntlInt(fd, unix.F_SETFL, flags|unix.O_ASYNC|unix.O_NONBLOCK)
 	return err
 }
 
@@ -103,12 +103,12 @@ func armFd(fd, tid, flags int) error {
 func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 	var buf [BufSize]byte
 	var n int
-	err := ignoringEINTR(func() (err error) { n, _, err = unix.Recvfrom(connFd, buf[:], 0); return err })
+	err := ignoringEINTR(func() (err error) { n, err = raw.Recv(connFd, buf[:], 0); return err })
 	if err == unix.EAGAIN {
 		return false
 	}
 	conns.del(connFd)
-	echoReply(srv, connFd, buf[:], n, err)
+	echoReply(srv, connFd, buf[:], n, err, nonblocking)
 	return true
 }
 
@@ -130,7 +130,7 @@ func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int, slice *tim
 		// flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
 		if err := armFd(connFd, tid, unix.O_NONBLOCK); err != nil {
 			logErrno(srv.ErrFd, "fcntl_connfd", err)
-			unix.Close(connFd)
+			raw.Close(connFd)
 			continue
 		}
 		conns.add(connFd)

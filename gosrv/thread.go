@@ -54,7 +54,7 @@ func serveConn(srv *Server, connFd int) {
 	if ready < 0 {
 		logErrno(srv.ErrFd, "poll_connfd", err)
 	}
-	unix.Close(connFd)
+	raw.Close(connFd)
 }
 
 func serveThread(srv *Server) int {
@@ -69,7 +69,7 @@ func serveThread(srv *Server) int {
 		// The connection is the thread's from here: it closes it.
 		if live.Load() >= maxConnThreads {
 			logErrno(srv.ErrFd, "pthread_create", unix.EAGAIN)
-			unix.Close(connFd)
+			raw.Close(connFd)
 			continue
 		}
 		live.Add(1)

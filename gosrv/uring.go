@@ -187,9 +187,9 @@ func (us *userver) accepted(res int32) {
 		return
 	}
 	// acceptConn's handling of what accept4 returned (no ACCEPT is in flight now).
-	raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
-	port := (*[2]byte)(unsafe.Pointer(&raw.Port)) // network byte order
-	connFd, peer := acceptResult(us.srv, &us.acc, int(res), &unix.SockaddrInet4{Addr: raw.Addr, Port: int(port[0])<<8 | int(port[1])})
+	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
+	connFd, peer := acceptResult(us.srv, &us.acc, int(res), unix.SockaddrInet4{Addr: sa.Addr, Port: int(port[0])<<8 | int(port[1])})
 	if connFd < 0 {
 		// EINVAL, EBADF: the listener no longer listens; only a stop can follow.
 		if connFd != acceptFailed || (res != -int32(unix.EINVAL) && res != -int32(unix.EBADF)) {

@@ -16,6 +16,12 @@ func poll(fds []unix.PollFd, timeout int) (int, error) {
 	return result(n, errno)
 }
 
+// PollNow is poll(2) with a zero timeout: it never waits, a raw call (rawcalls.go).
+func (rawCalls) PollNow(fds []unix.PollFd) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), 0)
+	return result(n, errno)
+}
+
 // epollWait is epoll_wait(2).
 func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
 	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)

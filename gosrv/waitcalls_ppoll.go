@@ -23,6 +23,14 @@ func poll(fds []unix.PollFd, timeout int) (int, error) {
 	return result(n, errno)
 }
 
+// PollNow is glibc's poll() with a zero timeout: ppoll with a zeroed timespec. It never
+// waits, a raw call (rawcalls.go).
+func (rawCalls) PollNow(fds []unix.PollFd) (int, error) {
+	var ts unix.Timespec
+	n, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	return result(n, errno)
+}
+
 // epollWait is glibc's epoll_wait(): epoll_pwait with no signal mask.
 func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
 	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(first(events)), uintptr(len(events)), uintptr(msec), 0, 0)

@@ -1,0 +1,98 @@
+//go:build linux
+
+package gosrv
+
+// rawcalls.go - the system calls of the serving paths that cannot wait, made as raw system
+// calls. Go only: C has no scheduler between its calls and the kernel.
+//
+// unix.Syscall brackets a call with the runtime's entersyscall and exitsyscall: the
+// goroutine's processor (P) is marked as in a system call, so that if the thread blocks
+// there, sysmon can hand the P to another thread and the program's other goroutines run
+// on. For a call that returns without waiting that bookkeeping buys nothing and costs
+// ~50-100 ns a call (perf: entersyscall, exitsyscall and the Syscall6 wrapper were ~2 % of
+// the Go server's samples, half of what Go adds in user space over C). unix.RawSyscall
+// skips it: to the runtime the goroutine is running Go code throughout the call.
+//
+// The rule: a raw call must never wait. If one did, its thread would keep the P while it
+// waited, a garbage collection's stop-the-world would wait with it, and with one P every
+// other goroutine (the one that turns a stop signal into the stop eventfd) too. So:
+//
+// Raw (cannot wait):
+//   - close of a connection, the reserve or an accept that is refused: no socket here sets
+//     SO_LINGER, the one option that makes close wait for the peer;
+//   - shutdown(SHUT_WR): queues a FIN and returns;
+//   - epoll_ctl, and fcntl's F_GETFL, F_SETFL, F_SETSIG and F_SETOWN_EX (sigio's arming);
+//   - poll with a zero timeout (readableNow);
+//   - accept4, recv and send on a descriptor that is O_NONBLOCK: where the blocking call
+//     would wait, these fail with EAGAIN (epoll-et, nonblock and sigio, whose listener and
+//     connections are all non-blocking).
+//
+// Through unix.Syscall (may wait), even where the protocol means them not to:
+//   - the waits: poll, epoll_wait, select, rt_sigtimedwait, io_uring_enter that waits for
+//     a completion, the long sleeps of nonblock (nonblock.go: backoffSleep);
+//   - accept4 on a blocking listener, recv and send on a blocking connection (iterative,
+//     thread, fork, epoll-lt, select, poll): after readiness a recv does not wait, but a
+//     send waits for memory when TCP is short of it, and a blocking descriptor's calls are
+//     kept alike;
+//   - write of a log line: a pipe nobody drains blocks the writer.
+//
+// Setup and teardown (once per server) keep x/sys/unix's wrappers: nothing to gain there.
+// Where a call takes a pointer, the conversion to uintptr stays in the RawSyscall call
+// expression itself (unsafe.Pointer's rule for system calls), as in first's callers.
+// The calls are methods of raw so that a call site reads like x/sys's (raw.Close(fd) for
+// unix.Close(fd)) and says which kind it is.
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+type rawCalls struct{}
+
+// raw makes the system calls that cannot wait (see above).
+var raw rawCalls
+
+// Close is close(2); its error is not needed by any caller.
+func (rawCalls) Close(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+// Shutdown is shutdown(2); its error is not needed by any caller.
+func (rawCalls) Shutdown(fd, how int) {
+	unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0)
+}
+
+// EpollCtl is epoll_ctl(2).
+func (rawCalls) EpollCtl(epfd, op, fd int, event *unix.EpollEvent) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(event)), 0, 0)
+	return errnoErr(errno)
+}
+
+// FcntlInt is fcntl(2) with an integer argument, for the commands that never wait
+// (F_GETFL, F_SETFL, F_SETSIG; never a lock command). F_SETOWN_EX, which takes a pointer,
+// is setOwnEx (defs_sigio.go), raw too.
+func (rawCalls) FcntlInt(fd, cmd, arg int) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), uintptr(cmd), uintptr(arg))
+	return result(n, errno)
+}
+
+// Recv is recv(2) on an O_NONBLOCK socket.
+func (rawCalls) Recv(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// Send is send(2) on an O_NONBLOCK socket.
+func (rawCalls) Send(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// errnoErr is a raw call's errno as an error: nil for 0.
+func errnoErr(errno unix.Errno) error {
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
