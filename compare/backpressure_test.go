@@ -31,17 +31,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"golang.org/x/sys/unix"
 )
 
 // connectSmallRcvbuf opens a quiet connection whose SO_RCVBUF is set to size before the
 // connect (the window it advertises is fixed at the handshake).
-func connectSmallRcvbuf(name string, size int) step {
-	return step{fmt.Sprintf("connect %s with SO_RCVBUF %d", name, size), func(r *run) error {
-		if _, dup := r.conns[name]; dup {
-			return fmt.Errorf("connection %q declared twice", name)
-		}
-		d := net.Dialer{Deadline: r.deadline, Control: func(_, _ string, rc syscall.RawConn) error {
+func connectSmallRcvbuf(name string, size int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("connect %s with SO_RCVBUF %d", name, size), Do: func(r *parity.Run) error {
+		d := net.Dialer{Deadline: r.Deadline(), Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			if err := rc.Control(func(fd uintptr) {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
@@ -50,15 +48,16 @@ func connectSmallRcvbuf(name string, size int) step {
 			}
 			return os.NewSyscallError("setsockopt SO_RCVBUF", serr)
 		}}
-		nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.target.Port())))
+		nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Target().Port())))
 		if err != nil {
 			return err
 		}
 		tc := nc.(*net.TCPConn)
-		c := &conn{name: name, c: tc, port: tc.LocalAddr().(*net.TCPAddr).Port, readDone: make(chan struct{})}
-		r.conns[name] = c
-		r.names = append(r.names, name)
-		return nil
+		_, err = r.AddConn(name, tc, tc.LocalAddr().(*net.TCPAddr).Port, false)
+		if err != nil {
+			tc.Close()
+		}
+		return err
 	}}
 }
 
@@ -66,8 +65,8 @@ func connectSmallRcvbuf(name string, size int) step {
 // in process the server's own descriptor duplicated, standalone the server's descriptor
 // fetched with pidfd_getfd. The caller closes it. Both are placed from descriptor 4096 up,
 // out of the way of the numbers the server gives its connections.
-func serverSocketFd(r *run, c *conn) (int, error) {
-	pid, err := r.serverPid()
+func serverSocketFd(r *parity.Run, c *parity.Conn) (int, error) {
+	pid, err := r.ServerPid()
 	if err != nil {
 		return -1, err
 	}
@@ -108,12 +107,12 @@ func serverSocketFd(r *run, c *conn) (int, error) {
 		peer, perr := unix.Getpeername(fd)
 		l4, lok := local.(*unix.SockaddrInet4)
 		p4, pok := peer.(*unix.SockaddrInet4)
-		if lerr == nil && perr == nil && lok && pok && l4.Port == r.target.Port() && p4.Port == c.port {
+		if lerr == nil && perr == nil && lok && pok && l4.Port == r.Target().Port() && p4.Port == c.Port() {
 			return fd, nil
 		}
 		unix.Close(fd)
 	}
-	return -1, fmt.Errorf("no socket of the server's is connected to %s (port %d)", c.name, c.port)
+	return -1, fmt.Errorf("no socket of the server's is connected to %s (port %d)", c.Name(), c.Port())
 }
 
 // shrinkServerSndbuf sets SO_SNDBUF on the server's socket for name (the socket, not a
@@ -121,9 +120,9 @@ func serverSocketFd(r *run, c *conn) (int, error) {
 // kernel's autotuning of it. Without it the server's send buffer grows on loopback to
 // tcp_wmem's maximum (4 MiB by default): a stream of a few megabytes fits, and the send
 // never meets EAGAIN.
-func shrinkServerSndbuf(name string, size int) step {
-	return step{fmt.Sprintf("set SO_SNDBUF %d on the server's socket for %s", size, name), func(r *run) error {
-		c, err := r.conn(name)
+func shrinkServerSndbuf(name string, size int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("set SO_SNDBUF %d on the server's socket for %s", size, name), Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
@@ -139,14 +138,14 @@ func shrinkServerSndbuf(name string, size int) step {
 // awaitServerSendBlocked waits until the server's socket for name cannot take a byte (a
 // send would meet EAGAIN) while its receive queue holds bytes the server does not read,
 // and both have held for hold: the server is waiting for the peer, not serving it.
-func awaitServerSendBlocked(name string, hold time.Duration) step {
-	return step{"await the server's send on " + name + " blocked", func(r *run) error {
-		c, err := r.conn(name)
+func awaitServerSendBlocked(name string, hold time.Duration) parity.Step {
+	return parity.Step{Desc: "await the server's send on " + name + " blocked", Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
 		var fd int
-		if werr := r.waitFor("the server's socket for "+name, func() bool {
+		if werr := r.WaitFor("the server's socket for "+name, func() bool {
 			fd, err = serverSocketFd(r, c)
 			return err == nil
 		}); werr != nil {
@@ -163,7 +162,7 @@ func awaitServerSendBlocked(name string, hold time.Duration) step {
 			return err == nil && unread > 0
 		}
 		since := time.Time{}
-		if err := r.waitFor("the server's socket for "+name+" full and unread for "+hold.String(), func() bool {
+		if err := r.WaitFor("the server's socket for "+name+" full and unread for "+hold.String(), func() bool {
 			if !blocked() {
 				since = time.Time{}
 				return false
@@ -175,7 +174,7 @@ func awaitServerSendBlocked(name string, hold time.Duration) step {
 		}); err != nil {
 			return err
 		}
-		r.note("%s: the server's send would block (EAGAIN), bytes wait unread on its socket", name)
+		r.Note("%s: the server's send would block (EAGAIN), bytes wait unread on its socket", name)
 		return nil
 	}}
 }
@@ -186,12 +185,12 @@ func awaitServerSendBlocked(name string, hold time.Duration) step {
 // of 24 on 2 cores was measured here) a spinning thread gets only its share of a core,
 // which CPU time would report as near idle, while a spinning thread is always running or
 // runnable and a waiting one is neither.
-func servingBusy(r *run) (time.Duration, error) {
+func servingBusy(r *parity.Run) (time.Duration, error) {
 	var paths []string
-	if st, ok := inProcessAs[serveThread](r.target); ok {
+	if st, ok := inProcessAs[serveThread](r.Target()); ok {
 		paths = []string{fmt.Sprintf("/proc/self/task/%d/schedstat", st.ServeTid())}
 	} else {
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return 0, err
 		}
@@ -233,20 +232,20 @@ const stallBusyBound = 10 // percent
 
 // servingQuiet measures the serving thread's running and runnable time over d and notes
 // whether it stayed under stallBusyBound percent of d.
-func servingQuiet(d time.Duration) step {
-	return step{fmt.Sprintf("measure the serving thread's busy time for %v", d), func(r *run) error {
+func servingQuiet(d time.Duration) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("measure the serving thread's busy time for %v", d), Do: func(r *parity.Run) error {
 		before, err := servingBusy(r)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		measureUntil(start.Add(d))
+		parity.MeasureUntil(start.Add(d))
 		after, err := servingBusy(r)
 		if err != nil {
 			return err
 		}
 		used, window := after-before, time.Since(start)
-		r.note("server running or runnable while the peer stalls under %d%% of the time: %v", stallBusyBound, used*100 < window*stallBusyBound)
+		r.Note("server running or runnable while the peer stalls under %d%% of the time: %v", stallBusyBound, used*100 < window*stallBusyBound)
 		return nil
 	}}
 }
@@ -254,28 +253,28 @@ func servingQuiet(d time.Duration) step {
 // streamBackpressure: a stalled reader with a small receive window, a stream far larger
 // than the buffers, the server's send certainly blocked (EAGAIN) and idle meanwhile, and a
 // second client served beside it; then the reader reads and gets every byte back.
-func streamBackpressure(name string, n int, seed uint64) scenario {
-	data := payload(seed, n)
+func streamBackpressure(name string, n int, seed uint64) parity.Scenario {
+	data := parity.Payload(seed, n)
 	beside := []byte("served beside the stalled stream")
-	return scenario{
-		name:   name,
-		models: streamModel,
-		steps: func(string) []step {
-			return []step{
+	return parity.Scenario{
+		Name:   name,
+		Models: streamModel,
+		Steps: func(string) []parity.Step {
+			return []parity.Step{
 				connectSmallRcvbuf("a", 4096),
-				awaitStdoutLines(1),
+				parity.AwaitStdoutLines(1),
 				shrinkServerSndbuf("a", 16384),
-				sendAsync("a", data),
+				parity.SendAsync("a", data),
 				awaitServerSendBlocked("a", 100*time.Millisecond),
 				servingQuiet(300 * time.Millisecond),
-				connect("b"), send("b", beside),
-				expectOpenFor("b", 2*time.Second, len(beside)-1),
+				parity.Connect("b"), parity.Send("b", beside),
+				parity.ExpectOpenFor("b", 2*time.Second, len(beside)-1),
 				// a first: a server stuck on a's send serves b only once a reads.
-				startReading("a"), awaitSent("a"), halfClose("a"), awaitEnd("a"),
-				halfClose("b"), awaitEnd("b"),
+				parity.StartReading("a"), parity.AwaitSent("a"), parity.HalfClose("a"), parity.AwaitEnd("a"),
+				parity.HalfClose("b"), parity.AwaitEnd("b"),
 			}
 		},
-		expect: expects(wantEcho("a", data), wantEcho("b", beside),
+		Expect: expects(wantEcho("a", data), wantEcho("b", beside),
 			wantNote("a: the server's send would block (EAGAIN)"),
 			wantNote(fmt.Sprintf("under %d%% of the time: true", stallBusyBound)),
 			wantNote("b: answered within")),

@@ -26,19 +26,20 @@ import (
 	"testing"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
 // groupImpl is s.impl() with the server leading a process group of its own.
-func (s side) groupImpl() impl {
-	return impl{name: s.name, start: func(model string) (target, error) {
+func (s side) groupImpl() parity.Impl {
+	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
 		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Group: true}, processTimeout)
 		if err != nil {
 			return nil, err
 		}
-		return process{p}, nil
+		return parity.Process{Proc: p}, nil
 	}}
 }
 
@@ -71,18 +72,18 @@ func serverSocketInode(serverPort, clientPort int) (uint64, error) {
 
 // findChild waits until a child of the server holds connection name's socket, and it alone
 // (the parent has closed its copy), and stores the child's pid in *pid.
-func findChild(name string, pid *int) step {
-	return step{"find the child serving " + name, func(r *run) error {
-		c, err := r.conn(name)
+func findChild(name string, pid *int) parity.Step {
+	return parity.Step{Desc: "find the child serving " + name, Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		server, err := r.serverPid()
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("a child of the server holding "+name+"'s socket", func() bool {
-			inode, err := serverSocketInode(r.target.Port(), c.port)
+		return r.WaitFor("a child of the server holding "+name+"'s socket", func() bool {
+			inode, err := serverSocketInode(r.Target().Port(), c.Port())
 			if err != nil || inode == 0 || procfs.HoldsSocket(server, inode) {
 				return false
 			}
@@ -98,16 +99,16 @@ func findChild(name string, pid *int) step {
 }
 
 // killChild sends sig to the child found for name.
-func killChild(name string, pid *int, sig syscall.Signal) step {
-	return step{fmt.Sprintf("send %v to the child serving %s", sig, name), func(r *run) error {
+func killChild(name string, pid *int, sig syscall.Signal) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("send %v to the child serving %s", sig, name), Do: func(r *parity.Run) error {
 		return os.NewSyscallError("kill", unix.Kill(*pid, sig))
 	}}
 }
 
 // signalGroup sends sig to the server's process group, as Ctrl-C in its terminal would.
-func signalGroup(sig syscall.Signal) step {
-	return step{fmt.Sprintf("send %v to the server's process group", sig), func(r *run) error {
-		server, err := r.serverPid()
+func signalGroup(sig syscall.Signal) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("send %v to the server's process group", sig), Do: func(r *parity.Run) error {
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -131,10 +132,10 @@ func procStat(pid int) ([]string, error) {
 
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
 // it cannot reap it) and notes how it died.
-func awaitZombie(name string, pid *int) step {
-	return step{"wait for the child serving " + name + " to be a zombie", func(r *run) error {
+func awaitZombie(name string, pid *int) parity.Step {
+	return parity.Step{Desc: "wait for the child serving " + name + " to be a zombie", Do: func(r *parity.Run) error {
 		var fields []string
-		if err := r.waitFor("the child serving "+name+" dead", func() bool {
+		if err := r.WaitFor("the child serving "+name+" dead", func() bool {
 			f, err := procStat(*pid)
 			fields = f
 			return err == nil && len(f) > 49 && f[0] == "Z"
@@ -145,84 +146,84 @@ func awaitZombie(name string, pid *int) step {
 		if err != nil {
 			return err
 		}
-		r.note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
+		r.Note("child of %s: %s", name, standalone.WaitStatus(syscall.WaitStatus(code)))
 		return nil
 	}}
 }
 
 // awaitReaped waits until the child found for name is gone from /proc: its parent waited
 // for it (this process, a subreaper, never does).
-func awaitReaped(name string, pid *int) step {
-	return step{"wait for the child serving " + name + " to be reaped", func(r *run) error {
-		if err := r.waitFor("the child serving "+name+" reaped", func() bool {
+func awaitReaped(name string, pid *int) parity.Step {
+	return parity.Step{Desc: "wait for the child serving " + name + " to be reaped", Do: func(r *parity.Run) error {
+		if err := r.WaitFor("the child serving "+name+" reaped", func() bool {
 			_, err := os.Stat(fmt.Sprintf("/proc/%d", *pid))
 			return errors.Is(err, os.ErrNotExist)
 		}); err != nil {
 			st, _ := procStat(*pid)
 			return fmt.Errorf("%w (a zombie left behind? stat %q)", err, st)
 		}
-		r.note("child of %s: reaped", name)
+		r.Note("child of %s: reaped", name)
 		return nil
 	}}
 }
 
 // awaitChildrenReaped waits until the server has no child process left, zombie or not: it
 // has reaped every one (for every model but fork, at once).
-func awaitChildrenReaped() step {
-	return step{"wait until the server has reaped its children", func(r *run) error {
-		server, err := r.serverPid()
+func awaitChildrenReaped() parity.Step {
+	return parity.Step{Desc: "wait until the server has reaped its children", Do: func(r *parity.Run) error {
+		server, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("the server's children reaped", func() bool { return len(procfs.ThreadChildren(server)) == 0 })
+		return r.WaitFor("the server's children reaped", func() bool { return len(procfs.ThreadChildren(server)) == 0 })
 	}}
 }
 
 // awaitServerExit waits for the server to exit by itself; its status is the exit code.
-func awaitServerExit() step {
-	return step{"wait for the server to exit", func(r *run) error {
-		p, ok := r.target.(process)
+func awaitServerExit() parity.Step {
+	return parity.Step{Desc: "wait for the server to exit", Do: func(r *parity.Run) error {
+		p, ok := r.Target().(parity.Process)
 		if !ok {
 			return errors.New("target is not a process")
 		}
-		status, err := p.p.Wait(processTimeout)
-		r.stopped, r.status = true, status
+		status, err := p.Proc.Wait(processTimeout)
+		r.Ended(status)
 		return err
 	}}
 }
 
 // forkChildScenarios are the contract's fork-child cases.
-func forkChildScenarios() []scenario {
+func forkChildScenarios() []parity.Scenario {
 	hello, later := []byte("after the kill"), []byte("a new client")
-	var out []scenario
+	var out []parity.Scenario
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
 		// Two clients wait in their children; one child is killed while the parent is
 		// held: that child dies of the signal (the stop handler of the parent is not its),
 		// its client sees end of file; the parent, resumed, reaps it and serves on: the
 		// other child answers, a new client is served, and the stop is the usual SIGTERM.
 		name := strings.ToLower(standalone.SignalName(sig))
-		out = append(out, scenario{
-			name:    "fork-kill-one-child-" + name,
-			models:  only("fork"),
-			process: true,
-			steps: func(string) []step {
+		out = append(out, parity.Scenario{
+			Name:    "fork-kill-one-child-" + name,
+			Models:  only("fork"),
+			Process: true,
+			Steps: func(string) []parity.Step {
 				var pa, pb int
-				return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-					pauseServer(), killChild("a", &pa, sig), awaitEnd("a"), awaitZombie("a", &pa),
+				return parity.Seq(parity.Connect("a"), parity.Connect("b"), parity.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+					pauseServer(), killChild("a", &pa, sig), parity.AwaitEnd("a"), awaitZombie("a", &pa),
 					resumeServer(), awaitReaped("a", &pa),
-					send("b", hello), halfClose("b"), awaitEnd("b"), awaitReaped("b", &pb),
-					client("c", later))
+					parity.Send("b", hello), parity.HalfClose("b"), parity.AwaitEnd("b"), awaitReaped("b", &pb),
+					parity.Client("c", later))
 			},
-			expect: func(_ string, tr *transcript) error {
+			Expect: func(_ string, tr *parity.Transcript) error {
 				want := []string{"child of a: killed by " + standalone.SignalName(sig), "child of a: reaped", "child of b: reaped"}
 				if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 					return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
 				}
-				if a, _ := tr.conn("a"); len(a.Data) != 0 || a.End != "EOF" {
+				if a, _ := tr.Conn("a"); len(a.Data) != 0 || a.End != "EOF" {
 					return fmt.Errorf("a (its child killed) got %d bytes, %s; want 0, EOF", len(a.Data), a.End)
 				}
 				for name, msg := range map[string][]byte{"b": hello, "c": later} {
-					if c, _ := tr.conn(name); string(c.Data) != string(msg) || c.End != "EOF" {
+					if c, _ := tr.Conn(name); string(c.Data) != string(msg) || c.End != "EOF" {
 						return fmt.Errorf("%s got %q, %s; want its echo, EOF", name, c.Data, c.End)
 					}
 				}
@@ -237,17 +238,17 @@ func forkChildScenarios() []scenario {
 	}
 	// Signal 33, which both servers ignore (CONTRACT.md § Faults), is ignored by a child
 	// too: the child serves on as if nothing had been sent.
-	out = append(out, scenario{
-		name:    "fork-child-ignores-signal-33",
-		models:  only("fork"),
-		process: true,
-		steps: func(string) []step {
+	out = append(out, parity.Scenario{
+		Name:    "fork-child-ignores-signal-33",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []parity.Step {
 			var pa int
-			return seq(connect("a"), awaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
-				send("a", hello), halfClose("a"), awaitEnd("a"), awaitReaped("a", &pa))
+			return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
+				parity.Send("a", hello), parity.HalfClose("a"), parity.AwaitEnd("a"), awaitReaped("a", &pa))
 		},
-		expect: func(_ string, tr *transcript) error {
-			if a, _ := tr.conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
+		Expect: func(_ string, tr *parity.Transcript) error {
+			if a, _ := tr.Conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
 				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
 			}
 			if strings.Join(tr.Notes, "\n") != "child of a: reaped" {
@@ -259,24 +260,24 @@ func forkChildScenarios() []scenario {
 	// Ctrl-C: SIGINT to the whole group, while two clients wait in their children and the
 	// parent is held. Each child dies of SIGINT; the parent, resumed, stops on it, reaps
 	// both, prints its final line and exits 0.
-	out = append(out, scenario{
-		name:    "fork-group-sigint",
-		models:  only("fork"),
-		process: true,
-		steps: func(string) []step {
+	out = append(out, parity.Scenario{
+		Name:    "fork-group-sigint",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []parity.Step {
 			var pa, pb int
-			return seq(connect("a"), connect("b"), awaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-				pauseServer(), signalGroup(syscall.SIGINT), awaitEnd("a"), awaitEnd("b"),
+			return parity.Seq(parity.Connect("a"), parity.Connect("b"), parity.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+				pauseServer(), signalGroup(syscall.SIGINT), parity.AwaitEnd("a"), parity.AwaitEnd("b"),
 				awaitZombie("a", &pa), awaitZombie("b", &pb), resumeServer(), awaitServerExit(),
 				awaitReaped("a", &pa), awaitReaped("b", &pb))
 		},
-		expect: func(_ string, tr *transcript) error {
+		Expect: func(_ string, tr *parity.Transcript) error {
 			want := []string{"child of a: killed by SIGINT", "child of b: killed by SIGINT", "child of a: reaped", "child of b: reaped"}
 			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
 			}
 			for _, name := range []string{"a", "b"} {
-				if c, _ := tr.conn(name); len(c.Data) != 0 || c.End != "EOF" {
+				if c, _ := tr.Conn(name); len(c.Data) != 0 || c.End != "EOF" {
 					return fmt.Errorf("%s got %d bytes, %s; want 0, EOF", name, len(c.Data), c.End)
 				}
 			}
@@ -291,7 +292,7 @@ func forkChildScenarios() []scenario {
 
 // wantStopLine: exit 0, and stderr is "listening on" and the final line naming sig, nothing
 // else (a child dies silently).
-func wantStopLine(tr *transcript, sig string) error {
+func wantStopLine(tr *parity.Transcript, sig string) error {
 	want := "listening on 0.0.0.0:PORT\nsignal: " + sig + "   close server ... done\n"
 	if tr.Status != "exited 0" || tr.Stderr != want {
 		return fmt.Errorf("want stderr %q and exited 0, got %q, %s", want, tr.Stderr, tr.Status)
@@ -307,9 +308,9 @@ func TestForkChild(t *testing.T) {
 	require.NoError(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "becoming a child subreaper")
 	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	for _, sc := range forkChildScenarios() {
-		t.Run(sc.name, func(t *testing.T) {
+		t.Run(sc.Name, func(t *testing.T) {
 			base := takeBaseline()
-			differential(t, sc, "fork", c.groupImpl(), g.groupImpl())
+			parity.Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
 			base.check(t)
 		})
 	}

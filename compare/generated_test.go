@@ -56,6 +56,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -90,12 +91,12 @@ type genScript []genOp
 
 // genContent is the bytes a send op sends.
 func genContent(op genOp) []byte {
-	p := payload(op.Seed, op.Size)
+	p := parity.Payload(op.Seed, op.Size)
 	switch op.Kind {
 	case "text":
-		return text(op.Seed, op.Size)
+		return parity.Text(op.Seed, op.Size)
 	case "nul":
-		t := text(op.Seed, op.Size)
+		t := parity.Text(op.Seed, op.Size)
 		for i := range t {
 			if p[i]%7 == 0 {
 				t[i] = 0
@@ -159,8 +160,8 @@ func (s *genSim) conn(name string) *genConn {
 }
 
 // settle waits until the server did what the model predicts.
-func (s *genSim) settle() []step {
-	return []step{awaitStdoutLines(s.stdout), awaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
+func (s *genSim) settle() []parity.Step {
+	return []parity.Step{parity.AwaitStdoutLines(s.stdout), parity.AwaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
 }
 
 // serve marks c finished by the server.
@@ -176,13 +177,13 @@ func recvLines(msg []byte) int {
 
 // streamDrained makes a stream connection read and waits until every byte it sent came
 // back: the server is then waiting in epoll, not echoing.
-func (s *genSim) streamDrained(c *genConn) []step {
-	st := []step{s.g.awaitWrites(c.name)}
+func (s *genSim) streamDrained(c *genConn) []parity.Step {
+	st := []parity.Step{s.g.awaitWrites(c.name)}
 	if !c.reading {
 		c.reading = true
-		st = append(st, startReading(c.name))
+		st = append(st, parity.StartReading(c.name))
 	}
-	return append(st, awaitBytes(c.name, c.sent))
+	return append(st, parity.AwaitBytes(c.name, c.sent))
 }
 
 // valid says whether op may come now.
@@ -225,7 +226,7 @@ func (s *genSim) valid(op genOp) bool {
 }
 
 // apply moves the model past op and returns op's steps, waits included. op must be valid.
-func (s *genSim) apply(op genOp) []step {
+func (s *genSim) apply(op genOp) []parity.Step {
 	name := op.Conn
 	if op.Op == "connect" {
 		c := &genConn{name: name, clientOpen: true, reading: !op.Quiet}
@@ -233,17 +234,17 @@ func (s *genSim) apply(op genOp) []step {
 		s.clients++
 		s.serverHeld++
 		s.stdout++ // new conn
-		var st []step
+		var st []parity.Step
 		switch {
 		case op.Rcvbuf > 0:
-			st = []step{connectSmallRcvbuf(name, op.Rcvbuf)}
+			st = []parity.Step{connectSmallRcvbuf(name, op.Rcvbuf)}
 			if !op.Quiet {
-				st = append(st, startReading(name))
+				st = append(st, parity.StartReading(name))
 			}
 		case op.Quiet:
-			st = []step{connectQuiet(name)}
+			st = []parity.Step{parity.ConnectQuiet(name)}
 		default:
-			st = []step{connect(name)}
+			st = []parity.Step{parity.Connect(name)}
 		}
 		return append(st, s.settle()...)
 	}
@@ -253,42 +254,42 @@ func (s *genSim) apply(op genOp) []step {
 		msg := genContent(op)
 		if s.stream {
 			c.sent += len(msg)
-			st := []step{s.g.write(name, splitParts(msg, op.Parts))}
+			st := []parity.Step{s.g.write(name, splitParts(msg, op.Parts))}
 			if c.reading {
-				st = append(st, awaitBytes(name, c.sent))
+				st = append(st, parity.AwaitBytes(name, c.sent))
 			}
 			return st
 		}
-		st := []step{send(name, msg)}
+		st := []parity.Step{parity.Send(name, msg)}
 		if op.Parts > 1 {
-			st = []step{sendCorked(name, splitParts(msg, op.Parts)...)}
+			st = []parity.Step{parity.SendCorked(name, splitParts(msg, op.Parts)...)}
 		}
 		s.stdout += recvLines(msg)
 		s.serve(c)
 		st = append(st, s.settle()...)
 		if c.reading {
-			st = append(st, awaitEnd(name))
+			st = append(st, parity.AwaitEnd(name))
 		}
 		return st
 	case "halfclose":
 		c.halfClosed = true
 		if s.stream {
-			st := append(s.streamDrained(c), halfClose(name), awaitEnd(name))
+			st := append(s.streamDrained(c), parity.HalfClose(name), parity.AwaitEnd(name))
 			s.stderr++ // peer close conn...
 			s.serve(c)
 			return append(st, s.settle()...)
 		}
-		st := []step{halfClose(name)}
+		st := []parity.Step{parity.HalfClose(name)}
 		if !c.served {
 			s.stdout++ // recv_msg: (empty)
 			s.serve(c)
 			if c.reading {
-				st = append(st, awaitEnd(name))
+				st = append(st, parity.AwaitEnd(name))
 			}
 		}
 		return append(st, s.settle()...)
 	case "reset", "close":
-		var st []step
+		var st []parity.Step
 		if !c.served {
 			if s.stream {
 				st = s.streamDrained(c)
@@ -300,47 +301,47 @@ func (s *genSim) apply(op genOp) []step {
 			}
 			s.serve(c)
 		} else if !s.stream && c.reading {
-			st = append(st, awaitEnd(name)) // the reply is read before the client closes
+			st = append(st, parity.AwaitEnd(name)) // the reply is read before the client closes
 		}
 		c.clientOpen = false
 		s.clients--
 		if op.Op == "reset" {
-			st = append(st, reset(name))
+			st = append(st, parity.Reset(name))
 		} else {
-			st = append(st, closeConn(name))
+			st = append(st, parity.Close(name))
 		}
 		return append(st, s.settle()...)
 	case "read":
 		c.reading = true
-		st := []step{startReading(name)}
+		st := []parity.Step{parity.StartReading(name)}
 		if s.stream {
-			return append(st, awaitBytes(name, c.sent))
+			return append(st, parity.AwaitBytes(name, c.sent))
 		}
 		if c.served {
-			st = append(st, awaitEnd(name))
+			st = append(st, parity.AwaitEnd(name))
 		}
 		return st
 	case "readsome":
 		c.readSome += op.Size
-		return []step{s.g.readSome(name, op.Size)}
+		return []parity.Step{s.g.readSome(name, op.Size)}
 	case "pause":
 		had := 0
 		if s.stream {
 			had = c.sent
 		}
-		return []step{expectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
+		return []parity.Step{parity.ExpectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
 	}
 	panic("genSim: unknown op " + op.Op)
 }
 
 // finish closes every connection still open, in order, each awaited.
-func (s *genSim) finish() []step {
-	var st []step
+func (s *genSim) finish() []parity.Step {
+	var st []parity.Step
 	for _, c := range s.conns {
 		if c.clientOpen {
 			if !s.stream && c.served && !c.reading {
 				c.reading = true
-				st = append(st, startReading(c.name), awaitEnd(c.name))
+				st = append(st, parity.StartReading(c.name), parity.AwaitEnd(c.name))
 			}
 			st = append(st, s.apply(genOp{Op: "close", Conn: c.name})...)
 		}
@@ -349,13 +350,13 @@ func (s *genSim) finish() []step {
 }
 
 // steps are the script's steps for model, with their waits: a scenario's steps.
-func (gs genScript) steps(model string) []step {
+func (gs genScript) steps(model string) []parity.Step {
 	g := &genRun{}
 	s := newGenSim(model, g)
-	st := []step{g.begin()}
+	st := []parity.Step{g.begin()}
 	for i, op := range gs {
 		if !s.valid(op) {
-			return []step{{fmt.Sprintf("op %d (%+v)", i+1, op), func(*run) error {
+			return []parity.Step{{Desc: fmt.Sprintf("op %d (%+v)", i+1, op), Do: func(*parity.Run) error {
 				return fmt.Errorf("op %d %+v is not valid at this point of the script for %s", i+1, op, model)
 			}}}
 		}
@@ -380,9 +381,9 @@ type genWriter struct {
 }
 
 // begin counts the sockets before the first connection.
-func (g *genRun) begin() step {
-	return step{"count the sockets at the start", func(r *run) error {
-		pid, err := r.serverPid()
+func (g *genRun) begin() parity.Step {
+	return parity.Step{Desc: "count the sockets at the start", Do: func(r *parity.Run) error {
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -393,9 +394,9 @@ func (g *genRun) begin() step {
 
 // awaitSockets waits until the server's process holds base plus the predicted sockets
 // (and fork's pidfds): the server's, and in process the clients' too, in the same table.
-func (g *genRun) awaitSockets(clients, server int) step {
-	return step{fmt.Sprintf("await %d client and %d server sockets", clients, server), func(r *run) error {
-		pid, err := r.serverPid()
+func (g *genRun) awaitSockets(clients, server int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("await %d client and %d server sockets", clients, server), Do: func(r *parity.Run) error {
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -403,7 +404,7 @@ func (g *genRun) awaitSockets(clients, server int) step {
 		if pid == os.Getpid() {
 			n += clients
 		}
-		return r.waitFor(fmt.Sprintf("%d sockets beside the %d at the start (have %d)", n, g.base, connFdCount(pid)-g.base), func() bool {
+		return r.WaitFor(fmt.Sprintf("%d sockets beside the %d at the start (have %d)", n, g.base, connFdCount(pid)-g.base), func() bool {
 			return connFdCount(pid) == g.base+n
 		})
 	}}
@@ -411,9 +412,9 @@ func (g *genRun) awaitSockets(clients, server int) step {
 
 // write writes parts, one write each, in the background and after every earlier write on
 // the connection: a stream's reader may be quiet, and the write then waits for it.
-func (g *genRun) write(name string, parts [][]byte) step {
-	return step{fmt.Sprintf("write %d parts on %s in the background", len(parts), name), func(r *run) error {
-		c, err := r.conn(name)
+func (g *genRun) write(name string, parts [][]byte) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("write %d parts on %s in the background", len(parts), name), Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
@@ -429,14 +430,14 @@ func (g *genRun) write(name string, parts [][]byte) step {
 		prev, done := w.last, make(chan struct{})
 		w.last = done
 		g.mu.Unlock()
-		c.c.SetWriteDeadline(r.deadline)
+		c.Sock().SetWriteDeadline(r.Deadline())
 		go func() {
 			defer close(done)
 			if prev != nil {
 				<-prev
 			}
 			for _, p := range parts {
-				if _, err := c.c.Write(p); err != nil {
+				if _, err := c.Sock().Write(p); err != nil {
 					g.mu.Lock()
 					w.err = err
 					g.mu.Unlock()
@@ -449,15 +450,15 @@ func (g *genRun) write(name string, parts [][]byte) step {
 }
 
 // awaitWrites waits until every background write on name is done.
-func (g *genRun) awaitWrites(name string) step {
-	return step{"await the background writes on " + name, func(r *run) error {
+func (g *genRun) awaitWrites(name string) parity.Step {
+	return parity.Step{Desc: "await the background writes on " + name, Do: func(r *parity.Run) error {
 		g.mu.Lock()
 		w := g.writers[name]
 		g.mu.Unlock()
 		if w == nil {
 			return nil
 		}
-		if err := r.await(w.last, "the writes on "+name+" did not finish"); err != nil {
+		if err := r.Await(w.last, "the writes on "+name+" did not finish"); err != nil {
 			return err
 		}
 		g.mu.Lock()
@@ -467,21 +468,19 @@ func (g *genRun) awaitWrites(name string) step {
 }
 
 // readSome reads exactly n bytes from a quiet connection into its data.
-func (g *genRun) readSome(name string, n int) step {
-	return step{fmt.Sprintf("read %d bytes on %s", n, name), func(r *run) error {
-		c, err := r.conn(name)
+func (g *genRun) readSome(name string, n int) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("read %d bytes on %s", n, name), Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		if rd, ok := c.c.(interface{ SetReadDeadline(time.Time) error }); ok {
-			rd.SetReadDeadline(r.deadline)
+		if rd, ok := c.Sock().(interface{ SetReadDeadline(time.Time) error }); ok {
+			rd.SetReadDeadline(r.Deadline())
 			defer rd.SetReadDeadline(time.Time{})
 		}
 		buf := make([]byte, n)
-		got, err := io.ReadFull(c.c, buf)
-		c.mu.Lock()
-		c.data = append(c.data, buf[:got]...)
-		c.mu.Unlock()
+		got, err := io.ReadFull(c.Sock(), buf)
+		c.Received(buf[:got])
 		return err
 	}}
 }
@@ -560,10 +559,10 @@ func genDraw(t *rapid.T, model string) genScript {
 
 // genRunDiff runs the script on C twice and Go once; "" when all agree.
 func genRunDiff(model string, gs genScript) string {
-	sc := scenario{name: "generated", models: only(model), steps: gs.steps}
-	run := func(im impl) (*transcript, error) {
-		im.deadline = genDeadline
-		return runOnce(sc, model, im)
+	sc := parity.Scenario{Name: "generated", Models: only(model), Steps: gs.steps}
+	run := func(im parity.Impl) (*parity.Transcript, error) {
+		im.Deadline = genDeadline
+		return parity.RunOnce(sc, model, im)
 	}
 	c1, err := run(cInProcess)
 	if err != nil {
@@ -573,15 +572,15 @@ func genRunDiff(model string, gs genScript) string {
 	if err != nil {
 		return "C run 2 failed: " + err.Error()
 	}
-	if d := diffTranscripts(c1, c2, "C#1", "C#2"); d != "" {
+	if d := parity.Diff(c1, c2, "C#1", "C#2"); d != "" {
 		return "reference is not deterministic (a defect of the generator: it must control this):\n" + d
 	}
 	g, err := run(goInProcess)
 	if err != nil {
 		return "Go run failed: " + err.Error()
 	}
-	if d := diffTranscripts(c1, g, "C", "Go"); d != "" {
-		return "not at parity:\n" + d + "\nC:\n" + c1.brief() + "\nGo:\n" + g.brief()
+	if d := parity.Diff(c1, g, "C", "Go"); d != "" {
+		return "not at parity:\n" + d + "\nC:\n" + c1.Brief() + "\nGo:\n" + g.Brief()
 	}
 	return ""
 }

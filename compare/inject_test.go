@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/inject"
+	"github.com/iomodels/iomodels/compare/parity"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,14 +48,14 @@ func (t traced) injectedOnce(err error) error {
 
 // awaitExit waits for a traced server that ends by itself (a fatal fault) and records
 // its exit status.
-func awaitExit() step {
-	return step{"await the server's exit", func(r *run) error {
-		t, ok := r.target.(traced)
+func awaitExit() parity.Step {
+	return parity.Step{Desc: "await the server's exit", Do: func(r *parity.Run) error {
+		t, ok := r.Target().(traced)
 		if !ok {
 			return fmt.Errorf("target is not a traced server")
 		}
-		status, err := t.p.Wait(time.Until(r.deadline))
-		r.stopped, r.status = true, status
+		status, err := t.p.Wait(time.Until(r.Deadline()))
+		r.Ended(status)
 		return t.injectedOnce(err)
 	}}
 }
@@ -62,8 +63,8 @@ func (t traced) Signal(sig syscall.Signal) (string, error) { return t.p.Signal(s
 func (t traced) Send(sig syscall.Signal) error             { return unix.Kill(t.p.Pid, sig) }
 
 // tracedImpl starts s's server under fault.
-func (s side) tracedImpl(f inject.Fault) impl {
-	return impl{name: s.name, start: func(model string) (target, error) {
+func (s side) tracedImpl(f inject.Fault) parity.Impl {
+	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
 		p, err := inject.Start(s.server, nil, f, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
@@ -77,9 +78,9 @@ type injection struct {
 	fault  inject.Fault
 	models func(string) bool
 	// steps: the clients; nil means three sequential clients a, b, c.
-	steps func(model string) []step
+	steps func(model string) []parity.Step
 	// expect checks the C reference's transcript (may be nil).
-	expect func(model string, tr *transcript) error
+	expect func(model string, tr *parity.Transcript) error
 }
 
 func fault(name string, nr uint64, errno syscall.Errno, when int) inject.Fault {
@@ -93,19 +94,19 @@ func (in injection) name() string {
 // finClient sends msg and the end of stream in one segment (sendWithFin), then reads to
 // the end: how many reads the server needs (the bytes, then the end) does not depend on
 // when the FIN arrives, so the Nth recvfrom is the same event in every run.
-func finClient(name string, msg []byte) []step {
-	return []step{connect(name), sendWithFin(name, msg), awaitEnd(name)}
+func finClient(name string, msg []byte) []parity.Step {
+	return []parity.Step{parity.Connect(name), sendWithFin(name, msg), parity.AwaitEnd(name)}
 }
 
-func threeClients(string) []step {
-	return seq(finClient("a", []byte("first")), finClient("b", []byte("second")), finClient("c", []byte("third")))
+func threeClients(string) []parity.Step {
+	return parity.Seq(finClient("a", []byte("first")), finClient("b", []byte("second")), finClient("c", []byte("third")))
 }
 
 // silentFirst: a connects and sends nothing, then b and c are ordinary clients. For the
 // models that try a recv before any readiness (nonblock's rounds, sigio's look right after
 // accept), the first recvfrom is a's whether or not bytes had come, so it is a's that fails.
-func silentFirst(string) []step {
-	return seq(connect("a"), awaitEnd("a"), finClient("b", []byte("second")), finClient("c", []byte("third")))
+func silentFirst(string) []parity.Step {
+	return parity.Seq(parity.Connect("a"), parity.AwaitEnd("a"), finClient("b", []byte("second")), finClient("c", []byte("third")))
 }
 
 // Expectations on the C reference's transcript, so that a row pins what the fault does.
@@ -117,7 +118,7 @@ var (
 	// aRefused: the silent a's connection was closed (end of stream, no bytes), b and c served.
 	aRefused = expects(wantNoReply("a"), wantEcho("b", []byte("second")), wantEcho("c", []byte("third")))
 	// fatal: the model ended with exit status 1 and an error line.
-	fatal = expects(func(model string, tr *transcript) error {
+	fatal = expects(func(model string, tr *parity.Transcript) error {
 		if tr.Status != "exited 1" || !strings.Contains(tr.Stderr, " error: ") {
 			return fmt.Errorf("want exit 1 and an error line, got %s, stderr %q", tr.Status, tr.Stderr)
 		}
@@ -126,8 +127,8 @@ var (
 )
 
 // servedBy: allServed for the models named, bRefused for the others.
-func servedBy(names ...string) func(string, *transcript) error {
-	return func(model string, tr *transcript) error {
+func servedBy(names ...string) func(string, *parity.Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if only(names...)(model) {
 			return allServed(model, tr)
 		}
@@ -136,20 +137,20 @@ func servedBy(names ...string) func(string, *transcript) error {
 }
 
 func wantNoReply(name string) expectation {
-	return func(model string, tr *transcript) error {
-		if c, ok := tr.conn(name); !ok || len(c.Data) != 0 || c.End == "open" {
+	return func(model string, tr *parity.Transcript) error {
+		if c, ok := tr.Conn(name); !ok || len(c.Data) != 0 || c.End == "open" {
 			return fmt.Errorf("%s: want no bytes and an ending, got %+v", name, c)
 		}
 		return nil
 	}
 }
 
-func (in injection) scenario() scenario {
+func (in injection) scenario() parity.Scenario {
 	steps := in.steps
 	if steps == nil {
 		steps = threeClients
 	}
-	return scenario{name: in.name(), models: in.models, steps: steps, expect: in.expect, process: true}
+	return parity.Scenario{Name: in.name(), Models: in.models, Steps: steps, Expect: in.expect, Process: true}
 }
 
 // waitCall is the call a model waits in (its readiness or completion call), under both
@@ -244,7 +245,7 @@ func injections() []injection {
 		notOn := []uint64{3}
 		out = append(out, injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.EINTR, When: 3, NotOnFds: notOn}, models: only(model), expect: allServed})
 		in := injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.ENOMEM, When: 1, NotOnFds: notOn}, models: only(model),
-			steps: func(string) []step { return seq(awaitExit()) }, expect: fatal}
+			steps: func(string) []parity.Step { return parity.Seq(awaitExit()) }, expect: fatal}
 		if model == "nonblock" {
 			in.steps, in.expect = nil, allServed
 		}
@@ -257,7 +258,7 @@ func injections() []injection {
 		Errno: unix.EINTR, When: 1, NonNullArg: 3}, models: only("sigio"), expect: allServed})
 	// io_uring_enter: EBUSY (the CQ overflowed) is an error like any other: logged, exit 1.
 	out = append(out, injection{fault: fault("io_uring_enter", unix.SYS_IO_URING_ENTER, unix.EBUSY, 1), models: only("uring"),
-		steps: func(string) []step { return seq(awaitExit()) }, expect: fatal})
+		steps: func(string) []parity.Step { return parity.Seq(awaitExit()) }, expect: fatal})
 	// clone (or clone3), counted only where it makes a process (fork's, not the runtime's
 	// threads):
 	// the 2nd process creation (b's) fails with EAGAIN or ENOMEM: logged, b's connection
@@ -266,8 +267,8 @@ func injections() []injection {
 		f := inject.Fault{Name: "clone", Nrs: []uint64{unix.SYS_CLONE, unix.SYS_CLONE3}, Errno: e, When: 2, Process: true}
 		// b sends nothing: the parent closes its connection at once, and what b sees must
 		// not depend on whether its bytes arrived before that close (a reset) or not (EOF).
-		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused, steps: func(string) []step {
-			return seq(finClient("a", []byte("first")), connect("b"), awaitEnd("b"), finClient("c", []byte("third")))
+		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused, steps: func(string) []parity.Step {
+			return parity.Seq(finClient("a", []byte("first")), parity.Connect("b"), parity.AwaitEnd("b"), finClient("c", []byte("third")))
 		}})
 	}
 	return out
@@ -289,7 +290,7 @@ func TestInject(t *testing.T) {
 				}
 				t.Run(in.name(), func(t *testing.T) {
 					base := takeBaseline()
-					differential(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
+					parity.Compare(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
 					base.check(t)
 				})
 			}
@@ -305,10 +306,10 @@ func injectChecks(t *testing.T) []check {
 			if !in.models(model) {
 				continue
 			}
-			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*transcript, error) {
+			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*parity.Transcript, error) {
 				im := s.tracedImpl(in.fault)
-				im.deadline = mutantDeadline
-				return runOnce(in.scenario(), model, im)
+				im.Deadline = mutantDeadline
+				return parity.RunOnce(in.scenario(), model, im)
 			}})
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -59,15 +60,15 @@ const listenBacklog = 1024
 // kernel dropped (the queue is full) does not. After five in a row that did not complete
 // the queue is full, and the rest are not tried (a smaller backlog would otherwise cost
 // 300 ms a connection). It notes how many completed; the others are not kept.
-func connectWhileHeld(names []string, patience time.Duration) step {
-	return step{fmt.Sprintf("try %d connections while the server is held", len(names)), func(r *run) error {
+func connectWhileHeld(names []string, patience time.Duration) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("try %d connections while the server is held", len(names)), Do: func(r *parity.Run) error {
 		done, refused := 0, 0
 		for _, name := range names {
 			if refused == 5 {
 				break
 			}
 			d := net.Dialer{Timeout: patience}
-			nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.target.Port())))
+			nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Target().Port())))
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -78,36 +79,37 @@ func connectWhileHeld(names []string, patience time.Duration) step {
 			}
 			refused = 0
 			tc := nc.(*net.TCPConn)
-			c := &conn{name: name, c: tc, port: tc.LocalAddr().(*net.TCPAddr).Port, readDone: make(chan struct{})}
-			r.conns[name] = c
-			r.names = append(r.names, name)
+			if _, err := r.AddConn(name, tc, tc.LocalAddr().(*net.TCPAddr).Port, false); err != nil {
+				tc.Close()
+				return err
+			}
 			done++
 		}
-		r.note("connections completed while held: %d, then %d in a row not completed within %v", done, refused, patience)
+		r.Note("connections completed while held: %d, then %d in a row not completed within %v", done, refused, patience)
 		return nil
 	}}
 }
 
-func limitScenarios() []scenario {
+func limitScenarios() []parity.Scenario {
 	backlog, _ := clientNames(listenBacklog + 6)
 	held := backlog[:listenBacklog+1]
 	batch, batchMsgs := clientNames(1100)
 	silent3, _ := clientNames(3)
 	silentAll, _ := clientNames(uringSlots)
-	return []scenario{
+	return []parity.Scenario{
 		{
 			// The listen backlog: the server held, 1030 connections tried, one after the
 			// other. The kernel queues backlog+1 completed handshakes; later SYNs are dropped
 			// (the client would retry in a second; the try gives up after 300 ms). Resumed,
 			// the server accepts exactly the queued ones, in the order they completed.
-			name:    "listen-backlog",
-			models:  only("poll"),
-			process: true,
-			steps: func(string) []step {
-				return seq(pauseServer(), connectWhileHeld(backlog, 300*time.Millisecond), resumeServer(),
-					awaitStdoutLines(len(held)))
+			Name:    "listen-backlog",
+			Models:  only("poll"),
+			Process: true,
+			Steps: func(string) []parity.Step {
+				return parity.Seq(pauseServer(), connectWhileHeld(backlog, 300*time.Millisecond), resumeServer(),
+					parity.AwaitStdoutLines(len(held)))
 			},
-			expect: expects(wantNote(fmt.Sprintf("connections completed while held: %d, then 5 in a row not completed within 300ms", listenBacklog+1)),
+			Expect: expects(wantNote(fmt.Sprintf("connections completed while held: %d, then 5 in a row not completed within 300ms", listenBacklog+1)),
 				// Each then served the empty recv of its client's close.
 				wantAcceptOrder(held), wantStdoutLines(0, len(held))),
 		},
@@ -116,40 +118,40 @@ func limitScenarios() []scenario {
 			// accepted, then the server held while every client sends and half-closes, then
 			// resumed. Each becomes ready in turn, in the order of the sends, and epoll
 			// reports them in that order over two calls: stdout is compared unsorted.
-			name:    "epoll-batch",
-			models:  only("epoll-lt", "epoll-et"),
-			process: true,
-			steps: func(string) []step {
-				return seq(each(batch, connectQuiet), awaitStdoutLines(len(batch)), pauseServer(),
-					sendEach(batch, batchMsgs), each(batch, halfClose), resumeServer(), each(batch, awaitEnd))
+			Name:    "epoll-batch",
+			Models:  only("epoll-lt", "epoll-et"),
+			Process: true,
+			Steps: func(string) []parity.Step {
+				return parity.Seq(each(batch, parity.ConnectQuiet), parity.AwaitStdoutLines(len(batch)), pauseServer(),
+					sendEach(batch, batchMsgs), each(batch, parity.HalfClose), resumeServer(), each(batch, parity.AwaitEnd))
 			},
-			expect: expects(append(servedAll(batch, batchMsgs), wantAcceptOrder(batch))...),
+			Expect: expects(append(servedAll(batch, batchMsgs), wantAcceptOrder(batch))...),
 		},
 		{
 			// Three silent connections hold three of uring's slots; a live one beside them
 			// is answered at once.
-			name:    "uring-slots-three-silent",
-			models:  only("uring"),
-			process: true,
-			steps: func(string) []step {
-				return seq(each(silent3, connectQuiet), awaitStdoutLines(3), connect("l"),
-					send("l", []byte("live")), halfClose("l"), expectOpenFor("l", 2*time.Second, 0), awaitEnd("l"))
+			Name:    "uring-slots-three-silent",
+			Models:  only("uring"),
+			Process: true,
+			Steps: func(string) []parity.Step {
+				return parity.Seq(each(silent3, parity.ConnectQuiet), parity.AwaitStdoutLines(3), parity.Connect("l"),
+					parity.Send("l", []byte("live")), parity.HalfClose("l"), parity.ExpectOpenFor("l", 2*time.Second, 0), parity.AwaitEnd("l"))
 			},
-			expect: expects(wantEcho("l", []byte("live")), wantNote("l: answered within 2s")),
+			Expect: expects(wantEcho("l", []byte("live")), wantNote("l: answered within 2s")),
 		},
 		{
 			// Every slot held by a silent connection: the next connection waits in the
 			// backlog, unanswered, until one silent client closes and its slot frees.
-			name:    "uring-slots-all-silent",
-			models:  only("uring"),
-			process: true,
-			steps: func(string) []step {
-				return seq(each(silentAll, connectQuiet), awaitStdoutLines(uringSlots), connect("l"),
-					send("l", []byte("live")), halfClose("l"), expectOpenFor("l", 300*time.Millisecond, 0),
-					closeConn(silentAll[0]), awaitEnd("l"))
+			Name:    "uring-slots-all-silent",
+			Models:  only("uring"),
+			Process: true,
+			Steps: func(string) []parity.Step {
+				return parity.Seq(each(silentAll, parity.ConnectQuiet), parity.AwaitStdoutLines(uringSlots), parity.Connect("l"),
+					parity.Send("l", []byte("live")), parity.HalfClose("l"), parity.ExpectOpenFor("l", 300*time.Millisecond, 0),
+					parity.Close(silentAll[0]), parity.AwaitEnd("l"))
 			},
 			// Every silent one is served its empty recv when the clients close at the end.
-			expect: expects(wantEcho("l", []byte("live")), wantNote("l: open and silent for 300ms"),
+			Expect: expects(wantEcho("l", []byte("live")), wantNote("l: open and silent for 300ms"),
 				wantStdoutLines(0, uringSlots+1)),
 		},
 	}
@@ -160,15 +162,15 @@ func TestLimits(t *testing.T) {
 	c, g := sides(t)
 	for _, sc := range limitScenarios() {
 		for _, model := range models(t) {
-			if !sc.appliesTo(model) {
+			if !sc.AppliesTo(model) {
 				continue
 			}
-			t.Run(model+"/"+sc.name, func(t *testing.T) {
+			t.Run(model+"/"+sc.Name, func(t *testing.T) {
 				if reason := unavailable(model); reason != "" {
 					t.Skipf("%s unavailable: %s", model, reason)
 				}
 				base := takeBaseline()
-				differential(t, sc, model, c.impl(), g.impl())
+				parity.Compare(t, sc, model, c.impl(), g.impl())
 				base.check(t)
 			})
 		}
@@ -180,17 +182,17 @@ func TestLimits(t *testing.T) {
 // reuseAddr serves a client on a fresh server (port 0), stops it, and starts a second
 // server on the same port while the first run's connection is in TIME_WAIT on the
 // server's side (the one-shot server closes first): with SO_REUSEADDR the bind succeeds.
-func reuseAddr(s side) (*transcript, error) {
+func reuseAddr(s side) (*parity.Transcript, error) {
 	im := s.impl()
-	first, err := im.start("iterative")
+	first, err := im.Start("iterative")
 	if err != nil {
 		return nil, err
 	}
 	port := first.Port()
 	// No half-close: the server closes first, so the TIME_WAIT is on its side, its port.
-	tr1, err := execute(scenario{name: "first-run", steps: func(string) []step {
-		return seq(connect("a"), send("a", []byte("first run")), awaitEnd("a"))
-	}}, "iterative", first, processTimeout)
+	tr1, err := parity.Execute(parity.Scenario{Name: "first-run", Steps: func(string) []parity.Step {
+		return parity.Seq(parity.Connect("a"), parity.Send("a", []byte("first run")), parity.AwaitEnd("a"))
+	}}, "iterative", first, parity.Options{Deadline: processTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +208,8 @@ func reuseAddr(s side) (*transcript, error) {
 		code, _ = second.Wait(processTimeout)
 		errs = second.Stderr()
 	} else {
-		tr2, err := execute(scenario{name: "second-run", steps: func(string) []step { return client("b", []byte("second run")) }},
-			"iterative", process{second}, processTimeout)
+		tr2, err := parity.Execute(parity.Scenario{Name: "second-run", Steps: func(string) []parity.Step { return parity.Client("b", []byte("second run")) }},
+			"iterative", parity.Process{Proc: second}, parity.Options{Deadline: processTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +249,7 @@ func timeWaitOn(port int) int {
 // starts with none.
 func TestReuseAddr(t *testing.T) {
 	c, g := sides(t)
-	ref, err := inNetns(func() (*transcript, error) { return reuseAddr(c) })
+	ref, err := inNetns(func() (*parity.Transcript, error) { return reuseAddr(c) })
 	var skip errSkip
 	if errors.As(err, &skip) {
 		t.Skipf("no private network namespace: %s", skip.reason)
@@ -255,9 +257,9 @@ func TestReuseAddr(t *testing.T) {
 	require.NoError(t, err, "C")
 	require.Contains(t, ref.Notes, "connections in TIME_WAIT on the port after the stop: true", "the C run left no TIME_WAIT: the test tests nothing")
 	require.Equal(t, "exited 0, then exited 0", ref.Status, "C: both runs exit 0; stderr:\n%s", ref.Stderr)
-	got, err := inNetns(func() (*transcript, error) { return reuseAddr(g) })
+	got, err := inNetns(func() (*parity.Transcript, error) { return reuseAddr(g) })
 	require.NoError(t, err, "Go")
-	requireParity(t, t.Name(), ref, got, "C", "Go")
+	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- the default port, in a private network namespace ----
@@ -266,8 +268,8 @@ func TestReuseAddr(t *testing.T) {
 // for this check on a locked thread (children inherit the thread's namespace): the
 // host's port 8080 is never touched. The transcript holds the server's first line, the
 // client's output and the server's log.
-func defaultPort(s side) (*transcript, error) {
-	return inNetns(func() (*transcript, error) {
+func defaultPort(s side) (*parity.Transcript, error) {
+	return inNetns(func() (*parity.Transcript, error) {
 		srv, err := standalone.StartServer(s.server, processTimeout, "iterative")
 		if err != nil {
 			return nil, err
@@ -277,7 +279,7 @@ func defaultPort(s side) (*transcript, error) {
 		if err == nil {
 			err = serr
 		}
-		tr := &transcript{Stdout: clientPort.ReplaceAllString(srv.Stdout(), "127.0.0.1:<client>"),
+		tr := &parity.Transcript{Stdout: clientPort.ReplaceAllString(srv.Stdout(), "127.0.0.1:<client>"),
 			Stderr: srv.Stderr(), Status: status,
 			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", out, errs, code)}}
 		return tr, err
@@ -287,9 +289,9 @@ func defaultPort(s side) (*transcript, error) {
 // inNetns runs f on a thread of its own moved to a new network namespace with loopback
 // up: the processes it starts inherit the thread's namespace, and the sockets it makes
 // are made there. errSkip where a namespace cannot be made (not root).
-func inNetns(f func() (*transcript, error)) (*transcript, error) {
+func inNetns(f func() (*parity.Transcript, error)) (*parity.Transcript, error) {
 	type result struct {
-		tr  *transcript
+		tr  *parity.Transcript
 		err error
 	}
 	ch := make(chan result, 1)
@@ -331,7 +333,7 @@ func TestDefaultPort(t *testing.T) {
 	require.Equal(t, `client: stdout "echo_msg: to the default port\n" stderr "" exited 0`, ref.Notes[0], "C client without a port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
-	requireParity(t, t.Name(), ref, got, "C", "Go")
+	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- nonblock's backoff, as strace sees it ----
@@ -368,7 +370,7 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		}
 		defer c.Close()
 	}
-	if !waitFor(time.Now().Add(processTimeout), func() bool { return countLines([]byte(p.Stdout())) >= conns }) {
+	if !parity.WaitFor(time.Now().Add(processTimeout), func() bool { return parity.CountLines([]byte(p.Stdout())) >= conns }) {
 		return nil, fmt.Errorf("%s: %d connections not accepted", s.name, conns)
 	}
 	var sleeps []int64
@@ -391,8 +393,8 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		return len(sleeps) >= n
 	}
 	// The idle spell lasts until n sleeps are recorded.
-	if !waitFor(time.Now().Add(processTimeout), read) {
-		return nil, fmt.Errorf("%s: only %d sleeps recorded in %v", s.name, len(sleeps), processTimeout)
+	if !parity.WaitFor(time.Now().Add(processTimeout), read) {
+		return nil, fmt.Errorf("%s: only %d sleeps recorded in %v", s.name, len(sleeps), parity.Options{Deadline: processTimeout})
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
 	if _, err := p.Wait(processTimeout); err != nil {
@@ -432,27 +434,27 @@ func limitChecks(t *testing.T) []check {
 	var cs []check
 	for _, sc := range limitScenarios() {
 		for _, model := range availableModels(t) {
-			if !sc.appliesTo(model) {
+			if !sc.AppliesTo(model) {
 				continue
 			}
-			cs = append(cs, check{"limits/" + model + "/" + sc.name, func(s side) (*transcript, error) {
+			cs = append(cs, check{"limits/" + model + "/" + sc.Name, func(s side) (*parity.Transcript, error) {
 				im := s.impl()
-				im.deadline = mutantDeadline
-				return runOnce(sc, model, im)
+				im.Deadline = mutantDeadline
+				return parity.RunOnce(sc, model, im)
 			}})
 		}
 	}
 	return append(cs,
-		check{"limits/reuseaddr", func(s side) (*transcript, error) {
-			return inNetns(func() (*transcript, error) { return reuseAddr(s) })
+		check{"limits/reuseaddr", func(s side) (*parity.Transcript, error) {
+			return inNetns(func() (*parity.Transcript, error) { return reuseAddr(s) })
 		}},
 		check{"limits/default-port", defaultPort},
-		check{"limits/nonblock-backoff", func(s side) (*transcript, error) {
+		check{"limits/nonblock-backoff", func(s side) (*parity.Transcript, error) {
 			sleeps, err := backoffSleeps(s, 0, 12)
 			if err != nil {
 				return nil, err
 			}
-			return &transcript{Notes: []string{fmt.Sprint(sleeps)}}, nil
+			return &parity.Transcript{Notes: []string{fmt.Sprint(sleeps)}}, nil
 		}},
 	)
 }

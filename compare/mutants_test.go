@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -169,7 +170,7 @@ const mutantDeadline = 5 * time.Second
 // check is one standalone comparison: it runs a side and returns its transcript.
 type check struct {
 	name string
-	run  func(s side) (*transcript, error)
+	run  func(s side) (*parity.Transcript, error)
 }
 
 // standaloneChecks lists the command-line cases, the limits, the system-call sequences,
@@ -184,19 +185,19 @@ func standaloneChecks(t *testing.T, g side) []check {
 	cs = append(cs, syscallChecks(t, g)...)
 	cs = append(cs, injectChecks(t)...)
 	cs = append(cs, fdlimitChecks(t)...)
-	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]parity.Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
 			continue
 		}
 		for _, sc := range all {
-			if !sc.appliesTo(model) {
+			if !sc.AppliesTo(model) {
 				continue
 			}
-			cs = append(cs, check{model + "/" + sc.name, func(s side) (*transcript, error) {
+			cs = append(cs, check{model + "/" + sc.Name, func(s side) (*parity.Transcript, error) {
 				im := s.impl()
-				im.deadline = mutantDeadline
-				return runOnce(sc, model, im)
+				im.Deadline = mutantDeadline
+				return parity.RunOnce(sc, model, im)
 			}})
 		}
 	}
@@ -282,10 +283,10 @@ func TestMutants(t *testing.T) {
 	// The reference's transcripts, computed once and shared by every mutant.
 	refs := make([]struct {
 		once sync.Once
-		tr   *transcript
+		tr   *parity.Transcript
 		err  error
 	}, len(checks))
-	reference := func(i int) (*transcript, error) {
+	reference := func(i int) (*parity.Transcript, error) {
 		refs[i].once.Do(func() { refs[i].tr, refs[i].err = checks[i].run(c) })
 		return refs[i].tr, refs[i].err
 	}
@@ -331,7 +332,7 @@ func TestMutants(t *testing.T) {
 					t.Logf("caught by %s: the mutant's run failed: %v", ch.name, err)
 					return
 				}
-				if d := diffTranscripts(ref, got, "C", "mutant"); d != "" {
+				if d := parity.Diff(ref, got, "C", "mutant"); d != "" {
 					lines := strings.SplitN(d, "\n", 4)
 					for i := range lines {
 						if len(lines[i]) > 160 {

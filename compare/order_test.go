@@ -35,6 +35,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/logpipe"
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +51,7 @@ type serveThread interface {
 }
 
 // inProcessAs finds the in-process server behind the target as a T.
-func inProcessAs[T any](tg target) (T, bool) {
+func inProcessAs[T any](tg parity.Target) (T, bool) {
 	var zero T
 	ip, ok := tg.(inProcess)
 	if !ok {
@@ -77,18 +78,18 @@ type hold struct {
 // recvs, or in its sleep), uring (stopped before submitting the last connection's RECV)
 // and sigio (stopped before arming the last connection for signals). A blocked log write
 // stops it at one known point: in the middle of accepting h.
-func holdServer(h *hold) step {
-	return step{"hold the server's stdout", func(r *run) error {
+func holdServer(h *hold) parity.Step {
+	return parity.Step{Desc: "hold the server's stdout", Do: func(r *parity.Run) error {
 		var p *logpipe.Pipe
-		if sh, ok := r.target.(stdoutHolder); ok { // standalone: the server's descriptor 1
+		if sh, ok := r.Target().(stdoutHolder); ok { // standalone: the server's descriptor 1
 			p, h.fd = sh.StdoutPipe(), 1
-		} else if sh, ok := inProcessAs[stdoutHolder](r.target); ok {
+		} else if sh, ok := inProcessAs[stdoutHolder](r.Target()); ok {
 			p = sh.StdoutPipe()
 			h.fd = p.W
 		} else {
 			return errors.New("target has no stdout pipe to hold")
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -101,16 +102,13 @@ func holdServer(h *hold) step {
 	}}
 }
 
-// StdoutPipe makes a standalone server's stdout holdable.
-func (p process) StdoutPipe() *logpipe.Pipe { return p.p.StdoutPipe() }
-
 // awaitHeld waits until a thread of the server is blocked in write(2) on its held stdout.
-func awaitHeld(h *hold) step {
-	return step{"await the server blocked on its held stdout", func(r *run) error {
+func awaitHeld(h *hold) parity.Step {
+	return parity.Step{Desc: "await the server blocked on its held stdout", Do: func(r *parity.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
-		return r.waitFor("a thread blocked in write(2) on the server's stdout", func() bool {
+		return r.WaitFor("a thread blocked in write(2) on the server's stdout", func() bool {
 			return threadBlockedInWrite(h.pid, h.fd)
 		})
 	}}
@@ -136,8 +134,8 @@ func threadBlockedInWrite(pid, fd int) bool {
 }
 
 // releaseServer lets a held server go on: SIGCONT, or the stdout pipe drains again.
-func releaseServer(h *hold) step {
-	return step{"release the server", func(r *run) error {
+func releaseServer(h *hold) parity.Step {
+	return parity.Step{Desc: "release the server", Do: func(r *parity.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
@@ -150,15 +148,15 @@ func releaseServer(h *hold) step {
 // sendAcked writes p in one write and waits until the server's kernel has acknowledged
 // every byte (the client's send queue is empty): the bytes are then in the server's
 // socket, whatever the scheduling, before the next step.
-func sendAcked(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), func(r *run) error {
-		if err := send(name, p).do(r); err != nil {
+func sendAcked(name string, p []byte) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), Do: func(r *parity.Run) error {
+		if err := parity.Send(name, p).Do(r); err != nil {
 			return err
 		}
-		c, _ := r.conn(name)
-		return r.waitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
+		c, _ := r.Conn(name)
+		return r.WaitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
 			n := -1
-			control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return nil })
+			parity.Control(c.Sock(), func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return nil })
 			return n == 0
 		})
 	}}
@@ -179,14 +177,14 @@ var rxTimestampsOn = func() int {
 
 // timestamps asks the kernel to timestamp what each connection receives (SO_TIMESTAMPNS),
 // before anything arrives.
-func timestamps(names ...string) step {
-	return step{"timestamp what " + strings.Join(names, ", ") + " receive", func(r *run) error {
+func timestamps(names ...string) parity.Step {
+	return parity.Step{Desc: "timestamp what " + strings.Join(names, ", ") + " receive", Do: func(r *parity.Run) error {
 		for _, name := range names {
-			c, err := r.conn(name)
+			c, err := r.Conn(name)
 			if err != nil {
 				return err
 			}
-			if err := control(c.c, func(fd int) error {
+			if err := parity.Control(c.Sock(), func(fd int) error {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 			}); err != nil {
 				return os.NewSyscallError("setsockopt SO_TIMESTAMPNS", err)
@@ -200,29 +198,26 @@ func timestamps(names ...string) step {
 // timestamp, and notes the connections in the order the server answered them: "order of
 // service: c1 c3 c2". The byte is kept in the connection's data; a reader started later
 // reads the rest.
-func noteServiceOrder(names ...string) step {
-	return step{"note the order of service of " + strings.Join(names, ", "), func(r *run) error {
+func noteServiceOrder(names ...string) parity.Step {
+	return parity.Step{Desc: "note the order of service of " + strings.Join(names, ", "), Do: func(r *parity.Run) error {
 		type answer struct {
 			name string
 			at   int64
 		}
 		var answers []answer
 		for _, name := range names {
-			c, err := r.conn(name)
+			c, err := r.Conn(name)
 			if err != nil {
 				return err
 			}
-			c.mu.Lock()
-			reading := c.reading
-			c.mu.Unlock()
-			if reading {
+			if c.Reading() {
 				return fmt.Errorf("%s is read already: its first byte's timestamp is gone", name)
 			}
 			var at int64
 			got := false
 			var rerr error
-			if err := r.waitFor("a reply on "+name, func() bool {
-				control(c.c, func(fd int) error {
+			if err := r.WaitFor("a reply on "+name, func() bool {
+				parity.Control(c.Sock(), func(fd int) error {
 					at, got, rerr = recvFirstByte(fd, c)
 					return nil
 				})
@@ -240,14 +235,14 @@ func noteServiceOrder(names ...string) step {
 		for i, a := range answers {
 			order[i] = a.name
 		}
-		r.note("order of service: %s", strings.Join(order, " "))
+		r.Note("order of service: %s", strings.Join(order, " "))
 		return nil
 	}}
 }
 
 // recvFirstByte reads one byte from the non-blocking socket fd with its receive timestamp
 // and appends it to c's data; got is false while nothing has arrived.
-func recvFirstByte(fd int, c *conn) (at int64, got bool, err error) {
+func recvFirstByte(fd int, c *parity.Conn) (at int64, got bool, err error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(16))
 	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_DONTWAIT)
@@ -273,9 +268,7 @@ func recvFirstByte(fd int, c *conn) (at int64, got bool, err error) {
 	if at == 0 {
 		return 0, false, errors.New("no receive timestamp (SO_TIMESTAMPNS) on the reply")
 	}
-	c.mu.Lock()
-	c.data = append(c.data, buf[:n]...)
-	c.mu.Unlock()
+	c.Received(buf[:n])
 	return at, true, nil
 }
 
@@ -304,18 +297,18 @@ var wantOrder = map[string]string{
 // c3 c1 c5 c2 c4, each acknowledged before the next; the server is released and serves
 // all five from one wake-up. The order of service is noted from the replies' timestamps
 // and, for the one-shot models, is the order of the recv_msg lines.
-func orderHeld() scenario {
+func orderHeld() parity.Scenario {
 	msgs := make([][]byte, len(orderNames))
 	for i, name := range orderNames {
 		msgs[i] = []byte("order " + name + " " + strconv.Itoa(i))
 	}
-	return scenario{
-		name:   "order-held-5",
-		models: multiplexing,
-		steps: func(model string) []step {
+	return parity.Scenario{
+		Name:   "order-held-5",
+		Models: multiplexing,
+		Steps: func(model string) []parity.Step {
 			h := &hold{}
-			s := seq(connectHigh(orderNames...), timestamps(orderNames...), awaitStdoutLines(len(orderNames)),
-				holdServer(h), connectHigh("h"), awaitHeld(h))
+			s := parity.Seq(parity.ConnectHigh(orderNames...), timestamps(orderNames...), parity.AwaitStdoutLines(len(orderNames)),
+				holdServer(h), parity.ConnectHigh("h"), awaitHeld(h))
 			for _, i := range orderSends {
 				s = append(s, sendAcked(orderNames[i], msgs[i]))
 			}
@@ -328,13 +321,13 @@ func orderHeld() scenario {
 			}
 			for _, name := range orderNames {
 				if streamModel(model) {
-					s = append(s, halfClose(name))
+					s = append(s, parity.HalfClose(name))
 				}
-				s = append(s, awaitEnd(name))
+				s = append(s, parity.AwaitEnd(name))
 			}
 			return s
 		},
-		expect: func(model string, tr *transcript) error {
+		Expect: func(model string, tr *parity.Transcript) error {
 			var es []expectation
 			for i, name := range orderNames {
 				es = append(es, wantEcho(name, msgs[i]))
@@ -346,7 +339,7 @@ func orderHeld() scenario {
 			if streamModel(model) {
 				es = append(es, wantNote("order of service: "+want))
 			}
-			es = append(es, func(model string, tr *transcript) error {
+			es = append(es, func(model string, tr *parity.Transcript) error {
 				if streamModel(model) {
 					return nil
 				}
@@ -370,11 +363,11 @@ func orderHeld() scenario {
 // service fixed: every connection is accepted first (their lines in connection order),
 // the server is held while each sends and half-closes (acknowledged in turn), and serves
 // them all from one wake-up once released. Nothing is sorted.
-func concurrentHeld(names []string, msgs [][]byte) []step {
+func concurrentHeld(names []string, msgs [][]byte) []parity.Step {
 	h := &hold{}
-	s := seq(connectHigh(names...), awaitStdoutLines(len(names)), holdServer(h), connectHigh("h"), awaitHeld(h))
+	s := parity.Seq(parity.ConnectHigh(names...), parity.AwaitStdoutLines(len(names)), holdServer(h), parity.ConnectHigh("h"), awaitHeld(h))
 	for i, name := range names {
-		s = append(s, sendAcked(name, msgs[i]), halfClose(name))
+		s = append(s, sendAcked(name, msgs[i]), parity.HalfClose(name))
 	}
-	return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
+	return append(append(s, releaseServer(h)), each(names, parity.AwaitEnd)...)
 }

@@ -9,7 +9,6 @@ package compare
 // retried away.
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -18,20 +17,13 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// impl starts one implementation of a model.
-type impl struct {
-	name  string
-	start func(model string) (target, error)
-	// deadline overrides scenarioDeadline (the mutants use a shorter one).
-	deadline time.Duration
-}
 
 // inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
 type inProcessServer interface {
@@ -57,14 +49,14 @@ func (s inProcess) Stop() (string, error) {
 }
 
 var (
-	cInProcess = impl{name: "C", start: func(model string) (target, error) {
+	cInProcess = parity.Impl{Name: "C", Start: func(model string) (parity.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
 		return inProcess{s}, nil
 	}}
-	goInProcess = impl{name: "Go", start: func(model string) (target, error) {
+	goInProcess = parity.Impl{Name: "Go", Start: func(model string) (parity.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -100,39 +92,6 @@ func availableModels(t *testing.T) []string {
 	return out
 }
 
-// runOnce starts a fresh server of im and runs sc against it.
-func runOnce(sc scenario, model string, im impl) (*transcript, error) {
-	tg, err := im.start(model)
-	if err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", im.name, model, err)
-	}
-	tr, err := execute(sc, model, tg, im.deadline)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", im.name, err)
-	}
-	return tr, nil
-}
-
-// differential runs sc on the reference twice and on the port once, and fails on any
-// difference, showing both transcripts in brief.
-func differential(t *testing.T, sc scenario, model string, ref, port impl) {
-	t.Helper()
-	ref1, err := runOnce(sc, model, ref)
-	require.NoError(t, err, "reference run 1")
-	ref2, err := runOnce(sc, model, ref)
-	require.NoError(t, err, "reference run 2")
-	if d := diffTranscripts(ref1, ref2, ref.name+"#1", ref.name+"#2"); d != "" {
-		require.Failf(t, "reference is not deterministic", "%s/%s: the reference disagrees with itself:\n%s\nrun 1:\n%s\nrun 2:\n%s",
-			model, sc.name, d, ref1.brief(), ref2.brief())
-	}
-	if sc.expect != nil {
-		assert.NoError(t, sc.expect(model, ref1), "the reference breaks CONTRACT.md in %s/%s:\n%s", model, sc.name, ref1.brief())
-	}
-	got, err := runOnce(sc, model, port)
-	require.NoError(t, err, "port run")
-	requireParity(t, model+"/"+sc.name, ref1, got, ref.name, port.name)
-}
-
 // unavailable is "" where the kernel has what model needs, else the line both servers
 // print when they cannot start it: io_uring_setup fails with ENOSYS on old kernels and
 // with EPERM under kernel.io_uring_disabled or seccomp.
@@ -151,12 +110,12 @@ func TestParity(t *testing.T) {
 				t.Skipf("%s unavailable: %s", model, reason) // TestStandalone checks how the servers say it
 			}
 			for _, sc := range scenarios {
-				if !sc.appliesTo(model) || sc.process {
+				if !sc.AppliesTo(model) || sc.Process {
 					continue // process-level scenarios need a process: TestStandalone
 				}
-				t.Run(sc.name, func(t *testing.T) {
+				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					differential(t, sc, model, cInProcess, goInProcess)
+					parity.Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -176,20 +135,20 @@ func requireTable[R any](t *testing.T, what string, rows []R, min int, name func
 }
 
 func TestScenarioTable(t *testing.T) {
-	requireTable(t, "scenarios", scenarios, 30, func(sc scenario) string { return sc.name })
+	requireTable(t, "scenarios", scenarios, 30, func(sc parity.Scenario) string { return sc.Name })
 	for _, sc := range scenarios {
 		n := 0
 		for _, m := range models(t) {
-			if sc.appliesTo(m) {
+			if sc.AppliesTo(m) {
 				n++
 			}
 		}
-		assert.Positive(t, n, "scenario %q applies to no model", sc.name)
+		assert.Positive(t, n, "scenario %q applies to no model", sc.Name)
 	}
 	for _, m := range models(t) {
 		n := 0
 		for _, sc := range scenarios {
-			if sc.appliesTo(m) {
+			if sc.AppliesTo(m) {
 				n++
 			}
 		}
@@ -215,7 +174,7 @@ func (b baseline) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var fds, gs int
 	var kids []string
-	ok := waitFor(deadline, func() bool {
+	ok := parity.WaitFor(deadline, func() bool {
 		fds, gs, kids = fdCount(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})

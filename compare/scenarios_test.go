@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"golang.org/x/sys/unix"
 )
@@ -47,10 +48,10 @@ func only(names ...string) func(string) bool {
 
 // ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
-type expectation func(model string, tr *transcript) error
+type expectation func(model string, tr *parity.Transcript) error
 
-func expects(es ...expectation) func(string, *transcript) error {
-	return func(model string, tr *transcript) error {
+func expects(es ...expectation) func(string, *parity.Transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		var errs []string
 		for _, e := range es {
 			if err := e(model, tr); err != nil {
@@ -62,15 +63,6 @@ func expects(es ...expectation) func(string, *transcript) error {
 		}
 		return nil
 	}
-}
-
-func (tr *transcript) conn(name string) (connRecord, bool) {
-	for _, c := range tr.Conns {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return connRecord{}, false
 }
 
 // oneShotReply is what a one-shot server answers to msg sent in one piece.
@@ -91,14 +83,14 @@ func logged(msg []byte) string {
 
 // wantEcho: name received want and then end of stream.
 func wantEcho(name string, msg []byte) expectation {
-	return func(model string, tr *transcript) error {
-		c, ok := tr.conn(name)
+	return func(model string, tr *parity.Transcript) error {
+		c, ok := tr.Conn(name)
 		if !ok {
 			return fmt.Errorf("no connection %s", name)
 		}
 		want := reply(model, msg)
 		if !bytes.Equal(c.Data, want) {
-			return fmt.Errorf("%s", describeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
+			return fmt.Errorf("%s", parity.DescribeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
 		}
 		if c.End != "EOF" {
 			return fmt.Errorf("%s ended %s, want EOF", name, c.End)
@@ -110,7 +102,7 @@ func wantEcho(name string, msg []byte) expectation {
 // wantServed: the server logged name's connection and (one-shot) its message, each once,
 // and (stream) "peer close conn..." once per connection on stderr.
 func wantServed(name string, msg []byte) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		nc := "new conn 127.0.0.1:<" + name + ">\n"
 		if parens(model) {
 			nc = "new conn(127.0.0.1:<" + name + ">)\n"
@@ -130,7 +122,7 @@ func wantServed(name string, msg []byte) expectation {
 
 // wantLines: stdout has exactly n lines for n clients served (no duplicated lines).
 func wantStdoutLines(perClient, clients int) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		want := perClient * clients
 		if perClient == 0 {
 			want = 2 * clients
@@ -146,7 +138,7 @@ func wantStdoutLines(perClient, clients int) expectation {
 }
 
 func wantStderrContains(s string) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if !strings.Contains(tr.Stderr, s) {
 			return fmt.Errorf("stderr lacks %q", s)
 		}
@@ -155,7 +147,7 @@ func wantStderrContains(s string) expectation {
 }
 
 func wantNote(s string) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		for _, n := range tr.Notes {
 			if strings.Contains(n, s) {
 				return nil
@@ -177,7 +169,7 @@ func servedAll(names []string, msgs [][]byte) []expectation {
 // wantAcceptOrder: stdout begins with one "new conn" line per connection, in the order the
 // connections were made (a model that logs on accept, before any data came).
 func wantAcceptOrder(names []string) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		lines := strings.SplitAfter(tr.Stdout, "\n")
 		for i, name := range names {
 			want := "new conn 127.0.0.1:<" + name + ">\n"
@@ -195,19 +187,19 @@ func wantAcceptOrder(names []string) expectation {
 // wantCleanStop: the server's stop returned 0 and, standalone, its last line is the
 // seed's line for the SIGTERM that stopped it.
 func wantCleanStop() expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if tr.Status != "exited 0" {
 			return fmt.Errorf("%s after the stop, want exited 0", tr.Status)
 		}
 		if strings.Contains(tr.Stderr, "signal: ") && !strings.HasSuffix(tr.Stderr, "\nsignal: SIGTERM(15)   close server ... done\n") {
-			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", tr.lastLine())
+			return fmt.Errorf("stderr does not end with the SIGTERM line: %q", lastLine(tr))
 		}
 		return nil
 	}
 }
 
 func wantStdout(want string) expectation {
-	return func(model string, tr *transcript) error {
+	return func(model string, tr *parity.Transcript) error {
 		if tr.Stdout != want {
 			return fmt.Errorf("stdout %q, want %q", tr.Stdout, want)
 		}
@@ -216,17 +208,17 @@ func wantStdout(want string) expectation {
 }
 
 // echoScenario is the seed's client with one message.
-func echoScenario(name string, msg []byte) scenario {
-	return scenario{
-		name:   name,
-		steps:  func(string) []step { return client("a", msg) },
-		expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
+func echoScenario(name string, msg []byte) parity.Scenario {
+	return parity.Scenario{
+		Name:   name,
+		Steps:  func(string) []parity.Step { return parity.Client("a", msg) },
+		Expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
 	}
 }
 
 // each is f's step for every connection, in order.
-func each(names []string, f func(name string) step) []step {
-	s := make([]step, len(names))
+func each(names []string, f func(name string) parity.Step) []parity.Step {
+	s := make([]parity.Step, len(names))
 	for i, name := range names {
 		s[i] = f(name)
 	}
@@ -234,10 +226,10 @@ func each(names []string, f func(name string) step) []step {
 }
 
 // sendEach sends every connection its message, in order.
-func sendEach(names []string, msgs [][]byte) []step {
-	s := make([]step, len(names))
+func sendEach(names []string, msgs [][]byte) []parity.Step {
+	s := make([]parity.Step, len(names))
 	for i, name := range names {
-		s[i] = send(name, msgs[i])
+		s[i] = parity.Send(name, msgs[i])
 	}
 	return s
 }
@@ -248,7 +240,7 @@ func clientNames(n int) ([]string, [][]byte) {
 	msgs := make([][]byte, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("c%03d", i)
-		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, text(uint64(i), 20+i%50)))
+		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, parity.Text(uint64(i), 20+i%50)))
 	}
 	return names, msgs
 }
@@ -257,18 +249,18 @@ func clientNames(n int) ([]string, [][]byte) {
 // every connection is open at once. The iterative server serves them one after the other
 // (its log is serial); a multiplexing server is held while they send (concurrentHeld), so
 // it serves them all from one wake-up in its own order, which the log shows unsorted.
-func concurrent(name string, n int, models func(string) bool) scenario {
+func concurrent(name string, n int, models func(string) bool) parity.Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name:   name,
-		models: models,
-		steps: func(model string) []step {
+	return parity.Scenario{
+		Name:   name,
+		Models: models,
+		Steps: func(model string) []parity.Step {
 			if multiplexing(model) {
 				return concurrentHeld(names, msgs)
 			}
-			return seq(each(names, connect), sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
+			return parity.Seq(each(names, parity.Connect), sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
 		},
-		expect: func(model string, tr *transcript) error {
+		Expect: func(model string, tr *parity.Transcript) error {
 			clients := n
 			if multiplexing(model) {
 				clients++ // h, the connection that held the server, ends silent
@@ -283,32 +275,32 @@ func concurrent(name string, n int, models func(string) bool) scenario {
 // their order), then all send at once, and the children or threads write their recv_msg
 // lines in whatever order the scheduler runs them: a race between processes, which C run
 // twice shows (it differs from run to run), so those lines alone are compared sorted.
-func concurrentChildren(name string, n int) scenario {
+func concurrentChildren(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name:         name,
-		models:       only("fork", "thread"),
-		unorderedLog: true,
-		steps: func(string) []step {
-			return seq(each(names, connect), awaitStdoutLines(n), logOrderedSoFar(),
-				sendEach(names, msgs), each(names, halfClose), each(names, awaitEnd))
+	return parity.Scenario{
+		Name:         name,
+		Models:       only("fork", "thread"),
+		UnorderedLog: true,
+		Steps: func(string) []parity.Step {
+			return parity.Seq(each(names, parity.Connect), parity.AwaitStdoutLines(n), parity.LogOrderedSoFar(),
+				sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
+		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
 	}
 }
 
-func sequential(name string, n int) scenario {
+func sequential(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name: name,
-		steps: func(string) []step {
-			var s []step
+	return parity.Scenario{
+		Name: name,
+		Steps: func(string) []parity.Step {
+			var s []parity.Step
 			for i, c := range names {
-				s = append(s, client(c, msgs[i])...)
+				s = append(s, parity.Client(c, msgs[i])...)
 			}
 			return s
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
+		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
 	}
 }
 
@@ -318,22 +310,22 @@ func sequential(name string, n int) scenario {
 // connection order, and the threads answer one at a time, so the whole log is compared as
 // it is, in order: all n threads are still alive at once, which is what the scenario is
 // about (answering them all at once would make their log lines a race between threads).
-func threadPerConnection(name string, n int) scenario {
+func threadPerConnection(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name:   name,
-		models: only("thread"),
-		steps: func(string) []step {
+	return parity.Scenario{
+		Name:   name,
+		Models: only("thread"),
+		Steps: func(string) []parity.Step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			s := seq(requireNofile(uint64(n+65)), each(names, connectQuiet),
-				awaitStdoutLines(n), awaitThreads(n))
+			s := parity.Seq(parity.RequireNofile(uint64(n+65)), each(names, parity.ConnectQuiet),
+				parity.AwaitStdoutLines(n), parity.AwaitThreads(n))
 			for i, name := range names {
-				s = append(s, send(name, msgs[i]), awaitEnd(name))
+				s = append(s, parity.Send(name, msgs[i]), parity.AwaitEnd(name))
 			}
 			return s
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
 	}
 }
 
@@ -354,53 +346,53 @@ const roomNote = "server: %d descriptors free below FD_SETSIZE"
 // reserve descriptor (the accept step's) when it starts, after its "listening on" line, so
 // the room is counted once a first connection, "ready", is accepted and held open: the
 // model is running then; "ready" is served last.
-func selectBeyondFdSetSize(name string, n int) scenario {
+func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 	names, msgs := clientNames(n)
 	ready := []byte("ready")
-	return scenario{
-		name:   name,
-		models: only("select"),
-		steps: func(string) []step {
+	return parity.Scenario{
+		Name:   name,
+		Models: only("select"),
+		Steps: func(string) []parity.Step {
 			room := -1 // set by the first step, read by the last: one run's own state
-			return []step{
-				requireNofile(uint64(n + 65)),
-				connectHigh("ready"),
-				awaitStdoutLines(1),
-				{"count the server's descriptors free below FD_SETSIZE", func(r *run) error {
-					pid, err := r.serverPid()
+			return []parity.Step{
+				parity.RequireNofile(uint64(n + 65)),
+				parity.ConnectHigh("ready"),
+				parity.AwaitStdoutLines(1),
+				{Desc: "count the server's descriptors free below FD_SETSIZE", Do: func(r *parity.Run) error {
+					pid, err := r.ServerPid()
 					if err != nil {
 						return err
 					}
 					if room, err = freeFdsBelow(pid, unix.FD_SETSIZE); err != nil {
 						return err
 					}
-					r.note(roomNote, room)
+					r.Note(roomNote, room)
 					if room >= n {
 						return fmt.Errorf("%d connections do not pass FD_SETSIZE: the server has %d descriptors free below it", n, room)
 					}
 					return nil
 				}},
-				connectHigh(names...),
-				awaitStdoutLines(1 + n),
-				{"each connection in order: one that fits sends and reads its echo, the others read their end", func(r *run) error {
+				parity.ConnectHigh(names...),
+				parity.AwaitStdoutLines(1 + n),
+				{Desc: "each connection in order: one that fits sends and reads its echo, the others read their end", Do: func(r *parity.Run) error {
 					for i, c := range names {
-						steps := []step{awaitEnd(c)}
+						steps := []parity.Step{parity.AwaitEnd(c)}
 						if i < room {
-							steps = []step{send(c, msgs[i]), awaitEnd(c)}
+							steps = []parity.Step{parity.Send(c, msgs[i]), parity.AwaitEnd(c)}
 						}
 						for _, st := range steps {
-							if err := st.do(r); err != nil {
-								return fmt.Errorf("%s: %w", st.desc, err)
+							if err := st.Do(r); err != nil {
+								return fmt.Errorf("%s: %w", st.Desc, err)
 							}
 						}
 					}
 					return nil
 				}},
-				send("ready", ready),
-				awaitEnd("ready"),
+				parity.Send("ready", ready),
+				parity.AwaitEnd("ready"),
 			}
 		},
-		expect: func(model string, tr *transcript) error {
+		Expect: func(model string, tr *parity.Transcript) error {
 			room := -1
 			for _, note := range tr.Notes {
 				fmt.Sscanf(note, roomNote, &room)
@@ -413,7 +405,7 @@ func selectBeyondFdSetSize(name string, n int) scenario {
 			for _, c := range names[room:] {
 				es = append(es, wantEcho(c, nil))
 			}
-			es = append(es, func(model string, tr *transcript) error {
+			es = append(es, func(model string, tr *parity.Transcript) error {
 				refusal := fmt.Sprintf("fd %d beyond FD_SETSIZE: close conn\n", unix.FD_SETSIZE)
 				if got, want := strings.Count(tr.Stderr, refusal), n-room; got != want || strings.Count(tr.Stderr, "beyond") != want {
 					return fmt.Errorf("stderr has %q %d times (%d lines name FD_SETSIZE), want %d, the connections beyond the room", refusal, got, strings.Count(tr.Stderr, "beyond"), want)
@@ -431,33 +423,33 @@ func selectBeyondFdSetSize(name string, n int) scenario {
 // slowReader streams n seeded bytes to epoll-et while the client reads nothing: the
 // client's receive queue and the server's send buffer fill, so the server's send meets
 // EAGAIN (the seed spun there). Only then does the client read everything.
-func slowReader(name string, n int, seed uint64) scenario {
-	data := payload(seed, n)
-	return scenario{
-		name:   name,
-		models: streamModel,
-		steps: func(string) []step {
-			return []step{
-				connectQuiet("a"),
-				sendAsync("a", data),
+func slowReader(name string, n int, seed uint64) parity.Scenario {
+	data := parity.Payload(seed, n)
+	return parity.Scenario{
+		Name:   name,
+		Models: streamModel,
+		Steps: func(string) []parity.Step {
+			return []parity.Step{
+				parity.ConnectQuiet("a"),
+				parity.SendAsync("a", data),
 				// The wait that proves EAGAIN: the queue is non-empty and has stopped growing
 				// while the client still has bytes to send (a stream larger than every buffer
 				// on the way cannot have been taken whole).
-				awaitUnreadStable("a", 1),
-				startReading("a"),
-				awaitSent("a"),
-				halfClose("a"),
-				awaitEnd("a"),
+				parity.AwaitUnreadStable("a", 1),
+				parity.StartReading("a"),
+				parity.AwaitSent("a"),
+				parity.HalfClose("a"),
+				parity.AwaitEnd("a"),
 			}
 		},
-		expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
+		Expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
 	}
 }
 
 // scenarios is the table. The names are the second half of the subtest names.
 var scenarios = buildScenarios()
 
-func buildScenarios() []scenario {
+func buildScenarios() []parity.Scenario {
 	bin := make([]byte, 256)
 	for i := range bin {
 		bin[i] = byte(i)
@@ -467,28 +459,30 @@ func buildScenarios() []scenario {
 	part1, part2 := []byte("first part, "), []byte("second part")
 	whole := append(append([]byte(nil), part1...), part2...)
 
-	s := []scenario{
+	s := []parity.Scenario{
 		echoScenario("plain", []byte("hello, iomodels")),
 		{
 			// Connect and half-close without a byte: one recv returns 0, an empty echo.
-			name:  "empty",
-			steps: func(string) []step { return []step{connect("a"), halfClose("a"), awaitEnd("a")} },
-			expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
-				func(model string, tr *transcript) error {
-					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+tr.lastLine()) {
+			Name: "empty",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			},
+			Expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
+				func(model string, tr *parity.Transcript) error {
+					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+lastLine(tr)) {
 						return fmt.Errorf("stream: want peer close conn... before the signal line")
 					}
 					return nil
 				}),
 		},
-		echoScenario("size-511", text(511, 511)),
+		echoScenario("size-511", parity.Text(511, 511)),
 		// CONTRACT.md § Departures from the seed (a): the seed wrote buf[512] = 0 for a full
 		// buffer.
-		echoScenario("size-512", text(512, 512)),
+		echoScenario("size-512", parity.Text(512, 512)),
 		// One write of 513 bytes arrives as one segment on loopback before the server
 		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
-		echoScenario("size-513", text(513, 513)),
-		echoScenario("size-4096", text(4096, 4096)),
+		echoScenario("size-513", parity.Text(513, 513)),
+		echoScenario("size-4096", parity.Text(4096, 4096)),
 		echoScenario("binary-256", bin),
 		// The log line stops at the NUL, as C's %s does; the echo carries every byte.
 		echoScenario("nul-inside", nul),
@@ -496,52 +490,52 @@ func buildScenarios() []scenario {
 		{
 			// Two writes under TCP_CORK leave as one segment: both parts are in the receive
 			// queue before the server's one recv, whatever the scheduling.
-			name: "split-write-corked",
-			steps: func(string) []step {
-				return []step{connect("a"), sendCorked("a", part1, part2), halfClose("a"), awaitEnd("a")}
+			Name: "split-write-corked",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.SendCorked("a", part1, part2), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", whole), wantServed("a", whole)),
+			Expect: expects(wantEcho("a", whole), wantServed("a", whole)),
 		},
 		{
 			// Two plain writes, made while the iterative server is busy with a stalled
 			// connection s (its "new conn" line shows it is blocked on s), so both parts wait
 			// in a's receive queue and the one recv, made after s is served, sees them both.
-			name:   "split-write-queued",
-			models: only("iterative"),
-			steps: func(string) []step {
-				return []step{
-					connect("s"), awaitStdoutLines(1),
-					connect("a"), send("a", part1), send("a", part2), halfClose("a"),
-					send("s", []byte("unstall")), halfClose("s"),
-					awaitEnd("s"), awaitEnd("a"),
+			Name:   "split-write-queued",
+			Models: only("iterative"),
+			Steps: func(string) []parity.Step {
+				return []parity.Step{
+					parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("a"), parity.Send("a", part1), parity.Send("a", part2), parity.HalfClose("a"),
+					parity.Send("s", []byte("unstall")), parity.HalfClose("s"),
+					parity.AwaitEnd("s"), parity.AwaitEnd("a"),
 				}
 			},
-			expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
+			Expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
 				wantStdout("new conn(127.0.0.1:<s>)\nrecv_msg: unstall\nnew conn(127.0.0.1:<a>)\nrecv_msg: first part, second part\n")),
 		},
 		{
 			// The stream server echoes each part; the second write waits for the first echo.
-			name:   "split-write-stream",
-			models: streamModel,
-			steps: func(string) []step {
-				return []step{connect("a"), send("a", part1), awaitBytes("a", len(part1)),
-					send("a", part2), awaitBytes("a", len(whole)), halfClose("a"), awaitEnd("a")}
+			Name:   "split-write-stream",
+			Models: streamModel,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", part1), parity.AwaitBytes("a", len(part1)),
+					parity.Send("a", part2), parity.AwaitBytes("a", len(whole)), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", whole)),
+			Expect: expects(wantEcho("a", whole)),
 		},
 		{
 			// Many one-byte writes, no waiting: the stream server must echo every byte in order.
-			name:   "stream-many-small-writes",
-			models: streamModel,
-			steps: func(string) []step {
-				s := []step{connect("a")}
+			Name:   "stream-many-small-writes",
+			Models: streamModel,
+			Steps: func(string) []parity.Step {
+				s := []parity.Step{parity.Connect("a")}
 				for i := 0; i < 100; i++ {
-					s = append(s, send("a", []byte{byte('A' + i%26)}))
+					s = append(s, parity.Send("a", []byte{byte('A' + i%26)}))
 				}
-				return append(s, halfClose("a"), awaitEnd("a"))
+				return append(s, parity.HalfClose("a"), parity.AwaitEnd("a"))
 			},
-			expect: func(model string, tr *transcript) error {
-				c, _ := tr.conn("a")
+			Expect: func(model string, tr *parity.Transcript) error {
+				c, _ := tr.Conn("a")
 				if len(c.Data) != 100 || c.End != "EOF" {
 					return fmt.Errorf("got %d bytes, %s; want 100, EOF", len(c.Data), c.End)
 				}
@@ -551,127 +545,131 @@ func buildScenarios() []scenario {
 		{
 			// A stream stays open between messages: after the echo, nothing more comes and
 			// the connection is not closed until the client half-closes.
-			name:   "stream-stays-open",
-			models: streamModel,
-			steps: func(string) []step {
-				return []step{connect("a"), send("a", []byte("ping")), awaitBytes("a", 4),
-					expectOpenFor("a", 100*time.Millisecond, 4), send("a", []byte("pong")), awaitBytes("a", 8),
-					halfClose("a"), awaitEnd("a")}
+			Name:   "stream-stays-open",
+			Models: streamModel,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("ping")), parity.AwaitBytes("a", 4),
+					parity.ExpectOpenFor("a", 100*time.Millisecond, 4), parity.Send("a", []byte("pong")), parity.AwaitBytes("a", 8),
+					parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
+			Expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
 		},
 		{
 			// One-shot: the reply comes and the server closes without waiting for the
 			// client's end of stream.
-			name:   "no-half-close",
-			models: oneShot,
-			steps:  func(string) []step { return []step{connect("a"), send("a", []byte("no FIN")), awaitEnd("a")} },
-			expect: expects(wantEcho("a", []byte("no FIN"))),
+			Name:   "no-half-close",
+			Models: oneShot,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("no FIN")), parity.AwaitEnd("a")}
+			},
+			Expect: expects(wantEcho("a", []byte("no FIN"))),
 		},
 		{
 			// Half-close after the reply: harmless for one-shot (already closed); it ends a
 			// stream.
-			name: "half-close-after-reply",
-			steps: func(string) []step {
-				return []step{connect("a"), send("a", []byte("hi")), awaitBytes("a", 2), halfClose("a"), awaitEnd("a")}
+			Name: "half-close-after-reply",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", []byte("hi"))),
+			Expect: expects(wantEcho("a", []byte("hi"))),
 		},
 		{
 			// A plain close (FIN, no data) before sending: one-shot echoes nothing to a
 			// closed peer, the stream logs peer close. The server's log is complete once its
 			// descriptors are back (the runner waits for that).
-			name:   "close-before-send",
-			steps:  func(string) []step { return []step{connect("a"), awaitStdoutLines(1), closeConn("a")} },
-			expect: expects(wantServed("a", nil)),
+			Name: "close-before-send",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Close("a")}
+			},
+			Expect: expects(wantServed("a", nil)),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (a): a recv that fails (the seed then wrote
 			// buf[-1]). The RST is sent before any data, so recv fails with ECONNRESET whether the
 			// server accepted before or after it arrived; the server logs it and serves the next
 			// client.
-			name: "reset-before-send",
-			steps: func(string) []step {
-				return seq(connect("a"), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
+			Name: "reset-before-send",
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
 			},
-			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (b): send to a reset peer. The iterative
 			// server is held by a stalled connection s while a sends and resets, so the RST is in
 			// a's socket before the server reads it: recv returns a's bytes, and send fails instead
 			// of raising SIGPIPE. The server lives on and serves b.
-			name:   "reset-after-send-before-reply",
-			models: only("iterative"),
-			steps: func(string) []step {
-				return seq(connect("s"), awaitStdoutLines(1),
-					connect("a"), send("a", []byte("gone")), reset("a"),
-					send("s", []byte("unstall")), halfClose("s"), awaitEnd("s"),
-					awaitStderrLines(2), client("b", []byte("still serving")))
+			Name:   "reset-after-send-before-reply",
+			Models: only("iterative"),
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("a"), parity.Send("a", []byte("gone")), parity.Reset("a"),
+					parity.Send("s", []byte("unstall")), parity.HalfClose("s"), parity.AwaitEnd("s"),
+					parity.AwaitStderrLines(2), parity.Client("b", []byte("still serving")))
 			},
-			expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
+			Expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
 		},
 		{
 			// The RST comes after the server accepted the connection (its "new conn" line is
 			// out) and while it waits for the first byte: the wait reports it (sigio: the
 			// armed socket's signal; uring: the recv's completion), recv fails with
 			// ECONNRESET, the server logs it and serves the next client.
-			name: "reset-after-accept",
-			steps: func(string) []step {
-				return seq(connect("a"), awaitStdoutLines(1), reset("a"), awaitStderrLines(2), client("b", []byte("next")))
+			Name: "reset-after-accept",
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
 			},
-			expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
 		{
 			// Reset after the reply: one-shot has closed already, nothing is logged; the
 			// stream server's recv fails with ECONNRESET and it closes that one connection.
-			name: "reset-after-reply",
-			steps: func(model string) []step {
+			Name: "reset-after-reply",
+			Steps: func(model string) []parity.Step {
 				// One-shot: the reply's end (EOF) is awaited, so the reset comes after it.
-				s := []step{connect("a"), send("a", []byte("hi")), awaitEnd("a"), reset("a")}
+				s := []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitEnd("a"), parity.Reset("a")}
 				if streamModel(model) {
-					s = []step{connect("a"), send("a", []byte("hi")), awaitBytes("a", 2), reset("a"), awaitStderrLines(2)}
+					s = []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.Reset("a"), parity.AwaitStderrLines(2)}
 				}
-				return append(s, client("b", []byte("next"))...)
+				return append(s, parity.Client("b", []byte("next"))...)
 			},
-			expect: expects(wantEcho("b", []byte("next"))),
+			Expect: expects(wantEcho("b", []byte("next"))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
 			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
 			// descriptor is closed). After the error line the server's CPU time must stay low, and
 			// it must still serve the next client.
-			name: "reset-no-spin",
-			steps: func(string) []step {
-				return seq(connect("a"), reset("a"), awaitStderrLines(2), cpuQuiet(200*time.Millisecond),
-					client("b", []byte("after the reset")))
+			Name: "reset-no-spin",
+			Steps: func(string) []parity.Step {
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.CPUQuiet(200*time.Millisecond),
+					parity.Client("b", []byte("after the reset")))
 			},
-			expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
+			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
 		},
 		{
 			// A stalled client beside a live one. The iterative server accepted s first and
 			// blocks on it, so l stays unanswered until s speaks: service in accept order.
 			// Every other model answers l at once. The watch on l returns as soon as l is
 			// answered, so it costs its full time only where the model makes l wait.
-			name: "stalled-beside-live",
-			steps: func(string) []step {
-				return []step{
-					connect("s"), awaitStdoutLines(1),
-					connect("l"), send("l", []byte("live")), halfClose("l"),
-					expectOpenFor("l", time.Second, 0),
-					send("s", []byte("stalled")), halfClose("s"),
-					awaitEnd("s"), awaitEnd("l"),
+			Name: "stalled-beside-live",
+			Steps: func(string) []parity.Step {
+				return []parity.Step{
+					parity.Connect("s"), parity.AwaitStdoutLines(1),
+					parity.Connect("l"), parity.Send("l", []byte("live")), parity.HalfClose("l"),
+					parity.ExpectOpenFor("l", time.Second, 0),
+					parity.Send("s", []byte("stalled")), parity.HalfClose("s"),
+					parity.AwaitEnd("s"), parity.AwaitEnd("l"),
 				}
 			},
-			expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
-				func(model string, tr *transcript) error {
+			Expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
+				func(model string, tr *parity.Transcript) error {
 					want := "l: answered within 1s"
 					if model == "iterative" {
 						want = "l: open and silent for 1s"
 					}
 					return wantNote(want)(model, tr)
 				},
-				func(model string, tr *transcript) error {
+				func(model string, tr *parity.Transcript) error {
 					// The log shows the order of service of the one-shot models.
 					first, second := "recv_msg: live\n", "recv_msg: stalled\n"
 					if model == "iterative" {
@@ -700,9 +698,9 @@ func buildScenarios() []scenario {
 			// Generated by TestGenerated and shrunk by rapid, against a Go port whose
 			// one-shot buffer was 511 bytes (compare/testdata/generated keeps it too): a
 			// 512-byte message in two corked writes after a one-byte one.
-			name:   "generated-epoll-lt-372cd4fb",
-			models: only("epoll-lt"),
-			steps: genScript{
+			Name:   "generated-epoll-lt-372cd4fb",
+			Models: only("epoll-lt"),
+			Steps: genScript{
 				{Op: "connect", Conn: "a"},
 				{Op: "send", Conn: "a", Kind: "text", Size: 1, Parts: 1},
 				{Op: "connect", Conn: "d"},
@@ -713,34 +711,34 @@ func buildScenarios() []scenario {
 			// CONTRACT.md § Departures from the seed (d): one write far larger than the listener's
 			// SO_RCVBUF (the server's buffer): the server must read until EAGAIN, not stop at a
 			// full buffer.
-			name:   "stream-beyond-rcvbuf",
-			models: streamModel,
-			steps: func(string) []step {
-				return []step{connect("a"), sendAsync("a", payload(7, 3<<20)), awaitSent("a"), halfClose("a"), awaitEnd("a")}
+			Name:   "stream-beyond-rcvbuf",
+			Models: streamModel,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("a"), parity.SendAsync("a", parity.Payload(7, 3<<20)), parity.AwaitSent("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", payload(7, 3<<20))),
+			Expect: expects(wantEcho("a", parity.Payload(7, 3<<20))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
 			// server wakes: the bytes read in the same wake-up as end of stream are echoed before
 			// the close.
-			name:   "stream-data-and-fin",
-			models: streamModel,
-			steps: func(string) []step {
-				return []step{connectQuiet("a"), send("a", text(9, 3000)), halfClose("a"), startReading("a"), awaitEnd("a")}
+			Name:   "stream-data-and-fin",
+			Models: streamModel,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.ConnectQuiet("a"), parity.Send("a", parity.Text(9, 3000)), parity.HalfClose("a"), parity.StartReading("a"), parity.AwaitEnd("a")}
 			},
-			expect: expects(wantEcho("a", text(9, 3000)), wantStderrContains("peer close conn...\n")),
+			Expect: expects(wantEcho("a", parity.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
 		},
 		{
 			// A stalled client when the server stops: it is closed (EOF), the server returns
 			// its status and the stop takes no longer than the watchdog.
-			name:   "stop-with-stalled-client",
-			models: nil,
-			steps: func(string) []step {
-				return []step{connect("s"), awaitStdoutLines(1), stopServer(), awaitEnd("s")}
+			Name:   "stop-with-stalled-client",
+			Models: nil,
+			Steps: func(string) []parity.Step {
+				return []parity.Step{parity.Connect("s"), parity.AwaitStdoutLines(1), parity.StopServer(), parity.AwaitEnd("s")}
 			},
-			expect: func(model string, tr *transcript) error {
-				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
+			Expect: func(model string, tr *parity.Transcript) error {
+				if c, _ := tr.Conn("s"); len(c.Data) != 0 || c.End != "EOF" {
 					return fmt.Errorf("stalled client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
 				}
 				return nil
@@ -751,7 +749,7 @@ func buildScenarios() []scenario {
 }
 
 // lastLine is the transcript's last stderr line (the signal line standalone, else "").
-func (tr *transcript) lastLine() string {
+func lastLine(tr *parity.Transcript) string {
 	s := strings.TrimSuffix(tr.Stderr, "\n")
 	i := strings.LastIndexByte(s, '\n')
 	if i < 0 || !strings.HasPrefix(s[i+1:], "signal: ") {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -207,7 +208,7 @@ func startSig(server, model string, o startOpts) (*sigProc, error) {
 		case <-time.After(time.Until(deadline)):
 		}
 	} else {
-		waitFor(deadline, func() bool {
+		parity.WaitFor(deadline, func() bool {
 			p.port = listeningPortOf(p.pid)
 			return p.port > 0 || p.exited()
 		})
@@ -467,12 +468,12 @@ func (cl *sigClient) close() {
 	}
 }
 
-func (cl *sigClient) record() connRecord {
+func (cl *sigClient) record() parity.ConnRecord {
 	end := cl.end
 	if cl.err != "" {
 		end = cl.err
 	}
-	return connRecord{Name: cl.name, Data: cl.data, End: end}
+	return parity.ConnRecord{Name: cl.name, Data: cl.data, End: end}
 }
 
 // sigClients are a run's clients, in the order they were added, and their ports' names.
@@ -496,13 +497,13 @@ func (cs *sigClients) add(cl *sigClient) *sigClient {
 
 // finish closes every client and fills tr in with what they saw, in order, and with the
 // server's log streams (p has ended), each client's port named.
-func (cs *sigClients) finish(p *sigProc, tr *transcript) error {
+func (cs *sigClients) finish(p *sigProc, tr *parity.Transcript) error {
 	for _, cl := range cs.list {
 		cl.close()
 		tr.Conns = append(tr.Conns, cl.record())
 	}
 	stdout, stderr, err := p.logs(signalTimeout)
-	tr.Stdout, tr.Stderr = namePorts(stdout, cs.ports), namePorts(stderr, cs.ports)
+	tr.Stdout, tr.Stderr = parity.NamePorts(stdout, cs.ports), parity.NamePorts(stderr, cs.ports)
 	return err
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,23 +71,7 @@ func sides(t *testing.T) (c, g side) {
 
 // ---- a standalone server as a scenario target ----
 
-type process struct{ p *standalone.Process }
-
-const processTimeout = 10 * time.Second
-
-func (p process) Port() int                                 { return p.p.Port }
-func (p process) Stdout() []byte                            { return []byte(p.p.Stdout()) }
-func (p process) Stderr() []byte                            { return []byte(p.p.Stderr()) }
-func (p process) ServerPid() int                            { return p.p.Pid() }
-func (p process) Signal(sig syscall.Signal) (string, error) { return p.p.Signal(sig, processTimeout) }
-func (p process) Send(sig syscall.Signal) error             { return p.p.Cmd.Process.Signal(sig) }
-
-// Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
-// stopped (pauseServer); a running server ignores it.
-func (p process) Stop() (string, error) {
-	p.Send(syscall.SIGCONT)
-	return p.p.Signal(syscall.SIGTERM, processTimeout)
-}
+const processTimeout = parity.ProcessTimeout
 
 // signaler is a target that is a process of its own.
 type signaler interface {
@@ -94,33 +79,33 @@ type signaler interface {
 	Send(sig syscall.Signal) error             // send sig
 }
 
-func (s side) impl() impl {
-	return impl{name: s.name, start: func(model string) (target, error) {
+func (s side) impl() parity.Impl {
+	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
 		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
 		}
-		return process{p}, nil
+		return parity.Process{Proc: p}, nil
 	}}
 }
 
 // signalServer sends sig to a standalone server in the middle of a scenario; its status is
 // the exit code.
-func signalServer(sig syscall.Signal) step {
-	return step{"signal " + sig.String(), func(r *run) error {
-		s, ok := r.target.(signaler)
+func signalServer(sig syscall.Signal) parity.Step {
+	return parity.Step{Desc: "signal " + sig.String(), Do: func(r *parity.Run) error {
+		s, ok := r.Target().(signaler)
 		if !ok {
 			return fmt.Errorf("target is not a process")
 		}
 		status, err := s.Signal(sig)
-		r.stopped, r.status = true, status
+		r.Ended(status)
 		return err
 	}}
 }
 
 // signaled is the target as a process of its own, for a process-level step.
-func (r *run) signaled() (signaler, error) {
-	s, ok := r.target.(signaler)
+func signaled(r *parity.Run) (signaler, error) {
+	s, ok := r.Target().(signaler)
 	if !ok {
 		return nil, fmt.Errorf("target is not a process")
 	}
@@ -129,27 +114,27 @@ func (r *run) signaled() (signaler, error) {
 
 // pauseServer stops the server's process (SIGSTOP) and waits until every thread of it is
 // stopped: from then on the kernel queues what the server would otherwise take at once.
-func pauseServer() step {
-	return step{"pause the server (SIGSTOP)", func(r *run) error {
-		s, err := r.signaled()
+func pauseServer() parity.Step {
+	return parity.Step{Desc: "pause the server (SIGSTOP)", Do: func(r *parity.Run) error {
+		s, err := signaled(r)
 		if err != nil {
 			return err
 		}
 		if err := s.Send(syscall.SIGSTOP); err != nil {
 			return err
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
-		return r.waitFor("every thread of the server stopped", func() bool { return allStopped(pid) })
+		return r.WaitFor("every thread of the server stopped", func() bool { return allStopped(pid) })
 	}}
 }
 
 // resumeServer continues the server's process (SIGCONT).
-func resumeServer() step {
-	return step{"resume the server (SIGCONT)", func(r *run) error {
-		s, err := r.signaled()
+func resumeServer() parity.Step {
+	return parity.Step{Desc: "resume the server (SIGCONT)", Do: func(r *parity.Run) error {
+		s, err := signaled(r)
 		if err != nil {
 			return err
 		}
@@ -163,12 +148,12 @@ func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
 // for a process of its own: in process it would limit the test.
-func limitSigpending(n uint64) step {
-	return step{fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), func(r *run) error {
-		if _, err := r.signaled(); err != nil {
+func limitSigpending(n uint64) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), Do: func(r *parity.Run) error {
+		if _, err := signaled(r); err != nil {
 			return err
 		}
-		pid, err := r.serverPid()
+		pid, err := r.ServerPid()
 		if err != nil {
 			return err
 		}
@@ -179,32 +164,32 @@ func limitSigpending(n uint64) step {
 
 // processScenarios need a process: signals, a stopped process, a process's limits. They
 // run only against the standalone programs.
-func processScenarios() []scenario {
-	var out []scenario
+func processScenarios() []parity.Scenario {
+	var out []parity.Scenario
 	for _, sig := range []struct {
 		sig  syscall.Signal
 		name string
 	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
 		line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", sig.name, int(sig.sig))
-		out = append(out, scenario{
+		out = append(out, parity.Scenario{
 			// A served client, then a stalled one, then the signal: the server prints the
 			// seed's line, closes the stalled connection and exits 0.
-			name:    "signal-" + strings.ToLower(sig.name),
-			process: true,
-			steps: func(model string) []step {
+			Name:    "signal-" + strings.ToLower(sig.name),
+			Process: true,
+			Steps: func(model string) []parity.Step {
 				lines := 3 // new conn a, recv_msg, new conn s
 				if streamModel(model) {
 					lines = 2
 				}
-				return seq(client("a", []byte("before the signal")), connect("s"), awaitStdoutLines(lines),
-					signalServer(sig.sig), awaitEnd("s"))
+				return parity.Seq(parity.Client("a", []byte("before the signal")), parity.Connect("s"), parity.AwaitStdoutLines(lines),
+					signalServer(sig.sig), parity.AwaitEnd("s"))
 			},
-			expect: func(model string, tr *transcript) error {
+			Expect: func(model string, tr *parity.Transcript) error {
 				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != "exited 0" {
 					return fmt.Errorf("want stderr ending %q and exited 0, got %q, %s", line, tr.Stderr, tr.Status)
 				}
 				// The stop is prompt although a client is open and silent, which sees end of file.
-				if c, _ := tr.conn("s"); len(c.Data) != 0 || c.End != "EOF" {
+				if c, _ := tr.Conn("s"); len(c.Data) != 0 || c.End != "EOF" {
 					return fmt.Errorf("the silent client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
 				}
 				return nil
@@ -224,23 +209,23 @@ func processScenarios() []scenario {
 // real-time 40) and looks at every descriptor once, by ascending number: it serves all n
 // in accept order, not in the order they sent. Compared unsorted: Go walked its map, in
 // random order, until it walked the descriptors in order as C does.
-func sigioQueueOverflow(n int) scenario {
+func sigioQueueOverflow(n int) parity.Scenario {
 	names, msgs := clientNames(n)
-	return scenario{
-		name:    "sigio-signal-queue-overflow",
-		models:  only("sigio"),
-		process: true,
-		steps: func(string) []step {
+	return parity.Scenario{
+		Name:    "sigio-signal-queue-overflow",
+		Models:  only("sigio"),
+		Process: true,
+		Steps: func(string) []parity.Step {
 			h := &hold{}
-			s := seq(limitSigpending(3), each(names, connectQuiet), awaitStdoutLines(n),
-				holdServer(h), connectQuiet("h"), awaitHeld(h))
+			s := parity.Seq(limitSigpending(3), each(names, parity.ConnectQuiet), parity.AwaitStdoutLines(n),
+				holdServer(h), parity.ConnectQuiet("h"), awaitHeld(h))
 			for i := n - 1; i >= 0; i-- {
 				s = append(s, sendAcked(names[i], msgs[i]))
 			}
-			return append(append(s, releaseServer(h)), each(names, awaitEnd)...)
+			return append(append(s, releaseServer(h)), each(names, parity.AwaitEnd)...)
 		},
-		expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
-			func(model string, tr *transcript) error {
+		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
+			func(model string, tr *parity.Transcript) error {
 				lines := strings.Split(tr.Stdout, "\n")
 				for i := range names {
 					// n accept lines, h's, then the answers.
@@ -257,7 +242,7 @@ func sigioQueueOverflow(n int) scenario {
 // standalone servers: C (twice, for noise) against Go.
 func TestStandalone(t *testing.T) {
 	c, g := sides(t)
-	all := append(append([]scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]parity.Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -271,12 +256,12 @@ func TestStandalone(t *testing.T) {
 				t.Skipf("%s unavailable: %s", model, reason)
 			}
 			for _, sc := range all {
-				if !sc.appliesTo(model) {
+				if !sc.AppliesTo(model) {
 					continue
 				}
-				t.Run(sc.name, func(t *testing.T) {
+				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					differential(t, sc, model, c.impl(), g.impl())
+					parity.Compare(t, sc, model, c.impl(), g.impl())
 					base.check(t)
 				})
 			}
@@ -289,17 +274,17 @@ func TestStandalone(t *testing.T) {
 // cliCase runs one side's programs and returns what they printed and their exit codes.
 type cliCase struct {
 	name string
-	run  func(s side) (*transcript, error)
+	run  func(s side) (*parity.Transcript, error)
 	// expect checks the reference's transcript; may be nil.
-	expect func(tr *transcript) error
+	expect func(tr *parity.Transcript) error
 }
 
-func exited(stdout, stderr, status string) *transcript {
-	return &transcript{Stdout: stdout, Stderr: stderr, Status: status}
+func exited(stdout, stderr, status string) *parity.Transcript {
+	return &parity.Transcript{Stdout: stdout, Stderr: stderr, Status: status}
 }
 
-func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
-	return func(tr *transcript) error {
+func wantExit(code int, stderrPrefix string) func(tr *parity.Transcript) error {
+	return func(tr *parity.Transcript) error {
 		if want := fmt.Sprintf("exited %d", code); tr.Status != want || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
 			return fmt.Errorf("want %s and stderr starting %q, got %s, stderr %q", want, stderrPrefix, tr.Status, tr.Stderr)
 		}
@@ -309,7 +294,7 @@ func wantExit(code int, stderrPrefix string) func(tr *transcript) error {
 
 // withServer runs f with a fresh standalone server of s (model) and adds the server's
 // stdout (client ports hidden) to the transcript's notes.
-func withServer(s side, model string, f func(port int) (*transcript, error)) (*transcript, error) {
+func withServer(s side, model string, f func(port int) (*parity.Transcript, error)) (*parity.Transcript, error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, err
@@ -319,13 +304,13 @@ func withServer(s side, model string, f func(port int) (*transcript, error)) (*t
 		err = serr
 	}
 	if tr != nil {
-		tr.Notes = append(tr.Notes, "server stdout: "+namePorts(p.Stdout(), nil))
+		tr.Notes = append(tr.Notes, "server stdout: "+parity.NamePorts(p.Stdout(), nil))
 	}
 	return tr, err
 }
 
-func serverArgs(name string, args []string, expect func(*transcript) error) cliCase {
-	return cliCase{"server-" + name, func(s side) (*transcript, error) {
+func serverArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
+	return cliCase{"server-" + name, func(s side) (*parity.Transcript, error) {
 		out, errs, status, err := standalone.Run(processTimeout, s.server, args...)
 		return exited(out, errs, status), err
 	}, expect}
@@ -333,9 +318,9 @@ func serverArgs(name string, args []string, expect func(*transcript) error) cliC
 
 // clientArgs runs the client with args against a fresh server of the same side; PORT in
 // args stands for the server's port, CLOSED for a port nothing listens on.
-func clientArgs(name string, args []string, expect func(*transcript) error) cliCase {
-	return cliCase{"client-" + name, func(s side) (*transcript, error) {
-		return withServer(s, "iterative", func(port int) (*transcript, error) {
+func clientArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
+	return cliCase{"client-" + name, func(s side) (*parity.Transcript, error) {
+		return withServer(s, "iterative", func(port int) (*parity.Transcript, error) {
 			closed, release, err := standalone.ClosedPort()
 			if err != nil {
 				return nil, err
@@ -366,7 +351,7 @@ func cliCases() []cliCase {
 		cases = append(cases, serverArgs("bad-port-"+strconv.Quote(port), []string{"iterative", port},
 			wantExit(1, `server: bad port "`+port+`": want a number from 0 to 65535`)))
 	}
-	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*transcript, error) {
+	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*parity.Transcript, error) {
 		// A loopback listener holds the port, so binding 0.0.0.0 on it fails.
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
@@ -397,8 +382,8 @@ func cliCases() []cliCase {
 	return cases
 }
 
-func wantEchoOut(msg string) func(*transcript) error {
-	return func(tr *transcript) error {
+func wantEchoOut(msg string) func(*parity.Transcript) error {
+	return func(tr *parity.Transcript) error {
 		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != "exited 0" || tr.Stderr != "" {
 			return fmt.Errorf("want stdout %q, exited 0, no stderr; got %q, %s, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
 		}
@@ -419,7 +404,7 @@ func TestCommandLine(t *testing.T) {
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")
-			requireParity(t, cc.name, ref, got, "C", "Go")
+			parity.RequireParity(t, cc.name, ref, got, "C", "Go")
 		})
 	}
 }
@@ -428,7 +413,7 @@ func TestCommandLine(t *testing.T) {
 // output must not depend on which language either side is written in.
 func TestClientsCross(t *testing.T) {
 	c, g := sides(t)
-	msg := "cross: " + string(text(42, 40))
+	msg := "cross: " + string(parity.Text(42, 40))
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -437,7 +422,7 @@ func TestClientsCross(t *testing.T) {
 			var outs []string
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
-					tr, err := withServer(srv, model, func(port int) (*transcript, error) {
+					tr, err := withServer(srv, model, func(port int) (*parity.Transcript, error) {
 						out, errs, status, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
 						return exited(out, errs, status), err
 					})
@@ -462,15 +447,15 @@ func TestNonblockIdleCPU(t *testing.T) {
 	const window = 2 * time.Second
 	type sample struct {
 		side   side
-		server process
+		server parity.Process
 		before time.Duration
 	}
 	var samples []*sample
 	for _, s := range []side{c, g} {
-		tg, err := s.impl().start("nonblock")
+		tg, err := s.impl().Start("nonblock")
 		require.NoError(t, err, "%s: starting the nonblock server", s.name)
-		p := tg.(process)
-		t.Cleanup(p.p.Kill)
+		p := tg.(parity.Process)
+		t.Cleanup(p.Proc.Kill)
 		samples = append(samples, &sample{side: s, server: p})
 	}
 	start := time.Now()
@@ -479,7 +464,7 @@ func TestNonblockIdleCPU(t *testing.T) {
 		s.before, err = cpuTime(s.server.ServerPid())
 		require.NoError(t, err, "%s: reading CPU time", s.side.name)
 	}
-	measureUntil(start.Add(window))
+	parity.MeasureUntil(start.Add(window))
 	elapsed := time.Since(start)
 	for _, s := range samples {
 		after, err := cpuTime(s.server.ServerPid())

@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -134,6 +136,7 @@ type call struct {
 	name   string
 	args   string
 	result string // "= 5", "= -1 EAGAIN (...)"
+	at     int    // where it stands in the sequence: see parseStrace
 }
 
 var (
@@ -142,7 +145,12 @@ var (
 	resumed    = regexp.MustCompile(`^<\.\.\. ([a-z0-9_]+) resumed>(.*)$`)
 )
 
-// parseStrace reads `strace -f -qq` output into calls in the order they were entered.
+// parseStrace reads `strace -f -qq` output into calls in the order they were entered,
+// but for a call that returns a new descriptor, which stands where it returned: a
+// descriptor's number is freed inside close and given again when accept4 (or socket...)
+// returns, so an accept4 that was entered before another thread's close of the same
+// number, and returned after it, must come after that close, or the reused number would
+// name the wrong descriptor.
 func parseStrace(path string) ([]call, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -153,7 +161,7 @@ func parseStrace(path string) ([]call, error) {
 	pending := map[int]int{} // tid -> index of its unfinished call
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for line := 0; sc.Scan(); line++ {
 		m := straceLine.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
@@ -164,6 +172,9 @@ func parseStrace(path string) ([]call, error) {
 			if i, ok := pending[tid]; ok {
 				calls[i].args += r[2]
 				calls[i].result = resultOf(calls[i].args)
+				if fdResult[calls[i].name] {
+					calls[i].at = line
+				}
 				delete(pending, tid)
 			}
 			continue
@@ -172,7 +183,7 @@ func parseStrace(path string) ([]call, error) {
 		if c == nil {
 			continue // --- signals ---, +++ exits +++
 		}
-		cl := call{tid: tid, name: c[1], args: c[2]}
+		cl := call{tid: tid, name: c[1], args: c[2], at: line}
 		if strings.HasSuffix(rest, "<unfinished ...>") {
 			cl.args = strings.TrimSuffix(strings.TrimSuffix(cl.args, "<unfinished ...>"), " ")
 			pending[tid] = len(calls)
@@ -181,6 +192,7 @@ func parseStrace(path string) ([]call, error) {
 		}
 		calls = append(calls, cl)
 	}
+	sort.SliceStable(calls, func(i, j int) bool { return calls[i].at < calls[j].at })
 	return calls, sc.Err()
 }
 
@@ -436,12 +448,12 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 	if streamModel(model) {
 		lines = 2
 	}
-	tr, err := execute(scenario{name: "one-connection", steps: func(string) []step {
+	tr, err := parity.Execute(parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return seq(connect("a"), sendWithFin("a", []byte("hello, strace")), awaitEnd("a"), awaitChildrenReaped(),
-			connect("s"), awaitStdoutLines(lines), stopServer())
-	}}, model, stracedTarget{p, pid}, 0)
+		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
+			parity.Connect("s"), parity.AwaitStdoutLines(lines), parity.StopServer())
+	}}, model, stracedTarget{p, pid}, parity.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
@@ -454,23 +466,23 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
 // the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
 // many reads it makes does not depend on when the FIN arrives.
-func sendWithFin(name string, p []byte) step {
-	return step{fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), func(r *run) error {
-		c, err := r.conn(name)
+func sendWithFin(name string, p []byte) parity.Step {
+	return parity.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *parity.Run) error {
+		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
 		cork := func(on int) error {
-			return control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
+			return parity.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
 		if err := cork(1); err != nil {
 			return err
 		}
-		c.c.SetWriteDeadline(r.deadline)
-		if _, err := c.c.Write(p); err != nil {
+		c.Sock().SetWriteDeadline(r.Deadline())
+		if _, err := c.Sock().Write(p); err != nil {
 			return err
 		}
-		if err := control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
+		if err := parity.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
 			return err
 		}
 		return cork(0)
@@ -479,8 +491,8 @@ func sendWithFin(name string, p []byte) step {
 
 // syscallCheck is the sequence of one model as a transcript (one note per call), for the
 // mutants; errSkip without strace.
-func syscallCheck(model string) func(s side) (*transcript, error) {
-	return func(s side) (*transcript, error) {
+func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
+	return func(s side) (*parity.Transcript, error) {
 		strace, err := exec.LookPath("strace")
 		if err != nil {
 			return nil, errSkip{"strace not found"}
@@ -489,7 +501,7 @@ func syscallCheck(model string) func(s side) (*transcript, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
+		return &parity.Transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
 	}
 }
 
@@ -523,7 +535,7 @@ func (s stracedTarget) Stop() (string, error) {
 // tracedChild is strace's child: the server.
 func tracedChild(pid int) (int, error) {
 	var kids []string
-	waitFor(time.Now().Add(processTimeout), func() bool {
+	parity.WaitFor(time.Now().Add(processTimeout), func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 		kids = strings.Fields(string(b))
 		return len(kids) > 0

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 )
 
@@ -45,8 +46,8 @@ func TestValgrind(t *testing.T) {
 	for i, cs := range cases {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
-			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].brief())
-			requireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
+			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].Brief())
+			parity.RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
 		})
 	}
 }

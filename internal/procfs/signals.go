@@ -139,3 +139,22 @@ func FdTarget(pid int, fd string) string {
 	link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd))
 	return link
 }
+
+// Listening reports whether a TCP socket of this network namespace listens on port (state
+// 0A in /proc/net/tcp or tcp6): a server is ready, and no probe connection had to tell.
+func Listening(port int) bool {
+	want := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 3 && f[3] == "0A" && strings.HasSuffix(f[1], want) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/internal/logpipe"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -178,6 +179,10 @@ type Options struct {
 	// them would grow by megabytes and cost the measuring process CPU. (The server still
 	// makes its write(2) calls.)
 	Quiet bool
+	// ReadyPort, when not 0, is the port the server will listen on: it is ready once a
+	// socket listens there (the tcp tables in /proc; no probe connection that it would
+	// see and log), whatever it prints. 0: ready at its "listening on 0.0.0.0:PORT" line.
+	ReadyPort int
 	// Group makes the server the leader of a process group of its own (its pid is the
 	// group's id), so that a test can signal the server and its children as a terminal's
 	// Ctrl-C does, kill(-pid, sig), without signalling itself.
@@ -233,7 +238,7 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		first := true
 		for {
 			line, err := sc.ReadString('\n')
-			if first && line != "" {
+			if first && line != "" && o.ReadyPort == 0 {
 				first = false
 				p.stderr.Write([]byte(line))
 				port := -1
@@ -252,7 +257,7 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 				break
 			}
 		}
-		if first {
+		if first && o.ReadyPort == 0 {
 			ready <- -1
 		}
 		p.err = p.Cmd.Wait()
@@ -261,6 +266,23 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		}
 		close(p.done)
 	}()
+	if o.ReadyPort != 0 {
+		go func() {
+			for {
+				select {
+				case <-p.done:
+					ready <- -1
+					return
+				default:
+				}
+				if procfs.Listening(o.ReadyPort) {
+					ready <- o.ReadyPort
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
 	select {
 	case port := <-ready:
 		if port < 0 {
@@ -271,6 +293,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		return p, nil
 	case <-time.After(timeout):
 		p.Kill()
+		if o.ReadyPort != 0 {
+			return p, fmt.Errorf("%v: nothing listening on port %d within %v", argv, o.ReadyPort, timeout)
+		}
 		return p, fmt.Errorf("%v: no \"listening on\" line within %v", argv, timeout)
 	}
 }

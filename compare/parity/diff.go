@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package parity
 
-// diff_test.go - comparing two transcripts, and describing a difference in brief
+// diff.go - comparing two transcripts, and describing a difference in brief
 // (lengths, digests, the first differing byte or log line), never megabytes.
 
 import (
@@ -40,7 +40,7 @@ func firstDiff(a, b []byte) int {
 	return n
 }
 
-func describeBytesDiff(what string, a, b []byte, an, bn string) string {
+func DescribeBytesDiff(what string, a, b []byte, an, bn string) string {
 	off := firstDiff(a, b)
 	ctx := func(x []byte) []byte {
 		lo, hi := max(0, off-16), min(len(x), off+16)
@@ -53,17 +53,17 @@ func describeBytesDiff(what string, a, b []byte, an, bn string) string {
 		what, off, an, summarize(a), ctx(a), bn, summarize(b), ctx(b))
 }
 
-// requireParity fails t unless ref and got agree, with what was compared, the first
+// RequireParity fails t unless ref and got agree, with what was compared, the first
 // differences, and both transcripts in brief.
-func requireParity(t *testing.T, what string, ref, got *transcript, refName, gotName string) {
+func RequireParity(t *testing.T, what string, ref, got *Transcript, refName, gotName string) {
 	t.Helper()
-	if d := diffTranscripts(ref, got, refName, gotName); d != "" {
-		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.brief(), gotName, got.brief())
+	if d := Diff(ref, got, refName, gotName); d != "" {
+		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.Brief(), gotName, got.Brief())
 	}
 }
 
-// diffTranscripts is "" when a and b agree, else a short account of the first differences.
-func diffTranscripts(a, b *transcript, an, bn string) string {
+// Diff is "" when a and b agree, else a short account of the first differences.
+func Diff(a, b *Transcript, an, bn string) string {
 	var out []string
 	if len(a.Conns) != len(b.Conns) {
 		out = append(out, fmt.Sprintf("connections: %s has %d, %s has %d", an, len(a.Conns), bn, len(b.Conns)))
@@ -71,7 +71,7 @@ func diffTranscripts(a, b *transcript, an, bn string) string {
 		for i := range a.Conns {
 			ca, cb := a.Conns[i], b.Conns[i]
 			if !bytes.Equal(ca.Data, cb.Data) {
-				out = append(out, describeBytesDiff("bytes received on "+ca.Name, ca.Data, cb.Data, an, bn))
+				out = append(out, DescribeBytesDiff("bytes received on "+ca.Name, ca.Data, cb.Data, an, bn))
 			}
 			if ca.End != cb.End {
 				out = append(out, fmt.Sprintf("ending of %s: %s %s, %s %s", ca.Name, an, ca.End, bn, cb.End))
@@ -117,8 +117,8 @@ func describeLogDiff(what, x, y, an, bn string) string {
 		what, i+1, an, len(lx)-1, bn, len(ly)-1, an, line(lx), bn, line(ly))
 }
 
-// brief is a compact rendering of a transcript for failure messages.
-func (tr *transcript) brief() string {
+// Brief is a compact rendering of a transcript for failure messages.
+func (tr *Transcript) Brief() string {
 	var b strings.Builder
 	for i, c := range tr.Conns {
 		if i == 8 {

@@ -1,0 +1,68 @@
+//go:build linux
+
+package parity
+
+// normalize.go - what differs between two correct runs, rewritten before comparison:
+// the ports the kernel picked, and whatever else a server's log carries that no two runs
+// share (pids, timestamps), by regular expression.
+
+import (
+	"regexp"
+	"strconv"
+)
+
+// A Normalizer rewrites a server's stdout or stderr after a run: r is the run, whose
+// connections know their local ports.
+type Normalizer func(log string, r *Run) string
+
+// DefaultNormalizers name the clients' ports and the listening port.
+var DefaultNormalizers = []Normalizer{ClientPorts, ListenPort}
+
+var (
+	peerRE   = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
+	listenRE = regexp.MustCompile(`0\.0\.0\.0:\d+`)
+)
+
+// ClientPorts replaces each client's port (127.0.0.1:PORT) by its connection's name. A
+// port that several connections used in turn (loopback reuses a port whose connection is
+// in TIME_WAIT) names them in connection order, one per occurrence (each connection
+// appears in one "new conn" line); the last name is kept for any further occurrence.
+func ClientPorts(log string, r *Run) string {
+	ports := map[int][]string{}
+	for _, name := range r.names {
+		c := r.conns[name]
+		ports[c.port] = append(ports[c.port], name)
+	}
+	return nameClientPorts(log, ports)
+}
+
+// NamePorts is ClientPorts then ListenPort given the ports' names, for a check that made
+// its connections without a Run.
+func NamePorts(log string, ports map[int][]string) string {
+	return ListenPort(nameClientPorts(log, ports), nil)
+}
+
+func nameClientPorts(log string, ports map[int][]string) string {
+	used := map[int]int{}
+	return peerRE.ReplaceAllStringFunc(log, func(m string) string {
+		p, _ := strconv.Atoi(m[len("127.0.0.1:"):])
+		names, ok := ports[p]
+		if !ok {
+			return "127.0.0.1:<unknown port>"
+		}
+		i := min(used[p], len(names)-1)
+		used[p]++
+		return "127.0.0.1:<" + names[i] + ">"
+	})
+}
+
+// ListenPort replaces the listening address 0.0.0.0:PORT by 0.0.0.0:PORT literally.
+func ListenPort(log string, _ *Run) string {
+	return listenRE.ReplaceAllString(log, "0.0.0.0:PORT")
+}
+
+// Replace is a Normalizer that replaces every match of re by repl (regexp.ReplaceAllString
+// syntax: $1 names a group): for pids, timestamps, addresses a port prints its own way.
+func Replace(re *regexp.Regexp, repl string) Normalizer {
+	return func(log string, _ *Run) string { return re.ReplaceAllString(log, repl) }
+}
