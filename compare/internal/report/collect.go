@@ -8,11 +8,11 @@ package report
 import (
 	"fmt"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -41,7 +41,7 @@ func (o Options) done() {
 }
 
 func (o Options) oneShot(argv []string, conc int, d time.Duration) (load.Measurement, error) {
-	m, err := load.Measure(argv, func(port int) (load.Result, error) {
+	m, err := load.Measure(load.Server(argv[0], argv), func(port int) (load.Result, error) {
 		return load.OneShot{Port: port, Workers: conc, Conns: 200_000, Duration: d, Msg: o.Msg}.Run()
 	})
 	if err == nil && m.Errors > 0 {
@@ -145,7 +145,7 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 		argv  []string
 		total *time.Duration
 		err   *error
-		srv   *standalone.Process
+		srv   parity.Target
 	}
 	lines := []*line{
 		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},
@@ -160,13 +160,13 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 	for i := range s.Servers {
 		run := &s.Servers[i]
 		l := &line{what: run.Model + "/" + string(run.Impl), total: &run.Total, err: &run.Err}
-		srv, err := standalone.Start(bins.Argv(run.Model, run.Impl), standalone.Options{Quiet: true}, 10*time.Second)
+		srv, err := load.Server(l.what, bins.Argv(run.Model, run.Impl)).Start(run.Model)
 		if err != nil {
 			run.Err = err
 		} else {
 			l.srv = srv
-			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port)}
-			defer srv.Signal(syscall.SIGTERM, 10*time.Second)
+			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port())}
+			defer srv.Stop()
 		}
 		lines = append(lines, l)
 	}
