@@ -81,7 +81,7 @@ func Collect(bins load.Binaries, models []string, o Options) *Report {
 		row := &Row{Model: model, IOModel: IOModel(model), Sides: map[standalone.Impl]*Side{}}
 		r.Rows = append(r.Rows, row)
 		o.step(model + ": parity probes")
-		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(bins.Binaries, model)
+		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(model, Probed(bins, model, standalone.C), Probed(bins, model, standalone.Go))
 		o.done()
 		for _, impl := range Impls {
 			row.Sides[impl] = &Side{Sweep: map[int]load.Measurement{}}

@@ -3,7 +3,7 @@
 // Package report measures every model in both languages and writes the side-by-side
 // table (text) and page (HTML with inline SVG plots) of compare/cmd/sidebyside. By job:
 // report.go (the data a report holds), collect.go (measuring: load, system calls, the
-// seed's benchmark), parity.go (the parity column), table.go (the text table), prose.go
+// seed's benchmark), parity.go (the parity column: probes run by compare/parity), table.go (the text table), prose.go
 // (targets, notes and the seed's benchmark in words), html.go (the page).
 package report
 
