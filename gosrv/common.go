@@ -8,9 +8,7 @@ package gosrv
 
 import (
 	"errors"
-	"maps"
 	"runtime"
-	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -374,23 +372,38 @@ func (mode connMode) send(fd int, p []byte, flags int) (int, error) {
 
 // ---- the descriptors a model must close when it stops ----
 
-// fdSet is the set of open descriptors a model must close when it stops (C: struct fdset).
-type fdSet map[int]struct{}
+// fdSet is the set of open descriptors a model must close when it stops (C: struct fdset):
+// a table indexed by descriptor, grown as C's (64 entries, doubled until fd fits). Walked
+// from 0 up, it gives the descriptors by ascending number, as C's.
+type fdSet struct{ open []bool }
 
-func (s fdSet) add(fd int) { s[fd] = struct{}{} }
-func (s fdSet) del(fd int) { delete(s, fd) }
-
-// ascending is the set's descriptors by ascending number: the order in which C's table
-// (an array indexed by descriptor) is walked.
-func (s fdSet) ascending() []int {
-	return slices.Sorted(maps.Keys(s))
+func (s *fdSet) add(fd int) {
+	if fd >= len(s.open) {
+		n := max(len(s.open), 64)
+		for n <= fd {
+			n *= 2
+		}
+		s.open = append(s.open, make([]bool, n-len(s.open))...)
+	}
+	s.open[fd] = true
 }
 
-func (s fdSet) closeAll() {
-	for fd := range s {
-		unix.Close(fd)
-		delete(s, fd)
+func (s *fdSet) del(fd int) {
+	if fd < len(s.open) {
+		s.open[fd] = false
 	}
+}
+
+// has: fd is in the set.
+func (s *fdSet) has(fd int) bool { return fd >= 0 && fd < len(s.open) && s.open[fd] }
+
+func (s *fdSet) closeAll() {
+	for fd, open := range s.open {
+		if open {
+			unix.Close(fd)
+		}
+	}
+	s.open = nil
 }
 
 // OpenRuntimeFds makes the Go runtime create, now, the two descriptors its network poller

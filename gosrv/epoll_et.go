@@ -22,13 +22,29 @@ type conn struct {
 	pending []byte // echo bytes that send could not take yet, or nil
 }
 
+// connTable is the connections indexed by descriptor (C: struct conns), grown as C's (64
+// entries, doubled until fd fits).
+type connTable struct{ tab []*conn }
+
+func connNew(cs *connTable, fd int) *conn {
+	if fd >= len(cs.tab) {
+		n := max(len(cs.tab), 64)
+		for n <= fd {
+			n *= 2
+		}
+		cs.tab = append(cs.tab, make([]*conn, n-len(cs.tab))...)
+	}
+	cs.tab[fd] = &conn{}
+	return cs.tab[fd]
+}
+
 func setEvents(epollFd, op, fd int, events uint32) error {
 	return raw.EpollCtl(epollFd, op, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
 // connClose closes fd, which also removes it from the epoll set.
-func connClose(conns map[int]*conn, fd int) {
-	delete(conns, fd)
+func connClose(cs *connTable, fd int) {
+	cs.tab[fd] = nil
 	raw.Close(fd)
 }
 
@@ -68,28 +84,28 @@ func flushPending(c *conn, fd int) error {
 
 // epollETAcceptAll accepts until the queue is empty (EAGAIN): one edge may stand for many
 // queued connections, the overflow of a descriptor limit included (acceptConn refuses it).
-func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, conns map[int]*conn) {
+func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, cs *connTable) {
 	for {
 		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
 			return // acceptEmpty: drained; acceptFailed: logged
 		}
-		conns[connFd] = &conn{}
+		connNew(cs, connFd)
 		if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {
 			logErrno(srv.ErrFd, "addevent_epollfd", err)
-			connClose(conns, connFd)
+			connClose(cs, connFd)
 		}
 	}
 }
 
 // echoStream reads until EAGAIN, echoing each chunk; it stops reading while an echo waits
 // for space.
-func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byte) {
-	c := conns[fd]
+func echoStream(srv *Server, epollFd int, cs *connTable, fd int, buf []byte) {
+	c := cs.tab[fd]
 	if c.pending != nil {
 		if err := flushPending(c, fd); err != nil {
 			logErrno(srv.ErrFd, "send_connfd", err)
-			connClose(conns, fd)
+			connClose(cs, fd)
 			return
 		}
 		if c.pending != nil {
@@ -98,7 +114,7 @@ func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byt
 		// MOD re-checks readiness: bytes that came meanwhile raise a new EPOLLIN event.
 		if err := setEvents(epollFd, unix.EPOLL_CTL_MOD, fd, unix.EPOLLIN|unix.EPOLLET); err != nil {
 			logErrno(srv.ErrFd, "modevent_epollfd", err)
-			connClose(conns, fd)
+			connClose(cs, fd)
 		}
 		return
 	}
@@ -111,25 +127,25 @@ func echoStream(srv *Server, epollFd int, conns map[int]*conn, fd int, buf []byt
 		}
 		if err != nil {
 			logErrno(srv.ErrFd, "recv_connfd", err)
-			connClose(conns, fd)
+			connClose(cs, fd)
 			return
 		}
 		if n == 0 {
 			LogLine(srv.ErrFd, "peer close conn...")
 			raw.Shutdown(fd, unix.SHUT_WR)
-			connClose(conns, fd)
+			connClose(cs, fd)
 			return
 		}
 		if err := sendOrKeep(c, fd, buf[:n]); err != nil {
 			logErrno(srv.ErrFd, "send_connfd", err)
-			connClose(conns, fd)
+			connClose(cs, fd)
 			return
 		}
 		if c.pending != nil {
 			// The peer reads slower than it writes: hold off reading until it catches up.
 			if err := setEvents(epollFd, unix.EPOLL_CTL_MOD, fd, unix.EPOLLOUT|unix.EPOLLET); err != nil {
 				logErrno(srv.ErrFd, "modevent_epollfd", err)
-				connClose(conns, fd)
+				connClose(cs, fd)
 			}
 			return
 		}
@@ -164,11 +180,13 @@ func serveEpollET(srv *Server) int {
 
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	conns := map[int]*conn{}
+	var cs connTable
 	events := make([]unix.EpollEvent, MaxEvent)
 	defer func() {
-		for fd := range conns {
-			connClose(conns, fd)
+		for fd := range cs.tab {
+			if cs.tab[fd] != nil {
+				connClose(&cs, fd)
+			}
 		}
 		acc.close()
 		unix.Close(epollFd)
@@ -189,9 +207,9 @@ func serveEpollET(srv *Server) int {
 			case fd == srv.StopFd:
 				return 0
 			case fd == srv.ListenFd:
-				epollETAcceptAll(srv, &acc, epollFd, conns)
-			case conns[fd] != nil:
-				echoStream(srv, epollFd, conns, fd, buf)
+				epollETAcceptAll(srv, &acc, epollFd, &cs)
+			case fd < len(cs.tab) && cs.tab[fd] != nil:
+				echoStream(srv, epollFd, &cs, fd, buf)
 			}
 		}
 	}

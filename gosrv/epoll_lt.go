@@ -32,7 +32,7 @@ func serveEpollLT(srv *Server) int {
 
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
-	conns := fdSet{}
+	var conns fdSet
 	events := make([]unix.EpollEvent, MaxEvent)
 	status := 0
 	defer func() {

@@ -100,7 +100,7 @@ func armFd(fd, tid, flags int) error {
 // tryEcho is the one-shot protocol on a non-blocking connection: recv, and unless it meets
 // EAGAIN, echoReply. It returns false when the connection had nothing to read yet (EAGAIN:
 // its signal will come), true when it was served and closed.
-func tryEcho(srv *Server, conns fdSet, connFd int) bool {
+func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 	var buf [BufSize]byte
 	var n int
 	err := ignoringEINTR(func() (err error) { n, err = raw.Recv(connFd, buf[:], 0); return err })
@@ -119,7 +119,7 @@ func tryEcho(srv *Server, conns fdSet, connFd int) bool {
 // may go on for seconds without returning; it ends the time slice too (Go only: see
 // timeSlice; measured, without it sysmon preempted and retook the serving thread's P ~500
 // times a second: preemptone 1397, handoffp 1059 in 20000 connections).
-func sigioAcceptAll(srv *Server, acc *acceptor, conns fdSet, tid int, slice *timeSlice) {
+func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()
 		connFd := acceptQueued(srv, acc)
@@ -176,13 +176,13 @@ func serveSigio(srv *Server) int {
 
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	conns := fdSet{}
+	var conns fdSet
 	var info siginfoPoll
 	status := 0
 
 	// Connections queued before O_ASYNC was set raised no signal either.
 	var slice timeSlice
-	sigioAcceptAll(srv, &acc, conns, tid, &slice)
+	sigioAcceptAll(srv, &acc, &conns, tid, &slice)
 	for {
 		slice.yield() // Go only: see timeSlice
 		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
@@ -198,20 +198,21 @@ func serveSigio(srv *Server) int {
 			if stopRequested(srv.StopFd) {
 				break
 			}
-			// Events were lost: look at every descriptor once, by ascending number (not
-			// the map's order, which Go randomizes): C walks its table from 0 up.
-			sigioAcceptAll(srv, &acc, conns, tid, &slice)
-			for _, fd := range conns.ascending() {
-				tryEcho(srv, conns, fd)
+			// Events were lost: look at every descriptor once, by ascending number.
+			sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+			for fd := range conns.open {
+				if conns.open[fd] {
+					tryEcho(srv, &conns, fd)
+				}
 			}
 			continue
 		}
 		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
 		fd := int(info.Fd)
 		if fd == srv.ListenFd {
-			sigioAcceptAll(srv, &acc, conns, tid, &slice)
-		} else if _, ok := conns[fd]; ok {
-			tryEcho(srv, conns, fd)
+			sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+		} else if conns.has(fd) {
+			tryEcho(srv, &conns, fd)
 		}
 		// else: stale, for a descriptor already served and closed.
 	}
