@@ -58,6 +58,8 @@ type config struct {
 	scenarios                          string
 	builtin                            bool
 	run                                string
+	gen                                time.Duration
+	genSeed                            uint64
 	normalize                          listFlag
 	timeout                            time.Duration
 	json, verbose                      bool
@@ -72,6 +74,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.scenarios, "scenarios", "", "a `directory` of *.scenario files, run besides the built-in ones")
 	fs.BoolVar(&c.builtin, "builtin", true, "run the built-in scenarios of the protocol")
 	fs.StringVar(&c.run, "run", "", "run only the scenarios whose name matches this `regexp`")
+	fs.DurationVar(&c.gen, "gen", 0, "after the scenarios, generate scripts for this long (`duration`; command lines only; a divergence is shrunk for as long again)")
+	fs.Uint64Var(&c.genSeed, "gen-seed", 0, "the generator's first seed (default: random; a divergence prints its seed)")
 	fs.Var(&c.normalize, "normalize", "rewrite both servers' stdout and stderr before comparing: `REGEX=>REPLACEMENT` (Go regexp, $1 for a group); repeatable")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound on a server's start and on each run of a scenario")
 	fs.BoolVar(&c.json, "json", false, "print one JSON document on stdout instead of text")
@@ -137,8 +141,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		norm = append(norm, parity.Replace(rx, repl))
 	}
-	if !c.builtin && c.scenarios == "" {
-		return usageError(stderr, fs, "-builtin=false and no -scenarios: nothing to run")
+	if !c.builtin && c.scenarios == "" && c.gen == 0 {
+		return usageError(stderr, fs, "-builtin=false and no -scenarios or -gen: nothing to run")
+	}
+	if c.gen < 0 {
+		return usageError(stderr, fs, "-gen %v: want a positive duration", c.gen)
+	}
+	if c.gen > 0 && (c.refAddr != "" || c.portAddr != "") {
+		return usageError(stderr, fs, "-gen needs servers started by paritydiff (-ref and -port command lines): generated scripts wait on the server's sockets and log lines")
 	}
 	for _, im := range []*parity.Impl{&ref, &port} {
 		im.Deadline = c.timeout
@@ -187,7 +197,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	files = forProtocol
-	if len(files) == 0 {
+	if len(files) == 0 && c.gen == 0 {
 		return out.fail(rep, fmt.Sprintf("no scenario to run for protocol %s", rep.Protocol))
 	}
 	out.header(rep)
@@ -202,7 +212,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	out.progressLine(len(files), len(files), "")
-	return out.finish(rep, files)
+	if c.gen > 0 {
+		out.progressLine(0, 1, fmt.Sprintf("generating scripts for %v", c.gen))
+		logf := func(format string, args ...any) {
+			out.progressLine(-1, 0, "")
+			fmt.Fprintf(stdout, "gen: %s\n", strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+		}
+		if msg := generate(c, rep, ref, port, logf); msg != "" {
+			return out.fail(rep, msg)
+		}
+		out.progressLine(1, 1, "")
+	}
+	return out.finish(rep)
 }
 
 // impl makes the Impl of one side from its flags: a command line or an address.

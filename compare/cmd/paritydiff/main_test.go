@@ -141,6 +141,30 @@ func TestCatchesMutant(t *testing.T) {
 	for _, equal := range []string{"plain", "utf8", "empty", "sequential-5"} {
 		assert.NotRegexp(t, `(?m)^  `+equal+` `, r.stdout, "%s does not depend on the buffer's size", equal)
 	}
+
+	// Generated scripts alone: this seed's first script sends 512 bytes (measured), and
+	// the divergence shrinks to a connection and that message.
+	r = paritydiff(t, "-builtin=false", "-gen", "2s", "-gen-seed", "4707120638619957368",
+		"-ref", cmdline(b.Server(standalone.C), "iterative"), "-port", cmdline(mutant, "iterative"))
+	require.Equal(t, exitDiffers, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	t.Logf("output:\n%s", r.stdout)
+	assert.Regexp(t, `(?m)^generated: \d+ script\(s\) in .*, differs \(seed \d+; \d+ runs to shrink it\)$`, r.stdout)
+	assert.Regexp(t, `the smallest diverging scenario, generated-oneshot-[0-9a-f]{8} \(\d+ steps, generated, shrunk; drawn again with -gen-seed \d+\)`, r.stdout)
+	assert.Contains(t, r.stdout, "bytes received on a differs at byte 511")
+	assert.Contains(t, r.stdout, "as Go, for a table of parity.Scenario:\n    gen.Script{\n")
+}
+
+// TestGeneratedAgree: C against Go with generated scripts after the built-in scenarios,
+// whose stalled-beside-live says the iterative reference serves one connection at a time.
+func TestGeneratedAgree(t *testing.T) {
+	b := binaries(t)
+	r := paritydiff(t, "-gen", "2s", "-ref", cmdline(b.Server(standalone.C), "iterative"), "-port", cmdline(b.Server(standalone.Go), "iterative"))
+	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Regexp(t, `(?m)^generated: [1-9]\d* script\(s\) in .* \(the reference held a live client behind a stalled one in stalled-beside-live\), equal$`, r.stdout)
+
+	r = paritydiff(t, "-gen", "1s", "-ref-addr", "127.0.0.1:1", "-port", "x")
+	assert.Equal(t, exitTrouble, r.code)
+	assert.Contains(t, r.stderr, "paritydiff: -gen needs servers started by paritydiff (-ref and -port command lines)")
 }
 
 // buildMutant builds the Go server with old replaced by new in file (which must hold old
@@ -347,7 +371,8 @@ func TestBadUsage(t *testing.T) {
 		{"normalize without =>", []string{"-ref", "x", "-port", "y", "-normalize", "pid"}, `paritydiff: -normalize "pid": want REGEX=>REPLACEMENT`},
 		{"normalize bad regexp", []string{"-ref", "x", "-port", "y", "-normalize", "(=>x"}, "paritydiff: -normalize \"(=>x\": error parsing regexp: missing closing ): `(`"},
 		{"run bad regexp", []string{"-ref", "x", "-port", "y", "-run", "["}, "paritydiff: -run: error parsing regexp: missing closing ]: `[`"},
-		{"nothing to run", []string{"-ref", "x", "-port", "y", "-builtin=false"}, "paritydiff: -builtin=false and no -scenarios: nothing to run"},
+		{"nothing to run", []string{"-ref", "x", "-port", "y", "-builtin=false"}, "paritydiff: -builtin=false and no -scenarios or -gen: nothing to run"},
+		{"negative gen", []string{"-ref", "x", "-port", "y", "-gen", "-1s"}, "paritydiff: -gen -1s: want a positive duration"},
 		{"positional", []string{"-ref", "x", "-port", "y", "extra"}, `paritydiff: unexpected argument "extra" (quote a command line: -ref 'CMD ARGS {port}')`},
 		{"unknown flag", []string{"-reference", "x"}, "flag provided but not defined: -reference"},
 		{"bad duration", []string{"-timeout", "soon"}, `invalid value "soon" for flag -timeout: parse error`},

@@ -14,6 +14,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -37,7 +38,11 @@ type scenarioResult struct {
 	Diff   string `json:"diff,omitempty"`
 	Error  string `json:"error,omitempty"`
 	Millis int64  `json:"millis"`
-	Text   string `json:"scenario"` // the scenario in the file format
+	Text   string `json:"scenario"` // the scenario in the file format (generated: gen's text)
+	// Generated: a script of -gen (shrunk), not a scenario file; Go is it as a
+	// parity.Scenario for a table.
+	Generated bool   `json:"generated,omitempty"`
+	Go        string `json:"go,omitempty"`
 
 	ref, ref2, port *parity.Transcript
 }
@@ -52,6 +57,7 @@ type report struct {
 	Error        string           `json:"error,omitempty"`
 	Counts       map[string]int   `json:"-"`
 	Smallest     string           `json:"smallest,omitempty"` // the smallest diverging scenario
+	Generated    *genReport       `json:"generated,omitempty"`
 	Scenarios    []scenarioResult `json:"-"`
 }
 
@@ -152,7 +158,7 @@ func (o *output) fail(rep *report, msg string) int {
 }
 
 // finish prints the summary and, when some scenario differs, the smallest one.
-func (o *output) finish(rep *report, files []parity.ScenarioFile) int {
+func (o *output) finish(rep *report) int {
 	rep.Counts = map[string]int{}
 	var diverging []scenarioResult
 	for _, r := range rep.Scenarios {
@@ -177,13 +183,34 @@ func (o *output) finish(rep *report, files []parity.ScenarioFile) int {
 		o.writeJSON(rep)
 		return code
 	}
+	byResult := map[string]int{}
+	nfiles := 0
+	for _, r := range rep.Scenarios {
+		if !r.Generated {
+			byResult[r.Result]++
+			nfiles++
+		}
+	}
 	counts := []string{}
 	for _, k := range []string{resultEqual, resultDiffers, resultNoise, resultSkipped} {
-		if n := rep.Counts[k]; n > 0 || k == resultEqual || k == resultDiffers {
+		if n := byResult[k]; n > 0 || k == resultEqual || k == resultDiffers {
 			counts = append(counts, fmt.Sprintf("%d %s", n, k))
 		}
 	}
-	fmt.Fprintf(o.stdout, "%d scenarios: %s\n", len(rep.Scenarios), strings.Join(counts, ", "))
+	plural := "s"
+	if nfiles == 1 {
+		plural = ""
+	}
+	if nfiles > 0 || rep.Generated == nil {
+		fmt.Fprintf(o.stdout, "%d scenario%s: %s\n", nfiles, plural, strings.Join(counts, ", "))
+	}
+	if g := rep.Generated; g != nil {
+		fmt.Fprintf(o.stdout, "generated: %d script(s) in %v (%s), %s", g.Scripts, time.Duration(g.Millis)*time.Millisecond, g.SerialFrom, g.Result)
+		if g.Result == resultDiffers {
+			fmt.Fprintf(o.stdout, " (seed %d; %d runs to shrink it)", g.Seed, g.Reruns)
+		}
+		fmt.Fprintln(o.stdout)
+	}
 	for _, r := range rep.Scenarios {
 		if r.Result == resultNoise && !o.verbose {
 			fmt.Fprintf(o.stdout, "noise: %s: the reference disagrees with itself, so the port is not judged by it:\n%s\n", r.Name, indent(r.Diff, "  "))
@@ -203,6 +230,9 @@ func (o *output) finish(rep *report, files []parity.ScenarioFile) int {
 		}
 	}
 	fmt.Fprintf(o.stdout, "\nthe smallest diverging scenario, %s (%d steps, %s):\n\n%s\n", sm.Name, sm.Steps, sm.Source, indent(strings.TrimSuffix(sm.Text, "\n"), "    "))
+	if sm.Go != "" {
+		fmt.Fprintf(o.stdout, "\nas Go, for a table of parity.Scenario:\n%s\n", indent(sm.Go, "    "))
+	}
 	fmt.Fprintf(o.stdout, "\nwhat differs:\n%s\n", indent(sm.Diff, "  "))
 	fmt.Fprintf(o.stdout, "\nboth transcripts (! marks a difference):\n%s", sideBySide(sm.ref, sm.port))
 	return code
