@@ -348,7 +348,7 @@ func runScenario(f parity.ScenarioFile, ref, port parity.Impl, addrs bool) scena
 		r.Result, r.Error = resultError, err.Error()
 	case err != nil:
 		r.Result, r.Error = resultDiffers, err.Error()
-		r.Diff = "the port's run failed where the reference's did not: " + err.Error()
+		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "port run: ")
 	case o.Noise != "":
 		r.Result, r.Diff = resultNoise, o.Noise
 	case o.Diff != "":
