@@ -7,10 +7,13 @@ package gen_test
 // model's failure, and rapid's flags are left as they were.
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -178,4 +181,24 @@ func TestScriptValid(t *testing.T) {
 	_, _, err = gen.Search(iterative, cServer("iterative"), goServer("iterative"))
 	assert.Error(t, err, "neither Budget nor Checks")
 	assert.True(t, errors.Is(fmt.Errorf("x: %w", gen.ErrModel), gen.ErrModel))
+}
+
+// Search in a program that is not a test (paritydiff's case): testdata/outside parses its
+// flags on a FlagSet of its own and never calls testing.Init; rapid, which reads
+// testing.Short, must work all the same.
+func TestOutsideGoTest(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build testdata/outside with")
+	}
+	bin := filepath.Join(t.TempDir(), "outside")
+	build := exec.Command(goTool, "build", "-o", bin, "./testdata/outside")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build:\n%s", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, bin, "-budget", "1s").CombinedOutput()
+	require.NoError(t, err, "outside:\n%s", out)
+	assert.Contains(t, string(out), "2. send a text 511 bytes seed=0")
+	t.Logf("%s", out)
 }
