@@ -50,7 +50,8 @@
 // line per connection, a recv_msg line per one-shot message, "listening on" first on
 // stderr), and the socket counts need the server's process: generated scripts drive
 // servers that log as these do, started by the engine (in process, or parity.Command),
-// not a parity.Address.
+// not a parity.Address: Search starts and stops each server once before the first script,
+// and refuses with a plain error one that does not start or has no process to look at.
 //
 // # Reference noise
 //

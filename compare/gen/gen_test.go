@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,8 +168,9 @@ func TestSearchReferenceNoise(t *testing.T) {
 	assert.Len(t, d.Ops, 1, "shrunk:\n%s", d.Script)
 }
 
-// Scripts that break the model's rules are refused, not run.
-func TestScriptValid(t *testing.T) {
+// Scripts that break the model's rules, bad configs, and servers that cannot run a
+// generated script are refused, not run.
+func TestRefused(t *testing.T) {
 	iterative := forModel(t, "iterative")
 	two := gen.Script{{Op: "connect", Conn: "a"}, {Op: "connect", Conn: "b"}}
 	assert.Error(t, two.Valid(iterative), "iterative: one connection at a time")
@@ -180,7 +182,19 @@ func TestScriptValid(t *testing.T) {
 	assert.Error(t, err)
 	_, _, err = gen.Search(iterative, cServer("iterative"), goServer("iterative"))
 	assert.Error(t, err, "neither Budget nor Checks")
-	assert.True(t, errors.Is(fmt.Errorf("x: %w", gen.ErrModel), gen.ErrModel))
+
+	// Servers that cannot run a generated script are refused before any script.
+	broken := parity.Impl{Name: "broken", Start: func(string) (parity.Target, error) { return nil, errors.New("no such server") }}
+	cfg := forModel(t, "epoll-lt")
+	cfg.Checks = 1
+	_, _, err = gen.Search(cfg, cServer("epoll-lt"), broken)
+	assert.ErrorContains(t, err, "broken does not start: no such server")
+	assert.NotErrorIs(t, err, gen.ErrModel)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	_, _, err = gen.Search(cfg, parity.Address("there", l.Addr().String()), goServer("epoll-lt"))
+	assert.ErrorContains(t, err, "there has no process to look at")
 }
 
 // Search in a program that is not a test (paritydiff's case): testdata/outside parses its
