@@ -76,6 +76,14 @@
 // budget plus one script (three runs, each bounded by Config.Deadline), plus the
 // shrinking of a divergence (Config.ShrinkTime). Searches run one at a time.
 //
+// Shrinking: rapid shrinks the drawn bits for up to ShrinkTime; Search then deletes ops
+// (with those that become invalid, which rapid cannot: the op that let a serial server
+// take the next connection), names the connections a, b, c, d in the order they connect,
+// and makes the ops left simpler (smaller sizes, plain text, one part, seed 0), keeping
+// each change only if the script still fails the same way, for at most 100 runs and
+// ShrinkTime again.
+//
 // A divergence is found again by [Replay] (its Ops), by a Search with its Seed and
-// Checks 1, or, under go test, by rapid's fail file (Config.Name).
+// Checks 1, or, under go test, by rapid's fail file (Config.Name; with a Budget, each
+// round replays the fail files first).
 package gen
