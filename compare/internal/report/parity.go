@@ -14,66 +14,29 @@ import (
 	"github.com/iomodels/iomodels/compare/parity"
 )
 
-// Probes are the parity column's scenarios: one client of the one-shot protocol (connect,
-// send, half-close, read to the end) with each message, and 20 clients at once. They are a
-// smoke test for the table; the differential suite proper is `go test ./compare`.
+// probeNames are the parity column's probes: built-in scenario files of the engine
+// (compare/parity/scenarios), each the seed's client (connect, send, half-close, read to
+// the end) with one kind of message, and ten clients at once. They apply to both protocols.
+// They are a smoke test for the table; the differential suite proper is `go test ./compare`,
+// and `paritydiff` runs every built-in file.
+var probeNames = []string{"plain", "empty", "size-512", "size-513", "nul-inside", "utf8", "binary-256", "concurrent-10"}
+
+// Probes are the scenarios probeNames name, from parity.BuiltinScenarios: one list of
+// probes in the repository.
 func Probes() []parity.Scenario {
-	binary := make([]byte, 256)
-	for i := range binary {
-		binary[i] = byte(i + 1) // 1..255 then 0: the log line shows 255 bytes, the echo all
+	files := map[string]parity.ScenarioFile{}
+	for _, f := range parity.BuiltinScenarios("") {
+		files[f.Scenario().Name] = f
 	}
-	one := func(name string, msg []byte) parity.Scenario {
-		return parity.Scenario{Name: name, Steps: func(string) []parity.Step { return parity.Client("a", msg) }}
-	}
-	return []parity.Scenario{
-		one("plain", []byte("www.zfl9.com")),
-		one("empty", nil),
-		one("512 bytes", pattern(512)),
-		one("513 bytes", pattern(513)),
-		one("NUL inside", []byte("before\x00after")),
-		one("UTF-8", []byte("你好，世界 — ünïcödé")),
-		one("binary", binary),
-		concurrent(20),
-	}
-}
-
-// concurrent is n clients at once: all connect, then each sends its message, then each
-// half-closes, then each is read to its end. The server's log lines are compared as a
-// set (UnorderedLog): in which order the clients are served is the scheduler's choice.
-func concurrent(n int) parity.Scenario {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("c%02d", i)
-	}
-	each := func(step func(name string) parity.Step) []parity.Step {
-		steps := make([]parity.Step, n)
-		for i, name := range names {
-			steps[i] = step(name)
+	out := make([]parity.Scenario, len(probeNames))
+	for i, name := range probeNames {
+		f, ok := files[name]
+		if !ok {
+			panic("report: no built-in scenario " + name) // TestParityColumn fails on it
 		}
-		return steps
+		out[i] = f.Scenario()
 	}
-	return parity.Scenario{
-		Name:         fmt.Sprintf("%d concurrent", n),
-		UnorderedLog: true,
-		Steps: func(string) []parity.Step {
-			return parity.Seq(
-				each(parity.Connect),
-				each(func(name string) parity.Step {
-					return parity.Send(name, []byte(fmt.Sprintf("client %s of %d", name[1:], n)))
-				}),
-				each(parity.HalfClose),
-				each(parity.AwaitEnd),
-			)
-		},
-	}
-}
-
-func pattern(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = 'a' + byte(i%26)
-	}
-	return b
+	return out
 }
 
 // Probed is impl's server of model for the probes: the engine's Command, which keeps

@@ -70,7 +70,7 @@ func mark(ok bool) string {
 // Notes explain the columns and carry the errors.
 func (r *Report) Notes() []string {
 	notes := []string{
-		"parity: probes (plain, empty, 512, 513, NUL, UTF-8, binary, 20 concurrent) equal between C and the port, compared by the",
+		"parity: probes (plain, empty, 512, 513, NUL, UTF-8, binary, 10 concurrent) equal between C and the port, compared by the",
 		"        differential engine (compare/parity; C run twice, so that its own noise is not blamed on the port); the full suite is `go test ./compare`.",
 		"CPU µs/conn: the server process and its reaped children (fork), from its own accounting, per connection.",
 	}
