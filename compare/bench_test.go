@@ -14,7 +14,8 @@ package compare
 // Extra metrics: conn/s, p50-µs, p99-µs, server-cpu-µs/op (the server process and its
 // reaped children, from its own accounting), client-cpu-µs/op (the load generator's
 // threads, to show it is not the bottleneck). Nothing here asserts a speed; the servers
-// are built once per test binary and run as processes, like in production.
+// are built once per test binary and run as processes, like in production, started and
+// stopped as the engine's implementations under test (load.Server: a parity.Impl).
 
 import (
 	"context"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -73,10 +75,10 @@ func reportLoad(b *testing.B, m load.Measurement) {
 	b.ReportMetric(float64(m.ClientCPUPerConn().Nanoseconds())/1e3, "client-cpu-µs/op")
 }
 
-// benchMeasure runs the load that cfg makes for the server's port against the server of
-// argv, timing only the load itself.
-func benchMeasure(b *testing.B, name string, argv []string, cfg func(port int) load.Runner) load.Measurement {
-	m, err := load.Measure(argv, func(port int) (load.Result, error) {
+// benchMeasure starts a server of im, runs the load that cfg makes for its port against
+// it, and stops it, timing only the load itself.
+func benchMeasure(b *testing.B, name string, im parity.Impl, cfg func(port int) load.Runner) load.Measurement {
+	m, err := load.Measure(im, func(port int) (load.Result, error) {
 		run := cfg(port)
 		b.ResetTimer()
 		res, err := run.Run()
@@ -105,7 +107,7 @@ func BenchmarkOneShot(b *testing.B) {
 			for _, conc := range []int{1, 16} {
 				name := "model=" + r.model + "/impl=" + string(impl) + "/conc=" + strconv.Itoa(conc)
 				b.Run(name, func(b *testing.B) {
-					m := benchMeasure(b, name, bins.Argv(r.model, impl), func(port int) load.Runner {
+					m := benchMeasure(b, name, load.Server(name, bins.Argv(r.model, impl)), func(port int) load.Runner {
 						return load.OneShot{Port: port, Workers: conc, Conns: b.N, Msg: msg}
 					})
 					if m.Errors > 0 {
@@ -130,7 +132,7 @@ func BenchmarkStream(b *testing.B) {
 				name := "model=" + model + "/impl=" + string(impl) + "/conns=" + strconv.Itoa(conns)
 				b.Run(name, func(b *testing.B) {
 					b.SetBytes(chunk)
-					m := benchMeasure(b, name, bins.Argv(model, impl), func(port int) load.Runner {
+					m := benchMeasure(b, name, load.Server(name, bins.Argv(model, impl)), func(port int) load.Runner {
 						return load.Stream{Port: port, Conns: conns, Chunk: chunk, Chunks: b.N}
 					})
 					b.ReportMetric(float64(m.Quantile(0.99).Nanoseconds())/1e3, "p99-µs")

@@ -60,6 +60,12 @@ const PortPlaceholder = "{port}"
 // ProcessTimeout, fails the run with its stderr. Stop is SIGTERM; the status is how the
 // process ended ("exited N", "killed by SIGX").
 func Command(name string, argv []string) Impl {
+	return CommandWithin(name, argv, ProcessTimeout)
+}
+
+// CommandWithin is Command with timeout, instead of ProcessTimeout, bounding the server's
+// start: a tool's own timeout (paritydiff -timeout) covers a server that never listens.
+func CommandWithin(name string, argv []string, timeout time.Duration) Impl {
 	return Impl{Name: name, Start: func(string) (Target, error) {
 		if len(argv) == 0 {
 			return nil, errors.New("empty command line")
@@ -77,7 +83,7 @@ func Command(name string, argv []string) Impl {
 				args[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port))
 			}
 		}
-		p, err := standalone.Start(args, o, ProcessTimeout)
+		p, err := standalone.Start(args, o, timeout)
 		if err != nil {
 			return nil, err
 		}

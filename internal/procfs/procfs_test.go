@@ -3,6 +3,7 @@
 package procfs
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -69,5 +70,28 @@ func TestCounts(t *testing.T) {
 	}
 	if !AllStopped(cmd.Process.Pid) {
 		t.Errorf("the child is not stopped after SIGSTOP")
+	}
+}
+
+// TestListening: a listener is seen on its port, IPv4 and IPv6, and not once closed.
+func TestListening(t *testing.T) {
+	for network, addr := range map[string]string{"tcp4": "127.0.0.1:0", "tcp6": "[::]:0"} {
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			t.Logf("%s: %v (skipped)", network, err)
+			continue
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		ok, err := listeningDiag(port)
+		if err != nil {
+			t.Fatalf("sock_diag: %v", err)
+		}
+		if !ok || !Listening(port) {
+			t.Errorf("%s: port %d listens, not seen", network, port)
+		}
+		l.Close()
+		if Listening(port) {
+			t.Errorf("%s: port %d closed, still seen listening", network, port)
+		}
 	}
 }

@@ -140,9 +140,13 @@ func FdTarget(pid int, fd string) string {
 	return link
 }
 
-// Listening reports whether a TCP socket of this network namespace listens on port (state
-// 0A in /proc/net/tcp or tcp6): a server is ready, and no probe connection had to tell.
+// Listening reports whether a TCP socket of this network namespace listens on port: a
+// server is ready, and no probe connection had to tell. It asks sock_diag (listening.go),
+// and reads /proc/net/tcp and tcp6 (state 0A) only where netlink is refused.
 func Listening(port int) bool {
+	if ok, err := listeningDiag(port); err == nil {
+		return ok
+	}
 	want := fmt.Sprintf(":%04X", port)
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(table)

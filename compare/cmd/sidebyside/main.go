@@ -2,7 +2,8 @@
 
 // Command sidebyside (`make report`) measures every I/O model in C and in Go and prints
 // one table: parity probes, connections per second, latency, server CPU and system calls
-// per connection, and the Go/C ratios. -html writes the same as one self-contained page
+// per connection, and the Go/C ratios; the thread model has a second row for the
+// idiomatic net-package example (compare/examples/netthread) beside C. -html writes the same as one self-contained page
 // with plots; -seed reproduces the seed tutorial's own benchmark (client processes in a
 // loop); -full runs longer loads, a concurrency sweep and the seed benchmark.
 //
@@ -20,7 +21,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/report"
 	"github.com/iomodels/iomodels/gosrv"
 )
@@ -70,7 +70,7 @@ func run() int {
 
 	fmt.Fprintln(os.Stderr, "building the servers ...")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	bins, err := load.Build(ctx, tmp)
+	bins, err := report.Build(ctx, tmp)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
@@ -81,7 +81,7 @@ func run() int {
 		models = append(models, m.Name)
 	}
 
-	bar := progressbar.NewOptions(opt.Steps(len(models)),
+	bar := progressbar.NewOptions(opt.Steps(len(models), bins.NetThread != ""),
 		progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),

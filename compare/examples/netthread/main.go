@@ -74,7 +74,7 @@ func run(args []string) int {
 		close(stopped)
 	}()
 
-	var s server
+	s := server{conns: make(map[*net.TCPConn]bool)}
 	s.acceptLoop(ln)
 	<-stopped
 	s.closeAll() // wakes every goroutine blocked in Read: its client sees end of stream
@@ -110,9 +110,6 @@ func (s *server) acceptLoop(ln *net.TCPListener) {
 		delay = 0
 		stdout.Printf("new conn(%s)", c.RemoteAddr())
 		s.mu.Lock()
-		if s.conns == nil {
-			s.conns = make(map[*net.TCPConn]bool)
-		}
 		s.conns[c] = true
 		s.mu.Unlock()
 		s.wg.Add(1)

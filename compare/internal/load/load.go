@@ -253,14 +253,3 @@ func retry(call func() error) error {
 
 // ErrMismatch is a stream echo that came back different from what was sent.
 var ErrMismatch = errors.New("echo differs from what was sent")
-
-// Exchange is one connection of the one-shot protocol that keeps the reply: connect, send
-// msg, half-close, read until end of stream (at most 1 MiB kept). A reset or a timeout
-// is returned as the error, with what had arrived before it.
-func Exchange(port int, msg []byte, timeout time.Duration) ([]byte, error) {
-	sa := &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
-	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	buf := make([]byte, 1<<20)
-	n, err := oneConn(sa, &tv, msg, buf)
-	return buf[:min(n, len(buf))], err
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 )
 
@@ -39,8 +40,8 @@ func (m Measurement) ServerCPUPerConn() time.Duration {
 	return m.ServerCPU / time.Duration(m.Conns)
 }
 
-// Measure starts the server of argv, runs load against its port, stops it, and charges
-// it the CPU it used from just before the load to its exit.
+// Measure starts a server of im (Server), runs load against its port, stops it, and
+// charges it the CPU it used from just before the load to its exit.
 //
 // The reading before the load is /proc/PID/stat and the process CPU clock (procfs.ProcessCPU),
 // which leaves out start-up. The reading at the end is the rusage that wait4 returns for
@@ -48,27 +49,27 @@ func (m Measurement) ServerCPUPerConn() time.Duration {
 // runs, it includes every child the server reaped, even the last ones (a fork child may
 // still be exiting when the load ends). The stop itself (a signal, closing descriptors)
 // is in it too, a few tens of microseconds.
-func Measure(argv []string, load func(port int) (Result, error)) (Measurement, error) {
-	srv, err := startQuiet(10*time.Second, argv...)
+func Measure(im parity.Impl, load func(port int) (Result, error)) (Measurement, error) {
+	srv, err := start(im)
 	if err != nil {
 		return Measurement{}, err
 	}
-	before, err := procfs.ProcessCPU(srv.Pid())
+	before, err := procfs.ProcessCPU(srv.ServerPid())
 	if err != nil {
-		srv.Kill()
+		srv.Stop()
 		return Measurement{}, err
 	}
-	r, err := load(srv.Port)
+	r, err := load(srv.Port())
 	if err != nil {
-		srv.Kill()
+		srv.Stop()
 		return Measurement{Result: r}, err
 	}
-	if err := stop(srv, srv.Pid(), 10*time.Second); err != nil {
+	if _, err := srv.Stop(); err != nil {
 		return Measurement{Result: r}, err
 	}
-	ru, ok := srv.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru, ok := srv.Proc.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return Measurement{Result: r}, fmt.Errorf("no rusage for %v", argv)
+		return Measurement{Result: r}, fmt.Errorf("no rusage for %s", im.Name)
 	}
 	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return Measurement{Result: r, ServerCPU: total - before.Total()}, nil

@@ -4,28 +4,51 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 )
 
-// startQuiet starts argv (a server, possibly behind strace) for a measurement: its stdout
-// goes to /dev/null and its stderr is drained as it comes (standalone.Options.Quiet).
-func startQuiet(timeout time.Duration, argv ...string) (*standalone.Process, error) {
-	return standalone.Start(argv, standalone.Options{Quiet: true}, timeout)
+// Server is the server of argv (a server, possibly behind a wrapper such as strace) as
+// the differential engine's implementation under test (parity.Impl), started for a
+// measurement: its stdout goes to /dev/null and its stderr is drained as it comes
+// (standalone.Options.Quiet), so that a server logging two lines per connection costs
+// the measuring process nothing. Its targets are parity.Process: stopped with the
+// engine's Stop (SIGTERM, then wait for the exit), and their process's rusage is read
+// from Proc once they have exited. It is the one way this package, the benchmarks and
+// the report start and stop the servers they measure.
+func Server(name string, argv []string) parity.Impl {
+	return serverWithin(name, argv, parity.ProcessTimeout)
 }
 
-// stop sends SIGTERM to pid (the server itself, which may be strace's child) and waits up
-// to timeout for the started process to end; after that it is killed.
-func stop(p *standalone.Process, pid int, timeout time.Duration) error {
-	syscall.Kill(pid, syscall.SIGTERM)
-	_, err := p.Wait(timeout)
-	return err
+func serverWithin(name string, argv []string, timeout time.Duration) parity.Impl {
+	return parity.Impl{Name: name, Start: func(string) (parity.Target, error) {
+		p, err := standalone.Start(argv, standalone.Options{Quiet: true}, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return parity.Process{Proc: p}, nil
+	}}
+}
+
+// start starts a server of im that runs as a process of its own.
+func start(im parity.Impl) (parity.Process, error) {
+	tg, err := im.Start("")
+	if err != nil {
+		return parity.Process{}, err
+	}
+	p, ok := tg.(parity.Process)
+	if !ok {
+		tg.Stop()
+		return parity.Process{}, errors.New(im.Name + ": not a server process of its own: its CPU cannot be measured")
+	}
+	return p, nil
 }
 
 // Binaries are the standalone binaries plus the baseline server, built into one directory.

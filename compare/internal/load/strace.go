@@ -12,8 +12,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 )
 
@@ -81,32 +83,49 @@ func CountSyscalls(dir string, argv []string, conns int, msg []byte) (Syscalls, 
 	return s, nil
 }
 
+// straceTimeout bounds the start and the stop of a server under strace, which slows both.
+const straceTimeout = 20 * time.Second
+
 // straceRun counts the system calls of one server run that serves conns connections.
 func straceRun(strace, out string, argv []string, conns int, msg []byte) (map[string]int, error) {
-	srv, err := startQuiet(20*time.Second, append([]string{strace, "-f", "-c", "-o", out, "--"}, argv...)...)
+	p, err := start(serverWithin("strace "+argv[0], append([]string{strace, "-f", "-c", "-o", out, "--"}, argv...), straceTimeout))
 	if err != nil {
 		return nil, err
 	}
-	// The server is strace's child; the signal goes to it, and strace exits with it.
-	pid, err := procfs.FirstChild(srv.Pid())
+	// The server is strace's child.
+	pid, err := procfs.FirstChild(p.ServerPid())
 	if err != nil {
-		srv.Kill()
+		p.Proc.Kill()
 		return nil, err
 	}
+	srv := traced{p, pid}
 	if conns > 0 {
-		r, err := OneShot{Port: srv.Port, Workers: 1, Conns: conns, Msg: msg}.Run()
+		r, err := OneShot{Port: srv.Port(), Workers: 1, Conns: conns, Msg: msg}.Run()
 		if err == nil && r.Errors > 0 {
 			err = fmt.Errorf("%d connections failed: %v", r.Errors, r.FirstErr)
 		}
 		if err != nil {
-			srv.Kill()
+			srv.Stop()
 			return nil, err
 		}
 	}
-	if err := stop(srv, pid, 20*time.Second); err != nil {
+	if _, err := srv.Stop(); err != nil {
 		return nil, err
 	}
 	return parseStraceSummary(out)
+}
+
+// traced is a server behind strace, whose process is strace's: Stop sends SIGTERM to the
+// server, strace's child (strace itself would detach from it on SIGTERM and leave it
+// running), and waits for strace to write its summary and exit with it.
+type traced struct {
+	parity.Process
+	server int
+}
+
+func (t traced) Stop() (string, error) {
+	syscall.Kill(t.server, syscall.SIGTERM)
+	return t.Proc.Wait(straceTimeout)
 }
 
 // parseStraceSummary reads strace -c's table: "% time seconds usecs/call calls [errors]

@@ -7,19 +7,24 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
-// Steps is the number of Step calls Collect makes for n models.
-func (o Options) Steps(n int) int {
-	per := 1 + 2*o.rounds() + 2 + 2*len(o.Sweep) // parity, load C/Go, strace C/Go, sweep
-	steps := 1 + len(o.Sweep) + n*per
+// Steps is the number of Step calls Collect makes for n models, with the example's row
+// or without it.
+func (o Options) Steps(n int, example bool) int {
+	perSide := o.rounds() + 1 + len(o.Sweep)    // load, strace, sweep
+	steps := 1 + len(o.Sweep) + n*(1+2*perSide) // baseline; parity, C and Go
+	if example {
+		steps += 1 + perSide
+	}
 	if o.SeedRuns > 0 {
 		steps += seedRounds * (2 + 4)
 	}
@@ -41,7 +46,7 @@ func (o Options) done() {
 }
 
 func (o Options) oneShot(argv []string, conc int, d time.Duration) (load.Measurement, error) {
-	m, err := load.Measure(argv, func(port int) (load.Result, error) {
+	m, err := load.Measure(load.Server(argv[0], argv), func(port int) (load.Result, error) {
 		return load.OneShot{Port: port, Workers: conc, Conns: 200_000, Duration: d, Msg: o.Msg}.Run()
 	})
 	if err == nil && m.Errors > 0 {
@@ -61,8 +66,17 @@ func IOModel(model string) string {
 	return "?"
 }
 
-// Collect measures the baseline and every model in both languages.
-func Collect(bins load.Binaries, models []string, o Options) *Report {
+// measured is one side of a row: what the progress line calls it, where its measurements
+// go, and its server's command line.
+type measured struct {
+	what string
+	side *Side
+	argv []string
+}
+
+// Collect measures the baseline and every model in both languages, and the idiomatic
+// example beside its model.
+func Collect(bins Binaries, models []string, o Options) *Report {
 	r := &Report{Opt: o, Started: time.Now()}
 	o.step("baseline: load")
 	base := &Side{Sweep: map[int]load.Measurement{}}
@@ -78,42 +92,52 @@ func Collect(bins load.Binaries, models []string, o Options) *Report {
 	r.Baseline = base
 
 	for _, model := range models {
-		row := &Row{Model: model, IOModel: IOModel(model), Sides: map[standalone.Impl]*Side{}}
+		row := &Row{Model: model, IOModel: IOModel(model), Port: implName(standalone.Go), Sides: map[standalone.Impl]*Side{}}
 		r.Rows = append(r.Rows, row)
 		o.step(model + ": parity probes")
-		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(bins.Binaries, model)
+		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), Probed(bins.Binaries, model, standalone.Go))
 		o.done()
+		var sides []measured
 		for _, impl := range Impls {
 			row.Sides[impl] = &Side{Sweep: map[int]load.Measurement{}}
+			sides = append(sides, measured{model + "/" + string(impl), row.Sides[impl], bins.Argv(model, impl)})
 		}
-		// The main load in rounds, C and Go taking turns (C Go, Go C, ...), so that other
-		// work on the machine during the run weighs on both languages alike.
+		if model == ExampleModel && bins.NetThread != "" {
+			ex := &Row{Model: model + " (" + ExampleName + ")", IOModel: ExampleIOModel, Port: ExampleName, Example: true,
+				Sides: map[standalone.Impl]*Side{standalone.C: row.Sides[standalone.C], standalone.Go: {Sweep: map[int]load.Measurement{}}}}
+			r.Rows = append(r.Rows, ex)
+			o.step(ex.Model + ": parity probes")
+			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), parity.Command(ExampleName, bins.ExampleArgv()))
+			o.done()
+			sides = append(sides, measured{model + "/" + ExampleName, ex.Sides[standalone.Go], bins.ExampleArgv()})
+		}
+		// The main load in rounds, the sides taking turns (C Go example, example Go C, ...), so that other
+		// work on the machine during the run weighs on every side alike.
 		for round := 0; round < o.rounds(); round++ {
-			order := Impls
+			order := slices.Clone(sides)
 			if round%2 == 1 {
-				order = []standalone.Impl{standalone.Go, standalone.C}
+				slices.Reverse(order)
 			}
-			for _, impl := range order {
-				s := row.Sides[impl]
+			for _, m := range order {
+				s := m.side
 				if s.LoadErr != nil {
 					continue
 				}
-				o.step(fmt.Sprintf("%s/%s: load %d/%d, %d clients", model, impl, round+1, o.rounds(), o.Conc))
-				m, err := o.oneShot(bins.Argv(model, impl), o.Conc, o.Duration/time.Duration(o.rounds()))
-				s.Load, s.LoadErr = load.Merge(s.Load, m), err
+				o.step(fmt.Sprintf("%s: load %d/%d, %d clients", m.what, round+1, o.rounds(), o.Conc))
+				l, err := o.oneShot(m.argv, o.Conc, o.Duration/time.Duration(o.rounds()))
+				s.Load, s.LoadErr = load.Merge(s.Load, l), err
 				o.done()
 			}
 		}
-		for _, impl := range Impls {
-			s := row.Sides[impl]
-			argv := bins.Argv(model, impl)
-			o.step(fmt.Sprintf("%s/%s: strace", model, impl))
-			s.Sys, s.SysErr = load.CountSyscalls(o.TmpDir, argv, o.StraceConns, o.Msg)
+		for _, m := range sides {
+			s := m.side
+			o.step(fmt.Sprintf("%s: strace", m.what))
+			s.Sys, s.SysErr = load.CountSyscalls(o.TmpDir, m.argv, o.StraceConns, o.Msg)
 			o.done()
 			for _, conc := range o.Sweep {
-				o.step(fmt.Sprintf("%s/%s: %d clients", model, impl, conc))
-				if m, err := o.oneShot(argv, conc, o.SweepDuration); err == nil {
-					s.Sweep[conc] = m
+				o.step(fmt.Sprintf("%s: %d clients", m.what, conc))
+				if l, err := o.oneShot(m.argv, conc, o.SweepDuration); err == nil {
+					s.Sweep[conc] = l
 				}
 				o.done()
 			}
@@ -131,7 +155,7 @@ func Collect(bins load.Binaries, models []string, o Options) *Report {
 // during the minute or so this takes weighs on every line alike.
 const seedRounds = 4
 
-func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
+func collectSeed(bins Binaries, models []string, o Options) *Seed {
 	s := &Seed{Runs: o.SeedRuns}
 	client := bins.Client(standalone.C)
 	port, release, err := standalone.ClosedPort()
@@ -145,7 +169,7 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 		argv  []string
 		total *time.Duration
 		err   *error
-		srv   *standalone.Process
+		srv   parity.Target
 	}
 	lines := []*line{
 		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},
@@ -160,13 +184,13 @@ func collectSeed(bins load.Binaries, models []string, o Options) *Seed {
 	for i := range s.Servers {
 		run := &s.Servers[i]
 		l := &line{what: run.Model + "/" + string(run.Impl), total: &run.Total, err: &run.Err}
-		srv, err := standalone.Start(bins.Argv(run.Model, run.Impl), standalone.Options{Quiet: true}, 10*time.Second)
+		srv, err := load.Server(l.what, bins.Argv(run.Model, run.Impl)).Start(run.Model)
 		if err != nil {
 			run.Err = err
 		} else {
 			l.srv = srv
-			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port)}
-			defer srv.Signal(syscall.SIGTERM, 10*time.Second)
+			l.argv = []string{client, "www.zfl9.com", strconv.Itoa(srv.Port())}
+			defer srv.Stop()
 		}
 		lines = append(lines, l)
 	}

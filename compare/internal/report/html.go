@@ -52,7 +52,16 @@ func cdf(lat []int64) plotter.XYs {
 	return pts
 }
 
-func latencyPlot(model string, sides map[standalone.Impl]*Side) (*plot.Plot, error) {
+// sideName labels a row's side in plots: C, or the row's port.
+func sideName(row *Row, impl standalone.Impl) string {
+	if impl == standalone.Go {
+		return row.Port
+	}
+	return implName(impl)
+}
+
+func latencyPlot(row *Row) (*plot.Plot, error) {
+	model, sides := row.Model, row.Sides
 	p := plot.New()
 	p.Title.Text = model + ": latency per connection (CDF)"
 	p.X.Label.Text = "connect to end of stream, µs (log)"
@@ -64,7 +73,7 @@ func latencyPlot(model string, sides map[standalone.Impl]*Side) (*plot.Plot, err
 	var args []any
 	for _, impl := range Impls {
 		if s := sides[impl]; s != nil && s.LoadErr == nil && len(s.Load.Lat) > 0 {
-			args = append(args, implName(impl), cdf(s.Load.Lat))
+			args = append(args, sideName(row, impl), cdf(s.Load.Lat))
 		}
 	}
 	if len(args) == 0 {
@@ -78,7 +87,8 @@ func latencyPlot(model string, sides map[standalone.Impl]*Side) (*plot.Plot, err
 	return p, nil
 }
 
-func sweepPlot(model string, sweep []int, sides map[standalone.Impl]*Side, base *Side) (*plot.Plot, error) {
+func sweepPlot(row *Row, sweep []int, base *Side) (*plot.Plot, error) {
+	model, sides := row.Model, row.Sides
 	p := plot.New()
 	p.Title.Text = model + ": connections/s by concurrency"
 	p.X.Label.Text = "concurrent clients (log)"
@@ -103,7 +113,7 @@ func sweepPlot(model string, sweep []int, sides map[standalone.Impl]*Side, base 
 	var args []any
 	for _, impl := range Impls {
 		if s := sides[impl]; s != nil && len(s.Sweep) > 0 {
-			args = append(args, implName(impl), points(s))
+			args = append(args, sideName(row, impl), points(s))
 		}
 	}
 	if base != nil && len(base.Sweep) > 0 {
@@ -134,6 +144,7 @@ type htmlModel struct {
 	Name, IOModel   string
 	Latency, Sweep  template.HTML
 	TopC, TopGo     []load.NameCount
+	Port            string // the Go side's name
 	ParityDiffs     []string
 	ParityEq, Total int
 }
@@ -165,8 +176,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	for _, row := range r.Rows {
 		page.Rows = append(page.Rows, r.cells(row))
 		hm := htmlModel{Name: row.Model, IOModel: row.IOModel, ParityDiffs: row.ParityDiffs,
-			ParityEq: row.ParityEqual, Total: row.ParityTotal}
-		if p, err := latencyPlot(row.Model, row.Sides); err != nil {
+			ParityEq: row.ParityEqual, Total: row.ParityTotal, Port: row.Port}
+		if p, err := latencyPlot(row); err != nil {
 			return err
 		} else if p != nil {
 			if hm.Latency, err = svg(p, 6.2*vg.Inch, 3.6*vg.Inch); err != nil {
@@ -174,7 +185,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			}
 		}
 		if len(r.Opt.Sweep) > 0 {
-			if p, err := sweepPlot(row.Model, r.Opt.Sweep, row.Sides, r.Baseline); err != nil {
+			if p, err := sweepPlot(row, r.Opt.Sweep, r.Baseline); err != nil {
 				return err
 			} else if p != nil {
 				if hm.Sweep, err = svg(p, 6.2*vg.Inch, 3.6*vg.Inch); err != nil {
@@ -233,12 +244,12 @@ pre { background: #f7f7f7; padding: 8px; font-size: 12.5px; white-space: pre-wra
 {{end}}</pre>{{end}}
 {{range .Models}}
 <h2>{{.Name}} — {{.IOModel}}</h2>
-<p>parity probes: {{.ParityEq}}/{{.Total}} equal{{range .ParityDiffs}}<br><span class="bad">{{.}}</span>{{end}}</p>
+<p>parity probes, C against {{.Port}}: {{.ParityEq}}/{{.Total}} equal{{range .ParityDiffs}}<br><span class="bad">{{.}}</span>{{end}}</p>
 <div class="plots">{{.Latency}}{{.Sweep}}</div>
 <div class="sys">
 <div><h3>C: system calls per connection</h3><table><tr><th>call</th><th>per conn</th></tr>
 {{range .TopC}}<tr><td>{{.Name}}</td><td>{{f2 .Count}}</td></tr>{{end}}</table></div>
-<div><h3>Go: system calls per connection</h3><table><tr><th>call</th><th>per conn</th></tr>
+<div><h3>{{.Port}}: system calls per connection</h3><table><tr><th>call</th><th>per conn</th></tr>
 {{range .TopGo}}<tr><td>{{.Name}}</td><td>{{f2 .Count}}</td></tr>{{end}}</table></div>
 </div>
 {{end}}

@@ -21,14 +21,18 @@ func (r *Report) Targets() []string {
 	lines := []string{"targets for the Go port (>= 0.95x C conn/s, <= 1.10x C CPU/conn, same syscalls/conn):"}
 	for _, row := range r.Rows {
 		c, g := row.Sides[standalone.C], row.Sides[standalone.Go]
+		judge := func(ok bool) string { return " " + mark(ok) }
 		var parts []string
+		if row.Example { // compared, not judged
+			judge = func(bool) string { return "" }
+		}
 		if c.LoadErr == nil && g.LoadErr == nil && c.Load.Conns > 0 && g.Load.Conns > 0 {
 			rate := g.Load.PerSec() / c.Load.PerSec()
 			cpu := float64(g.Load.ServerCPUPerConn()) / float64(c.Load.ServerCPUPerConn())
-			parts = append(parts, fmt.Sprintf("conn/s %.2fx %s", rate, mark(rate >= 0.95)),
-				fmt.Sprintf("CPU %.2fx %s", cpu, mark(cpu <= 1.10)))
+			parts = append(parts, fmt.Sprintf("conn/s %.2fx%s", rate, judge(rate >= 0.95)),
+				fmt.Sprintf("CPU %.2fx%s", cpu, judge(cpu <= 1.10)))
 		} else {
-			parts = append(parts, fmt.Sprintf("load failed: C %v, Go %v", c.LoadErr, g.LoadErr))
+			parts = append(parts, fmt.Sprintf("load failed: C %v, %s %v", c.LoadErr, row.Port, g.LoadErr))
 		}
 		if c.SysErr == nil && g.SysErr == nil {
 			d := g.Sys.PerConn - c.Sys.PerConn
@@ -36,7 +40,10 @@ func (r *Report) Targets() []string {
 			for _, name := range runtimeCalls {
 				rt += g.Sys.ByName[name] - c.Sys.ByName[name]
 			}
-			parts = append(parts, fmt.Sprintf("syscalls %+.1f %s (Go runtime's futex/nanosleep/signal/memory calls %+.1f)", d, mark(math.Abs(d) < 0.5), rt))
+			parts = append(parts, fmt.Sprintf("syscalls %+.1f%s (Go runtime's futex/nanosleep/signal/memory calls %+.1f)", d, judge(math.Abs(d) < 0.5), rt))
+		}
+		if row.Example {
+			parts = append(parts, "(the idiomatic example: no targets)")
 		}
 		if row.ParityEqual != row.ParityTotal {
 			parts = append(parts, "PARITY: "+strings.Join(row.ParityDiffs, "; "))
@@ -63,8 +70,8 @@ func mark(ok bool) string {
 // Notes explain the columns and carry the errors.
 func (r *Report) Notes() []string {
 	notes := []string{
-		"parity: built-in probes (plain, empty, 512, 513, NUL, UTF-8, binary, 20 concurrent) equal between C and Go;",
-		"        the full differential suite is `go test ./compare`.",
+		"parity: probes (plain, empty, 512, 513, NUL, UTF-8, binary, 10 concurrent) equal between C and the port, compared by the",
+		"        differential engine (compare/parity; C run twice, so that its own noise is not blamed on the port); the full suite is `go test ./compare`.",
 		"CPU µs/conn: the server process and its reaped children (fork), from its own accounting, per connection.",
 	}
 	if b := r.Baseline; b != nil && b.LoadErr == nil {
@@ -83,6 +90,9 @@ func (r *Report) Notes() []string {
 	straceMissing := false
 	for _, row := range r.Rows {
 		for _, impl := range Impls {
+			if row.Example && impl == standalone.C {
+				continue // its model's row, already listed
+			}
 			s := row.Sides[impl]
 			add(row.Model+"/"+string(impl)+" load", s.LoadErr)
 			if s.SysErr == load.ErrNoStrace {

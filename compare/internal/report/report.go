@@ -3,7 +3,8 @@
 // Package report measures every model in both languages and writes the side-by-side
 // table (text) and page (HTML with inline SVG plots) of compare/cmd/sidebyside. By job:
 // report.go (the data a report holds), collect.go (measuring: load, system calls, the
-// seed's benchmark), parity.go (the parity column), table.go (the text table), prose.go
+// seed's benchmark), parity.go (the parity column: probes run by compare/parity),
+// example.go (the idiomatic example's row), table.go (the text table), prose.go
 // (targets, notes and the seed's benchmark in words), html.go (the page).
 package report
 
@@ -26,13 +27,21 @@ type Side struct {
 	Sweep   map[int]load.Measurement // by concurrency
 }
 
-// Row is one model.
+// Row is one model: its C server and a port of it, the Sides C and Go. The raw-syscall
+// port (gosrv) has a row for every model; the idiomatic example (compare/examples) has a
+// row of its own below its model's, whose C side is that model's (the same measurement)
+// and whose Go side is the example.
 type Row struct {
 	Model, IOModel string
-	ParityEqual    int
-	ParityTotal    int
-	ParityDiffs    []string
-	Sides          map[standalone.Impl]*Side
+	// Port names the row's Go side: "Go" (gosrv), or the example's name.
+	Port string
+	// Example: the Go side is the idiomatic example, shown for comparison and not held
+	// to the Go port's targets.
+	Example     bool
+	ParityEqual int
+	ParityTotal int
+	ParityDiffs []string
+	Sides       map[standalone.Impl]*Side
 }
 
 // SeedRun is one line of the seed's benchmark: 1000 client processes against a server.

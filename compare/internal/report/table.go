@@ -105,9 +105,13 @@ func (r *Report) WriteTable(w io.Writer, full bool) {
 		fmt.Fprintln(w, line)
 	}
 	if full {
-		fmt.Fprintln(w, "\ntop system calls per connection (C | Go):")
+		fmt.Fprintln(w, "\ntop system calls per connection (C | Go; the example: its own line):")
 		for _, row := range r.Rows {
 			c, g := row.Sides[standalone.C], row.Sides[standalone.Go]
+			if row.Example { // its C side is on its model's row
+				fmt.Fprintf(w, "  %s, %s: %s\n", row.Model, row.Port, topLine(g))
+				continue
+			}
 			fmt.Fprintf(w, "  %-10s C:  %s\n", row.Model, topLine(c))
 			fmt.Fprintf(w, "  %-10s Go: %s\n", "", topLine(g))
 		}
@@ -119,8 +123,8 @@ func (r *Report) WriteTable(w io.Writer, full bool) {
 				head += fmt.Sprintf("%d\t", conc)
 			}
 			fmt.Fprintln(tw, head)
-			sweepLine := func(model string, impl standalone.Impl, s *Side) {
-				line := model + "\t" + string(impl) + "\t"
+			sweepLine := func(model string, impl string, s *Side) {
+				line := model + "\t" + impl + "\t"
 				for _, conc := range o.Sweep {
 					if m, ok := s.Sweep[conc]; ok {
 						line += fmt.Sprintf("%.0f\t", m.PerSec())
@@ -130,10 +134,14 @@ func (r *Report) WriteTable(w io.Writer, full bool) {
 				}
 				fmt.Fprintln(tw, line)
 			}
-			sweepLine(load.Baseline, standalone.C, r.Baseline)
+			sweepLine(load.Baseline, string(standalone.C), r.Baseline)
 			for _, row := range r.Rows {
+				if row.Example {
+					sweepLine(row.Model, row.Port, row.Sides[standalone.Go])
+					continue
+				}
 				for _, impl := range Impls {
-					sweepLine(row.Model, impl, row.Sides[impl])
+					sweepLine(row.Model, string(impl), row.Sides[impl])
 				}
 			}
 			tw.Flush()

@@ -88,7 +88,7 @@ func main() {
 		for r := 0; r < *rounds; r++ {
 			for k := range list {
 				i := (k + r) % len(list)
-				m, err := load.Measure([]string{list[i].path, model, "0"}, func(port int) (load.Result, error) {
+				m, err := load.Measure(load.Server(list[i].name, []string{list[i].path, model, "0"}), func(port int) (load.Result, error) {
 					return load.OneShot{Port: port, Workers: *conc, Conns: *conns, Msg: msg}.Run()
 				})
 				if err != nil || m.Errors > 0 {
