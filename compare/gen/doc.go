@@ -70,11 +70,13 @@
 // Config.Logf and Divergence.Rapid). Rapid's settings are flags on flag.CommandLine;
 // Search sets the number of checks and the seed for each call and restores them after,
 // so -rapid.checks and RAPID_CHECKS keep the value the user gave for the caller to read.
-// With Checks and no Budget it is one rapid.Check of Checks scripts, as a test's own
-// would be. With a Budget it runs rounds of a few checks until the budget (or Checks) is
-// spent; a script is not started once the budget has passed, so Search returns within the
-// budget plus one script (three runs, each bounded by Config.Deadline), plus the
-// shrinking of a divergence (Config.ShrinkTime). Searches run one at a time.
+// With Checks it is one rapid.Check of Checks scripts, as a test's own would be; with a
+// Budget and no Checks, rounds of a few checks until the budget is spent. Either way no
+// script is started once the budget has passed (rapid's remaining checks of the round pass
+// without drawing: Stats.Scripts counts what ran, not rapid's "passed N tests"), so Search
+// returns within the budget plus one script (three runs, each bounded by
+// Config.Deadline), plus the shrinking of a divergence (Config.ShrinkTime). Searches run
+// one at a time.
 //
 // Shrinking: rapid shrinks the drawn bits for up to ShrinkTime; Search then deletes ops
 // (with those that become invalid, which rapid cannot: the op that let a serial server
@@ -84,6 +86,6 @@
 // ShrinkTime again.
 //
 // A divergence is found again by [Replay] (its Ops), by a Search with its Seed and
-// Checks 1, or, under go test, by rapid's fail file (Config.Name; with a Budget, each
-// round replays the fail files first).
+// Checks 1, or, under go test, by rapid's fail file (Config.Name; with a Budget and no
+// Checks, each round replays the fail files first).
 package gen

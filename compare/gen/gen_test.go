@@ -146,6 +146,15 @@ func TestSearchBudget(t *testing.T) {
 	_, stats, err = gen.Search(cfg, cServer("epoll-lt"), goServer("epoll-lt"))
 	require.NoError(t, err)
 	assert.Equal(t, 3, stats.Scripts, "Checks bounds a budgeted search")
+
+	cfg.Checks = 100000
+	cfg.Budget = time.Second
+	start = time.Now()
+	_, stats, err = gen.Search(cfg, cServer("epoll-lt"), goServer("epoll-lt"))
+	took = time.Since(start)
+	require.NoError(t, err)
+	assert.Less(t, stats.Scripts, cfg.Checks)
+	assert.Less(t, took, cfg.Budget+gen.DefaultDeadline, "the budget bounds a search with Checks too")
 }
 
 // A reference that disagrees with itself is the model's failure: an error wrapping

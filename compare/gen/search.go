@@ -343,6 +343,10 @@ func Search(cfg Config, ref, port parity.Impl) (*Divergence, Stats, error) {
 	if s.found {
 		s.stats.Shrinking = time.Since(s.foundAt)
 	}
+	if cfg.Logf != nil {
+		cfg.Logf("gen: %d scripts drawn and run in %v (rapid.Check calls: %d; reproducing and shrinking: %d runs, %v)",
+			s.stats.Scripts, s.stats.Elapsed.Round(time.Millisecond), s.stats.Rounds, s.stats.Reruns, s.stats.Shrinking.Round(time.Millisecond))
+	}
 	switch {
 	case s.last != nil:
 		d := s.last
@@ -370,11 +374,12 @@ type search struct {
 	stats      Stats
 }
 
-// roundChecks is how many scripts round asks rapid for; 0 ends the search. Without a
-// budget, one round of all the checks (as one rapid.Check: rapid's fail files are replayed
-// once); with one, rounds of roundSize until the budget or the checks are spent.
+// roundChecks is how many scripts round asks rapid for; 0 ends the search. With Checks,
+// one round of them all (one rapid.Check, as a test's own would be: rapid's fail files
+// are replayed once), the budget, if any, enforced by the property; without, rounds of
+// roundSize until the budget is spent.
 func (s *search) roundChecks(round int) int {
-	if s.cfg.Budget <= 0 {
+	if s.cfg.Checks > 0 {
 		if round == 0 {
 			return s.cfg.Checks
 		}
@@ -382,9 +387,6 @@ func (s *search) roundChecks(round int) int {
 	}
 	if !time.Now().Before(s.end) {
 		return 0
-	}
-	if s.cfg.Checks > 0 {
-		return min(roundSize, s.cfg.Checks-s.stats.Scripts)
 	}
 	return roundSize
 }
