@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/iomodels/iomodels/compare/gen"
 	"github.com/iomodels/iomodels/compare/parity"
@@ -41,6 +42,11 @@ const (
 )
 
 const genDir = "testdata/generated"
+
+// genTimeoutMargin is the time kept before go test's -timeout for the shrinking of a
+// divergence (rapid's -rapid.shrinktime, 30 s, and gen's own pass, as long again) and the
+// report.
+const genTimeoutMargin = 90 * time.Second
 
 // genScript is a generated script as a row of the scenario table writes it:
 // Steps: genScript{...}.steps.
@@ -107,6 +113,11 @@ func TestGenerated(t *testing.T) {
 			cfg, err := gen.ForModel(model)
 			require.NoError(t, err)
 			cfg.Checks, cfg.Name, cfg.Logf = genChecksFor(model), t.Name(), t.Logf
+			if deadline, ok := t.Deadline(); ok {
+				// No script starts too late to be shrunk before go test's -timeout (as
+				// rapid.Check(t, ...) would see to itself: gen's rapid.TB is not a *testing.T).
+				cfg.Budget = max(time.Until(deadline)-genTimeoutMargin, gen.DefaultDeadline)
+			}
 			base := takeBaseline()
 			d, _, err := gen.Search(cfg, cInProcess, goInProcess)
 			if d != nil {

@@ -50,7 +50,8 @@
 // line per connection, a recv_msg line per one-shot message, "listening on" first on
 // stderr), and the socket counts need the server's process: generated scripts drive
 // servers that log as these do, started by the engine (in process, or parity.Command),
-// not a parity.Address.
+// not a parity.Address: Search starts and stops each server once before the first script,
+// and refuses with a plain error one that does not start or has no process to look at.
 //
 // # Reference noise
 //
@@ -69,12 +70,22 @@
 // Config.Logf and Divergence.Rapid). Rapid's settings are flags on flag.CommandLine;
 // Search sets the number of checks and the seed for each call and restores them after,
 // so -rapid.checks and RAPID_CHECKS keep the value the user gave for the caller to read.
-// With Checks and no Budget it is one rapid.Check of Checks scripts, as a test's own
-// would be. With a Budget it runs rounds of a few checks until the budget (or Checks) is
-// spent; a script is not started once the budget has passed, so Search returns within the
-// budget plus one script (three runs, each bounded by Config.Deadline), plus the
-// shrinking of a divergence (Config.ShrinkTime). Searches run one at a time.
+// With Checks it is one rapid.Check of Checks scripts, as a test's own would be; with a
+// Budget and no Checks, rounds of a few checks until the budget is spent. Either way no
+// script is started once the budget has passed (rapid's remaining checks of the round pass
+// without drawing: Stats.Scripts counts what ran, not rapid's "passed N tests"), so Search
+// returns within the budget plus one script (three runs, each bounded by
+// Config.Deadline), plus the shrinking of a divergence (Config.ShrinkTime). Searches run
+// one at a time.
+//
+// Shrinking: rapid shrinks the drawn bits for up to ShrinkTime; Search then deletes ops
+// (with those that become invalid, which rapid cannot: the op that let a serial server
+// take the next connection), names the connections a, b, c, d in the order they connect,
+// and makes the ops left simpler (smaller sizes, plain text, one part, seed 0), keeping
+// each change only if the script still fails the same way, for at most 100 runs and
+// ShrinkTime again.
 //
 // A divergence is found again by [Replay] (its Ops), by a Search with its Seed and
-// Checks 1, or, under go test, by rapid's fail file (Config.Name).
+// Checks 1, or, under go test, by rapid's fail file (Config.Name; with a Budget and no
+// Checks, each round replays the fail files first).
 package gen

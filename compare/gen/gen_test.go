@@ -7,10 +7,14 @@ package gen_test
 // model's failure, and rapid's flags are left as they were.
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -142,6 +146,15 @@ func TestSearchBudget(t *testing.T) {
 	_, stats, err = gen.Search(cfg, cServer("epoll-lt"), goServer("epoll-lt"))
 	require.NoError(t, err)
 	assert.Equal(t, 3, stats.Scripts, "Checks bounds a budgeted search")
+
+	cfg.Checks = 100000
+	cfg.Budget = time.Second
+	start = time.Now()
+	_, stats, err = gen.Search(cfg, cServer("epoll-lt"), goServer("epoll-lt"))
+	took = time.Since(start)
+	require.NoError(t, err)
+	assert.Less(t, stats.Scripts, cfg.Checks)
+	assert.Less(t, took, cfg.Budget+gen.DefaultDeadline, "the budget bounds a search with Checks too")
 }
 
 // A reference that disagrees with itself is the model's failure: an error wrapping
@@ -164,8 +177,9 @@ func TestSearchReferenceNoise(t *testing.T) {
 	assert.Len(t, d.Ops, 1, "shrunk:\n%s", d.Script)
 }
 
-// Scripts that break the model's rules are refused, not run.
-func TestScriptValid(t *testing.T) {
+// Scripts that break the model's rules, bad configs, and servers that cannot run a
+// generated script are refused, not run.
+func TestRefused(t *testing.T) {
 	iterative := forModel(t, "iterative")
 	two := gen.Script{{Op: "connect", Conn: "a"}, {Op: "connect", Conn: "b"}}
 	assert.Error(t, two.Valid(iterative), "iterative: one connection at a time")
@@ -177,5 +191,37 @@ func TestScriptValid(t *testing.T) {
 	assert.Error(t, err)
 	_, _, err = gen.Search(iterative, cServer("iterative"), goServer("iterative"))
 	assert.Error(t, err, "neither Budget nor Checks")
-	assert.True(t, errors.Is(fmt.Errorf("x: %w", gen.ErrModel), gen.ErrModel))
+
+	// Servers that cannot run a generated script are refused before any script.
+	broken := parity.Impl{Name: "broken", Start: func(string) (parity.Target, error) { return nil, errors.New("no such server") }}
+	cfg := forModel(t, "epoll-lt")
+	cfg.Checks = 1
+	_, _, err = gen.Search(cfg, cServer("epoll-lt"), broken)
+	assert.ErrorContains(t, err, "broken does not start: no such server")
+	assert.NotErrorIs(t, err, gen.ErrModel)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	_, _, err = gen.Search(cfg, parity.Address("there", l.Addr().String()), goServer("epoll-lt"))
+	assert.ErrorContains(t, err, "there has no process to look at")
+}
+
+// Search in a program that is not a test (paritydiff's case): testdata/outside parses its
+// flags on a FlagSet of its own and never calls testing.Init; rapid, which reads
+// testing.Short, must work all the same.
+func TestOutsideGoTest(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build testdata/outside with")
+	}
+	bin := filepath.Join(t.TempDir(), "outside")
+	build := exec.Command(goTool, "build", "-o", bin, "./testdata/outside")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build:\n%s", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, bin, "-budget", "1s").CombinedOutput()
+	require.NoError(t, err, "outside:\n%s", out)
+	assert.Contains(t, string(out), "2. send a text 511 bytes seed=0")
+	t.Logf("%s", out)
 }

@@ -205,6 +205,23 @@ func Replay(cfg Config, ops Script, ref, port parity.Impl) (*Divergence, error) 
 	return d, d.modelErr()
 }
 
+// probe starts a server of im and stops it: a server that does not start, or whose
+// process cannot be seen, is a plain error before any script, not a failure to shrink.
+func probe(cfg Config, im parity.Impl) error {
+	tg, err := im.Start(cfg.Model)
+	if err != nil {
+		return fmt.Errorf("gen: %s does not start: %w", im.Name, err)
+	}
+	_, isProc := tg.(parity.ServerProcess)
+	if _, err := tg.Stop(); err != nil {
+		return fmt.Errorf("gen: %s: stop: %w", im.Name, err)
+	}
+	if !isProc {
+		return fmt.Errorf("gen: %s has no process to look at: generated scripts wait on the server's sockets and log lines, so they need a server the engine starts (in process, or parity.Command)", im.Name)
+	}
+	return nil
+}
+
 // runScript runs ops through the engine and classifies what it saw; nil when all agree.
 func runScript(cfg Config, ops Script, ref, port parity.Impl) *Divergence {
 	name := ops.Name(cfg)
@@ -246,9 +263,11 @@ const roundSize = 10
 
 // Search draws scripts under cfg and runs each against the reference (twice) and the port
 // (once), until a script fails, cfg.Checks scripts ran, or cfg.Budget passed. A failing
-// script is shrunk by rapid to a minimal one, returned as a Divergence. The error is
-// non-nil for a bad Config, for a failure that is the model's (wrapping ErrModel, with the
-// Divergence: the port was not judged), and for a panic in the generator.
+// script is shrunk (by rapid, then by minimize) and returned as a Divergence. The error is
+// non-nil for a bad Config, for a reference or port that does not start or has no process
+// to look at (each is started and stopped once first), for a failure that is the model's
+// (wrapping ErrModel, with the Divergence: the port was not judged), and for a panic in
+// the generator.
 //
 // Rapid's settings are its flags on flag.CommandLine: Search sets the number of checks
 // and the seed for each of its calls to rapid and puts them back after, so that
@@ -262,6 +281,11 @@ func Search(cfg Config, ref, port parity.Impl) (*Divergence, Stats, error) {
 	}
 	if cfg.Budget <= 0 && cfg.Checks <= 0 {
 		return nil, Stats{}, errors.New("gen: a Budget or a number of Checks is needed")
+	}
+	for _, im := range []parity.Impl{ref, port} {
+		if err := probe(cfg, im); err != nil {
+			return nil, Stats{}, err
+		}
 	}
 	searchMu.Lock()
 	defer searchMu.Unlock()
@@ -319,6 +343,10 @@ func Search(cfg Config, ref, port parity.Impl) (*Divergence, Stats, error) {
 	if s.found {
 		s.stats.Shrinking = time.Since(s.foundAt)
 	}
+	if cfg.Logf != nil {
+		cfg.Logf("gen: %d scripts drawn and run in %v (rapid.Check calls: %d; reproducing and shrinking: %d runs, %v)",
+			s.stats.Scripts, s.stats.Elapsed.Round(time.Millisecond), s.stats.Rounds, s.stats.Reruns, s.stats.Shrinking.Round(time.Millisecond))
+	}
 	switch {
 	case s.last != nil:
 		d := s.last
@@ -346,11 +374,12 @@ type search struct {
 	stats      Stats
 }
 
-// roundChecks is how many scripts round asks rapid for; 0 ends the search. Without a
-// budget, one round of all the checks (as one rapid.Check: rapid's fail files are replayed
-// once); with one, rounds of roundSize until the budget or the checks are spent.
+// roundChecks is how many scripts round asks rapid for; 0 ends the search. With Checks,
+// one round of them all (one rapid.Check, as a test's own would be: rapid's fail files
+// are replayed once), the budget, if any, enforced by the property; without, rounds of
+// roundSize until the budget is spent.
 func (s *search) roundChecks(round int) int {
-	if s.cfg.Budget <= 0 {
+	if s.cfg.Checks > 0 {
 		if round == 0 {
 			return s.cfg.Checks
 		}
@@ -358,9 +387,6 @@ func (s *search) roundChecks(round int) int {
 	}
 	if !time.Now().Before(s.end) {
 		return 0
-	}
-	if s.cfg.Checks > 0 {
-		return min(roundSize, s.cfg.Checks-s.stats.Scripts)
 	}
 	return roundSize
 }
