@@ -65,31 +65,51 @@ func Command(name string, argv []string) Impl {
 
 // CommandWithin is Command with timeout, instead of ProcessTimeout, bounding the server's
 // start: a tool's own timeout (paritydiff -timeout) covers a server that never listens.
+// With "{port}", a server that exits before it listens is started again on another port,
+// up to three times in all (the port may have been taken in between).
 func CommandWithin(name string, argv []string, timeout time.Duration) Impl {
 	return Impl{Name: name, Start: func(string) (Target, error) {
 		if len(argv) == 0 {
 			return nil, errors.New("empty command line")
 		}
-		var o standalone.Options
-		args := argv
-		if hasPlaceholder(argv) {
-			port, err := FreePort()
+		if !hasPlaceholder(argv) {
+			p, err := standalone.Start(argv, standalone.Options{}, timeout)
 			if err != nil {
 				return nil, err
 			}
-			o.ReadyPort = port
-			args = make([]string, len(argv))
+			return Process{p}, nil
+		}
+		// The port was free a moment before the server binds it; on a busy machine
+		// another process may take it in between (any connection's local port comes from
+		// the same range), and the server then exits at once. A server that exits before
+		// it listens is started again on another port, up to startAttempts times in all;
+		// one that does not listen within timeout is not.
+		var err error
+		for range startAttempts {
+			var port int
+			if port, err = FreePort(); err != nil {
+				return nil, err
+			}
+			args := make([]string, len(argv))
 			for i, a := range argv {
 				args[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port))
 			}
+			began := time.Now()
+			var p *standalone.Process
+			if p, err = standalone.Start(args, standalone.Options{ReadyPort: port}, timeout); err == nil {
+				return Process{p}, nil
+			}
+			if time.Since(began) >= timeout {
+				break
+			}
 		}
-		p, err := standalone.Start(args, o, timeout)
-		if err != nil {
-			return nil, err
-		}
-		return Process{p}, nil
+		return nil, err
 	}}
 }
+
+// startAttempts bounds how often CommandWithin starts a server that exits before it
+// listens on the port picked for it.
+const startAttempts = 3
 
 func hasPlaceholder(argv []string) bool {
 	for _, a := range argv {

@@ -466,3 +466,16 @@ func TestSideBySide(t *testing.T) {
 		assert.Contains(t, got, w+"\n")
 	}
 }
+
+// TestStartRetried: a server that exits before it listens (as one whose port another
+// process took meanwhile does) is started again on another port: here the reference's
+// first start of all fails, and the comparison goes on.
+func TestStartRetried(t *testing.T) {
+	b := binaries(t)
+	mark := filepath.Join(t.TempDir(), "started-once")
+	ref := fmt.Sprintf(`sh -c 'if [ -e "$2" ]; then exec "$0" iterative "$1"; fi; touch "$2"; exit 1' %s {port} %s`, b.Server(standalone.C), mark)
+	r := paritydiff(t, "-run", "^plain$", "-ref", ref, "-port", cmdline(b.Server(standalone.Go), "iterative"))
+	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "1 scenario: 1 equal, 0 differs\n")
+	assert.FileExists(t, mark)
+}
