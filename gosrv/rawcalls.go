@@ -31,9 +31,9 @@ package gosrv
 //   - the waits: poll, epoll_wait, select, rt_sigtimedwait, io_uring_enter that waits for
 //     a completion, the long sleeps of nonblock (nonblock.go: backoffSleep);
 //   - accept4 on a blocking listener, recv and send on a blocking connection (iterative,
-//     thread, fork, epoll-lt, select, poll): after readiness a recv does not wait, but a
-//     send waits for memory when TCP is short of it, and a blocking descriptor's calls are
-//     kept alike;
+//     thread, fork, epoll-lt, select, poll): after readiness a TCP recv does not wait on
+//     Linux, but select(2) documents spurious readiness, a send waits for memory when
+//     TCP is short of it, and a blocking descriptor's calls are kept alike;
 //   - write of a log line: a pipe nobody drains blocks the writer.
 //
 // Setup and teardown (once per server) keep x/sys/unix's wrappers: nothing to gain there.

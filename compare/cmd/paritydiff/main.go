@@ -176,8 +176,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		im   parity.Impl
 		desc string
 	}{{ref, refDesc}, {port, portDesc}} {
-		if err := startCheck(s.im); err != nil {
+		tg, err := s.im.Start("")
+		if err != nil {
 			return out.fail(rep, fmt.Sprintf("the %s server (%s) does not start: %v\n(a server run with {port} must listen on that port within -timeout %v; without {port}, its first stderr line must be \"listening on 0.0.0.0:PORT\")", s.im.Name, s.desc, err, c.timeout))
+		}
+		if _, err := tg.Stop(); err != nil {
+			return out.fail(rep, fmt.Sprintf("the %s server (%s) does not stop on SIGTERM: %v", s.im.Name, s.desc, err))
 		}
 	}
 
@@ -241,16 +245,6 @@ func impl(name, flagName, cmd, addr string, timeout time.Duration) (parity.Impl,
 		return parity.Impl{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
 	}
 	return parity.CommandWithin(name, argv, timeout), cmd, nil
-}
-
-// startCheck starts a server of im and stops it.
-func startCheck(im parity.Impl) error {
-	tg, err := im.Start("")
-	if err != nil {
-		return err
-	}
-	_, err = tg.Stop()
-	return err
 }
 
 // The protocol probe: one connection sends probeMsg without half-closing. A one-shot
@@ -348,7 +342,7 @@ func runScenario(f parity.ScenarioFile, ref, port parity.Impl, addrs bool) scena
 		r.Result, r.Error = resultError, err.Error()
 	case err != nil:
 		r.Result, r.Error = resultDiffers, err.Error()
-		r.Diff = "the port's run failed where the reference's did not: " + err.Error()
+		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "port run: ")
 	case o.Noise != "":
 		r.Result, r.Diff = resultNoise, o.Noise
 	case o.Diff != "":
