@@ -9,9 +9,10 @@ package gosrv
 // goroutine's processor (P) is marked as in a system call, so that if the thread blocks
 // there, sysmon can hand the P to another thread and the program's other goroutines run
 // on. For a call that returns without waiting that bookkeeping buys nothing and costs
-// ~50-100 ns a call (perf: entersyscall, exitsyscall and the Syscall6 wrapper were ~2 % of
-// the Go server's samples, half of what Go adds in user space over C). unix.RawSyscall
-// skips it: to the runtime the goroutine is running Go code throughout the call.
+// tens of nanoseconds a call (perf, poll model: entersyscall, exitsyscall and their
+// wrappers were ~1 % of the Go server's samples, a third of what Go added in user space
+// over C). unix.RawSyscall skips it: to the runtime the goroutine is running Go code
+// throughout the call.
 //
 // The rule: a raw call must never wait. If one did, its thread would keep the P while it
 // waited, a garbage collection's stop-the-world would wait with it, and with one P every

@@ -422,3 +422,41 @@ func TestSplitCommand(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 	}
 }
+
+// TestSideBySide: log lines are aligned on what both sides share, so a line one side
+// lacks faces "(no line)" and the lines after it still face their twins; bytes differing
+// late are shown from a little before the difference; long equal runs are elided.
+func TestSideBySide(t *testing.T) {
+	var ref, port parity.Transcript
+	ref.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
+	port.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
+	var lines []string
+	for i := 0; i < 20; i++ {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	ref.Stdout = strings.Join(lines, "\n") + "\n"
+	port.Stdout = strings.Join(lines[:10], "\n") + "\nextra\n" + strings.Join(lines[10:], "\n") + "\n"
+	ref.Stderr, port.Stderr = "same\nend\n", "same\nend"
+	ref.Status, port.Status = "exited 0", "killed by SIGSEGV"
+	got := sideBySide(&ref, &port)
+	t.Logf("\n%s", got)
+	want := []string{
+		`! conn a        101 bytes, from 94: …"xxxxxxA"                101 bytes, from 94: …"xxxxxxB"`,
+		`! conn b        0 bytes                                       (none)`,
+		`! conn c        (none)                                        0 bytes`,
+		`  stdout 1      line 0                                        line 0`,
+		`                … 7 equal rows`,
+		`  stdout 9      line 8                                        line 8`,
+		`  stdout 10     line 9                                        line 9`,
+		`! stdout +11    (no line)                                     extra`,
+		`  stdout 11     line 10                                       line 10`,
+		`  stdout 12     line 11                                       line 11`,
+		`                … 8 equal rows`,
+		`  stderr 1      same                                          same`,
+		`! stderr 2      end                                           end [no newline at the end]`,
+		`! status        exited 0                                      killed by SIGSEGV`,
+	}
+	for _, w := range want {
+		assert.Contains(t, got, w+"\n")
+	}
+}
