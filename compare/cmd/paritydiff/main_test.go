@@ -337,6 +337,12 @@ func TestScenarioDirJSONNoise(t *testing.T) {
 	assert.Nil(t, s.Port, "the port is not run when the reference disagrees with itself")
 	assert.Equal(t, 1, d.Counts["noise"])
 
+	// The same as text: noise is said, with where the reference disagreed with itself.
+	r = paritydiff(t, "-builtin=false", "-scenarios", dir, "-protocol", "oneshot", "-ref", ref, "-port", port)
+	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "1 scenario: 0 equal, 0 differs, 1 noise\n")
+	assert.Regexp(t, `noise: twice: the reference disagrees with itself, so the port is not judged by it:\n  stderr differs at line 1: reference#1 has 3 lines, reference#2 has 3\n    reference#1: "pid \d+"\n    reference#2: "pid \d+"`, r.stdout)
+
 	r = paritydiff(t, "-json", "-builtin=false", "-scenarios", dir, "-protocol", "oneshot", "-normalize", `pid \d+=>pid N`, "-ref", ref, "-port", port)
 	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	d = parse(r)
