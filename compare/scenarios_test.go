@@ -301,6 +301,9 @@ func sequential(name string, n int) parity.Scenario {
 			return s
 		},
 		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
+		// A watchdog of 200 ms a client: fork/sequential-300 in process under -race took
+		// 2-3 s a run on an idle machine and went past the default 20 s on a loaded one.
+		Deadline: time.Duration(n) * 200 * time.Millisecond,
 	}
 }
 

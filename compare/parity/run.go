@@ -206,6 +206,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	if deadline == 0 {
 		deadline = DefaultDeadline
 	}
+	deadline = max(deadline, sc.Deadline)
 	normalize := o.Normalize
 	if normalize == nil {
 		normalize = DefaultNormalizers

@@ -47,6 +47,11 @@ type Scenario struct {
 	Expect func(model string, tr *Transcript) error
 	// Process: the scenario is about Process-level behaviour; it always runs standalone.
 	Process bool
+	// Deadline, when longer than the run's (Options.Deadline or DefaultDeadline), is this
+	// scenario's watchdog instead: one with hundreds of clients in a row needs more time
+	// than a hang takes to show, most of all for fork under -race, where each fork copies
+	// the page tables of the race detector's shadow memory.
+	Deadline time.Duration
 }
 
 func (s Scenario) AppliesTo(model string) bool {
