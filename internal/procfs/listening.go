@@ -22,21 +22,43 @@ const (
 	nlmsgHdrLen      = 16 // struct nlmsghdr
 	inetDiagReqLen   = 56 // struct inet_diag_req_v2
 	inetDiagMsgSport = 4  // offset of id.idiag_sport (big-endian) in struct inet_diag_msg
+	inetDiagMsgInode = 68 // offset of idiag_inode in struct inet_diag_msg
 )
 
-// listeningDiag reports whether a TCP socket listens on port, IPv4 or IPv6, from one
-// sock_diag dump of the listening sockets per family.
+// listener is a listening TCP socket: its port and its inode (socket:[INODE] in /proc).
+type listener struct {
+	port  int
+	inode uint64
+}
+
+// listeningDiag reports whether a TCP socket listens on port, IPv4 or IPv6.
 func listeningDiag(port int) (bool, error) {
+	ls, err := diagListeners()
+	if err != nil {
+		return false, err
+	}
+	for _, l := range ls {
+		if l.port == port {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// diagListeners lists this network namespace's listening TCP sockets, IPv4 and IPv6, from
+// one sock_diag dump per family.
+func diagListeners() ([]listener, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return false, os.NewSyscallError("socket", err)
+		return nil, os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval(int64(time.Second)) // a dump answers at once; bounded all the same
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return false, os.NewSyscallError("setsockopt", err)
+		return nil, os.NewSyscallError("setsockopt", err)
 	}
 	buf := make([]byte, 32<<10)
+	var ls []listener
 	for seq, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		req := make([]byte, nlmsgHdrLen+inetDiagReqLen)
 		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
@@ -47,47 +69,58 @@ func listeningDiag(port int) (bool, error) {
 		req[nlmsgHdrLen+1] = unix.IPPROTO_TCP
 		binary.NativeEndian.PutUint32(req[nlmsgHdrLen+4:], 1<<tcpListen) // idiag_states
 		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return false, os.NewSyscallError("sendto", err)
+			return nil, os.NewSyscallError("sendto", err)
 		}
-		found, err := readDiagDump(fd, buf, port)
-		if err != nil || found {
-			return found, err
+		if ls, err = readDiagDump(fd, buf, ls); err != nil {
+			return nil, err
 		}
 	}
-	return false, nil
+	return ls, nil
 }
 
-// readDiagDump reads one dump to its end and says whether a listener on port was in it.
-func readDiagDump(fd int, buf []byte, port int) (bool, error) {
-	found := false
+// readDiagDump reads one dump to its end and appends its listening sockets to ls.
+func readDiagDump(fd int, buf []byte, ls []listener) ([]listener, error) {
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return false, os.NewSyscallError("recvfrom", err)
+			return nil, os.NewSyscallError("recvfrom", err)
 		}
 		for off := 0; off+nlmsgHdrLen <= n; {
 			l := int(binary.NativeEndian.Uint32(buf[off:]))
 			typ := binary.NativeEndian.Uint16(buf[off+4:])
 			if l < nlmsgHdrLen || off+l > n {
-				return false, fmt.Errorf("sock_diag: malformed message")
+				return nil, fmt.Errorf("sock_diag: malformed message")
 			}
 			switch typ {
 			case unix.NLMSG_DONE:
-				return found, nil
+				return ls, nil
 			case unix.NLMSG_ERROR:
 				errno := int32(binary.NativeEndian.Uint32(buf[off+nlmsgHdrLen:]))
-				return false, fmt.Errorf("sock_diag: %w", unix.Errno(-errno))
+				return nil, fmt.Errorf("sock_diag: %w", unix.Errno(-errno))
 			default:
 				msg := buf[off+nlmsgHdrLen : off+l]
-				if len(msg) >= inetDiagMsgSport+2 && msg[1] == tcpListen &&
-					int(binary.BigEndian.Uint16(msg[inetDiagMsgSport:])) == port {
-					found = true
+				if len(msg) >= inetDiagMsgInode+4 && msg[1] == tcpListen {
+					ls = append(ls, listener{
+						port:  int(binary.BigEndian.Uint16(msg[inetDiagMsgSport:])),
+						inode: uint64(binary.NativeEndian.Uint32(msg[inetDiagMsgInode:])),
+					})
 				}
 			}
 			off += (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1)
 		}
 	}
+}
+
+// sameNetns: pid is in this process's network namespace, so that sock_diag sees its
+// sockets.
+func sameNetns(pid int) bool {
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return false
+	}
+	other, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	return err == nil && other == self
 }

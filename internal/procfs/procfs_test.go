@@ -95,3 +95,20 @@ func TestListening(t *testing.T) {
 		}
 	}
 }
+
+// TestListeningPort: this process's own listener is found by its descriptor's inode, as
+// sock_diag and the tcp table both say.
+func TestListeningPort(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if got := ListeningPort(os.Getpid()); got != port {
+		t.Errorf("ListeningPort = %d, want %d", got, port)
+	}
+	if !sameNetns(os.Getpid()) {
+		t.Errorf("this process is not in its own network namespace")
+	}
+}

@@ -68,7 +68,8 @@ func GroupMembers(pgid int) []int {
 }
 
 // ListeningPort is the port of pid's listening TCP socket (state 0A in its network
-// namespace's tcp table), -1 when it has none.
+// namespace's tcp table), -1 when it has none. It asks sock_diag (listening.go) when pid
+// shares this process's network namespace, and reads /proc/PID/net/tcp otherwise.
 func ListeningPort(pid int) int {
 	inodes := map[string]bool{}
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -79,6 +80,16 @@ func ListeningPort(pid int) int {
 	}
 	if len(inodes) == 0 {
 		return -1
+	}
+	if sameNetns(pid) {
+		if ls, err := diagListeners(); err == nil {
+			for _, l := range ls {
+				if inodes[strconv.FormatUint(l.inode, 10)] {
+					return l.port
+				}
+			}
+			return -1
+		}
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
 	if err != nil {
