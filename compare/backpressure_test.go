@@ -24,42 +24,14 @@ package compare
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/parity"
 	"golang.org/x/sys/unix"
 )
-
-// connectSmallRcvbuf opens a quiet connection whose SO_RCVBUF is set to size before the
-// connect (the window it advertises is fixed at the handshake).
-func connectSmallRcvbuf(name string, size int) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("connect %s with SO_RCVBUF %d", name, size), Do: func(r *parity.Run) error {
-		d := net.Dialer{Deadline: r.Deadline(), Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			if err := rc.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
-			}); err != nil {
-				return err
-			}
-			return os.NewSyscallError("setsockopt SO_RCVBUF", serr)
-		}}
-		nc, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Target().Port())))
-		if err != nil {
-			return err
-		}
-		tc := nc.(*net.TCPConn)
-		_, err = r.AddConn(name, tc, tc.LocalAddr().(*net.TCPAddr).Port, false)
-		if err != nil {
-			tc.Close()
-		}
-		return err
-	}}
-}
 
 // serverSocketFd is a descriptor, in this process, for the server's end of connection c:
 // in process the server's own descriptor duplicated, standalone the server's descriptor
@@ -261,7 +233,7 @@ func streamBackpressure(name string, n int, seed uint64) parity.Scenario {
 		Models: streamModel,
 		Steps: func(string) []parity.Step {
 			return []parity.Step{
-				connectSmallRcvbuf("a", 4096),
+				parity.ConnectRcvbuf("a", 4096),
 				parity.AwaitStdoutLines(1),
 				shrinkServerSndbuf("a", 16384),
 				parity.SendAsync("a", data),

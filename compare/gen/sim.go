@@ -131,7 +131,7 @@ func (s *sim) apply(op Op) []parity.Step {
 		var st []parity.Step
 		switch {
 		case op.Rcvbuf > 0:
-			st = []parity.Step{connectSmallRcvbuf(name, op.Rcvbuf)}
+			st = []parity.Step{parity.ConnectRcvbuf(name, op.Rcvbuf)}
 			if !op.Quiet {
 				st = append(st, parity.StartReading(name))
 			}

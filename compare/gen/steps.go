@@ -9,16 +9,12 @@ package gen
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
-	"golang.org/x/sys/unix"
 )
 
 // genRun is a run's state beyond the engine's: the socket count at the start and the
@@ -136,33 +132,6 @@ func (g *genRun) readSome(name string, n int) parity.Step {
 		buf := make([]byte, n)
 		got, err := io.ReadFull(c.Sock(), buf)
 		c.Received(buf[:got])
-		return err
-	}}
-}
-
-// connectSmallRcvbuf opens a quiet connection whose SO_RCVBUF is set to size before the
-// connect (the window it advertises is fixed at the handshake). The suite's
-// backpressure_test.go has the same step for its own scenarios.
-func connectSmallRcvbuf(name string, size int) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("connect %s with SO_RCVBUF %d", name, size), Do: func(r *parity.Run) error {
-		d := net.Dialer{Deadline: r.Deadline(), Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			if err := rc.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
-			}); err != nil {
-				return err
-			}
-			return os.NewSyscallError("setsockopt SO_RCVBUF", serr)
-		}}
-		nc, err := d.Dial("tcp4", net.JoinHostPort(r.Host(), strconv.Itoa(r.Target().Port())))
-		if err != nil {
-			return err
-		}
-		tc := nc.(*net.TCPConn)
-		_, err = r.AddConn(name, tc, tc.LocalAddr().(*net.TCPAddr).Port, false)
-		if err != nil {
-			tc.Close()
-		}
 		return err
 	}}
 }

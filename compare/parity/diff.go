@@ -29,8 +29,8 @@ func summarize(b []byte) string {
 	return fmt.Sprintf("%d bytes sha256:%s head %q", len(b), hex.EncodeToString(sum[:6]), head)
 }
 
-// firstDiff is the first offset where a and b differ (or the shorter length).
-func firstDiff(a, b []byte) int {
+// FirstDiff is the first offset where a and b differ (or the shorter length).
+func FirstDiff(a, b []byte) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		if a[i] != b[i] {
@@ -41,7 +41,7 @@ func firstDiff(a, b []byte) int {
 }
 
 func DescribeBytesDiff(what string, a, b []byte, an, bn string) string {
-	off := firstDiff(a, b)
+	off := FirstDiff(a, b)
 	ctx := func(x []byte) []byte {
 		lo, hi := max(0, off-16), min(len(x), off+16)
 		if lo > hi {

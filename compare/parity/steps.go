@@ -150,6 +150,33 @@ func connectFd(fd int, sa *unix.SockaddrInet4, deadline time.Time) (int, error) 
 	return local.(*unix.SockaddrInet4).Port, nil
 }
 
+// ConnectRcvbuf opens a quiet connection whose SO_RCVBUF is set to size before the
+// connect (the window it advertises is fixed at the handshake): a small one makes the
+// server's sends meet a full window soon.
+func ConnectRcvbuf(name string, size int) Step {
+	return Step{Desc: fmt.Sprintf("connect %s with SO_RCVBUF %d", name, size), Do: func(r *Run) error {
+		d := net.Dialer{Deadline: r.Deadline(), Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+			}); err != nil {
+				return err
+			}
+			return os.NewSyscallError("setsockopt SO_RCVBUF", serr)
+		}}
+		nc, err := d.Dial("tcp4", net.JoinHostPort(r.Host(), strconv.Itoa(r.Target().Port())))
+		if err != nil {
+			return err
+		}
+		tc := nc.(*net.TCPConn)
+		_, err = r.AddConn(name, tc, tc.LocalAddr().(*net.TCPAddr).Port, false)
+		if err != nil {
+			tc.Close()
+		}
+		return err
+	}}
+}
+
 // StartReading makes a quiet connection read from now on.
 func StartReading(name string) Step {
 	return ConnStep("start reading "+name, name, func(r *Run, c *Conn) error {

@@ -328,22 +328,12 @@ func connRows(c parity.ConnRecord, pc parity.ConnRecord, ok bool) []row {
 	same := string(c.Data) == string(pc.Data)
 	off := 0
 	if !same {
-		off = firstDiff(c.Data, pc.Data)
+		off = parity.FirstDiff(c.Data, pc.Data)
 	}
 	return []row{
 		{label: "conn " + c.Name, left: describeData(c.Data, off), right: describeData(pc.Data, off), differs: !same},
 		{label: "  ending", left: c.End, right: pc.End, differs: c.End != pc.End},
 	}
-}
-
-func firstDiff(a, b []byte) int {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
 }
 
 // describeData is "N bytes" and the bytes quoted, from a little before off (the first
