@@ -211,8 +211,6 @@ func TestMain(m *testing.M) {
 		standalone.SetSanitizerOptions()
 	}
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	standalone.RemoveShared()
 	os.Exit(code)
 }

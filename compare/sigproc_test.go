@@ -376,12 +376,13 @@ var (
 // sigblockProgram compiles sigblock into the build directory, once.
 func sigblockProgram() (string, error) {
 	sigblockOnce.Do(func() {
-		if buildDir == "" {
-			sigblockErr = errors.New("no build directory: the programs are not built")
+		b, err := standalone.Shared()
+		if err != nil {
+			sigblockErr = err
 			return
 		}
-		src := filepath.Join(buildDir, "sigblock.c")
-		sigblockPath = filepath.Join(buildDir, "sigblock")
+		src := filepath.Join(b.Dir, "sigblock.c")
+		sigblockPath = filepath.Join(b.Dir, "sigblock")
 		if sigblockErr = os.WriteFile(src, []byte(sigblockSource), 0o644); sigblockErr != nil {
 			return
 		}

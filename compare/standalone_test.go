@@ -9,13 +9,11 @@ package compare
 // scenarios, the command line and the mutants (mutants_test.go).
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,30 +26,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ---- building, once per test binary run ----
-
-var (
-	buildOnce sync.Once
-	buildBins standalone.Binaries
-	buildErr  error
-	buildDir  string
-)
-
-// binaries builds the four programs into a temporary directory the first time it is asked
-// (TestMain removes it): builds take seconds, so every test shares one.
+// binaries are the standalone programs, built once per test binary run
+// (standalone.Shared; TestMain removes them).
 func binaries(t *testing.T) standalone.Binaries {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "iomodels-compare-")
-		if buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		buildBins, buildErr = standalone.Build(ctx, buildDir)
-	})
-	require.NoError(t, buildErr, "building the standalone programs")
-	return buildBins
+	b, err := standalone.Shared()
+	require.NoError(t, err, "building the standalone programs")
+	return b
 }
 
 // side is one language's pair of programs. Both servers number their descriptors alike

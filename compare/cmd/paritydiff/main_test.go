@@ -30,33 +30,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	buildOnce sync.Once
-	buildBins standalone.Binaries
-	buildErr  error
-	buildDir  string
-)
-
-// binaries builds the standalone programs once per test binary run (TestMain removes them).
+// binaries are the standalone programs, built once per test binary run
+// (standalone.Shared; TestMain removes them).
 func binaries(t *testing.T) standalone.Binaries {
 	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "paritydiff-test-"); buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		buildBins, buildErr = standalone.Build(ctx, buildDir)
-	})
-	require.NoError(t, buildErr, "building the standalone programs")
-	return buildBins
+	b, err := standalone.Shared()
+	require.NoError(t, err, "building the standalone programs")
+	return b
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	standalone.RemoveShared()
 	os.Exit(code)
 }
 

@@ -35,6 +35,37 @@ const (
 	Go Impl = "go"
 )
 
+// shared is what Shared built, once per process.
+var shared struct {
+	once sync.Once
+	bins Binaries
+	err  error
+	dir  string
+}
+
+// Shared builds the four programs into a temporary directory the first time it is called
+// in this process (builds take seconds, so every test of a test binary shares one) and
+// returns the same Binaries, or the same error, afterwards. RemoveShared deletes the
+// directory: a test binary's TestMain calls it after m.Run.
+func Shared() (Binaries, error) {
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "iomodels-build-"); shared.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		shared.bins, shared.err = Build(ctx, shared.dir)
+	})
+	return shared.bins, shared.err
+}
+
+// RemoveShared deletes what Shared built, if it built anything.
+func RemoveShared() {
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
 // Binaries are the four programs one Build made.
 type Binaries struct {
 	Dir string
