@@ -12,6 +12,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,18 +33,41 @@ type listener struct {
 	inode uint64
 }
 
-// listeningDiag reports whether a TCP socket listens on port, IPv4 or IPv6.
-func listeningDiag(port int) (bool, error) {
-	ls, err := diagListeners()
-	if err != nil {
-		return false, err
-	}
-	for _, l := range ls {
-		if l.port == port {
-			return true, nil
+// listeners are the listening TCP sockets, IPv4 and IPv6, of pid's network namespace:
+// from sock_diag when pid shares this process's namespace (and netlink answers), else
+// from pid's /proc tcp tables.
+func listeners(pid int) []listener {
+	if sameNetns(pid) {
+		if ls, err := diagListeners(); err == nil {
+			return ls
 		}
 	}
-	return false, nil
+	return tableListeners(fmt.Sprintf("/proc/%d/net/tcp", pid), fmt.Sprintf("/proc/%d/net/tcp6", pid))
+}
+
+// tableListeners reads the listening sockets (state 0A) of /proc tcp tables: local
+// address "ADDR:PORT" in hex is field 1, the inode field 9.
+func tableListeners(tables ...string) []listener {
+	var ls []listener
+	for _, table := range tables {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			i := strings.LastIndexByte(f[1], ':')
+			port, perr := strconv.ParseUint(f[1][i+1:], 16, 16)
+			inode, ierr := strconv.ParseUint(f[9], 10, 64)
+			if i >= 0 && perr == nil && ierr == nil {
+				ls = append(ls, listener{port: int(port), inode: inode})
+			}
+		}
+	}
+	return ls
 }
 
 // diagListeners lists this network namespace's listening TCP sockets, IPv4 and IPv6, from

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +74,18 @@ func TestCounts(t *testing.T) {
 	}
 }
 
-// TestListening: a listener is seen on its port, IPv4 and IPv6, and not once closed.
+// has is whether ls holds a listener on port.
+func has(ls []listener, port int) bool {
+	for _, l := range ls {
+		if l.port == port {
+			return true
+		}
+	}
+	return false
+}
+
+// TestListening: a listener is seen on its port, IPv4 and IPv6, by sock_diag and by the
+// /proc tcp tables alike, and not once closed.
 func TestListening(t *testing.T) {
 	for network, addr := range map[string]string{"tcp4": "127.0.0.1:0", "tcp6": "[::]:0"} {
 		l, err := net.Listen(network, addr)
@@ -82,11 +94,11 @@ func TestListening(t *testing.T) {
 			continue
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		ok, err := listeningDiag(port)
+		diag, err := diagListeners()
 		if err != nil {
 			t.Fatalf("sock_diag: %v", err)
 		}
-		if !ok || !Listening(port) {
+		if !has(diag, port) || !has(tableListeners("/proc/net/tcp", "/proc/net/tcp6"), port) || !Listening(port) {
 			t.Errorf("%s: port %d listens, not seen", network, port)
 		}
 		l.Close()
@@ -107,6 +119,16 @@ func TestListeningPort(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	if got := ListeningPort(os.Getpid()); got != port {
 		t.Errorf("ListeningPort = %d, want %d", got, port)
+	}
+	// The tables name the same socket (by inode) as sock_diag does.
+	diag, err := diagListeners()
+	if err != nil {
+		t.Fatalf("sock_diag: %v", err)
+	}
+	for _, d := range diag {
+		if d.port == port && !slices.Contains(tableListeners("/proc/net/tcp"), d) {
+			t.Errorf("listener %+v in sock_diag's answer, not in /proc/net/tcp", d)
+		}
 	}
 	if !sameNetns(os.Getpid()) {
 		t.Errorf("this process is not in its own network namespace")

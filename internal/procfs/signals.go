@@ -67,43 +67,24 @@ func GroupMembers(pgid int) []int {
 	return pids
 }
 
-// ListeningPort is the port of pid's listening TCP socket (state 0A in its network
-// namespace's tcp table), -1 when it has none. It asks sock_diag (listening.go) when pid
-// shares this process's network namespace, and reads /proc/PID/net/tcp otherwise.
+// ListeningPort is the port of pid's listening TCP socket, -1 when it has none
+// (listening.go: sock_diag, or pid's /proc tcp tables in another network namespace).
 func ListeningPort(pid int) int {
-	inodes := map[string]bool{}
+	inodes := map[uint64]bool{}
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	for _, fd := range fds {
 		if link := FdTarget(pid, fd.Name()); strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+			if inode, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64); err == nil {
+				inodes[inode] = true
+			}
 		}
 	}
 	if len(inodes) == 0 {
 		return -1
 	}
-	if sameNetns(pid) {
-		if ls, err := diagListeners(); err == nil {
-			for _, l := range ls {
-				if inodes[strconv.FormatUint(l.inode, 10)] {
-					return l.port
-				}
-			}
-			return -1
-		}
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
-			continue
-		}
-		if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
-			if port, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil {
-				return int(port)
-			}
+	for _, l := range listeners(pid) {
+		if inodes[l.inode] {
+			return l.port
 		}
 	}
 	return -1
@@ -152,23 +133,11 @@ func FdTarget(pid int, fd string) string {
 }
 
 // Listening reports whether a TCP socket of this network namespace listens on port: a
-// server is ready, and no probe connection had to tell. It asks sock_diag (listening.go),
-// and reads /proc/net/tcp and tcp6 (state 0A) only where netlink is refused.
+// server is ready, and no probe connection had to tell (listening.go).
 func Listening(port int) bool {
-	if ok, err := listeningDiag(port); err == nil {
-		return ok
-	}
-	want := fmt.Sprintf(":%04X", port)
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) > 3 && f[3] == "0A" && strings.HasSuffix(f[1], want) {
-				return true
-			}
+	for _, l := range listeners(os.Getpid()) {
+		if l.port == port {
+			return true
 		}
 	}
 	return false
