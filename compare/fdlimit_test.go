@@ -233,13 +233,13 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	tr.Notes = append(tr.Notes, "at the limit: stderr "+parity.NamePorts(p.Stderr(), ports))
 
 	// At the limit, held there by the kept clients: the server's CPU over the window.
-	before, err := cpuTime(p.Pid())
+	before, err := procfs.CPUTime(p.Pid())
 	if err != nil {
 		return nil, 0, err
 	}
 	start := time.Now()
 	parity.MeasureUntil(start.Add(window))
-	after, err := cpuTime(p.Pid())
+	after, err := procfs.CPUTime(p.Pid())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -491,14 +491,14 @@ func TestNonblockIdleThousands(t *testing.T) {
 	var before [2]time.Duration
 	for i, sv := range servers {
 		var err error
-		before[i], err = cpuTime(sv.p.Pid())
+		before[i], err = procfs.CPUTime(sv.p.Pid())
 		require.NoError(t, err)
 	}
 	start := time.Now()
 	parity.MeasureUntil(start.Add(window))
 	elapsed := time.Since(start)
 	for i, sv := range servers {
-		after, err := cpuTime(sv.p.Pid())
+		after, err := procfs.CPUTime(sv.p.Pid())
 		require.NoError(t, err)
 		frac := float64(after-before[i]) / float64(elapsed)
 		t.Logf("%s nonblock, %d idle connections: %.1f%% of a core", sv.side.name, n, 100*frac)

@@ -164,7 +164,7 @@ type baseline struct {
 }
 
 func takeBaseline() baseline {
-	return baseline{fds: fdCount(os.Getpid()), goroutines: runtime.NumGoroutine()}
+	return baseline{fds: procfs.Fds(os.Getpid()), goroutines: runtime.NumGoroutine()}
 }
 
 // check waits (bounded) for descriptors and goroutines to come back to the baseline and
@@ -175,7 +175,7 @@ func (b baseline) check(t *testing.T) {
 	var fds, gs int
 	var kids []string
 	ok := parity.WaitFor(deadline, func() bool {
-		fds, gs, kids = fdCount(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
+		fds, gs, kids = procfs.Fds(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})
 	if !ok {

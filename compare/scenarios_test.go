@@ -15,6 +15,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -366,7 +367,7 @@ func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 					if err != nil {
 						return err
 					}
-					if room, err = freeFdsBelow(pid, unix.FD_SETSIZE); err != nil {
+					if room, err = procfs.FreeFdsBelow(pid, unix.FD_SETSIZE); err != nil {
 						return err
 					}
 					r.Note(roomNote, room)

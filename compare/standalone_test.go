@@ -442,13 +442,13 @@ func TestNonblockIdleCPU(t *testing.T) {
 	start := time.Now()
 	for _, s := range samples {
 		var err error
-		s.before, err = cpuTime(s.server.ServerPid())
+		s.before, err = procfs.CPUTime(s.server.ServerPid())
 		require.NoError(t, err, "%s: reading CPU time", s.side.name)
 	}
 	parity.MeasureUntil(start.Add(window))
 	elapsed := time.Since(start)
 	for _, s := range samples {
-		after, err := cpuTime(s.server.ServerPid())
+		after, err := procfs.CPUTime(s.server.ServerPid())
 		require.NoError(t, err, "%s: reading CPU time", s.side.name)
 		frac := float64(after-s.before) / float64(elapsed)
 		t.Logf("%s nonblock idle: %v of CPU in %v = %.2f%% of a core", s.side.name, after-s.before, elapsed, 100*frac)
