@@ -159,7 +159,7 @@ func Address(name, addr string) Impl {
 	}}
 }
 
-// listening is a server that some one else runs.
+// listening is a server that someone else runs.
 type listening struct {
 	host string
 	port int
