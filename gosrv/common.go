@@ -560,7 +560,7 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 	var fd uintptr
 	var errno unix.Errno
 	if nonblocking {
-		fd, _, errno = unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
+		fd, errno = rawSyscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
 			uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
 	} else {
 		fd, _, errno = unix.Syscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),

@@ -49,7 +49,7 @@ func sigsetAdd(set *unix.Sigset_t, sig unix.Signal) {
 // setOwnEx is fcntl(fd, F_SETOWN_EX, &owner): unix.FcntlInt cannot pass a pointer. It
 // never waits: a raw call (rawcalls.go).
 func setOwnEx(fd int, owner *fOwnerEx) error {
-	_, _, errno := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETOWN_EX, uintptr(unsafe.Pointer(owner)))
+	_, errno := rawSyscall6(unix.SYS_FCNTL, uintptr(fd), unix.F_SETOWN_EX, uintptr(unsafe.Pointer(owner)), 0, 0, 0)
 	if errno != 0 {
 		return errno
 	}

@@ -18,7 +18,7 @@ func poll(fds []unix.PollFd, timeout int) (int, error) {
 
 // PollNow is poll(2) with a zero timeout: it never waits, a raw call (rawcalls.go).
 func (rawCalls) PollNow(fds []unix.PollFd) (int, error) {
-	n, _, errno := unix.RawSyscall(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), 0)
+	n, errno := rawSyscall6(unix.SYS_POLL, uintptr(first(fds)), uintptr(len(fds)), 0, 0, 0, 0)
 	return result(n, errno)
 }
 

@@ -27,7 +27,7 @@ func poll(fds []unix.PollFd, timeout int) (int, error) {
 // waits, a raw call (rawcalls.go).
 func (rawCalls) PollNow(fds []unix.PollFd) (int, error) {
 	var ts unix.Timespec
-	n, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	n, errno := rawSyscall6(unix.SYS_PPOLL, uintptr(first(fds)), uintptr(len(fds)), uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 	return result(n, errno)
 }
 
