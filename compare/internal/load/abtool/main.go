@@ -85,6 +85,7 @@ func main() {
 	for _, model := range strings.Split(*models, ",") {
 		cps := make([][]float64, len(list))
 		cpu := make([][]float64, len(list))
+		cli := make([][]float64, len(list))
 		for r := 0; r < *rounds; r++ {
 			for k := range list {
 				i := (k + r) % len(list)
@@ -97,16 +98,18 @@ func main() {
 				}
 				cps[i] = append(cps[i], m.PerSec())
 				cpu[i] = append(cpu[i], float64(m.ServerCPUPerConn())/float64(time.Microsecond))
+				cli[i] = append(cli[i], float64(m.ClientCPUPerConn())/float64(time.Microsecond))
 			}
 		}
 		line := fmt.Sprintf("%-10s %s %6.0f/s %5.1fµs", model, list[0].name, median(cps[0]), median(cpu[0]))
 		for i := 1; i < len(list); i++ {
-			var rc, rp []float64
+			var rc, rp, rl []float64
 			for r := range cps[i] {
 				rc = append(rc, cps[i][r]/cps[0][r])
 				rp = append(rp, cpu[i][r]/cpu[0][r])
+				rl = append(rl, cli[i][r]/cli[0][r])
 			}
-			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f (", list[i].name, median(rc), median(rp))
+			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f (", list[i].name, median(rc), median(rp), median(rl))
 			for r := range rc {
 				line += fmt.Sprintf(" %.2f/%.2f", rc[r], rp[r])
 			}
