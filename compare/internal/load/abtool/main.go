@@ -13,6 +13,14 @@
 //	go run ./compare/internal/load/abtool -bin c=bin/c/server -bin before=/tmp/go-before \
 //	    -bin after=bin/go/server -models poll,select -rounds 5 -conns 20000
 //
+// Every binary after the first is held to the Go port's targets (-min-rate, -max-cpu: ≥ 0.95×
+// the reference's conn/s and ≤ 1.10× its CPU per connection, medians of the per-round
+// ratios): each model's line ends in "ok" or "MISSED", and a last line counts them.
+// -o FILE also writes every measurement in the Go benchmark format, named as
+// BenchmarkOneShot's (model=M/impl=NAME/conc=N), one line per round, for benchstat:
+//
+//	benchstat -col /impl ab.txt
+//
 // -port N only runs the load against a server started by hand (for perf record/stat on
 // it). The load average is printed before and after: the machine is shared.
 package main
@@ -20,7 +28,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +65,18 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// series is one binary's measurements of one model, a value per round.
+type series struct{ rate, cpu, client []float64 }
+
+// ratios is b over ref, round by round.
+func ratios(b, ref []float64) []float64 {
+	r := make([]float64, len(b))
+	for i := range b {
+		r[i] = b[i] / ref[i]
+	}
+	return r
+}
+
 func main() {
 	var bs bins
 	flag.Var(&bs, "bin", "name=path of a server binary (repeat; the first is the reference)")
@@ -62,6 +84,9 @@ func main() {
 	rounds := flag.Int("rounds", 4, "rounds")
 	conns := flag.Int("conns", 10000, "connections per measurement")
 	conc := flag.Int("conc", 16, "clients")
+	minRate := flag.Float64("min-rate", 0.95, "target: the least conn/s over the reference's")
+	maxCPU := flag.Float64("max-cpu", 1.10, "target: the most server CPU per connection over the reference's")
+	out := flag.String("o", "", "also write every measurement to this file in the Go benchmark format")
 	port := flag.Int("port", 0, "only run the load against this port (a server started by hand)")
 	flag.Parse()
 	if *port != 0 {
@@ -72,20 +97,34 @@ func main() {
 	type b struct{ name, path string }
 	var list []b
 	for _, s := range bs {
-		n, p, _ := strings.Cut(s, "=")
+		n, p, ok := strings.Cut(s, "=")
+		if !ok || n == "" || p == "" {
+			fmt.Fprintf(os.Stderr, "abtool: -bin %q: want name=path\n", s)
+			os.Exit(2)
+		}
 		list = append(list, b{n, p})
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(os.Stderr, "abtool: no -bin name=path given")
 		os.Exit(2)
 	}
+	bench := io.Discard
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "abtool:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		bench = f
+		fmt.Fprintf(f, "goos: linux\ngoarch: %s\npkg: github.com/iomodels/iomodels/compare\n", runtime.GOARCH)
+		fmt.Fprintf(f, "Unit conn/s Better=higher\n")
+	}
 	msg := []byte("hello, iomodels")
 	fmt.Println("load average:", loadavg())
-	defer func() { fmt.Println("load average:", loadavg()) }()
+	missed := 0
 	for _, model := range strings.Split(*models, ",") {
-		cps := make([][]float64, len(list))
-		cpu := make([][]float64, len(list))
-		cli := make([][]float64, len(list))
+		ss := make([]series, len(list))
 		for r := 0; r < *rounds; r++ {
 			for k := range list {
 				i := (k + r) % len(list)
@@ -96,25 +135,37 @@ func main() {
 					fmt.Fprintln(os.Stderr, model, list[i].name, err, m.Errors, m.FirstErr)
 					os.Exit(1)
 				}
-				cps[i] = append(cps[i], m.PerSec())
-				cpu[i] = append(cpu[i], float64(m.ServerCPUPerConn())/float64(time.Microsecond))
-				cli[i] = append(cli[i], float64(m.ClientCPUPerConn())/float64(time.Microsecond))
+				s := &ss[i]
+				s.rate = append(s.rate, m.PerSec())
+				s.cpu = append(s.cpu, float64(m.ServerCPUPerConn())/float64(time.Microsecond))
+				s.client = append(s.client, float64(m.ClientCPUPerConn())/float64(time.Microsecond))
+				fmt.Fprintf(bench, "BenchmarkOneShot/model=%s/impl=%s/conc=%d %d %.0f ns/op %.1f conn/s %.3f server-cpu-µs/op %.3f client-cpu-µs/op\n",
+					model, list[i].name, *conc, m.Conns, float64(m.Elapsed.Nanoseconds())/float64(m.Conns),
+					m.PerSec(), s.cpu[len(s.cpu)-1], s.client[len(s.client)-1])
 			}
 		}
-		line := fmt.Sprintf("%-10s %s %6.0f/s %5.1fµs", model, list[0].name, median(cps[0]), median(cpu[0]))
+		ref := ss[0]
+		line := fmt.Sprintf("%-10s %s %6.0f/s %5.1fµs", model, list[0].name, median(ref.rate), median(ref.cpu))
+		verdict := ""
 		for i := 1; i < len(list); i++ {
-			var rc, rp, rl []float64
-			for r := range cps[i] {
-				rc = append(rc, cps[i][r]/cps[0][r])
-				rp = append(rp, cpu[i][r]/cpu[0][r])
-				rl = append(rl, cli[i][r]/cli[0][r])
-			}
-			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f (", list[i].name, median(rc), median(rp), median(rl))
+			rc, rp := ratios(ss[i].rate, ref.rate), ratios(ss[i].cpu, ref.cpu)
+			rate, cpu := median(rc), median(rp)
+			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f (", list[i].name, rate, cpu, median(ratios(ss[i].client, ref.client)))
 			for r := range rc {
 				line += fmt.Sprintf(" %.2f/%.2f", rc[r], rp[r])
 			}
 			line += " )"
+			if rate >= *minRate && cpu <= *maxCPU {
+				verdict += " " + list[i].name + " ok"
+			} else {
+				verdict += " " + list[i].name + " MISSED"
+				missed++
+			}
 		}
-		fmt.Println(line)
+		fmt.Println(line + verdict)
+	}
+	fmt.Println("load average:", loadavg())
+	if len(list) > 1 {
+		fmt.Printf("targets (conn/s >= %.2f, CPU/conn <= %.2f, medians of per-round ratios): %d missed\n", *minRate, *maxCPU, missed)
 	}
 }
