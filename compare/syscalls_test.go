@@ -9,7 +9,7 @@ package compare
 // in the same order, on the same descriptors (numbered by first use, since Go's runtime
 // holds descriptors of its own), with the same results where a result is a descriptor.
 //
-// What is dropped before comparing, in both languages alike (runtimeCalls): the calls Go's
+// What is dropped before comparing, in both languages alike (load.Housekeeping): the calls Go's
 // runtime makes for itself (threads, memory, its scheduler's sleeps and wake-ups, signal
 // plumbing), which C's libc makes too where it creates a thread. Calls that failed with
 // EINTR are dropped too: where a signal lands differs by design (C's handler interrupts
@@ -41,24 +41,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
-
-// runtimeCalls are dropped from both sequences: the Go runtime's own (and libc's thread
-// plumbing in C's thread and sigio models), never a step of a model.
-var runtimeCalls = map[string]bool{
-	"futex": true, "nanosleep": true, "sched_yield": true, "mmap": true, "munmap": true,
-	"madvise": true, "mprotect": true, "rt_sigaction": true, "rt_sigprocmask": true,
-	"rt_sigreturn": true, "sigaltstack": true, "clone": true, "clone3": true, "gettid": true,
-	"getpid": true, "tgkill": true, "exit": true, "set_robust_list": true, "rseq": true,
-	"arch_prctl": true, "prctl": true, "sched_getaffinity": true, "brk": true,
-	"getrandom": true, "restart_syscall": true,
-	// Go 1.25+ reads its cgroup CPU quota again now and then (GOMAXPROCS follows it).
-	"pread64": true,
-}
 
 // onRuntimePoller: a call on the Go runtime's poller (its epoll instance and eventfd) or
 // on their C counterparts, descriptors 3 and 4 of the server by contract (csrc/common.c's
@@ -311,7 +299,7 @@ func protocol(model string, calls []call, perDescriptor bool) []string {
 			}
 			started[p] = true
 		}
-		if runtimeCalls[n] || strings.Contains(c.result, "EINTR") || strings.Contains(c.result, "ERESTART") {
+		if load.Housekeeping[n] || strings.Contains(c.result, "EINTR") || strings.Contains(c.result, "ERESTART") {
 			continue
 		}
 		if strings.Contains(c.result, "EAGAIN") {

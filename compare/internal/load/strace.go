@@ -30,6 +30,54 @@ type Syscalls struct {
 	ByName  map[string]float64 // per connection, by system call
 }
 
+// Housekeeping is the system calls that are never a step of a model: the Go runtime's own
+// (threads, memory, its scheduler's sleeps and wake-ups, signal plumbing), which C's libc
+// makes too where it creates a thread (pthread_create: clone3, mmap, mprotect, madvise,
+// rseq, set_robust_list, rt_sigprocmask). TestSyscallSequence drops them from both
+// languages' sequences; the report counts them apart from the protocol's calls.
+var Housekeeping = map[string]bool{
+	"futex": true, "nanosleep": true, "sched_yield": true, "mmap": true, "munmap": true,
+	"madvise": true, "mprotect": true, "rt_sigaction": true, "rt_sigprocmask": true,
+	"rt_sigreturn": true, "sigaltstack": true, "clone": true, "clone3": true, "gettid": true,
+	"getpid": true, "tgkill": true, "exit": true, "set_robust_list": true, "rseq": true,
+	"arch_prctl": true, "prctl": true, "sched_getaffinity": true, "brk": true,
+	"getrandom": true, "restart_syscall": true,
+	// Go 1.25+ reads its cgroup CPU quota again now and then (GOMAXPROCS follows it).
+	"pread64": true,
+}
+
+// Split is the difference per connection from ref to s (s less ref): in the protocol's
+// calls (all but Housekeeping) and in housekeeping, with the housekeeping calls whose
+// count differs by at least 0.05, largest difference first.
+func (s Syscalls) Split(ref Syscalls) (protocol, housekeeping float64, by []NameCount) {
+	names := map[string]bool{}
+	for n := range s.ByName {
+		names[n] = true
+	}
+	for n := range ref.ByName {
+		names[n] = true
+	}
+	for n := range names {
+		d := s.ByName[n] - ref.ByName[n]
+		if !Housekeeping[n] {
+			protocol += d
+			continue
+		}
+		housekeeping += d
+		if d >= 0.05 || d <= -0.05 {
+			by = append(by, NameCount{n, d})
+		}
+	}
+	sort.Slice(by, func(i, j int) bool {
+		ai, aj := max(by[i].Count, -by[i].Count), max(by[j].Count, -by[j].Count)
+		if ai != aj {
+			return ai > aj
+		}
+		return by[i].Name < by[j].Name
+	})
+	return protocol, housekeeping, by
+}
+
 // Top lists the n system calls most made per connection, most first.
 func (s Syscalls) Top(n int) []NameCount {
 	var all []NameCount

@@ -51,3 +51,33 @@ func TestExampleRow(t *testing.T) {
 		t.Errorf("no example row in the table:\n%s", b.String())
 	}
 }
+
+// TestTargetsSyscalls: the syscalls target judges the protocol's calls and names the
+// housekeeping that differs (the thread model: C's pthread_create, Go's futex).
+func TestTargetsSyscalls(t *testing.T) {
+	side := func(sys map[string]float64) *Side {
+		s := &Side{Load: load.Measurement{Result: load.Result{Conns: 1000, Elapsed: time.Second, Lat: []int64{1000}}, ServerCPU: 50 * time.Millisecond},
+			Sys: load.Syscalls{ByName: sys}}
+		for _, n := range sys {
+			s.Sys.PerConn += n
+		}
+		return s
+	}
+	row := func(model string, c, g map[string]float64) *Row {
+		return &Row{Model: model, IOModel: IOModel(model), Port: "Go", ParityEqual: 8, ParityTotal: 8,
+			Sides: map[standalone.Impl]*Side{standalone.C: side(c), standalone.Go: side(g)}}
+	}
+	r := &Report{Rows: []*Row{
+		row("thread", map[string]float64{"accept4": 1, "clone3": 1, "rt_sigprocmask": 4}, map[string]float64{"accept4": 1, "futex": 3.8}),
+		row("poll", map[string]float64{"poll": 2, "accept4": 1}, map[string]float64{"poll": 3, "accept4": 1}),
+	}}
+	targets := strings.Join(r.Targets(), "\n") + "\n"
+	for _, want := range []string{
+		"thread     conn/s 1.00x ok  CPU 1.00x ok  syscalls -1.2: protocol +0.0 ok, housekeeping -1.2 (rt_sigprocmask -4.0, futex +3.8, clone3 -1.0)",
+		"poll       conn/s 1.00x ok  CPU 1.00x ok  syscalls +1.0: protocol +1.0 MISSED, housekeeping +0.0\n",
+	} {
+		if !strings.Contains(targets, want) {
+			t.Errorf("no line %q in\n%s", want, targets)
+		}
+	}
+}
