@@ -66,7 +66,7 @@ func loadavg() string {
 }
 
 // series is one binary's measurements of one model, a value per round.
-type series struct{ rate, cpu, client []float64 }
+type series struct{ rate, cpu, client, p99 []float64 }
 
 // ratios is b over ref, round by round.
 func ratios(b, ref []float64) []float64 {
@@ -139,18 +139,19 @@ func main() {
 				s.rate = append(s.rate, m.PerSec())
 				s.cpu = append(s.cpu, float64(m.ServerCPUPerConn())/float64(time.Microsecond))
 				s.client = append(s.client, float64(m.ClientCPUPerConn())/float64(time.Microsecond))
-				fmt.Fprintf(bench, "BenchmarkOneShot/model=%s/impl=%s/conc=%d %d %.0f ns/op %.1f conn/s %.3f server-cpu-µs/op %.3f client-cpu-µs/op\n",
+				s.p99 = append(s.p99, float64(m.Quantile(0.99))/float64(time.Microsecond))
+				fmt.Fprintf(bench, "BenchmarkOneShot/model=%s/impl=%s/conc=%d %d %.0f ns/op %.1f conn/s %.0f p99-µs %.3f server-cpu-µs/op %.3f client-cpu-µs/op\n",
 					model, list[i].name, *conc, m.Conns, float64(m.Elapsed.Nanoseconds())/float64(m.Conns),
-					m.PerSec(), s.cpu[len(s.cpu)-1], s.client[len(s.client)-1])
+					m.PerSec(), s.p99[len(s.p99)-1], s.cpu[len(s.cpu)-1], s.client[len(s.client)-1])
 			}
 		}
 		ref := ss[0]
-		line := fmt.Sprintf("%-10s %s %6.0f/s %5.1fµs", model, list[0].name, median(ref.rate), median(ref.cpu))
+		line := fmt.Sprintf("%-10s %s %6.0f/s %5.1fµs p99 %.0fµs", model, list[0].name, median(ref.rate), median(ref.cpu), median(ref.p99))
 		verdict := ""
 		for i := 1; i < len(list); i++ {
 			rc, rp := ratios(ss[i].rate, ref.rate), ratios(ss[i].cpu, ref.cpu)
 			rate, cpu := median(rc), median(rp)
-			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f (", list[i].name, rate, cpu, median(ratios(ss[i].client, ref.client)))
+			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f p99 %.0fµs (", list[i].name, rate, cpu, median(ratios(ss[i].client, ref.client)), median(ss[i].p99))
 			for r := range rc {
 				line += fmt.Sprintf(" %.2f/%.2f", rc[r], rp[r])
 			}
