@@ -56,7 +56,10 @@ func (r *Report) Targets() []string {
 		}
 		lines = append(lines, fmt.Sprintf("  %-10s %s", row.Model, strings.Join(parts, "  ")))
 	}
-	return lines
+	rounds := max(r.Opt.Rounds, 1)
+	return append(lines, fmt.Sprintf("  (one report is %d rounds of %v per model and language: a ratio moves by about ±0.1 from run to run;",
+		rounds, r.Opt.Duration/time.Duration(rounds)),
+		"   the targets are judged by abtool over 15 rounds, compare/cmd/sidebyside/README.md)")
 }
 
 func mark(ok bool) string {
