@@ -78,7 +78,7 @@ func backoffCap(n int) int64 {
 func backoffSleep(ns int64) {
 	ts := unix.NsecToTimespec(ns)
 	if ns < longSleepNs {
-		unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_REALTIME, 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		rawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_REALTIME, 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		return
 	}
 	unix.Syscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_REALTIME, 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
