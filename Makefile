@@ -58,14 +58,14 @@ report:
 
 # The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, medians of
 # per-round ratios) on every model, ~6 min on 2 cores; run it on a quiet machine. ROUNDS
-# and CONNS as in compare/cmd/sidebyside/README.md; AB_OUT gets the rounds for benchstat.
+# and CONNS as in compare/cmd/sidebyside/README.md; MODELS=a,b for some models only;
+# AB_OUT gets the rounds for benchstat.
 ROUNDS ?= 15
 CONNS  ?= 20000
 AB_OUT ?= ab.txt
-AB_MODELS = $(shell bin/c/server 2>&1 | sed -n 's/^models: *//p' | tr ' ' ',')
 targets: bin/c/server bin/go/server
 	$(GO) run ./compare/internal/load/abtool -bin c=bin/c/server -bin go=bin/go/server \
-	    -models $(or $(MODELS),$(AB_MODELS)) -rounds $(ROUNDS) -conns $(CONNS) -o $(AB_OUT)
+	    $(if $(MODELS),-models $(MODELS)) -rounds $(ROUNDS) -conns $(CONNS) -o $(AB_OUT)
 
 clean:
 	rm -rf bin

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/load"
+	"github.com/iomodels/iomodels/gosrv"
 )
 
 type bins []string
@@ -80,7 +81,11 @@ func ratios(b, ref []float64) []float64 {
 func main() {
 	var bs bins
 	flag.Var(&bs, "bin", "name=path of a server binary (repeat; the first is the reference)")
-	models := flag.String("models", "iterative,epoll-lt,epoll-et,nonblock,select,poll,sigio,uring", "models")
+	var all []string
+	for _, m := range gosrv.Models() {
+		all = append(all, m.Name)
+	}
+	models := flag.String("models", strings.Join(all, ","), "models, comma-separated")
 	rounds := flag.Int("rounds", 4, "rounds")
 	conns := flag.Int("conns", 10000, "connections per measurement")
 	conc := flag.Int("conc", 16, "clients")
