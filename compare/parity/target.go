@@ -53,9 +53,10 @@ func (p Process) Stop() (string, error) {
 const PortPlaceholder = "{port}"
 
 // Command is an Impl that runs argv afresh for every run. Each "{port}" in argv becomes a
-// port that was free on 127.0.0.1 a moment before, and the server is ready once a socket
-// listens on it (read from /proc/net/tcp: no probe connection for the server to see and
-// log). Without "{port}", argv must print "listening on 0.0.0.0:PORT" as its first stderr
+// port that was free on 127.0.0.1 a moment before, and the server is ready once it, or a
+// process it started, holds a socket listening on that port (asked of the kernel: no probe
+// connection for the server to see and log; another process's listener there does not
+// count). Without "{port}", argv must print "listening on 0.0.0.0:PORT" as its first stderr
 // line, as this repository's servers do. A server that exits, or does not listen within
 // ProcessTimeout, fails the run with its stderr. Stop is SIGTERM; the status is how the
 // process ended ("exited N", "killed by SIGX").

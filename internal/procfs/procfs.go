@@ -141,11 +141,18 @@ func ThreadChildren(pid int) []int {
 
 // HoldsSocket says whether process pid has a descriptor on socket inode.
 func HoldsSocket(pid int, inode uint64) bool {
-	want := fmt.Sprintf("socket:[%d]", inode)
+	return holdsSocket(pid, map[uint64]bool{inode: true})
+}
+
+// holdsSocket says whether process pid has a descriptor on one of the sockets inodes.
+func holdsSocket(pid int, inodes map[uint64]bool) bool {
 	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	for _, e := range ents {
-		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && l == want {
-			return true
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		if rest, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+			if inode, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil && inodes[inode] {
+				return true
+			}
 		}
 	}
 	return false

@@ -98,11 +98,11 @@ func TestListening(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sock_diag: %v", err)
 		}
-		if !has(diag, port) || !has(tableListeners("/proc/net/tcp", "/proc/net/tcp6"), port) || !Listening(port) {
+		if !has(diag, port) || !has(tableListeners("/proc/net/tcp", "/proc/net/tcp6"), port) || !Listening(os.Getpid(), port) {
 			t.Errorf("%s: port %d listens, not seen", network, port)
 		}
 		l.Close()
-		if Listening(port) {
+		if Listening(os.Getpid(), port) {
 			t.Errorf("%s: port %d closed, still seen listening", network, port)
 		}
 	}
@@ -132,5 +132,42 @@ func TestListeningPort(t *testing.T) {
 	}
 	if !sameNetns(os.Getpid()) {
 		t.Errorf("this process is not in its own network namespace")
+	}
+}
+
+// TestListeningWhose: a listener counts for the process that holds it and for the
+// processes above it (a wrapper), not for another process: a port taken by someone else
+// does not make a server that never listens look ready.
+func TestListeningWhose(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("sleep", "10") // holds nothing of ours
+	holder := exec.Command("sleep", "10")
+	holder.ExtraFiles = []*os.File{f} // holds the listener, as a server behind a wrapper would
+	for _, c := range []*exec.Cmd{other, holder} {
+		if err := c.Start(); err != nil {
+			t.Skipf("no sleep(1): %v", err)
+		}
+		defer c.Wait()
+		defer c.Process.Kill()
+	}
+	f.Close()
+	if !Listening(holder.Process.Pid, port) {
+		t.Errorf("the holder of port %d's listener is not seen listening", port)
+	}
+	if Listening(other.Process.Pid, port) {
+		t.Errorf("a process that holds nothing is seen listening on port %d", port)
+	}
+	l.Close() // now only the holder, this process's child, has it
+	if !Listening(os.Getpid(), port) {
+		t.Errorf("a child's listener on port %d does not count for its parent", port)
 	}
 }

@@ -132,13 +132,38 @@ func FdTarget(pid int, fd string) string {
 	return link
 }
 
-// Listening reports whether a TCP socket of this network namespace listens on port: a
-// server is ready, and no probe connection had to tell (listening.go).
-func Listening(port int) bool {
-	for _, l := range listeners(os.Getpid()) {
+// Listening reports whether pid, or a process it started (a server behind a wrapper such
+// as strace or a shell), holds a TCP socket listening on port: the server it stands for is
+// ready, and no probe connection had to tell (listening.go). A socket that another process
+// holds on the same port does not count: a port picked free a moment before may be taken
+// meanwhile, and then the server is not the one that listens.
+func Listening(pid, port int) bool {
+	inodes := map[uint64]bool{}
+	for _, l := range listeners(pid) {
 		if l.port == port {
+			inodes[l.inode] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	seen := map[int]bool{}
+	for queue := []int{pid}; len(queue) > 0 && len(seen) < maxDescendants; queue = queue[1:] {
+		p := queue[0]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if holdsSocket(p, inodes) {
 			return true
+		}
+		kids, _ := Children(p)
+		for _, k := range kids {
+			queue = append(queue, k.Pid)
 		}
 	}
 	return false
 }
+
+// maxDescendants bounds Listening's walk of a process tree.
+const maxDescendants = 64

@@ -211,8 +211,9 @@ type Options struct {
 	// makes its write(2) calls.)
 	Quiet bool
 	// ReadyPort, when not 0, is the port the server will listen on: it is ready once a
-	// socket listens there (the tcp tables in /proc; no probe connection that it would
-	// see and log), whatever it prints. 0: ready at its "listening on 0.0.0.0:PORT" line.
+	// socket of its own (or of a process it started) listens there (procfs.Listening: no
+	// probe connection that it would see and log), whatever it prints. 0: ready at its
+	// "listening on 0.0.0.0:PORT" line.
 	ReadyPort int
 	// Group makes the server the leader of a process group of its own (its pid is the
 	// group's id), so that a test can signal the server and its children as a terminal's
@@ -298,6 +299,7 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		close(p.done)
 	}()
 	if o.ReadyPort != 0 {
+		pid := p.Cmd.Process.Pid
 		go func() {
 			for {
 				select {
@@ -306,7 +308,7 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 					return
 				default:
 				}
-				if procfs.Listening(o.ReadyPort) {
+				if procfs.Listening(pid, o.ReadyPort) {
 					ready <- o.ReadyPort
 					return
 				}
