@@ -146,16 +146,26 @@ func HoldsSocket(pid int, inode uint64) bool {
 
 // holdsSocket says whether process pid has a descriptor on one of the sockets inodes.
 func holdsSocket(pid int, inodes map[uint64]bool) bool {
-	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, e := range ents {
-		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
-		if rest, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
-			if inode, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil && inodes[inode] {
-				return true
-			}
+	for inode := range socketInodes(pid) {
+		if inodes[inode] {
+			return true
 		}
 	}
 	return false
+}
+
+// socketInodes are the inodes of the sockets pid has descriptors on ("socket:[INODE]").
+func socketInodes(pid int) map[uint64]bool {
+	inodes := map[uint64]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if rest, ok := strings.CutPrefix(FdTarget(pid, fd.Name()), "socket:["); ok {
+			if inode, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil {
+				inodes[inode] = true
+			}
+		}
+	}
+	return inodes
 }
 
 // FdList describes pid's open descriptors below 1024 ("3=socket:[123] 4=pipe:[456] "), for

@@ -70,15 +70,7 @@ func GroupMembers(pgid int) []int {
 // ListeningPort is the port of pid's listening TCP socket, -1 when it has none
 // (listening.go: sock_diag, or pid's /proc tcp tables in another network namespace).
 func ListeningPort(pid int) int {
-	inodes := map[uint64]bool{}
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, fd := range fds {
-		if link := FdTarget(pid, fd.Name()); strings.HasPrefix(link, "socket:[") {
-			if inode, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64); err == nil {
-				inodes[inode] = true
-			}
-		}
-	}
+	inodes := socketInodes(pid)
 	if len(inodes) == 0 {
 		return -1
 	}
