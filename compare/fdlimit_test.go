@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,12 +85,12 @@ func TestDescriptorTables(t *testing.T) {
 						require.NoError(t, err, "%s: client %d", s.name, j)
 						clients = append(clients, cl)
 					}
-					require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= held }),
+					require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= held }),
 						"%s: %d new conn lines; stdout %q", s.name, held, p.Stdout())
 					// The model's own descriptors are made before its first accept; a
 					// fork child's pidfd right after its fork, and the parent closes its
 					// copy of the connection (Go: and the exec's pipe) once the child runs.
-					require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool {
+					require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool {
 						return settled(p.Pid(), model, held)
 					}), "%s: %d connections held", s.name, held)
 					tables[i], err = procfs.FdTable(p.Pid())
@@ -154,7 +154,7 @@ func (c *heldClient) ended() (string, []byte) {
 // while the kept clients hold the server at its limit, its CPU over a window (the seed's
 // level-triggered models spun there); then every kept client is served in order, and a
 // last client after them (recovery); stdout and stderr with ports named; the exit status.
-func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript, cpu float64, err error) {
+func limitRun(s side, model string, window time.Duration) (tr *engine.Transcript, cpu float64, err error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, 0, err
@@ -168,7 +168,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		return nil, 0, err
 	}
-	if !parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
+	if !engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
 		return nil, 0, fmt.Errorf("the server did not stop")
 	}
 	clients := make([]*heldClient, limitClients)
@@ -210,15 +210,15 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	if model == "iterative" {
 		want = 1
 	}
-	if !parity.WaitFor(deadline, func() bool { return decided() >= want }) {
+	if !engine.WaitFor(deadline, func() bool { return decided() >= want }) {
 		return nil, 0, fmt.Errorf("only %d of %d clients decided; stdout %q, stderr %q", decided(), want, p.Stdout(), p.Stderr())
 	}
 	// fork logs a connection before it forks, and closes it a moment later when the fork
 	// fails: settled once every client has either ended or a child (a pidfd in the parent).
-	if model == "fork" && !parity.WaitFor(deadline, func() bool { return forkSettled(p.Pid(), clients) }) {
+	if model == "fork" && !engine.WaitFor(deadline, func() bool { return forkSettled(p.Pid(), clients) }) {
 		return nil, 0, fmt.Errorf("fork: clients neither ended nor held by a child; stdout %q, stderr %q", p.Stdout(), p.Stderr())
 	}
-	tr = &parity.Transcript{}
+	tr = &engine.Transcript{}
 	var kept []*heldClient
 	var outcome []string
 	for _, c := range clients {
@@ -230,7 +230,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		}
 	}
 	tr.Notes = append(tr.Notes, "at the limit: "+strings.Join(outcome, ", "))
-	tr.Notes = append(tr.Notes, "at the limit: stderr "+parity.NamePorts(p.Stderr(), ports))
+	tr.Notes = append(tr.Notes, "at the limit: stderr "+engine.NamePorts(p.Stderr(), ports))
 
 	// At the limit, held there by the kept clients: the server's CPU over the window.
 	before, err := procfs.CPUTime(p.Pid())
@@ -238,7 +238,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		return nil, 0, err
 	}
 	start := time.Now()
-	parity.MeasureUntil(start.Add(window))
+	engine.MeasureUntil(start.Add(window))
 	after, err := procfs.CPUTime(p.Pid())
 	if err != nil {
 		return nil, 0, err
@@ -259,12 +259,12 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		if model != "epoll-et" {
 			c.conn.CloseWrite()
 		} else {
-			if !parity.WaitFor(deadline, func() bool { _, d := c.ended(); return len(d) >= len(msg) }) {
+			if !engine.WaitFor(deadline, func() bool { _, d := c.ended(); return len(d) >= len(msg) }) {
 				return nil, 0, fmt.Errorf("%s: no echo", c.name)
 			}
 			c.conn.CloseWrite()
 		}
-		if !parity.WaitFor(deadline, func() bool { end, _ := c.ended(); return end != "" }) {
+		if !engine.WaitFor(deadline, func() bool { end, _ := c.ended(); return end != "" }) {
 			return nil, 0, fmt.Errorf("%s: not served: stdout %q, stderr %q", c.name, p.Stdout(), p.Stderr())
 		}
 	}
@@ -278,7 +278,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	go lc.read()
 	lc.conn.Write([]byte("after the limit"))
 	lc.conn.CloseWrite()
-	if !parity.WaitFor(deadline, func() bool { end, _ := lc.ended(); return end != "" }) {
+	if !engine.WaitFor(deadline, func() bool { end, _ := lc.ended(); return end != "" }) {
 		return nil, 0, fmt.Errorf("the client after the limit was not served: stdout %q, stderr %q", p.Stdout(), p.Stderr())
 	}
 	for _, c := range clients {
@@ -290,8 +290,8 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		return nil, 0, err
 	}
 	tr.Status = status
-	tr.Stdout = parity.NamePorts(p.Stdout(), ports)
-	tr.Stderr = parity.NamePorts(p.Stderr(), ports)
+	tr.Stdout = engine.NamePorts(p.Stdout(), ports)
+	tr.Stderr = engine.NamePorts(p.Stderr(), ports)
 	return tr, cpu, nil
 }
 
@@ -330,7 +330,7 @@ func TestDescriptorLimit(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
 				t.Skipf("%s unavailable: %s", model, reason)
 			}
-			var trs [2]*parity.Transcript
+			var trs [2]*engine.Transcript
 			for i, s := range []side{c, g} {
 				tr, cpu, err := limitRun(s, model, window)
 				require.NoError(t, err, "%s", s.name)
@@ -347,7 +347,7 @@ func TestDescriptorLimit(t *testing.T) {
 				assert.Contains(t, ref.Notes[0], "closed unanswered", "C: the overflow is closed")
 			}
 			assert.Equal(t, "exited 0", ref.Status, "C: exit status")
-			if d := parity.Diff(ref, trs[1], "C", "Go"); d != "" {
+			if d := engine.Diff(ref, trs[1], "C", "Go"); d != "" {
 				t.Errorf("not at parity at the descriptor limit:\n%s", d)
 			}
 		})
@@ -362,7 +362,7 @@ func fdlimitChecks(t *testing.T) []check {
 		if unavailable(model) != "" {
 			continue
 		}
-		cs = append(cs, check{"fdlimit/" + model, func(s side) (*parity.Transcript, error) {
+		cs = append(cs, check{"fdlimit/" + model, func(s side) (*engine.Transcript, error) {
 			tr, cpu, err := limitRun(s, model, 300*time.Millisecond)
 			if tr != nil && cpu >= 0.10 {
 				tr.Notes = append(tr.Notes, "spins at the limit")
@@ -422,7 +422,7 @@ func TestThousandsOfConnections(t *testing.T) {
 					}()
 					require.NoError(t, err, "%s", s.name)
 					deadline := time.Now().Add(processTimeout)
-					require.True(t, parity.WaitFor(deadline, func() bool { return stdoutLines(p) >= n && settled(p.Pid(), model, n) }),
+					require.True(t, engine.WaitFor(deadline, func() bool { return stdoutLines(p) >= n && settled(p.Pid(), model, n) }),
 						"%s: %d clients accepted; %d lines", s.name, n, stdoutLines(p))
 					tables[i], err = procfs.FdTable(p.Pid())
 					require.NoError(t, err)
@@ -430,7 +430,7 @@ func TestThousandsOfConnections(t *testing.T) {
 					// at once when it resumes: the order of service is then the model's own
 					// (CONTRACT.md § Parity), not the timing's.
 					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGSTOP))
-					require.True(t, parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }), "%s: stopped", s.name)
+					require.True(t, engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }), "%s: stopped", s.name)
 					for _, c := range clients {
 						go c.read()
 						c.conn.Write([]byte(c.name))
@@ -438,14 +438,14 @@ func TestThousandsOfConnections(t *testing.T) {
 					}
 					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGCONT))
 					for _, c := range clients {
-						require.True(t, parity.WaitFor(deadline.Add(time.Minute), func() bool { end, _ := c.ended(); return end != "" }), "%s: %s not served", s.name, c.name)
+						require.True(t, engine.WaitFor(deadline.Add(time.Minute), func() bool { end, _ := c.ended(); return end != "" }), "%s: %s not served", s.name, c.name)
 						if end, data := c.ended(); end != "EOF" || string(data) != c.name {
 							t.Fatalf("%s: %s got %q, %s", s.name, c.name, data, end)
 						}
 					}
 					status, err := p.Signal(syscall.SIGTERM, processTimeout)
 					require.NoError(t, err)
-					outs[i] = fmt.Sprintf("status %s\nstdout:\n%s\nstderr:\n%s", status, parity.NamePorts(p.Stdout(), ports), parity.NamePorts(p.Stderr(), ports))
+					outs[i] = fmt.Sprintf("status %s\nstdout:\n%s\nstderr:\n%s", status, engine.NamePorts(p.Stdout(), ports), engine.NamePorts(p.Stderr(), ports))
 				}()
 			}
 			assert.Equal(t, tables[0], tables[1], "descriptor tables with %d connections, C then Go", n)
@@ -483,10 +483,10 @@ func TestNonblockIdleThousands(t *testing.T) {
 		servers = append(servers, sv)
 		sv.clients, _, err = dialMany(p.Port, n)
 		require.NoError(t, err, "%s", s.name)
-		require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= n }), "%s: accepted", s.name)
+		require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= n }), "%s: accepted", s.name)
 	}
 	// The backoff reaches its cap (250 ms) after ~0.5 s of sleeps: the window starts after.
-	parity.MeasureUntil(time.Now().Add(time.Second))
+	engine.MeasureUntil(time.Now().Add(time.Second))
 	const window = 2 * time.Second
 	var before [2]time.Duration
 	for i, sv := range servers {
@@ -495,7 +495,7 @@ func TestNonblockIdleThousands(t *testing.T) {
 		require.NoError(t, err)
 	}
 	start := time.Now()
-	parity.MeasureUntil(start.Add(window))
+	engine.MeasureUntil(start.Add(window))
 	elapsed := time.Since(start)
 	for i, sv := range servers {
 		after, err := procfs.CPUTime(sv.p.Pid())
@@ -509,7 +509,7 @@ func TestNonblockIdleThousands(t *testing.T) {
 		go cl.read()
 		t0 := time.Now()
 		cl.conn.Write([]byte("after the idle spell"))
-		require.True(t, parity.WaitFor(t0.Add(processTimeout), func() bool { _, d := cl.ended(); return len(d) > 0 }), "%s: no answer", sv.side.name)
+		require.True(t, engine.WaitFor(t0.Add(processTimeout), func() bool { _, d := cl.ended(); return len(d) > 0 }), "%s: no answer", sv.side.name)
 		lat := time.Since(t0)
 		t.Logf("%s: answered %v after the idle spell", sv.side.name, lat)
 		assert.Less(t, lat, time.Second, "%s: latency after the idle spell (cap 250 ms)", sv.side.name)

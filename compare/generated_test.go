@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/gen"
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,7 +53,7 @@ const genTimeoutMargin = 90 * time.Second
 type genScript []gen.Op
 
 // steps are the script's steps under model's rules (gen.ForModel).
-func (gs genScript) steps(model string) []parity.Step {
+func (gs genScript) steps(model string) []engine.Step {
 	cfg, err := gen.ForModel(model)
 	if err != nil {
 		panic(err) // the table's own model names only

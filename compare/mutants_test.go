@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,7 +170,7 @@ const mutantDeadline = 5 * time.Second
 // check is one standalone comparison: it runs a side and returns its transcript.
 type check struct {
 	name string
-	run  func(s side) (*parity.Transcript, error)
+	run  func(s side) (*engine.Transcript, error)
 }
 
 // standaloneChecks lists the command-line cases, the limits, the system-call sequences,
@@ -185,7 +185,7 @@ func standaloneChecks(t *testing.T, g side) []check {
 	cs = append(cs, syscallChecks(t, g)...)
 	cs = append(cs, injectChecks(t)...)
 	cs = append(cs, fdlimitChecks(t)...)
-	all := append(append([]parity.Scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]engine.Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		if unavailable(model) != "" {
 			continue
@@ -194,10 +194,10 @@ func standaloneChecks(t *testing.T, g side) []check {
 			if !sc.AppliesTo(model) {
 				continue
 			}
-			cs = append(cs, check{model + "/" + sc.Name, func(s side) (*parity.Transcript, error) {
+			cs = append(cs, check{model + "/" + sc.Name, func(s side) (*engine.Transcript, error) {
 				im := s.impl()
 				im.Deadline = mutantDeadline
-				return parity.RunOnce(sc, model, im)
+				return engine.RunOnce(sc, model, im)
 			}})
 		}
 	}
@@ -283,10 +283,10 @@ func TestMutants(t *testing.T) {
 	// The reference's transcripts, computed once and shared by every mutant.
 	refs := make([]struct {
 		once sync.Once
-		tr   *parity.Transcript
+		tr   *engine.Transcript
 		err  error
 	}, len(checks))
-	reference := func(i int) (*parity.Transcript, error) {
+	reference := func(i int) (*engine.Transcript, error) {
 		refs[i].once.Do(func() { refs[i].tr, refs[i].err = checks[i].run(c) })
 		return refs[i].tr, refs[i].err
 	}
@@ -332,7 +332,7 @@ func TestMutants(t *testing.T) {
 					t.Logf("caught by %s: the mutant's run failed: %v", ch.name, err)
 					return
 				}
-				if d := parity.Diff(ref, got, "C", "mutant"); d != "" {
+				if d := engine.Diff(ref, got, "C", "mutant"); d != "" {
 					lines := strings.SplitN(d, "\n", 4)
 					for i := range lines {
 						if len(lines[i]) > 160 {

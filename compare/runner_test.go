@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
@@ -49,14 +49,14 @@ func (s inProcess) Stop() (string, error) {
 }
 
 var (
-	cInProcess = parity.Impl{Name: "C", Start: func(model string) (parity.Target, error) {
+	cInProcess = engine.Impl{Name: "C", Start: func(model string) (engine.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
 		return inProcess{s}, nil
 	}}
-	goInProcess = parity.Impl{Name: "Go", Start: func(model string) (parity.Target, error) {
+	goInProcess = engine.Impl{Name: "Go", Start: func(model string) (engine.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -115,7 +115,7 @@ func TestParity(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, sc, model, cInProcess, goInProcess)
+					engine.Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -135,7 +135,7 @@ func requireTable[R any](t *testing.T, what string, rows []R, min int, name func
 }
 
 func TestScenarioTable(t *testing.T) {
-	requireTable(t, "scenarios", scenarios, 30, func(sc parity.Scenario) string { return sc.Name })
+	requireTable(t, "scenarios", scenarios, 30, func(sc engine.Scenario) string { return sc.Name })
 	for _, sc := range scenarios {
 		n := 0
 		for _, m := range models(t) {
@@ -174,7 +174,7 @@ func (b baseline) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var fds, gs int
 	var kids []string
-	ok := parity.WaitFor(deadline, func() bool {
+	ok := engine.WaitFor(deadline, func() bool {
 		fds, gs, kids = procfs.Fds(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/stretchr/testify/assert"
@@ -36,7 +37,7 @@ func TestScenarioFiles(t *testing.T) {
 			for _, f := range parity.BuiltinScenarios(fileProtocol(model)) {
 				t.Run(f.Name, func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, f.Scenario(), model, cInProcess, goInProcess)
+					engine.Compare(t, f.Scenario(), model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -113,7 +114,7 @@ stop
 	assert.Equal(t, 10, f.Steps[2].Line)
 	assert.Equal(t, []byte{0, 1, 0xff}, f.Steps[3].Payloads[0].Bytes)
 	assert.Equal(t, []byte("raw text"), f.Steps[3].Payloads[1].Bytes)
-	assert.Equal(t, parity.Payload(3, 10), f.Steps[4].Payloads[0].Bytes)
+	assert.Equal(t, engine.Payload(3, 10), f.Steps[4].Payloads[0].Bytes)
 	assert.Equal(t, "random:3:10", f.Steps[4].Payloads[0].Spec)
 	assert.Equal(t, 250*time.Millisecond, f.Steps[12].D)
 	assert.Equal(t, 3, f.Steps[12].N)
@@ -135,7 +136,7 @@ stop
 	assert.False(t, f.UnorderedLog)
 	assert.True(t, f.AppliesTo(parity.ProtocolStream) && f.AppliesTo(parity.ProtocolOneShot))
 	assert.False(t, f.WaitsOnLogs())
-	assert.Equal(t, parity.Text(1, 5), f.Steps[1].Payloads[0].Bytes)
+	assert.Equal(t, engine.Text(1, 5), f.Steps[1].Payloads[0].Bytes)
 }
 
 func TestParseScenarioErrors(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
@@ -49,10 +49,10 @@ func only(names ...string) func(string) bool {
 
 // ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
-type expectation func(model string, tr *parity.Transcript) error
+type expectation func(model string, tr *engine.Transcript) error
 
-func expects(es ...expectation) func(string, *parity.Transcript) error {
-	return func(model string, tr *parity.Transcript) error {
+func expects(es ...expectation) func(string, *engine.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		var errs []string
 		for _, e := range es {
 			if err := e(model, tr); err != nil {
@@ -84,14 +84,14 @@ func logged(msg []byte) string {
 
 // wantEcho: name received want and then end of stream.
 func wantEcho(name string, msg []byte) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		c, ok := tr.Conn(name)
 		if !ok {
 			return fmt.Errorf("no connection %s", name)
 		}
 		want := reply(model, msg)
 		if !bytes.Equal(c.Data, want) {
-			return fmt.Errorf("%s", parity.DescribeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
+			return fmt.Errorf("%s", engine.DescribeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
 		}
 		if c.End != "EOF" {
 			return fmt.Errorf("%s ended %s, want EOF", name, c.End)
@@ -103,7 +103,7 @@ func wantEcho(name string, msg []byte) expectation {
 // wantServed: the server logged name's connection and (one-shot) its message, each once,
 // and (stream) "peer close conn..." once per connection on stderr.
 func wantServed(name string, msg []byte) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		nc := "new conn 127.0.0.1:<" + name + ">\n"
 		if parens(model) {
 			nc = "new conn(127.0.0.1:<" + name + ">)\n"
@@ -123,7 +123,7 @@ func wantServed(name string, msg []byte) expectation {
 
 // wantLines: stdout has exactly n lines for n clients served (no duplicated lines).
 func wantStdoutLines(perClient, clients int) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		want := perClient * clients
 		if perClient == 0 {
 			want = 2 * clients
@@ -139,7 +139,7 @@ func wantStdoutLines(perClient, clients int) expectation {
 }
 
 func wantStderrContains(s string) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		if !strings.Contains(tr.Stderr, s) {
 			return fmt.Errorf("stderr lacks %q", s)
 		}
@@ -148,7 +148,7 @@ func wantStderrContains(s string) expectation {
 }
 
 func wantNote(s string) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		for _, n := range tr.Notes {
 			if strings.Contains(n, s) {
 				return nil
@@ -170,7 +170,7 @@ func servedAll(names []string, msgs [][]byte) []expectation {
 // wantAcceptOrder: stdout begins with one "new conn" line per connection, in the order the
 // connections were made (a model that logs on accept, before any data came).
 func wantAcceptOrder(names []string) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		lines := strings.SplitAfter(tr.Stdout, "\n")
 		for i, name := range names {
 			want := "new conn 127.0.0.1:<" + name + ">\n"
@@ -188,7 +188,7 @@ func wantAcceptOrder(names []string) expectation {
 // wantCleanStop: the server's stop returned 0 and, standalone, its last line is the
 // seed's line for the SIGTERM that stopped it.
 func wantCleanStop() expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		if tr.Status != "exited 0" {
 			return fmt.Errorf("%s after the stop, want exited 0", tr.Status)
 		}
@@ -200,7 +200,7 @@ func wantCleanStop() expectation {
 }
 
 func wantStdout(want string) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		if tr.Stdout != want {
 			return fmt.Errorf("stdout %q, want %q", tr.Stdout, want)
 		}
@@ -209,17 +209,17 @@ func wantStdout(want string) expectation {
 }
 
 // echoScenario is the seed's client with one message.
-func echoScenario(name string, msg []byte) parity.Scenario {
-	return parity.Scenario{
+func echoScenario(name string, msg []byte) engine.Scenario {
+	return engine.Scenario{
 		Name:   name,
-		Steps:  func(string) []parity.Step { return parity.Client("a", msg) },
+		Steps:  func(string) []engine.Step { return engine.Client("a", msg) },
 		Expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
 	}
 }
 
 // each is f's step for every connection, in order.
-func each(names []string, f func(name string) parity.Step) []parity.Step {
-	s := make([]parity.Step, len(names))
+func each(names []string, f func(name string) engine.Step) []engine.Step {
+	s := make([]engine.Step, len(names))
 	for i, name := range names {
 		s[i] = f(name)
 	}
@@ -227,10 +227,10 @@ func each(names []string, f func(name string) parity.Step) []parity.Step {
 }
 
 // sendEach sends every connection its message, in order.
-func sendEach(names []string, msgs [][]byte) []parity.Step {
-	s := make([]parity.Step, len(names))
+func sendEach(names []string, msgs [][]byte) []engine.Step {
+	s := make([]engine.Step, len(names))
 	for i, name := range names {
-		s[i] = parity.Send(name, msgs[i])
+		s[i] = engine.Send(name, msgs[i])
 	}
 	return s
 }
@@ -241,7 +241,7 @@ func clientNames(n int) ([]string, [][]byte) {
 	msgs := make([][]byte, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("c%03d", i)
-		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, parity.Text(uint64(i), 20+i%50)))
+		msgs[i] = []byte(fmt.Sprintf("message %d: %s", i, engine.Text(uint64(i), 20+i%50)))
 	}
 	return names, msgs
 }
@@ -250,18 +250,18 @@ func clientNames(n int) ([]string, [][]byte) {
 // every connection is open at once. The iterative server serves them one after the other
 // (its log is serial); a multiplexing server is held while they send (concurrentHeld), so
 // it serves them all from one wake-up in its own order, which the log shows unsorted.
-func concurrent(name string, n int, models func(string) bool) parity.Scenario {
+func concurrent(name string, n int, models func(string) bool) engine.Scenario {
 	names, msgs := clientNames(n)
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:   name,
 		Models: models,
-		Steps: func(model string) []parity.Step {
+		Steps: func(model string) []engine.Step {
 			if multiplexing(model) {
 				return concurrentHeld(names, msgs)
 			}
-			return parity.Seq(each(names, parity.Connect), sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
+			return engine.Seq(each(names, engine.Connect), sendEach(names, msgs), each(names, engine.HalfClose), each(names, engine.AwaitEnd))
 		},
-		Expect: func(model string, tr *parity.Transcript) error {
+		Expect: func(model string, tr *engine.Transcript) error {
 			clients := n
 			if multiplexing(model) {
 				clients++ // h, the connection that held the server, ends silent
@@ -276,28 +276,28 @@ func concurrent(name string, n int, models func(string) bool) parity.Scenario {
 // their order), then all send at once, and the children or threads write their recv_msg
 // lines in whatever order the scheduler runs them: a race between processes, which C run
 // twice shows (it differs from run to run), so those lines alone are compared sorted.
-func concurrentChildren(name string, n int) parity.Scenario {
+func concurrentChildren(name string, n int) engine.Scenario {
 	names, msgs := clientNames(n)
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:         name,
 		Models:       only("fork", "thread"),
 		UnorderedLog: true,
-		Steps: func(string) []parity.Step {
-			return parity.Seq(each(names, parity.Connect), parity.AwaitStdoutLines(n), parity.LogOrderedSoFar(),
-				sendEach(names, msgs), each(names, parity.HalfClose), each(names, parity.AwaitEnd))
+		Steps: func(string) []engine.Step {
+			return engine.Seq(each(names, engine.Connect), engine.AwaitStdoutLines(n), engine.LogOrderedSoFar(),
+				sendEach(names, msgs), each(names, engine.HalfClose), each(names, engine.AwaitEnd))
 		},
 		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
 	}
 }
 
-func sequential(name string, n int) parity.Scenario {
+func sequential(name string, n int) engine.Scenario {
 	names, msgs := clientNames(n)
-	return parity.Scenario{
+	return engine.Scenario{
 		Name: name,
-		Steps: func(string) []parity.Step {
-			var s []parity.Step
+		Steps: func(string) []engine.Step {
+			var s []engine.Step
 			for i, c := range names {
-				s = append(s, parity.Client(c, msgs[i])...)
+				s = append(s, engine.Client(c, msgs[i])...)
 			}
 			return s
 		},
@@ -314,18 +314,18 @@ func sequential(name string, n int) parity.Scenario {
 // connection order, and the threads answer one at a time, so the whole log is compared as
 // it is, in order: all n threads are still alive at once, which is what the scenario is
 // about (answering them all at once would make their log lines a race between threads).
-func threadPerConnection(name string, n int) parity.Scenario {
+func threadPerConnection(name string, n int) engine.Scenario {
 	names, msgs := clientNames(n)
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:   name,
 		Models: only("thread"),
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			s := parity.Seq(parity.RequireNofile(uint64(n+65)), each(names, parity.ConnectQuiet),
-				parity.AwaitStdoutLines(n), parity.AwaitThreads(n))
+			s := engine.Seq(engine.RequireNofile(uint64(n+65)), each(names, engine.ConnectQuiet),
+				engine.AwaitStdoutLines(n), engine.AwaitThreads(n))
 			for i, name := range names {
-				s = append(s, parity.Send(name, msgs[i]), parity.AwaitEnd(name))
+				s = append(s, engine.Send(name, msgs[i]), engine.AwaitEnd(name))
 			}
 			return s
 		},
@@ -350,19 +350,19 @@ const roomNote = "server: %d descriptors free below FD_SETSIZE"
 // reserve descriptor (the accept step's) when it starts, after its "listening on" line, so
 // the room is counted once a first connection, "ready", is accepted and held open: the
 // model is running then; "ready" is served last.
-func selectBeyondFdSetSize(name string, n int) parity.Scenario {
+func selectBeyondFdSetSize(name string, n int) engine.Scenario {
 	names, msgs := clientNames(n)
 	ready := []byte("ready")
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:   name,
 		Models: only("select"),
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			room := -1 // set by the first step, read by the last: one run's own state
-			return []parity.Step{
-				parity.RequireNofile(uint64(n + 65)),
-				parity.ConnectHigh("ready"),
-				parity.AwaitStdoutLines(1),
-				{Desc: "count the server's descriptors free below FD_SETSIZE", Do: func(r *parity.Run) error {
+			return []engine.Step{
+				engine.RequireNofile(uint64(n + 65)),
+				engine.ConnectHigh("ready"),
+				engine.AwaitStdoutLines(1),
+				{Desc: "count the server's descriptors free below FD_SETSIZE", Do: func(r *engine.Run) error {
 					pid, err := r.ServerPid()
 					if err != nil {
 						return err
@@ -376,13 +376,13 @@ func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 					}
 					return nil
 				}},
-				parity.ConnectHigh(names...),
-				parity.AwaitStdoutLines(1 + n),
-				{Desc: "each connection in order: one that fits sends and reads its echo, the others read their end", Do: func(r *parity.Run) error {
+				engine.ConnectHigh(names...),
+				engine.AwaitStdoutLines(1 + n),
+				{Desc: "each connection in order: one that fits sends and reads its echo, the others read their end", Do: func(r *engine.Run) error {
 					for i, c := range names {
-						steps := []parity.Step{parity.AwaitEnd(c)}
+						steps := []engine.Step{engine.AwaitEnd(c)}
 						if i < room {
-							steps = []parity.Step{parity.Send(c, msgs[i]), parity.AwaitEnd(c)}
+							steps = []engine.Step{engine.Send(c, msgs[i]), engine.AwaitEnd(c)}
 						}
 						for _, st := range steps {
 							if err := st.Do(r); err != nil {
@@ -392,11 +392,11 @@ func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 					}
 					return nil
 				}},
-				parity.Send("ready", ready),
-				parity.AwaitEnd("ready"),
+				engine.Send("ready", ready),
+				engine.AwaitEnd("ready"),
 			}
 		},
-		Expect: func(model string, tr *parity.Transcript) error {
+		Expect: func(model string, tr *engine.Transcript) error {
 			room := -1
 			for _, note := range tr.Notes {
 				fmt.Sscanf(note, roomNote, &room)
@@ -409,7 +409,7 @@ func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 			for _, c := range names[room:] {
 				es = append(es, wantEcho(c, nil))
 			}
-			es = append(es, func(model string, tr *parity.Transcript) error {
+			es = append(es, func(model string, tr *engine.Transcript) error {
 				refusal := fmt.Sprintf("fd %d beyond FD_SETSIZE: close conn\n", unix.FD_SETSIZE)
 				if got, want := strings.Count(tr.Stderr, refusal), n-room; got != want || strings.Count(tr.Stderr, "beyond") != want {
 					return fmt.Errorf("stderr has %q %d times (%d lines name FD_SETSIZE), want %d, the connections beyond the room", refusal, got, strings.Count(tr.Stderr, "beyond"), want)
@@ -427,23 +427,23 @@ func selectBeyondFdSetSize(name string, n int) parity.Scenario {
 // slowReader streams n seeded bytes to epoll-et while the client reads nothing: the
 // client's receive queue and the server's send buffer fill, so the server's send meets
 // EAGAIN (the seed spun there). Only then does the client read everything.
-func slowReader(name string, n int, seed uint64) parity.Scenario {
-	data := parity.Payload(seed, n)
-	return parity.Scenario{
+func slowReader(name string, n int, seed uint64) engine.Scenario {
+	data := engine.Payload(seed, n)
+	return engine.Scenario{
 		Name:   name,
 		Models: streamModel,
-		Steps: func(string) []parity.Step {
-			return []parity.Step{
-				parity.ConnectQuiet("a"),
-				parity.SendAsync("a", data),
+		Steps: func(string) []engine.Step {
+			return []engine.Step{
+				engine.ConnectQuiet("a"),
+				engine.SendAsync("a", data),
 				// The wait that proves EAGAIN: the queue is non-empty and has stopped growing
 				// while the client still has bytes to send (a stream larger than every buffer
 				// on the way cannot have been taken whole).
-				parity.AwaitUnreadStable("a", 1),
-				parity.StartReading("a"),
-				parity.AwaitSent("a"),
-				parity.HalfClose("a"),
-				parity.AwaitEnd("a"),
+				engine.AwaitUnreadStable("a", 1),
+				engine.StartReading("a"),
+				engine.AwaitSent("a"),
+				engine.HalfClose("a"),
+				engine.AwaitEnd("a"),
 			}
 		},
 		Expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
@@ -453,7 +453,7 @@ func slowReader(name string, n int, seed uint64) parity.Scenario {
 // scenarios is the table. The names are the second half of the subtest names.
 var scenarios = buildScenarios()
 
-func buildScenarios() []parity.Scenario {
+func buildScenarios() []engine.Scenario {
 	bin := make([]byte, 256)
 	for i := range bin {
 		bin[i] = byte(i)
@@ -463,30 +463,30 @@ func buildScenarios() []parity.Scenario {
 	part1, part2 := []byte("first part, "), []byte("second part")
 	whole := append(append([]byte(nil), part1...), part2...)
 
-	s := []parity.Scenario{
+	s := []engine.Scenario{
 		echoScenario("plain", []byte("hello, iomodels")),
 		{
 			// Connect and half-close without a byte: one recv returns 0, an empty echo.
 			Name: "empty",
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
-				func(model string, tr *parity.Transcript) error {
+				func(model string, tr *engine.Transcript) error {
 					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+lastLine(tr)) {
 						return fmt.Errorf("stream: want peer close conn... before the signal line")
 					}
 					return nil
 				}),
 		},
-		echoScenario("size-511", parity.Text(511, 511)),
+		echoScenario("size-511", engine.Text(511, 511)),
 		// CONTRACT.md § Departures from the seed (a): the seed wrote buf[512] = 0 for a full
 		// buffer.
-		echoScenario("size-512", parity.Text(512, 512)),
+		echoScenario("size-512", engine.Text(512, 512)),
 		// One write of 513 bytes arrives as one segment on loopback before the server
 		// reads, so the one recv sees 512 of them: the one-shot answer is the first 512.
-		echoScenario("size-513", parity.Text(513, 513)),
-		echoScenario("size-4096", parity.Text(4096, 4096)),
+		echoScenario("size-513", engine.Text(513, 513)),
+		echoScenario("size-4096", engine.Text(4096, 4096)),
 		echoScenario("binary-256", bin),
 		// The log line stops at the NUL, as C's %s does; the echo carries every byte.
 		echoScenario("nul-inside", nul),
@@ -495,8 +495,8 @@ func buildScenarios() []parity.Scenario {
 			// Two writes under TCP_CORK leave as one segment: both parts are in the receive
 			// queue before the server's one recv, whatever the scheduling.
 			Name: "split-write-corked",
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.SendCorked("a", part1, part2), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.SendCorked("a", part1, part2), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", whole), wantServed("a", whole)),
 		},
@@ -506,12 +506,12 @@ func buildScenarios() []parity.Scenario {
 			// in a's receive queue and the one recv, made after s is served, sees them both.
 			Name:   "split-write-queued",
 			Models: only("iterative"),
-			Steps: func(string) []parity.Step {
-				return []parity.Step{
-					parity.Connect("s"), parity.AwaitStdoutLines(1),
-					parity.Connect("a"), parity.Send("a", part1), parity.Send("a", part2), parity.HalfClose("a"),
-					parity.Send("s", []byte("unstall")), parity.HalfClose("s"),
-					parity.AwaitEnd("s"), parity.AwaitEnd("a"),
+			Steps: func(string) []engine.Step {
+				return []engine.Step{
+					engine.Connect("s"), engine.AwaitStdoutLines(1),
+					engine.Connect("a"), engine.Send("a", part1), engine.Send("a", part2), engine.HalfClose("a"),
+					engine.Send("s", []byte("unstall")), engine.HalfClose("s"),
+					engine.AwaitEnd("s"), engine.AwaitEnd("a"),
 				}
 			},
 			Expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
@@ -521,9 +521,9 @@ func buildScenarios() []parity.Scenario {
 			// The stream server echoes each part; the second write waits for the first echo.
 			Name:   "split-write-stream",
 			Models: streamModel,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.Send("a", part1), parity.AwaitBytes("a", len(part1)),
-					parity.Send("a", part2), parity.AwaitBytes("a", len(whole)), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.Send("a", part1), engine.AwaitBytes("a", len(part1)),
+					engine.Send("a", part2), engine.AwaitBytes("a", len(whole)), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", whole)),
 		},
@@ -531,14 +531,14 @@ func buildScenarios() []parity.Scenario {
 			// Many one-byte writes, no waiting: the stream server must echo every byte in order.
 			Name:   "stream-many-small-writes",
 			Models: streamModel,
-			Steps: func(string) []parity.Step {
-				s := []parity.Step{parity.Connect("a")}
+			Steps: func(string) []engine.Step {
+				s := []engine.Step{engine.Connect("a")}
 				for i := 0; i < 100; i++ {
-					s = append(s, parity.Send("a", []byte{byte('A' + i%26)}))
+					s = append(s, engine.Send("a", []byte{byte('A' + i%26)}))
 				}
-				return append(s, parity.HalfClose("a"), parity.AwaitEnd("a"))
+				return append(s, engine.HalfClose("a"), engine.AwaitEnd("a"))
 			},
-			Expect: func(model string, tr *parity.Transcript) error {
+			Expect: func(model string, tr *engine.Transcript) error {
 				c, _ := tr.Conn("a")
 				if len(c.Data) != 100 || c.End != "EOF" {
 					return fmt.Errorf("got %d bytes, %s; want 100, EOF", len(c.Data), c.End)
@@ -551,10 +551,10 @@ func buildScenarios() []parity.Scenario {
 			// the connection is not closed until the client half-closes.
 			Name:   "stream-stays-open",
 			Models: streamModel,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("ping")), parity.AwaitBytes("a", 4),
-					parity.ExpectOpenFor("a", 100*time.Millisecond, 4), parity.Send("a", []byte("pong")), parity.AwaitBytes("a", 8),
-					parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("ping")), engine.AwaitBytes("a", 4),
+					engine.ExpectOpenFor("a", 100*time.Millisecond, 4), engine.Send("a", []byte("pong")), engine.AwaitBytes("a", 8),
+					engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
 		},
@@ -563,8 +563,8 @@ func buildScenarios() []parity.Scenario {
 			// client's end of stream.
 			Name:   "no-half-close",
 			Models: oneShot,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("no FIN")), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("no FIN")), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", []byte("no FIN"))),
 		},
@@ -572,8 +572,8 @@ func buildScenarios() []parity.Scenario {
 			// Half-close after the reply: harmless for one-shot (already closed); it ends a
 			// stream.
 			Name: "half-close-after-reply",
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitBytes("a", 2), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
 			Expect: expects(wantEcho("a", []byte("hi"))),
 		},
@@ -582,8 +582,8 @@ func buildScenarios() []parity.Scenario {
 			// closed peer, the stream logs peer close. The server's log is complete once its
 			// descriptors are back (the runner waits for that).
 			Name: "close-before-send",
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Close("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.AwaitStdoutLines(1), engine.Close("a")}
 			},
 			Expect: expects(wantServed("a", nil)),
 		},
@@ -593,8 +593,8 @@ func buildScenarios() []parity.Scenario {
 			// server accepted before or after it arrived; the server logs it and serves the next
 			// client.
 			Name: "reset-before-send",
-			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2), engine.Client("b", []byte("next")))
 			},
 			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
@@ -605,11 +605,11 @@ func buildScenarios() []parity.Scenario {
 			// of raising SIGPIPE. The server lives on and serves b.
 			Name:   "reset-after-send-before-reply",
 			Models: only("iterative"),
-			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("s"), parity.AwaitStdoutLines(1),
-					parity.Connect("a"), parity.Send("a", []byte("gone")), parity.Reset("a"),
-					parity.Send("s", []byte("unstall")), parity.HalfClose("s"), parity.AwaitEnd("s"),
-					parity.AwaitStderrLines(2), parity.Client("b", []byte("still serving")))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(engine.Connect("s"), engine.AwaitStdoutLines(1),
+					engine.Connect("a"), engine.Send("a", []byte("gone")), engine.Reset("a"),
+					engine.Send("s", []byte("unstall")), engine.HalfClose("s"), engine.AwaitEnd("s"),
+					engine.AwaitStderrLines(2), engine.Client("b", []byte("still serving")))
 			},
 			Expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
 		},
@@ -619,8 +619,8 @@ func buildScenarios() []parity.Scenario {
 			// armed socket's signal; uring: the recv's completion), recv fails with
 			// ECONNRESET, the server logs it and serves the next client.
 			Name: "reset-after-accept",
-			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), parity.Reset("a"), parity.AwaitStderrLines(2), parity.Client("b", []byte("next")))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(engine.Connect("a"), engine.AwaitStdoutLines(1), engine.Reset("a"), engine.AwaitStderrLines(2), engine.Client("b", []byte("next")))
 			},
 			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
 		},
@@ -628,13 +628,13 @@ func buildScenarios() []parity.Scenario {
 			// Reset after the reply: one-shot has closed already, nothing is logged; the
 			// stream server's recv fails with ECONNRESET and it closes that one connection.
 			Name: "reset-after-reply",
-			Steps: func(model string) []parity.Step {
+			Steps: func(model string) []engine.Step {
 				// One-shot: the reply's end (EOF) is awaited, so the reset comes after it.
-				s := []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitEnd("a"), parity.Reset("a")}
+				s := []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitEnd("a"), engine.Reset("a")}
 				if streamModel(model) {
-					s = []parity.Step{parity.Connect("a"), parity.Send("a", []byte("hi")), parity.AwaitBytes("a", 2), parity.Reset("a"), parity.AwaitStderrLines(2)}
+					s = []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitBytes("a", 2), engine.Reset("a"), engine.AwaitStderrLines(2)}
 				}
-				return append(s, parity.Client("b", []byte("next"))...)
+				return append(s, engine.Client("b", []byte("next"))...)
 			},
 			Expect: expects(wantEcho("b", []byte("next"))),
 		},
@@ -644,9 +644,9 @@ func buildScenarios() []parity.Scenario {
 			// descriptor is closed). After the error line the server's CPU time must stay low, and
 			// it must still serve the next client.
 			Name: "reset-no-spin",
-			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.CPUQuiet(200*time.Millisecond),
-					parity.Client("b", []byte("after the reset")))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2), engine.CPUQuiet(200*time.Millisecond),
+					engine.Client("b", []byte("after the reset")))
 			},
 			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
 		},
@@ -656,24 +656,24 @@ func buildScenarios() []parity.Scenario {
 			// Every other model answers l at once. The watch on l returns as soon as l is
 			// answered, so it costs its full time only where the model makes l wait.
 			Name: "stalled-beside-live",
-			Steps: func(string) []parity.Step {
-				return []parity.Step{
-					parity.Connect("s"), parity.AwaitStdoutLines(1),
-					parity.Connect("l"), parity.Send("l", []byte("live")), parity.HalfClose("l"),
-					parity.ExpectOpenFor("l", time.Second, 0),
-					parity.Send("s", []byte("stalled")), parity.HalfClose("s"),
-					parity.AwaitEnd("s"), parity.AwaitEnd("l"),
+			Steps: func(string) []engine.Step {
+				return []engine.Step{
+					engine.Connect("s"), engine.AwaitStdoutLines(1),
+					engine.Connect("l"), engine.Send("l", []byte("live")), engine.HalfClose("l"),
+					engine.ExpectOpenFor("l", time.Second, 0),
+					engine.Send("s", []byte("stalled")), engine.HalfClose("s"),
+					engine.AwaitEnd("s"), engine.AwaitEnd("l"),
 				}
 			},
 			Expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
-				func(model string, tr *parity.Transcript) error {
+				func(model string, tr *engine.Transcript) error {
 					want := "l: answered within 1s"
 					if model == "iterative" {
 						want = "l: open and silent for 1s"
 					}
 					return wantNote(want)(model, tr)
 				},
-				func(model string, tr *parity.Transcript) error {
+				func(model string, tr *engine.Transcript) error {
 					// The log shows the order of service of the one-shot models.
 					first, second := "recv_msg: live\n", "recv_msg: stalled\n"
 					if model == "iterative" {
@@ -717,10 +717,10 @@ func buildScenarios() []parity.Scenario {
 			// full buffer.
 			Name:   "stream-beyond-rcvbuf",
 			Models: streamModel,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("a"), parity.SendAsync("a", parity.Payload(7, 3<<20)), parity.AwaitSent("a"), parity.HalfClose("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("a"), engine.SendAsync("a", engine.Payload(7, 3<<20)), engine.AwaitSent("a"), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", parity.Payload(7, 3<<20))),
+			Expect: expects(wantEcho("a", engine.Payload(7, 3<<20))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
@@ -728,20 +728,20 @@ func buildScenarios() []parity.Scenario {
 			// the close.
 			Name:   "stream-data-and-fin",
 			Models: streamModel,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.ConnectQuiet("a"), parity.Send("a", parity.Text(9, 3000)), parity.HalfClose("a"), parity.StartReading("a"), parity.AwaitEnd("a")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.ConnectQuiet("a"), engine.Send("a", engine.Text(9, 3000)), engine.HalfClose("a"), engine.StartReading("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", parity.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
+			Expect: expects(wantEcho("a", engine.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
 		},
 		{
 			// A stalled client when the server stops: it is closed (EOF), the server returns
 			// its status and the stop takes no longer than the watchdog.
 			Name:   "stop-with-stalled-client",
 			Models: nil,
-			Steps: func(string) []parity.Step {
-				return []parity.Step{parity.Connect("s"), parity.AwaitStdoutLines(1), parity.StopServer(), parity.AwaitEnd("s")}
+			Steps: func(string) []engine.Step {
+				return []engine.Step{engine.Connect("s"), engine.AwaitStdoutLines(1), engine.StopServer(), engine.AwaitEnd("s")}
 			},
-			Expect: func(model string, tr *parity.Transcript) error {
+			Expect: func(model string, tr *engine.Transcript) error {
 				if c, _ := tr.Conn("s"); len(c.Data) != 0 || c.End != "EOF" {
 					return fmt.Errorf("stalled client got %d bytes, %s; want 0, EOF", len(c.Data), c.End)
 				}
@@ -753,7 +753,7 @@ func buildScenarios() []parity.Scenario {
 }
 
 // lastLine is the transcript's last stderr line (the signal line standalone, else "").
-func lastLine(tr *parity.Transcript) string {
+func lastLine(tr *engine.Transcript) string {
 	s := strings.TrimSuffix(tr.Stderr, "\n")
 	i := strings.LastIndexByte(s, '\n')
 	if i < 0 || !strings.HasPrefix(s[i+1:], "signal: ") {

@@ -25,8 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -208,7 +208,7 @@ func startSig(server, model string, o startOpts) (*sigProc, error) {
 		case <-time.After(time.Until(deadline)):
 		}
 	} else {
-		parity.WaitFor(deadline, func() bool {
+		engine.WaitFor(deadline, func() bool {
 			p.port = listeningPortOf(p.pid)
 			return p.port > 0 || p.exited()
 		})
@@ -469,12 +469,12 @@ func (cl *sigClient) close() {
 	}
 }
 
-func (cl *sigClient) record() parity.ConnRecord {
+func (cl *sigClient) record() engine.ConnRecord {
 	end := cl.end
 	if cl.err != "" {
 		end = cl.err
 	}
-	return parity.ConnRecord{Name: cl.name, Data: cl.data, End: end}
+	return engine.ConnRecord{Name: cl.name, Data: cl.data, End: end}
 }
 
 // sigClients are a run's clients, in the order they were added, and their ports' names.
@@ -498,13 +498,13 @@ func (cs *sigClients) add(cl *sigClient) *sigClient {
 
 // finish closes every client and fills tr in with what they saw, in order, and with the
 // server's log streams (p has ended), each client's port named.
-func (cs *sigClients) finish(p *sigProc, tr *parity.Transcript) error {
+func (cs *sigClients) finish(p *sigProc, tr *engine.Transcript) error {
 	for _, cl := range cs.list {
 		cl.close()
 		tr.Conns = append(tr.Conns, cl.record())
 	}
 	stdout, stderr, err := p.logs(signalTimeout)
-	tr.Stdout, tr.Stderr = parity.NamePorts(stdout, cs.ports), parity.NamePorts(stderr, cs.ports)
+	tr.Stdout, tr.Stderr = engine.NamePorts(stdout, cs.ports), engine.NamePorts(stderr, cs.ports)
 	return err
 }
 

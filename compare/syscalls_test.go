@@ -41,9 +41,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -436,12 +436,12 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 	if streamModel(model) {
 		lines = 2
 	}
-	tr, err := parity.Execute(parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
+	tr, err := engine.Execute(engine.Scenario{Name: "one-connection", Steps: func(string) []engine.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
-			parity.Connect("s"), parity.AwaitStdoutLines(lines), parity.StopServer())
-	}}, model, stracedTarget{p, pid}, parity.Options{})
+		return engine.Seq(engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
+			engine.Connect("s"), engine.AwaitStdoutLines(lines), engine.StopServer())
+	}}, model, stracedTarget{p, pid}, engine.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
@@ -454,14 +454,14 @@ func straceServer(strace string, s side, model string) ([]call, error) {
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
 // the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
 // many reads it makes does not depend on when the FIN arrives.
-func sendWithFin(name string, p []byte) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *parity.Run) error {
+func sendWithFin(name string, p []byte) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
 		cork := func(on int) error {
-			return parity.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
+			return engine.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
 		if err := cork(1); err != nil {
 			return err
@@ -470,7 +470,7 @@ func sendWithFin(name string, p []byte) parity.Step {
 		if _, err := c.Sock().Write(p); err != nil {
 			return err
 		}
-		if err := parity.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
+		if err := engine.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
 			return err
 		}
 		return cork(0)
@@ -479,8 +479,8 @@ func sendWithFin(name string, p []byte) parity.Step {
 
 // syscallCheck is the sequence of one model as a transcript (one note per call), for the
 // mutants; errSkip without strace.
-func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
-	return func(s side) (*parity.Transcript, error) {
+func syscallCheck(model string) func(s side) (*engine.Transcript, error) {
+	return func(s side) (*engine.Transcript, error) {
 		strace, err := exec.LookPath("strace")
 		if err != nil {
 			return nil, errSkip{"strace not found"}
@@ -489,7 +489,7 @@ func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &parity.Transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
+		return &engine.Transcript{Notes: protocol(model, calls, model == "thread" || model == "sigio")}, nil
 	}
 }
 
@@ -523,7 +523,7 @@ func (s stracedTarget) Stop() (string, error) {
 // tracedChild is strace's child: the server.
 func tracedChild(pid int) (int, error) {
 	var kids []string
-	parity.WaitFor(time.Now().Add(processTimeout), func() bool {
+	engine.WaitFor(time.Now().Add(processTimeout), func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 		kids = strings.Fields(string(b))
 		return len(kids) > 0

@@ -68,6 +68,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
 // The protocols a scenario file may be written for (CONTRACT.md § Wire protocols).
@@ -135,13 +137,13 @@ func (f ScenarioFile) WaitsOnLogs() bool {
 
 // Scenario is the file as a [Scenario] of the engine; it applies to every model (a tool
 // filters by protocol with AppliesTo).
-func (f ScenarioFile) Scenario() Scenario {
+func (f ScenarioFile) Scenario() engine.Scenario {
 	steps := append([]FileStep(nil), f.Steps...)
-	return Scenario{
+	return engine.Scenario{
 		Name:         f.Name,
 		UnorderedLog: f.UnorderedLog,
-		Steps: func(string) []Step {
-			out := make([]Step, len(steps))
+		Steps: func(string) []engine.Step {
+			out := make([]engine.Step, len(steps))
 			for i, s := range steps {
 				out[i] = s.Step()
 			}
@@ -151,50 +153,50 @@ func (f ScenarioFile) Scenario() Scenario {
 }
 
 // Step is the engine's step for s.
-func (s FileStep) Step() Step {
+func (s FileStep) Step() engine.Step {
 	switch s.Op {
 	case "connect":
-		return Connect(s.Conn)
+		return engine.Connect(s.Conn)
 	case "connect-quiet":
-		return ConnectQuiet(s.Conn)
+		return engine.ConnectQuiet(s.Conn)
 	case "start-reading":
-		return StartReading(s.Conn)
+		return engine.StartReading(s.Conn)
 	case "send":
-		return Send(s.Conn, s.Payloads[0].Bytes)
+		return engine.Send(s.Conn, s.Payloads[0].Bytes)
 	case "send-corked":
 		parts := make([][]byte, len(s.Payloads))
 		for i, p := range s.Payloads {
 			parts[i] = p.Bytes
 		}
-		return SendCorked(s.Conn, parts...)
+		return engine.SendCorked(s.Conn, parts...)
 	case "send-async":
-		return SendAsync(s.Conn, s.Payloads[0].Bytes)
+		return engine.SendAsync(s.Conn, s.Payloads[0].Bytes)
 	case "await-sent":
-		return AwaitSent(s.Conn)
+		return engine.AwaitSent(s.Conn)
 	case "half-close":
-		return HalfClose(s.Conn)
+		return engine.HalfClose(s.Conn)
 	case "close":
-		return Close(s.Conn)
+		return engine.Close(s.Conn)
 	case "reset":
-		return Reset(s.Conn)
+		return engine.Reset(s.Conn)
 	case "await-end":
-		return AwaitEnd(s.Conn)
+		return engine.AwaitEnd(s.Conn)
 	case "await-bytes":
-		return AwaitBytes(s.Conn, s.N)
+		return engine.AwaitBytes(s.Conn, s.N)
 	case "await-queue-full":
-		return AwaitUnreadStable(s.Conn, s.N)
+		return engine.AwaitUnreadStable(s.Conn, s.N)
 	case "await-stdout":
-		return AwaitStdoutLines(s.N)
+		return engine.AwaitStdoutLines(s.N)
 	case "await-stderr":
-		return AwaitStderrLines(s.N)
+		return engine.AwaitStderrLines(s.N)
 	case "watch":
-		return ExpectOpenFor(s.Conn, s.D, s.N)
+		return engine.ExpectOpenFor(s.Conn, s.D, s.N)
 	case "log-ordered-so-far":
-		return LogOrderedSoFar()
+		return engine.LogOrderedSoFar()
 	case "stop":
-		return StopServer()
+		return engine.StopServer()
 	}
-	return Step{Desc: s.Op, Do: func(*Run) error { return fmt.Errorf("unknown step %q", s.Op) }}
+	return engine.Step{Desc: s.Op, Do: func(*engine.Run) error { return fmt.Errorf("unknown step %q", s.Op) }}
 }
 
 // String is the step as a line of a scenario file.
@@ -556,9 +558,9 @@ func parsePayload(tok string) (FilePayload, error) {
 		if err != nil || n < 0 || n > maxPayload {
 			return FilePayload{}, fmt.Errorf("size %q: want a whole number from 0 to %d", nS, maxPayload)
 		}
-		b := Payload(seed, n)
+		b := engine.Payload(seed, n)
 		if kind == "text" {
-			b = Text(seed, n)
+			b = engine.Text(seed, n)
 		}
 		return FilePayload{Spec: fmt.Sprintf("%s:%d:%d", kind, seed, n), Bytes: b}, nil
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/iomodels/iomodels/compare/gen"
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
 // genReport is what -gen did.
@@ -50,7 +50,7 @@ func serialFrom(rep *report) (bool, string) {
 // generate runs the search and adds a diverging script to rep's scenarios; it returns a
 // message for exit 2 when the reference did not do what the generator predicts or the
 // search failed.
-func generate(c config, rep *report, ref, port parity.Impl, logf func(format string, args ...any)) string {
+func generate(c config, rep *report, ref, port engine.Impl, logf func(format string, args ...any)) string {
 	serial, why := serialFrom(rep)
 	cfg := gen.Config{
 		Protocol:   rep.Protocol,

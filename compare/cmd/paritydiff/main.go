@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
 	"golang.org/x/sys/unix"
 )
@@ -129,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, fs, "-run: %v", err)
 		}
 	}
-	norm := append([]parity.Normalizer(nil), parity.DefaultNormalizers...)
+	norm := append([]engine.Normalizer(nil), engine.DefaultNormalizers...)
 	for _, n := range c.normalize {
 		re, repl, ok := strings.Cut(n, "=>")
 		if !ok {
@@ -139,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageError(stderr, fs, "-normalize %q: %v", n, err)
 		}
-		norm = append(norm, parity.Replace(rx, repl))
+		norm = append(norm, engine.Replace(rx, repl))
 	}
 	if !c.builtin && c.scenarios == "" && c.gen == 0 {
 		return usageError(stderr, fs, "-builtin=false and no -scenarios or -gen: nothing to run")
@@ -150,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c.gen > 0 && (c.refAddr != "" || c.portAddr != "") {
 		return usageError(stderr, fs, "-gen needs servers started by paritydiff (-ref and -port command lines): generated scripts wait on the server's sockets and log lines")
 	}
-	for _, im := range []*parity.Impl{&ref, &port} {
+	for _, im := range []*engine.Impl{&ref, &port} {
 		im.Deadline = c.timeout
 		im.Normalize = norm
 	}
@@ -173,7 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// The servers start and listen, or nothing else is tried.
 	for _, s := range []struct {
-		im   parity.Impl
+		im   engine.Impl
 		desc string
 	}{{ref, refDesc}, {port, portDesc}} {
 		tg, err := s.im.Start("")
@@ -231,20 +232,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // impl makes the Impl of one side from its flags: a command line or an address.
-func impl(name, flagName, cmd, addr string, timeout time.Duration) (parity.Impl, string, error) {
+func impl(name, flagName, cmd, addr string, timeout time.Duration) (engine.Impl, string, error) {
 	switch {
 	case cmd != "" && addr != "":
-		return parity.Impl{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
+		return engine.Impl{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
 	case cmd == "" && addr == "":
-		return parity.Impl{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
+		return engine.Impl{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
 	case addr != "":
-		return parity.Address(name, addr), addr, nil
+		return engine.Address(name, addr), addr, nil
 	}
 	argv, err := splitCommand(cmd)
 	if err != nil {
-		return parity.Impl{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
+		return engine.Impl{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
 	}
-	return parity.CommandWithin(name, argv, timeout), cmd, nil
+	return engine.CommandWithin(name, argv, timeout), cmd, nil
 }
 
 // The protocol probe: one connection sends probeMsg without half-closing. A one-shot
@@ -255,17 +256,17 @@ const (
 )
 
 // guessProtocol probes a fresh reference server and says which protocol it speaks, and why.
-func guessProtocol(ref parity.Impl, timeout time.Duration) (protocol, how string, err error) {
-	sc := parity.Scenario{Name: "protocol-probe", Steps: func(string) []parity.Step {
-		return []parity.Step{
-			parity.Connect("p"),
-			parity.Send("p", []byte(probeMsg)),
-			parity.AwaitBytes("p", len(probeMsg)),
-			parity.ExpectOpenFor("p", probeWatch, len(probeMsg)),
+func guessProtocol(ref engine.Impl, timeout time.Duration) (protocol, how string, err error) {
+	sc := engine.Scenario{Name: "protocol-probe", Steps: func(string) []engine.Step {
+		return []engine.Step{
+			engine.Connect("p"),
+			engine.Send("p", []byte(probeMsg)),
+			engine.AwaitBytes("p", len(probeMsg)),
+			engine.ExpectOpenFor("p", probeWatch, len(probeMsg)),
 		}
 	}}
 	ref.Deadline = min(timeout, 5*time.Second)
-	tr, err := parity.RunOnce(sc, "", ref)
+	tr, err := engine.RunOnce(sc, "", ref)
 	if err != nil {
 		return "", "", fmt.Errorf("the probe (a connection sending %q without half-closing) failed: %v", probeMsg, err)
 	}
@@ -326,14 +327,14 @@ func needsProcess(f parity.ScenarioFile) bool {
 }
 
 // runScenario runs one scenario: the reference twice, the port once.
-func runScenario(f parity.ScenarioFile, ref, port parity.Impl, addrs bool) scenarioResult {
+func runScenario(f parity.ScenarioFile, ref, port engine.Impl, addrs bool) scenarioResult {
 	r := scenarioResult{Name: f.Name, Source: f.Source, Steps: len(f.Steps), Text: string(f.Format())}
 	if addrs && needsProcess(f) {
 		r.Result, r.Diff = resultSkipped, "waits for the server's log or stops it: not possible with an address"
 		return r
 	}
 	start := time.Now()
-	o, err := parity.Differential(f.Scenario(), "", ref, port)
+	o, err := engine.Differential(f.Scenario(), "", ref, port)
 	r.Millis = time.Since(start).Milliseconds()
 	r.ref, r.ref2, r.port = o.Ref, o.Ref2, o.Port
 	switch {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
@@ -136,7 +137,7 @@ func TestCatchesMutant(t *testing.T) {
 	assert.Regexp(t, `(?m)^generated: \d+ script\(s\) in .*, differs \(seed \d+; \d+ runs to shrink it\)$`, r.stdout)
 	assert.Regexp(t, `the smallest diverging scenario, generated-oneshot-[0-9a-f]{8} \(\d+ steps, generated, shrunk; drawn again with -gen-seed \d+\)`, r.stdout)
 	assert.Contains(t, r.stdout, "bytes received on a differs at byte 511")
-	assert.Contains(t, r.stdout, "as Go, for a table of parity.Scenario:\n    gen.Script{\n")
+	assert.Contains(t, r.stdout, "as Go, for a table of engine.Scenario:\n    gen.Script{\n")
 }
 
 // TestGeneratedAgree: C against Go with generated scripts after the built-in scenarios,
@@ -418,9 +419,9 @@ func TestSplitCommand(t *testing.T) {
 // lacks faces "(no line)" and the lines after it still face their twins; bytes differing
 // late are shown from a little before the difference; long equal runs are elided.
 func TestSideBySide(t *testing.T) {
-	var ref, port parity.Transcript
-	ref.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
-	port.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
+	var ref, port engine.Transcript
+	ref.Conns = []engine.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
+	port.Conns = []engine.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
 	var lines []string
 	for i := 0; i < 20; i++ {
 		lines = append(lines, fmt.Sprintf("line %d", i))

@@ -18,7 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
 // A scenario's result.
@@ -40,11 +40,11 @@ type scenarioResult struct {
 	Millis int64  `json:"millis"`
 	Text   string `json:"scenario"` // the scenario in the file format (generated: gen's text)
 	// Generated: a script of -gen (shrunk), not a scenario file; Go is it as a
-	// parity.Scenario for a table.
+	// engine.Scenario for a table.
 	Generated bool   `json:"generated,omitempty"`
 	Go        string `json:"go,omitempty"`
 
-	ref, ref2, port *parity.Transcript
+	ref, ref2, port *engine.Transcript
 }
 
 type report struct {
@@ -82,7 +82,7 @@ type jsonConn struct {
 
 const jsonDataMax = 64 << 10
 
-func toJSON(tr *parity.Transcript) *jsonTranscript {
+func toJSON(tr *engine.Transcript) *jsonTranscript {
 	if tr == nil {
 		return nil
 	}
@@ -231,7 +231,7 @@ func (o *output) finish(rep *report) int {
 	}
 	fmt.Fprintf(o.stdout, "\nthe smallest diverging scenario, %s (%d steps, %s):\n\n%s\n", sm.Name, sm.Steps, sm.Source, indent(strings.TrimSuffix(sm.Text, "\n"), "    "))
 	if sm.Go != "" {
-		fmt.Fprintf(o.stdout, "\nas Go, for a table of parity.Scenario:\n%s\n", indent(sm.Go, "    "))
+		fmt.Fprintf(o.stdout, "\nas Go, for a table of engine.Scenario:\n%s\n", indent(sm.Go, "    "))
 	}
 	fmt.Fprintf(o.stdout, "\nwhat differs:\n%s\n", indent(sm.Diff, "  "))
 	fmt.Fprintf(o.stdout, "\nboth transcripts (! marks a difference):\n%s", sideBySide(sm.ref, sm.port))
@@ -280,11 +280,11 @@ type row struct {
 // sideBySide renders two transcripts in two columns, row by row: each connection's bytes
 // and ending, the notes, the stdout and stderr lines (aligned: a line one side lacks
 // faces a blank), the status. Runs of equal rows in a long section are elided.
-func sideBySide(ref, port *parity.Transcript) string {
+func sideBySide(ref, port *engine.Transcript) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %-*s  %-*s  %s\n", labelWidth, "", colWidth, "reference", "port")
 	if port == nil {
-		port = &parity.Transcript{Status: "(the run failed)"}
+		port = &engine.Transcript{Status: "(the run failed)"}
 	}
 	var sections [][]row
 	// Connections, by name in the reference's order, then those only the port has.
@@ -320,7 +320,7 @@ func sideBySide(ref, port *parity.Transcript) string {
 }
 
 // connRows are a connection's two rows: its bytes, its ending.
-func connRows(c parity.ConnRecord, pc parity.ConnRecord, ok bool) []row {
+func connRows(c engine.ConnRecord, pc engine.ConnRecord, ok bool) []row {
 	if !ok {
 		return []row{{label: "conn " + c.Name, left: describeData(c.Data, 0), right: "(none)", differs: true},
 			{label: "  ending", left: c.End, right: "", differs: true}}
@@ -328,7 +328,7 @@ func connRows(c parity.ConnRecord, pc parity.ConnRecord, ok bool) []row {
 	same := string(c.Data) == string(pc.Data)
 	off := 0
 	if !same {
-		off = parity.FirstDiff(c.Data, pc.Data)
+		off = engine.FirstDiff(c.Data, pc.Data)
 	}
 	return []row{
 		{label: "conn " + c.Name, left: describeData(c.Data, off), right: describeData(pc.Data, off), differs: !same},

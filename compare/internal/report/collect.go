@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -107,7 +107,7 @@ func Collect(bins Binaries, models []string, o Options) *Report {
 				Sides: map[standalone.Impl]*Side{standalone.C: row.Sides[standalone.C], standalone.Go: {Sweep: map[int]load.Measurement{}}}}
 			r.Rows = append(r.Rows, ex)
 			o.step(ex.Model + ": parity probes")
-			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), parity.Command(ExampleName, bins.ExampleArgv()))
+			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), engine.Command(ExampleName, bins.ExampleArgv()))
 			o.done()
 			sides = append(sides, measured{model + "/" + ExampleName, ex.Sides[standalone.Go], bins.ExampleArgv()})
 		}
@@ -169,7 +169,7 @@ func collectSeed(bins Binaries, models []string, o Options) *Seed {
 		argv  []string
 		total *time.Duration
 		err   *error
-		srv   parity.Target
+		srv   engine.Target
 	}
 	lines := []*line{
 		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // target.go - servers that run as processes: a command line started afresh for every run
 // (Command), and a server that is already listening (Address).

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // impl.go - the differential itself: an implementation under test (Impl), one run of a
 // scenario against a fresh server of it (RunOnce), and the comparison of a port with its

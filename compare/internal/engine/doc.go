@@ -1,6 +1,6 @@
 //go:build linux
 
-// Package parity is a differential engine for network servers: it runs the same scripted
+// Package engine is a differential engine for network servers: it runs the same scripted
 // client traffic against a reference server and against a port of it, records what the
 // clients and the server's process observed, and says where the two differ.
 //
@@ -28,4 +28,4 @@
 // a command line ([Command]) or an address that is already listening ([Address]).
 // The repository's suite (go test ./compare) and the paritydiff command are built on this
 // package.
-package parity
+package engine

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // scenario.go - the scenario language: a scenario, a step, a server under test, and the
 // transcript a run takes.

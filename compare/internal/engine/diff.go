@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // diff.go - comparing two transcripts, and describing a difference in brief
 // (lengths, digests, the first differing byte or log line), never megabytes.

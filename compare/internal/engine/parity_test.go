@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // parity_test.go - the engine on its own, against toy servers in this process: what it
 // sees as equal, what it tells apart, how it names ports, when its watchdog fires, and the
