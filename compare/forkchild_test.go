@@ -26,6 +26,7 @@ import (
 	"testing"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
@@ -310,7 +311,7 @@ func TestForkChild(t *testing.T) {
 	for _, sc := range forkChildScenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
 			base := takeBaseline()
-			engine.Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
+			enginetest.Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
 			base.check(t)
 		})
 	}

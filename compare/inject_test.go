@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/inject"
 	"golang.org/x/sys/unix"
 )
@@ -290,7 +291,7 @@ func TestInject(t *testing.T) {
 				}
 				t.Run(in.name(), func(t *testing.T) {
 					base := takeBaseline()
-					engine.Compare(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
+					enginetest.Compare(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
 					base.check(t)
 				})
 			}

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -170,7 +171,7 @@ func TestLimits(t *testing.T) {
 					t.Skipf("%s unavailable: %s", model, reason)
 				}
 				base := takeBaseline()
-				engine.Compare(t, sc, model, c.impl(), g.impl())
+				enginetest.Compare(t, sc, model, c.impl(), g.impl())
 				base.check(t)
 			})
 		}
@@ -259,7 +260,7 @@ func TestReuseAddr(t *testing.T) {
 	require.Equal(t, "exited 0, then exited 0", ref.Status, "C: both runs exit 0; stderr:\n%s", ref.Stderr)
 	got, err := inNetns(func() (*engine.Transcript, error) { return reuseAddr(g) })
 	require.NoError(t, err, "Go")
-	engine.RequireParity(t, t.Name(), ref, got, "C", "Go")
+	enginetest.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- the default port, in a private network namespace ----
@@ -333,7 +334,7 @@ func TestDefaultPort(t *testing.T) {
 	require.Equal(t, `client: stdout "echo_msg: to the default port\n" stderr "" exited 0`, ref.Notes[0], "C client without a port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
-	engine.RequireParity(t, t.Name(), ref, got, "C", "Go")
+	enginetest.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- nonblock's backoff, as strace sees it ----

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
@@ -115,7 +116,7 @@ func TestParity(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					engine.Compare(t, sc, model, cInProcess, goInProcess)
+					enginetest.Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}

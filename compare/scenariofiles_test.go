@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/stretchr/testify/assert"
@@ -37,7 +38,7 @@ func TestScenarioFiles(t *testing.T) {
 			for _, f := range parity.BuiltinScenarios(fileProtocol(model)) {
 				t.Run(f.Name, func(t *testing.T) {
 					base := takeBaseline()
-					engine.Compare(t, f.Scenario(), model, cInProcess, goInProcess)
+					enginetest.Compare(t, f.Scenario(), model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -344,7 +345,7 @@ func TestSignals(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server breaks the contract:\n%s", ref[i].Brief())
-			engine.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -431,7 +432,7 @@ func TestSignalProcessGroup(t *testing.T) {
 			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
 				s.End == "EOF" && len(tr.Notes) == 0
 			require.True(t, ok, "the C server breaks the contract:\n%s", tr.Brief())
-			engine.RequireParity(t, model, ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, model, ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -548,7 +549,7 @@ func TestSignalsWhileLogBlocked(t *testing.T) {
 					(tr.Notes[0] == "after the signals: running, blocked in the write: true" || cs.model == "fork")
 				require.True(t, ok, "the C server breaks the contract (want blocked until drained, then %q):\n%s", line, tr.Brief())
 			}
-			engine.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -663,7 +664,7 @@ func TestLogStreams(t *testing.T) {
 				}
 			}
 			require.False(t, bad, "the C server breaks the contract:\n%s", tr.Brief())
-			engine.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
@@ -242,7 +243,7 @@ func TestStandalone(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					engine.Compare(t, sc, model, c.impl(), g.impl())
+					enginetest.Compare(t, sc, model, c.impl(), g.impl())
 					base.check(t)
 				})
 			}
@@ -385,7 +386,7 @@ func TestCommandLine(t *testing.T) {
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")
-			engine.RequireParity(t, cc.name, ref, got, "C", "Go")
+			enginetest.RequireParity(t, cc.name, ref, got, "C", "Go")
 		})
 	}
 }

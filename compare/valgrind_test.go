@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +47,7 @@ func TestValgrind(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].Brief())
-			engine.RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
 		})
 	}
 }

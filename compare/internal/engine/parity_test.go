@@ -206,18 +206,3 @@ func TestCommand(t *testing.T) {
 	assert.ErrorContains(t, err, "did not start")
 	assert.Less(t, time.Since(start), ProcessTimeout, "a server that exits is noticed at once")
 }
-
-// Test runs each scenario that applies to the model, the reference twice and the port once,
-// and passes the others over.
-func TestTest(t *testing.T) {
-	onlyX := Scenario{Name: "only-x", Models: func(m string) bool { return m == "x" }, Steps: func(string) []Step { return Client("a", []byte("x")) }}
-	starts := map[string]int{}
-	counted := func(name string) Impl {
-		return Impl{Name: name, Start: func(model string) (Target, error) {
-			starts[name+" "+model]++
-			return startToy(echo)
-		}}
-	}
-	Test(t, counted("ref"), counted("port"), "y", twoClients(), onlyX)
-	assert.Equal(t, map[string]int{"ref y": 2, "port y": 1}, starts)
-}
