@@ -15,7 +15,7 @@ package compare
 // reaped children, from its own accounting), client-cpu-µs/op (the load generator's
 // threads, to show it is not the bottleneck). Nothing here asserts a speed; the servers
 // are built once per test binary and run as processes, like in production, started and
-// stopped as the engine's implementations under test (load.Server: a engine.Impl).
+// stopped as the engine's implementations under test (load.Server: an engine.Impl).
 
 import (
 	"context"

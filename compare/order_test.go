@@ -57,7 +57,7 @@ func inProcessAs[T any](tg engine.Target) (T, bool) {
 	if !ok {
 		return zero, false
 	}
-	v, ok := ip.inProcessServer.(T)
+	v, ok := ip.Server.(T)
 	return v, ok
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
@@ -26,23 +27,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
-type inProcessServer interface {
-	Port() int
-	Stop() (status int, err error)
-	Stdout() []byte
-	Stderr() []byte
-}
-
-// inProcess wraps a server running in this process: its descriptors and CPU are ours.
-type inProcess struct{ inProcessServer }
+// inProcess wraps a server running in this process (native.Server, gosrv.Running): its
+// descriptors and CPU are ours.
+type inProcess struct{ parity.Server }
 
 func (inProcess) ServerPid() int { return os.Getpid() }
 
 // Stop says what the standalone server's exit would be after the model returned this:
 // main returns 0 after a clean stop, 1 when the model could not start.
 func (s inProcess) Stop() (string, error) {
-	status, err := s.inProcessServer.Stop()
+	status, err := s.Server.Stop()
 	if status != 0 {
 		return "exited 1", err
 	}

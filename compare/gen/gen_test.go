@@ -28,7 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inProcess is native.Server or gosrv.Running as a engine.Target.
+// inProcess is native.Server or gosrv.Running as an engine.Target.
 type inProcess struct {
 	s interface {
 		Port() int

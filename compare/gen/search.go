@@ -162,7 +162,7 @@ type Divergence struct {
 	Name string
 	// Script is the shrunk script as text, one op a line.
 	Script string
-	// Row is the shrunk script as Go: a engine.Scenario (Script.Row).
+	// Row is the shrunk script as Go: an engine.Scenario (Script.Row).
 	Row string
 	// Ops is the shrunk script as data (Save writes it as JSON).
 	Ops Script

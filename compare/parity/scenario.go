@@ -2,58 +2,9 @@
 
 package parity
 
-// scenariofile.go - scenarios as text files: a small line-based format that a person
-// writes by hand and that paritydiff prints back (the smallest diverging scenario), its
-// parser, and the built-in set (scenarios/*.scenario, embedded).
-//
-// The format, one item per line:
-//
-//	# A comment: a line whose first non-blank character is '#'. Blank lines are ignored.
-//	# The file's first block of comment lines, before any header or step, is the
-//	# scenario's description, printed back with it; other comments are dropped.
-//	name: two-clients        headers first, each at most once: name (default: the file's
-//	protocol: oneshot        name without .scenario), protocol (oneshot, stream or any;
-//	log: ordered             default any), log (ordered, or unordered: stdout compared as
-//	                         a sorted set of lines, for clients that race; default ordered)
-//	connect a                then one step a line: an operation and its arguments,
-//	send a "hello"           separated by blanks
-//
-// The steps (NAME is a connection: letters, digits, '-' and '_', up to 32; N a count;
-// D a Go duration such as 100ms or 1s):
-//
-//	connect NAME             open a connection; its reader starts at once
-//	connect-quiet NAME       open a connection that reads nothing until start-reading
-//	start-reading NAME       the quiet connection starts reading
-//	send NAME P              one write of the payload P, waited for
-//	send-corked NAME P P...  two or more writes under TCP_CORK: they arrive as one segment
-//	send-async NAME P        one write from the background (it may block: a slow reader)
-//	await-sent NAME          wait until the background write of NAME is done
-//	half-close NAME          shutdown(SHUT_WR): the server sees end of stream
-//	close NAME               close (FIN); NAME may not be used afterwards
-//	reset NAME               SO_LINGER 0 and close (RST); NAME may not be used afterwards
-//	await-end NAME           wait until NAME ends (end of stream or reset from the server)
-//	await-bytes NAME N       wait until NAME received at least N bytes in all
-//	await-queue-full NAME N  wait until NAME's unread receive queue holds N bytes or more
-//	                         and stops growing (the server's send met a full buffer)
-//	await-stdout N           wait until the server's stdout holds N lines
-//	await-stderr N           wait until the server's stderr holds N lines ("listening on"
-//	                         counts)
-//	watch NAME D [N]         watch NAME for D and note whether it stayed open and silent
-//	                         (no byte beyond its first N, default 0) or was answered
-//	log-ordered-so-far       with log: unordered, the stdout lines so far keep their order
-//	stop                     stop the server (SIGTERM for a process) in mid-scenario
-//
-// A payload P is one of:
-//
-//	"text\x00\n"             a Go string literal (double-quoted with escapes, or `raw`)
-//	hex:48656c6c6f           bytes in hexadecimal
-//	random:SEED:N            N seeded pseudo-random bytes ([Payload])
-//	text:SEED:N              N seeded printable bytes, a-z ([Text])
-//
-// Every wait is bounded by the run's deadline. The parser checks what it can before a
-// run: a connection is connected once before it is used, not used after close or reset,
-// await-sent follows a send-async, and nothing connects after stop. A file that fails to
-// parse is reported as "FILE:LINE: what is wrong".
+// scenario.go - scenarios: the Scenario and Step values, the file format's parser and
+// printer (the format is described in doc.go), and the built-in set (scenarios/*.scenario,
+// embedded).
 
 import (
 	"bytes"
@@ -72,11 +23,17 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
-// The protocols a scenario file may be written for (CONTRACT.md § Wire protocols).
+// A Protocol is how a server answers (CONTRACT.md § Wire protocols): the built-in
+// scenarios are written for one of them, or for any.
+type Protocol string
+
 const (
-	ProtocolOneShot = "oneshot"
-	ProtocolStream  = "stream"
-	ProtocolAny     = "any"
+	// OneShot: the server reads one message, answers it, and closes the connection.
+	OneShot Protocol = "oneshot"
+	// Stream: the server echoes everything until the client half-closes.
+	Stream Protocol = "stream"
+	// Any: the scenario holds for both.
+	Any Protocol = "any"
 )
 
 // ScenarioExt is the extension of a scenario file.
@@ -91,140 +48,174 @@ const (
 	maxFileBytes = 1 << 20
 )
 
-// ScenarioFile is a parsed scenario file.
-type ScenarioFile struct {
-	Name         string
-	Protocol     string // ProtocolOneShot, ProtocolStream or ProtocolAny
+// A Scenario is scripted client traffic: steps over named connections. It is built in
+// code, parsed from a file ([ParseScenario], [LoadScenarios]) or one of the built-in set
+// ([Builtin]); [Scenario.Format] writes it in the file format.
+type Scenario struct {
+	Name     string
+	Protocol Protocol // what the scenario is written for; "" is Any
+	// UnorderedLog: clients run concurrently, so stdout is compared as a sorted set of
+	// lines (after those an [LogOrderedSoFar] step marked).
 	UnorderedLog bool
-	// Doc is the comment before the first header or step, one entry a line, without '#'.
+	// Doc is the file's description (its first comment block), one entry a line.
 	Doc   []string
-	Steps []FileStep
-	// Source is where the file came from: its path, or "builtin/NAME.scenario".
+	Steps []Step
+	// Source is where a parsed scenario came from: its path, or "builtin/NAME.scenario".
 	Source string
 }
 
-// FileStep is one step line of a scenario file.
-type FileStep struct {
-	Op       string
-	Conn     string        // the connection, for the steps on one
-	Payloads []FilePayload // send, send-corked, send-async
-	N        int           // await-bytes, await-queue-full, await-stdout, await-stderr, watch
-	D        time.Duration // watch
-	Line     int           // where it was written (0 for a step made in code)
+// A Step is one action of a scenario: Op on the connection Conn, with the arguments its
+// operation takes (the file format's table says which).
+type Step struct {
+	Op   Op
+	Conn string
+	// Data are the payloads: one for Send and SendAsync, two or more for SendCorked.
+	Data [][]byte
+	// N is the count of AwaitBytes, AwaitQueueFull, AwaitStdout, AwaitStderr, and the
+	// bytes a Watch may have seen before it starts.
+	N int
+	// For is how long a Watch watches.
+	For time.Duration
+	// Line is where a parsed step was written (0 for a step built in code).
+	Line int
+	spec []string // the payloads as written, for Format
 }
 
-// FilePayload is a payload as written and the bytes it stands for.
-type FilePayload struct {
-	Spec  string // canonical spelling: a Go-quoted string, hex:…, random:SEED:N, text:SEED:N
-	Bytes []byte
+// An Op is a step's operation, named as in a scenario file.
+type Op string
+
+// The operations; the file format's table in the package documentation says what each does.
+const (
+	Connect         Op = "connect"
+	ConnectQuiet    Op = "connect-quiet"
+	StartReading    Op = "start-reading"
+	Send            Op = "send"
+	SendCorked      Op = "send-corked"
+	SendAsync       Op = "send-async"
+	AwaitSent       Op = "await-sent"
+	HalfClose       Op = "half-close"
+	Close           Op = "close"
+	Reset           Op = "reset"
+	AwaitEnd        Op = "await-end"
+	AwaitBytes      Op = "await-bytes"
+	AwaitQueueFull  Op = "await-queue-full"
+	AwaitStdout     Op = "await-stdout"
+	AwaitStderr     Op = "await-stderr"
+	Watch           Op = "watch"
+	LogOrderedSoFar Op = "log-ordered-so-far"
+	Stop            Op = "stop"
+)
+
+// AppliesTo says whether the scenario holds for a server speaking p.
+func (sc Scenario) AppliesTo(p Protocol) bool {
+	return sc.Protocol == "" || sc.Protocol == Any || p == "" || sc.Protocol == p
 }
 
-// AppliesTo says whether the scenario is written for protocol ("" matches every scenario).
-func (f ScenarioFile) AppliesTo(protocol string) bool {
-	return protocol == "" || f.Protocol == ProtocolAny || f.Protocol == protocol
-}
-
-// WaitsOnLogs says whether a step waits for the server's stdout or stderr, which a server
-// that this engine did not start ([Address]) does not show.
-func (f ScenarioFile) WaitsOnLogs() bool {
-	for _, s := range f.Steps {
-		if s.Op == "await-stdout" || s.Op == "await-stderr" {
-			return true
-		}
-	}
-	return false
-}
-
-// Scenario is the file as a [Scenario] of the engine; it applies to every model (a tool
-// filters by protocol with AppliesTo).
-func (f ScenarioFile) Scenario() engine.Scenario {
-	steps := append([]FileStep(nil), f.Steps...)
+// engine is the scenario as the engine runs it.
+func (sc Scenario) engine() engine.Scenario {
+	steps := append([]Step(nil), sc.Steps...)
 	return engine.Scenario{
-		Name:         f.Name,
-		UnorderedLog: f.UnorderedLog,
+		Name:         sc.Name,
+		UnorderedLog: sc.UnorderedLog,
 		Steps: func(string) []engine.Step {
 			out := make([]engine.Step, len(steps))
 			for i, s := range steps {
-				out[i] = s.Step()
+				out[i] = s.engine()
 			}
 			return out
 		},
 	}
 }
 
-// Step is the engine's step for s.
-func (s FileStep) Step() engine.Step {
+// check is what ParseScenario checks of a scenario built in code: it reads its own
+// Format back.
+func (sc Scenario) check() error {
+	if sc.Name == "" {
+		return errors.New("a scenario needs a name")
+	}
+	_, err := ParseScenario(sc.Name, sc.Format())
+	return err
+}
+
+func (s Step) engine() engine.Step {
 	switch s.Op {
-	case "connect":
+	case Connect:
 		return engine.Connect(s.Conn)
-	case "connect-quiet":
+	case ConnectQuiet:
 		return engine.ConnectQuiet(s.Conn)
-	case "start-reading":
+	case StartReading:
 		return engine.StartReading(s.Conn)
-	case "send":
-		return engine.Send(s.Conn, s.Payloads[0].Bytes)
-	case "send-corked":
-		parts := make([][]byte, len(s.Payloads))
-		for i, p := range s.Payloads {
-			parts[i] = p.Bytes
-		}
-		return engine.SendCorked(s.Conn, parts...)
-	case "send-async":
-		return engine.SendAsync(s.Conn, s.Payloads[0].Bytes)
-	case "await-sent":
+	case Send:
+		return engine.Send(s.Conn, s.Data[0])
+	case SendCorked:
+		return engine.SendCorked(s.Conn, s.Data...)
+	case SendAsync:
+		return engine.SendAsync(s.Conn, s.Data[0])
+	case AwaitSent:
 		return engine.AwaitSent(s.Conn)
-	case "half-close":
+	case HalfClose:
 		return engine.HalfClose(s.Conn)
-	case "close":
+	case Close:
 		return engine.Close(s.Conn)
-	case "reset":
+	case Reset:
 		return engine.Reset(s.Conn)
-	case "await-end":
+	case AwaitEnd:
 		return engine.AwaitEnd(s.Conn)
-	case "await-bytes":
+	case AwaitBytes:
 		return engine.AwaitBytes(s.Conn, s.N)
-	case "await-queue-full":
+	case AwaitQueueFull:
 		return engine.AwaitUnreadStable(s.Conn, s.N)
-	case "await-stdout":
+	case AwaitStdout:
 		return engine.AwaitStdoutLines(s.N)
-	case "await-stderr":
+	case AwaitStderr:
 		return engine.AwaitStderrLines(s.N)
-	case "watch":
-		return engine.ExpectOpenFor(s.Conn, s.D, s.N)
-	case "log-ordered-so-far":
+	case Watch:
+		return engine.ExpectOpenFor(s.Conn, s.For, s.N)
+	case LogOrderedSoFar:
 		return engine.LogOrderedSoFar()
-	case "stop":
+	case Stop:
 		return engine.StopServer()
 	}
-	return engine.Step{Desc: s.Op, Do: func(*engine.Run) error { return fmt.Errorf("unknown step %q", s.Op) }}
+	return engine.Step{Desc: string(s.Op), Do: func(*engine.Run) error { return fmt.Errorf("unknown step %q", s.Op) }}
 }
 
 // String is the step as a line of a scenario file.
-func (s FileStep) String() string {
-	parts := []string{s.Op}
+func (s Step) String() string {
+	parts := []string{string(s.Op)}
 	if s.Conn != "" {
 		parts = append(parts, s.Conn)
 	}
-	for _, p := range s.Payloads {
-		parts = append(parts, p.Spec)
+	for i, d := range s.Data {
+		parts = append(parts, payloadSpec(s, i, d))
 	}
 	switch s.Op {
-	case "watch":
-		parts = append(parts, s.D.String())
+	case Watch:
+		parts = append(parts, s.For.String())
 		if s.N != 0 {
 			parts = append(parts, strconv.Itoa(s.N))
 		}
-	case "await-bytes", "await-queue-full", "await-stdout", "await-stderr":
+	case AwaitBytes, AwaitQueueFull, AwaitStdout, AwaitStderr:
 		parts = append(parts, strconv.Itoa(s.N))
 	}
 	return strings.Join(parts, " ")
 }
 
-// Format is the file in the scenario-file format: its description, its headers, its
-// steps. ParseScenario reads it back to the same ScenarioFile (but Source and Line).
-func (f ScenarioFile) Format() []byte {
+// payloadSpec is payload i as the file wrote it, if it still stands for d, else d as a Go
+// string literal.
+func payloadSpec(s Step, i int, d []byte) string {
+	if i < len(s.spec) {
+		if p, err := parsePayload(s.spec[i]); err == nil && bytes.Equal(p.bytes, d) {
+			return p.spec
+		}
+	}
+	return strconv.Quote(string(d))
+}
+
+// Format is the scenario in the file format: its description, its headers, its steps.
+// ParseScenario reads it back to the same Scenario (but Source and Line).
+func (sc Scenario) Format() []byte {
 	var b bytes.Buffer
-	for _, d := range f.Doc {
+	for _, d := range sc.Doc {
 		if d == "" {
 			b.WriteString("#\n")
 		} else {
@@ -232,11 +223,18 @@ func (f ScenarioFile) Format() []byte {
 		}
 	}
 	log := "ordered"
-	if f.UnorderedLog {
+	if sc.UnorderedLog {
 		log = "unordered"
 	}
-	fmt.Fprintf(&b, "name: %s\nprotocol: %s\nlog: %s\n", f.Name, f.Protocol, log)
-	for _, s := range f.Steps {
+	protocol := sc.Protocol
+	if protocol == "" {
+		protocol = Any
+	}
+	if sc.Name != "" {
+		fmt.Fprintf(&b, "name: %s\n", sc.Name)
+	}
+	fmt.Fprintf(&b, "protocol: %s\nlog: %s\n", protocol, log)
+	for _, s := range sc.Steps {
 		b.WriteString(s.String() + "\n")
 	}
 	return b.Bytes()
@@ -255,7 +253,7 @@ const (
 	argsConnDuration          // NAME D [N]
 )
 
-var stepOps = map[string]stepArgs{
+var stepOps = map[Op]stepArgs{
 	"connect":            argsConn,
 	"connect-quiet":      argsConn,
 	"start-reading":      argsConn,
@@ -290,8 +288,8 @@ var connNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ParseScenario parses a scenario file; name is the file's path, for errors
 // ("name:LINE: what is wrong") and the default scenario name.
-func ParseScenario(name string, src []byte) (ScenarioFile, error) {
-	f := ScenarioFile{Protocol: ProtocolAny, Source: name}
+func ParseScenario(name string, src []byte) (Scenario, error) {
+	f := Scenario{Protocol: Any, Source: name}
 	if len(src) > maxFileBytes {
 		return f, fmt.Errorf("%s: %d bytes, more than a scenario file may have (%d)", name, len(src), maxFileBytes)
 	}
@@ -352,10 +350,10 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 				}
 				f.Name = v
 			case "protocol":
-				if v != ProtocolOneShot && v != ProtocolStream && v != ProtocolAny {
+				if p := Protocol(v); p != OneShot && p != Stream && p != Any {
 					return f, errf("protocol %q: want oneshot, stream or any", v)
 				}
-				f.Protocol = v
+				f.Protocol = Protocol(v)
 			case "log":
 				switch v {
 				case "ordered":
@@ -370,14 +368,14 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 			}
 			continue
 		}
-		op := toks[0]
+		op := Op(toks[0])
 		kind, ok := stepOps[op]
 		if !ok {
 			return f, errf("unknown step %q (want one of %s)", op, strings.Join(stepNames(), ", "))
 		}
 		args := toks[1:]
 		usage := func() error { return errf("%s wants%s, got %d argument(s)", op, usageOf[kind], len(args)) }
-		st := FileStep{Op: op, Line: lineNo}
+		st := Step{Op: op, Line: lineNo}
 		switch kind {
 		case argsNone:
 			if len(args) != 0 {
@@ -448,7 +446,8 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 				if err != nil {
 					return f, errf("%s %s: payload %s: %v", op, st.Conn, clip(a), err)
 				}
-				st.Payloads = append(st.Payloads, p)
+				st.Data = append(st.Data, p.bytes)
+				st.spec = append(st.spec, p.spec)
 			}
 		case argsCount, argsConnCount:
 			n, err := parseCount(args[0])
@@ -461,7 +460,7 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 			if err != nil || d <= 0 || d > maxWatch {
 				return f, errf("watch %s: duration %q: want a Go duration above 0 and at most %v, such as 100ms or 1s", st.Conn, args[0], maxWatch)
 			}
-			st.D = d
+			st.For = d
 			if len(args) == 2 {
 				n, err := parseCount(args[1])
 				if err != nil {
@@ -471,12 +470,12 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 			}
 		}
 		switch op {
-		case "stop":
+		case Stop:
 			if stoppedAt > 0 {
 				return f, errf("stop given twice (first at line %d)", stoppedAt)
 			}
 			stoppedAt = lineNo
-		case "log-ordered-so-far":
+		case LogOrderedSoFar:
 			if !f.UnorderedLog {
 				return f, errf("log-ordered-so-far needs the header 'log: unordered'")
 			}
@@ -503,7 +502,7 @@ func ParseScenario(name string, src []byte) (ScenarioFile, error) {
 func stepNames() []string {
 	var names []string
 	for op := range stepOps {
-		names = append(names, op)
+		names = append(names, string(op))
 	}
 	sort.Strings(names)
 	return names
@@ -524,47 +523,53 @@ func parseCount(s string) (int, error) {
 	return n, nil
 }
 
+// payload is a payload as written and the bytes it stands for.
+type payload struct {
+	spec  string // canonical spelling: a Go-quoted string, hex:…, random:SEED:N, text:SEED:N
+	bytes []byte
+}
+
 // parsePayload reads one payload token (a quoted string already unquoted by tokenize
 // keeps its quotes here: tokenize returns tokens as written).
-func parsePayload(tok string) (FilePayload, error) {
+func parsePayload(tok string) (payload, error) {
 	switch {
 	case strings.HasPrefix(tok, `"`) || strings.HasPrefix(tok, "`"):
 		s, err := strconv.Unquote(tok)
 		if err != nil {
-			return FilePayload{}, errors.New("not a valid Go string literal")
+			return payload{}, errors.New("not a valid Go string literal")
 		}
-		return FilePayload{Spec: strconv.Quote(s), Bytes: []byte(s)}, nil
+		return payload{spec: strconv.Quote(s), bytes: []byte(s)}, nil
 	case strings.HasPrefix(tok, "hex:"):
 		h := strings.TrimPrefix(tok, "hex:")
 		b, err := hex.DecodeString(h)
 		if err != nil {
-			return FilePayload{}, fmt.Errorf("bad hexadecimal: %v", err)
+			return payload{}, fmt.Errorf("bad hexadecimal: %v", err)
 		}
 		if len(b) > maxPayload {
-			return FilePayload{}, fmt.Errorf("%d bytes, more than %d", len(b), maxPayload)
+			return payload{}, fmt.Errorf("%d bytes, more than %d", len(b), maxPayload)
 		}
-		return FilePayload{Spec: "hex:" + hex.EncodeToString(b), Bytes: b}, nil
+		return payload{spec: "hex:" + hex.EncodeToString(b), bytes: b}, nil
 	case strings.HasPrefix(tok, "random:") || strings.HasPrefix(tok, "text:"):
 		kind, rest, _ := strings.Cut(tok, ":")
 		seedS, nS, ok := strings.Cut(rest, ":")
 		if !ok {
-			return FilePayload{}, fmt.Errorf("want %s:SEED:N", kind)
+			return payload{}, fmt.Errorf("want %s:SEED:N", kind)
 		}
 		seed, err := strconv.ParseUint(seedS, 10, 64)
 		if err != nil {
-			return FilePayload{}, fmt.Errorf("seed %q: want a whole number", seedS)
+			return payload{}, fmt.Errorf("seed %q: want a whole number", seedS)
 		}
 		n, err := strconv.Atoi(nS)
 		if err != nil || n < 0 || n > maxPayload {
-			return FilePayload{}, fmt.Errorf("size %q: want a whole number from 0 to %d", nS, maxPayload)
+			return payload{}, fmt.Errorf("size %q: want a whole number from 0 to %d", nS, maxPayload)
 		}
 		b := engine.Payload(seed, n)
 		if kind == "text" {
 			b = engine.Text(seed, n)
 		}
-		return FilePayload{Spec: fmt.Sprintf("%s:%d:%d", kind, seed, n), Bytes: b}, nil
+		return payload{spec: fmt.Sprintf("%s:%d:%d", kind, seed, n), bytes: b}, nil
 	}
-	return FilePayload{}, errors.New(`want a Go string literal ("..."), hex:HEX, random:SEED:N or text:SEED:N`)
+	return payload{}, errors.New(`want a Go string literal ("..."), hex:HEX, random:SEED:N or text:SEED:N`)
 }
 
 // tokenize splits a line at blanks; a token that starts with a quote runs to its closing
@@ -612,7 +617,7 @@ func tokenize(line string) ([]string, error) {
 
 // LoadScenarios parses every *.scenario file of dir, in the order of their names. Two
 // files may not give the same scenario name.
-func LoadScenarios(dir string) ([]ScenarioFile, error) {
+func LoadScenarios(dir string) ([]Scenario, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*"+ScenarioExt))
 	if err != nil {
 		return nil, err
@@ -621,7 +626,7 @@ func LoadScenarios(dir string) ([]ScenarioFile, error) {
 		return nil, err
 	}
 	sort.Strings(paths)
-	var out []ScenarioFile
+	var out []Scenario
 	seen := map[string]string{}
 	for _, p := range paths {
 		src, err := os.ReadFile(p)
@@ -644,16 +649,17 @@ func LoadScenarios(dir string) ([]ScenarioFile, error) {
 //go:embed scenarios/*.scenario
 var builtinFS embed.FS
 
-// BuiltinScenarios are the built-in scenario files written for protocol (ProtocolOneShot
-// or ProtocolStream; "" gives them all), in the order of their file names. Each is
-// deterministic for every model of its protocol in this repository: compare's
-// TestScenarioFiles runs every one against every model, C twice against Go.
-func BuiltinScenarios(protocol string) []ScenarioFile {
+// Builtin is the built-in set of scenarios that apply to a server speaking p: those
+// written for p and those written for Any ("" gives every one), in the order of their
+// file names. Each is deterministic for every model of its protocol in this repository,
+// whose suite runs every one against every model, the C reference twice against the Go
+// port.
+func Builtin(p Protocol) []Scenario {
 	entries, err := builtinFS.ReadDir("scenarios")
 	if err != nil {
 		panic(err)
 	}
-	var out []ScenarioFile
+	var out []Scenario
 	for _, e := range entries { // ReadDir sorts by name
 		src, err := builtinFS.ReadFile("scenarios/" + e.Name())
 		if err != nil {
@@ -661,9 +667,9 @@ func BuiltinScenarios(protocol string) []ScenarioFile {
 		}
 		f, err := ParseScenario("builtin/"+e.Name(), src)
 		if err != nil {
-			panic(err) // a built-in file that does not parse: TestScenarioFiles fails on it
+			panic(err) // a built-in file that does not parse: the suite's TestBuiltinScenarioTable fails on it
 		}
-		if f.AppliesTo(protocol) {
+		if f.AppliesTo(p) {
 			out = append(out, f)
 		}
 	}

@@ -108,16 +108,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, "unexpected argument %q (quote a command line: -ref 'CMD ARGS {port}')", fs.Arg(0))
 	}
-	ref, refDesc, err := impl("reference", "-ref", c.refCmd, c.refAddr, c.timeout)
+	ref, refTarget, refDesc, err := impl("reference", "-ref", c.refCmd, c.refAddr, c.timeout)
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	port, portDesc, err := impl("port", "-port", c.portCmd, c.portAddr, c.timeout)
+	port, portTarget, portDesc, err := impl("port", "-port", c.portCmd, c.portAddr, c.timeout)
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	switch c.protocol {
-	case "", parity.ProtocolOneShot, parity.ProtocolStream:
+	switch parity.Protocol(c.protocol) {
+	case "", parity.OneShot, parity.Stream:
 	default:
 		return usageError(stderr, fs, "-protocol %q: want oneshot or stream", c.protocol)
 	}
@@ -131,6 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	norm := append([]engine.Normalizer(nil), engine.DefaultNormalizers...)
+	opts := []parity.Option{parity.Timeout(c.timeout)}
 	for _, n := range c.normalize {
 		re, repl, ok := strings.Cut(n, "=>")
 		if !ok {
@@ -141,6 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, fs, "-normalize %q: %v", n, err)
 		}
 		norm = append(norm, engine.Replace(rx, repl))
+		opts = append(opts, parity.Normalize(parity.Replace(rx, repl)))
 	}
 	if !c.builtin && c.scenarios == "" && c.gen == 0 {
 		return usageError(stderr, fs, "-builtin=false and no -scenarios or -gen: nothing to run")
@@ -188,16 +190,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	rep.Protocol, rep.ProtocolFrom = c.protocol, "given by -protocol"
 	if c.protocol == "" {
-		p, how, err := guessProtocol(ref, c.timeout)
+		p, how, err := guessProtocol(refTarget, c.timeout)
 		if err != nil {
 			return out.fail(rep, fmt.Sprintf("cannot guess the protocol: %v; give -protocol oneshot or -protocol stream", err))
 		}
 		rep.Protocol, rep.ProtocolFrom = p, "guessed: "+how
 	}
 
-	var forProtocol []parity.ScenarioFile
+	var forProtocol []parity.Scenario
 	for _, f := range files {
-		if f.AppliesTo(rep.Protocol) {
+		if f.AppliesTo(parity.Protocol(rep.Protocol)) {
 			forProtocol = append(forProtocol, f)
 		}
 	}
@@ -209,7 +211,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	addrs := c.refAddr != "" || c.portAddr != ""
 	for i, f := range files {
 		out.progressLine(i, len(files), f.Name)
-		r := runScenario(f, ref, port, addrs)
+		r := runScenario(f, refTarget, portTarget, addrs, opts)
 		rep.Scenarios = append(rep.Scenarios, r)
 		out.scenarioDone(r)
 		if r.Result == resultError {
@@ -231,21 +233,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return out.finish(rep)
 }
 
-// impl makes the Impl of one side from its flags: a command line or an address.
-func impl(name, flagName, cmd, addr string, timeout time.Duration) (engine.Impl, string, error) {
+// impl makes one side from its flags, a command line or an address: as parity.Target for
+// the scenarios, and as the engine's Impl for the start check and -gen.
+func impl(name, flagName, cmd, addr string, timeout time.Duration) (engine.Impl, parity.Target, string, error) {
 	switch {
 	case cmd != "" && addr != "":
-		return engine.Impl{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
 	case cmd == "" && addr == "":
-		return engine.Impl{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
 	case addr != "":
-		return engine.Address(name, addr), addr, nil
+		return engine.Address(name, addr), parity.Address(addr), addr, nil
 	}
 	argv, err := splitCommand(cmd)
 	if err != nil {
-		return engine.Impl{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
 	}
-	return engine.CommandWithin(name, argv, timeout), cmd, nil
+	return engine.CommandWithin(name, argv, timeout), parity.Command(argv...), cmd, nil
 }
 
 // The protocol probe: one connection sends probeMsg without half-closing. A one-shot
@@ -256,36 +259,33 @@ const (
 )
 
 // guessProtocol probes a fresh reference server and says which protocol it speaks, and why.
-func guessProtocol(ref engine.Impl, timeout time.Duration) (protocol, how string, err error) {
-	sc := engine.Scenario{Name: "protocol-probe", Steps: func(string) []engine.Step {
-		return []engine.Step{
-			engine.Connect("p"),
-			engine.Send("p", []byte(probeMsg)),
-			engine.AwaitBytes("p", len(probeMsg)),
-			engine.ExpectOpenFor("p", probeWatch, len(probeMsg)),
-		}
+func guessProtocol(ref parity.Target, timeout time.Duration) (protocol, how string, err error) {
+	sc := parity.Scenario{Name: "protocol-probe", Steps: []parity.Step{
+		{Op: parity.Connect, Conn: "p"},
+		{Op: parity.Send, Conn: "p", Data: [][]byte{[]byte(probeMsg)}},
+		{Op: parity.AwaitBytes, Conn: "p", N: len(probeMsg)},
+		{Op: parity.Watch, Conn: "p", For: probeWatch, N: len(probeMsg)},
 	}}
-	ref.Deadline = min(timeout, 5*time.Second)
-	tr, err := engine.RunOnce(sc, "", ref)
+	tr, err := parity.Run(sc, ref, parity.Timeout(min(timeout, 5*time.Second)))
 	if err != nil {
 		return "", "", fmt.Errorf("the probe (a connection sending %q without half-closing) failed: %v", probeMsg, err)
 	}
 	c, _ := tr.Conn("p")
 	switch {
-	case string(c.Data) == probeMsg && (c.End == "EOF" || c.End == "reset"):
-		return parity.ProtocolOneShot, fmt.Sprintf("the reference echoed %q and closed the connection (%s) before the client's end of stream", probeMsg, c.End), nil
-	case string(c.Data) == probeMsg && c.End == "open":
-		return parity.ProtocolStream, fmt.Sprintf("the reference echoed %q and kept the connection open for %v", probeMsg, probeWatch), nil
+	case string(c.Data) == probeMsg && (c.End == parity.EndEOF || c.End == parity.EndReset):
+		return string(parity.OneShot), fmt.Sprintf("the reference echoed %q and closed the connection (%s) before the client's end of stream", probeMsg, c.End), nil
+	case string(c.Data) == probeMsg && c.End == parity.EndOpen:
+		return string(parity.Stream), fmt.Sprintf("the reference echoed %q and kept the connection open for %v", probeMsg, probeWatch), nil
 	}
 	return "", "", fmt.Errorf("the probe sent %q without half-closing and got %s, then %s: neither a one-shot nor a stream echo", probeMsg, clipQuote(c.Data, 40), c.End)
 }
 
 // loadScenarios is the built-in scenarios (unless -builtin=false) and the directory's,
 // for every protocol, matching -run.
-func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error) {
-	var all []parity.ScenarioFile
+func loadScenarios(c config, only *regexp.Regexp) ([]parity.Scenario, error) {
+	var all []parity.Scenario
 	if c.builtin {
-		all = parity.BuiltinScenarios("")
+		all = parity.Builtin("")
 	}
 	if c.scenarios != "" {
 		fs, err := parity.LoadScenarios(c.scenarios)
@@ -303,7 +303,7 @@ func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error)
 		}
 		all = append(all, fs...)
 	}
-	var out []parity.ScenarioFile
+	var out []parity.Scenario
 	for _, f := range all {
 		if only == nil || only.MatchString(f.Name) {
 			out = append(out, f)
@@ -314,12 +314,9 @@ func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error)
 
 // needsProcess: the scenario waits for the server's log or stops it, which a server
 // given by its address does not allow.
-func needsProcess(f parity.ScenarioFile) bool {
-	if f.WaitsOnLogs() {
-		return true
-	}
+func needsProcess(f parity.Scenario) bool {
 	for _, s := range f.Steps {
-		if s.Op == "stop" {
+		if s.Op == parity.AwaitStdout || s.Op == parity.AwaitStderr || s.Op == parity.Stop {
 			return true
 		}
 	}
@@ -327,23 +324,23 @@ func needsProcess(f parity.ScenarioFile) bool {
 }
 
 // runScenario runs one scenario: the reference twice, the port once.
-func runScenario(f parity.ScenarioFile, ref, port engine.Impl, addrs bool) scenarioResult {
+func runScenario(f parity.Scenario, ref, port parity.Target, addrs bool, opts []parity.Option) scenarioResult {
 	r := scenarioResult{Name: f.Name, Source: f.Source, Steps: len(f.Steps), Text: string(f.Format())}
 	if addrs && needsProcess(f) {
 		r.Result, r.Diff = resultSkipped, "waits for the server's log or stops it: not possible with an address"
 		return r
 	}
 	start := time.Now()
-	o, err := engine.Differential(f.Scenario(), "", ref, port)
+	o, err := parity.Differential(f, ref, port, opts...)
 	r.Millis = time.Since(start).Milliseconds()
-	r.ref, r.ref2, r.port = o.Ref, o.Ref2, o.Port
+	r.ref, r.ref2, r.port = o.Reference, o.Reference2, o.Candidate
 	switch {
-	case err != nil && o.Ref2 == nil:
+	case err != nil && o.Reference2 == nil:
 		// The reference failed (run 1 or run 2): nothing to compare with.
 		r.Result, r.Error = resultError, err.Error()
 	case err != nil:
 		r.Result, r.Error = resultDiffers, err.Error()
-		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "port run: ")
+		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "candidate run: ")
 	case o.Noise != "":
 		r.Result, r.Diff = resultNoise, o.Noise
 	case o.Diff != "":

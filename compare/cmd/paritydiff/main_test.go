@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
@@ -82,12 +81,12 @@ func TestAgreesEveryModel(t *testing.T) {
 			}
 			r := paritydiff(t, "-ref", cmdline(b.Server(standalone.C), m.Name), "-port", cmdline(b.Server(standalone.Go), m.Name))
 			require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-			want := parity.ProtocolOneShot
+			want := parity.OneShot
 			if m.Protocol == gosrv.Stream {
-				want = parity.ProtocolStream
+				want = parity.Stream
 			}
-			assert.Contains(t, r.stdout, "protocol:  "+want+" (guessed: ")
-			n := len(parity.BuiltinScenarios(want))
+			assert.Contains(t, r.stdout, "protocol:  "+string(want)+" (guessed: ")
+			n := len(parity.Builtin(want))
 			assert.Contains(t, r.stdout, fmt.Sprintf("%d scenarios: %d equal, 0 differs\n", n, n))
 			assert.Empty(t, r.stderr)
 		})
@@ -419,9 +418,9 @@ func TestSplitCommand(t *testing.T) {
 // lacks faces "(no line)" and the lines after it still face their twins; bytes differing
 // late are shown from a little before the difference; long equal runs are elided.
 func TestSideBySide(t *testing.T) {
-	var ref, port engine.Transcript
-	ref.Conns = []engine.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
-	port.Conns = []engine.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
+	var ref, port parity.Transcript
+	ref.Conns = []parity.Conn{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
+	port.Conns = []parity.Conn{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
 	var lines []string
 	for i := 0; i < 20; i++ {
 		lines = append(lines, fmt.Sprintf("line %d", i))

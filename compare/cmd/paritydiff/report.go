@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/parity"
 )
 
 // A scenario's result.
@@ -44,7 +45,7 @@ type scenarioResult struct {
 	Generated bool   `json:"generated,omitempty"`
 	Go        string `json:"go,omitempty"`
 
-	ref, ref2, port *engine.Transcript
+	ref, ref2, port *parity.Transcript
 }
 
 type report struct {
@@ -82,7 +83,7 @@ type jsonConn struct {
 
 const jsonDataMax = 64 << 10
 
-func toJSON(tr *engine.Transcript) *jsonTranscript {
+func toJSON(tr *parity.Transcript) *jsonTranscript {
 	if tr == nil {
 		return nil
 	}
@@ -92,7 +93,7 @@ func toJSON(tr *engine.Transcript) *jsonTranscript {
 	}
 	for _, c := range tr.Conns {
 		sum := sha256.Sum256(c.Data)
-		jc := jsonConn{Name: c.Name, Length: len(c.Data), SHA256: hex.EncodeToString(sum[:]), Ending: c.End}
+		jc := jsonConn{Name: c.Name, Length: len(c.Data), SHA256: hex.EncodeToString(sum[:]), Ending: string(c.End)}
 		if len(c.Data) <= jsonDataMax {
 			jc.Data = c.Data
 		} else {
@@ -280,11 +281,11 @@ type row struct {
 // sideBySide renders two transcripts in two columns, row by row: each connection's bytes
 // and ending, the notes, the stdout and stderr lines (aligned: a line one side lacks
 // faces a blank), the status. Runs of equal rows in a long section are elided.
-func sideBySide(ref, port *engine.Transcript) string {
+func sideBySide(ref, port *parity.Transcript) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %-*s  %-*s  %s\n", labelWidth, "", colWidth, "reference", "port")
 	if port == nil {
-		port = &engine.Transcript{Status: "(the run failed)"}
+		port = &parity.Transcript{Status: "(the run failed)"}
 	}
 	var sections [][]row
 	// Connections, by name in the reference's order, then those only the port has.
@@ -298,7 +299,7 @@ func sideBySide(ref, port *engine.Transcript) string {
 	for _, pc := range port.Conns {
 		if !seen[pc.Name] {
 			conns = append(conns, row{label: "conn " + pc.Name, left: "(none)", right: describeData(pc.Data, 0), differs: true},
-				row{label: "  ending", left: "", right: pc.End, differs: true})
+				row{label: "  ending", left: "", right: string(pc.End), differs: true})
 		}
 	}
 	sections = append(sections, conns)
@@ -320,10 +321,10 @@ func sideBySide(ref, port *engine.Transcript) string {
 }
 
 // connRows are a connection's two rows: its bytes, its ending.
-func connRows(c engine.ConnRecord, pc engine.ConnRecord, ok bool) []row {
+func connRows(c parity.Conn, pc parity.Conn, ok bool) []row {
 	if !ok {
 		return []row{{label: "conn " + c.Name, left: describeData(c.Data, 0), right: "(none)", differs: true},
-			{label: "  ending", left: c.End, right: "", differs: true}}
+			{label: "  ending", left: string(c.End), right: "", differs: true}}
 	}
 	same := string(c.Data) == string(pc.Data)
 	off := 0
@@ -332,7 +333,7 @@ func connRows(c engine.ConnRecord, pc engine.ConnRecord, ok bool) []row {
 	}
 	return []row{
 		{label: "conn " + c.Name, left: describeData(c.Data, off), right: describeData(pc.Data, off), differs: !same},
-		{label: "  ending", left: c.End, right: pc.End, differs: c.End != pc.End},
+		{label: "  ending", left: string(c.End), right: string(pc.End), differs: c.End != pc.End},
 	}
 }
 

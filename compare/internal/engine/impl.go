@@ -70,7 +70,7 @@ func Differential(sc Scenario, model string, ref, port Impl) (Outcome, error) {
 		o.Contract = sc.Expect(model, o.Ref)
 	}
 	if o.Port, err = RunOnce(sc, model, port); err != nil {
-		return o, fmt.Errorf("port run: %w", err)
+		return o, fmt.Errorf("candidate run: %w", err)
 	}
 	o.Diff = Diff(o.Ref, o.Port, ref.Name, port.Name)
 	return o, nil

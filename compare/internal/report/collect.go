@@ -14,6 +14,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -95,7 +96,7 @@ func Collect(bins Binaries, models []string, o Options) *Report {
 		row := &Row{Model: model, IOModel: IOModel(model), Port: implName(standalone.Go), Sides: map[standalone.Impl]*Side{}}
 		r.Rows = append(r.Rows, row)
 		o.step(model + ": parity probes")
-		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), Probed(bins.Binaries, model, standalone.Go))
+		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(Probed(bins.Binaries, model, standalone.C), Probed(bins.Binaries, model, standalone.Go))
 		o.done()
 		var sides []measured
 		for _, impl := range Impls {
@@ -107,7 +108,7 @@ func Collect(bins Binaries, models []string, o Options) *Report {
 				Sides: map[standalone.Impl]*Side{standalone.C: row.Sides[standalone.C], standalone.Go: {Sweep: map[int]load.Measurement{}}}}
 			r.Rows = append(r.Rows, ex)
 			o.step(ex.Model + ": parity probes")
-			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), engine.Command(ExampleName, bins.ExampleArgv()))
+			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(Probed(bins.Binaries, model, standalone.C), parity.Command(bins.ExampleArgv()...))
 			o.done()
 			sides = append(sides, measured{model + "/" + ExampleName, ex.Sides[standalone.Go], bins.ExampleArgv()})
 		}
