@@ -16,7 +16,7 @@ import (
 
 // DefaultTimeout bounds one run of one scenario when no [Timeout] is given: a server that
 // hangs fails the run with what did not happen.
-const DefaultTimeout = engine.DefaultDeadline
+const DefaultTimeout = 20 * time.Second
 
 // An Option changes how scenarios run: [Timeout], [Normalize].
 type Option interface{ apply(*options) }
@@ -59,6 +59,13 @@ func collect(opts []Option) options {
 		}
 	}
 	return o
+}
+
+func (o options) runTimeout() time.Duration {
+	if o.timeout > 0 {
+		return o.timeout
+	}
+	return DefaultTimeout
 }
 
 func (o options) startTimeout() time.Duration {

@@ -127,15 +127,27 @@ func (sc Scenario) engine() engine.Scenario {
 	}
 }
 
-// check is what ParseScenario checks of a scenario built in code: it reads its own
-// Format back.
+// check is what ParseScenario checks, for a scenario built in code: it reads its own
+// Format back, and a line of that text is named as the step it is.
 func (sc Scenario) check() error {
 	if sc.Name == "" {
 		return errors.New("a scenario needs a name")
 	}
+	sc.Doc = nil
 	_, err := ParseScenario(sc.Name, sc.Format())
+	if err == nil {
+		return nil
+	}
+	const headers = 3 // name, protocol, log
+	if m := lineErrRE.FindStringSubmatch(err.Error()); m != nil && m[1] == sc.Name {
+		if line, _ := strconv.Atoi(m[2]); line > headers {
+			return fmt.Errorf("step %d (%s): %s", line-headers, sc.Steps[line-headers-1], m[3])
+		}
+	}
 	return err
 }
+
+var lineErrRE = regexp.MustCompile(`(?s)^(.*):(\d+): (.*)$`)
 
 func (s Step) engine() engine.Step {
 	switch s.Op {

@@ -21,9 +21,10 @@ const PortPlaceholder = "{port}"
 // [Address], which is always the same). Make one with [Command], [Address] or
 // [InProcess]; the zero Target fails every run.
 type Target struct {
-	argv  []string
-	addr  string
-	start func() (Server, error)
+	command bool
+	argv    []string
+	addr    string
+	start   func() (Server, error)
 }
 
 // Command is a server run as a process, from argv, afresh for every run. Each "{port}"
@@ -34,7 +35,7 @@ type Target struct {
 // on another port, up to three times in all. Its stdout and stderr are compared; it is
 // stopped with SIGTERM, and its status is how it ended ("exited 0", "killed by SIGTERM").
 func Command(argv ...string) Target {
-	return Target{argv: append([]string(nil), argv...)}
+	return Target{command: true, argv: append([]string(nil), argv...)}
 }
 
 // Address is a server that is already listening at addr ("127.0.0.1:PORT", any IPv4
@@ -62,7 +63,7 @@ type Server interface {
 func (t Target) engine(name string, o options) engine.Impl {
 	var im engine.Impl
 	switch {
-	case t.argv != nil:
+	case t.command:
 		im = engine.CommandWithin(name, t.argv, o.startTimeout())
 	case t.addr != "":
 		im = engine.Address(name, t.addr)
@@ -82,7 +83,7 @@ func (t Target) engine(name string, o options) engine.Impl {
 			return nil, errors.New("the zero Target: make one with Command, Address or InProcess")
 		}}
 	}
-	im.Deadline = o.timeout
+	im.Deadline = o.runTimeout()
 	im.Normalize = o.normalizers()
 	return im
 }
