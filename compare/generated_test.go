@@ -8,8 +8,8 @@ package compare
 // does. The package comment of compare/gen says what a script is and which rules keep it
 // deterministic.
 //
-// A divergence is printed as a scenario to paste into the table (genScript is a
-// scenario's steps) and saved as compare/testdata/generated/MODEL-latest.json; every file
+// A divergence is printed as a scenario to paste into the table
+// (compare/internal/contract, where genScript is a scenario's steps) and saved as compare/testdata/generated/MODEL-latest.json; every file
 // there is replayed first by plain `go test`. rapid's own fail file
 // (compare/testdata/rapid/TestGenerated_MODEL/...) replays the same case through the
 // generator as long as the generator draws the same way.
@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/gen"
-	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,19 +46,6 @@ const genDir = "testdata/generated"
 // divergence (rapid's -rapid.shrinktime, 30 s, and gen's own pass, as long again) and the
 // report.
 const genTimeoutMargin = 90 * time.Second
-
-// genScript is a generated script as a row of the scenario table writes it:
-// Steps: genScript{...}.steps.
-type genScript []gen.Op
-
-// steps are the script's steps under model's rules (gen.ForModel).
-func (gs genScript) steps(model string) []engine.Step {
-	cfg, err := gen.ForModel(model)
-	if err != nil {
-		panic(err) // the table's own model names only
-	}
-	return gen.Script(gs).Steps(cfg)
-}
 
 // genChecksFor is how many scripts model gets: genChecks, or what -rapid.checks or
 // RAPID_CHECKS says; fork a tenth of that (genForkChecks by default); -short a fifth.

@@ -19,7 +19,6 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
@@ -27,36 +26,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inProcess wraps a server running in this process (native.Server, gosrv.Running): its
-// descriptors and CPU are ours.
-type inProcess struct{ parity.Server }
-
-func (inProcess) ServerPid() int { return os.Getpid() }
-
-// Stop says what the standalone server's exit would be after the model returned this:
-// main returns 0 after a clean stop, 1 when the model could not start.
-func (s inProcess) Stop() (string, error) {
-	status, err := s.Server.Stop()
-	if status != 0 {
-		return "exited 1", err
-	}
-	return "exited 0", err
-}
-
 var (
 	cInProcess = engine.Impl{Name: "C", Start: func(model string) (engine.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
-		return inProcess{s}, nil
+		return inProcess{Server: s}, nil
 	}}
 	goInProcess = engine.Impl{Name: "Go", Start: func(model string) (engine.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
 		}
-		return inProcess{s}, nil
+		return inProcess{Server: s}, nil
 	}}
 )
 

@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package contract
 
-// order_test.go - the order of service, compared as it is, never sorted.
+// order.go - the order of service, compared as it is, never sorted.
 //
 // When several connections are ready at the same wake-up, each model serves them in an
 // order of its own: epoll in the order they became ready (its ready list is first in,
@@ -53,7 +53,7 @@ type serveThread interface {
 // inProcessAs finds the in-process server behind the target as a T.
 func inProcessAs[T any](tg engine.Target) (T, bool) {
 	var zero T
-	ip, ok := tg.(inProcess)
+	ip, ok := tg.(InProcess)
 	if !ok {
 		return zero, false
 	}
@@ -61,9 +61,9 @@ func inProcessAs[T any](tg engine.Target) (T, bool) {
 	return v, ok
 }
 
-// hold is the state of a hold across the steps of one run: each run builds its steps
+// Hold is the state of a hold across the steps of one run: each run builds its steps
 // afresh, so a hold belongs to one run.
-type hold struct {
+type Hold struct {
 	release func()
 	pid, fd int // where the server blocks: write(2) on fd in process pid
 }
@@ -78,7 +78,7 @@ type hold struct {
 // recvs, or in its sleep), uring (stopped before submitting the last connection's RECV)
 // and sigio (stopped before arming the last connection for signals). A blocked log write
 // stops it at one known point: in the middle of accepting h.
-func holdServer(h *hold) engine.Step {
+func HoldServer(h *Hold) engine.Step {
 	return engine.Step{Desc: "hold the server's stdout", Do: func(r *engine.Run) error {
 		var p *logpipe.Pipe
 		if sh, ok := r.Target().(stdoutHolder); ok { // standalone: the server's descriptor 1
@@ -103,7 +103,7 @@ func holdServer(h *hold) engine.Step {
 }
 
 // awaitHeld waits until a thread of the server is blocked in write(2) on its held stdout.
-func awaitHeld(h *hold) engine.Step {
+func AwaitHeld(h *Hold) engine.Step {
 	return engine.Step{Desc: "await the server blocked on its held stdout", Do: func(r *engine.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
@@ -134,7 +134,7 @@ func threadBlockedInWrite(pid, fd int) bool {
 }
 
 // releaseServer lets a held server go on: SIGCONT, or the stdout pipe drains again.
-func releaseServer(h *hold) engine.Step {
+func ReleaseServer(h *Hold) engine.Step {
 	return engine.Step{Desc: "release the server", Do: func(r *engine.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
@@ -148,7 +148,7 @@ func releaseServer(h *hold) engine.Step {
 // sendAcked writes p in one write and waits until the server's kernel has acknowledged
 // every byte (the client's send queue is empty): the bytes are then in the server's
 // socket, whatever the scheduling, before the next step.
-func sendAcked(name string, p []byte) engine.Step {
+func SendAcked(name string, p []byte) engine.Step {
 	return engine.Step{Desc: fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), Do: func(r *engine.Run) error {
 		if err := engine.Send(name, p).Do(r); err != nil {
 			return err
@@ -304,23 +304,23 @@ func orderHeld() engine.Scenario {
 	}
 	return engine.Scenario{
 		Name:   "order-held-5",
-		Models: multiplexing,
+		Models: Multiplexing,
 		Steps: func(model string) []engine.Step {
-			h := &hold{}
+			h := &Hold{}
 			s := engine.Seq(engine.ConnectHigh(orderNames...), timestamps(orderNames...), engine.AwaitStdoutLines(len(orderNames)),
-				holdServer(h), engine.ConnectHigh("h"), awaitHeld(h))
+				HoldServer(h), engine.ConnectHigh("h"), AwaitHeld(h))
 			for _, i := range orderSends {
-				s = append(s, sendAcked(orderNames[i], msgs[i]))
+				s = append(s, SendAcked(orderNames[i], msgs[i]))
 			}
-			s = append(s, releaseServer(h))
-			if streamModel(model) {
+			s = append(s, ReleaseServer(h))
+			if StreamModel(model) {
 				// The echo is not logged: the replies' timestamps show the order. (Not for
 				// uring, whose sends the kernel may carry out in another order than it
 				// was asked: its order of service is its recv completions', in the log.)
 				s = append(s, noteServiceOrder(orderNames...))
 			}
 			for _, name := range orderNames {
-				if streamModel(model) {
+				if StreamModel(model) {
 					s = append(s, engine.HalfClose(name))
 				}
 				s = append(s, engine.AwaitEnd(name))
@@ -328,19 +328,19 @@ func orderHeld() engine.Scenario {
 			return s
 		},
 		Expect: func(model string, tr *engine.Transcript) error {
-			var es []expectation
+			var es []Expectation
 			for i, name := range orderNames {
-				es = append(es, wantEcho(name, msgs[i]))
+				es = append(es, WantEcho(name, msgs[i]))
 			}
 			want, ok := wantOrder[model]
 			if !ok {
 				return fmt.Errorf("no order of service stated for %s", model)
 			}
-			if streamModel(model) {
-				es = append(es, wantNote("order of service: "+want))
+			if StreamModel(model) {
+				es = append(es, WantNote("order of service: "+want))
 			}
 			es = append(es, func(model string, tr *engine.Transcript) error {
-				if streamModel(model) {
+				if StreamModel(model) {
 					return nil
 				}
 				var got []string
@@ -354,20 +354,20 @@ func orderHeld() engine.Scenario {
 				}
 				return nil
 			})
-			return expects(es...)(model, tr)
+			return Expects(es...)(model, tr)
 		},
 	}
 }
 
-// concurrentHeld is concurrent's script for the multiplexing models, with the order of
+// concurrentHeld is concurrent's script for the Multiplexing models, with the order of
 // service fixed: every connection is accepted first (their lines in connection order),
 // the server is held while each sends and half-closes (acknowledged in turn), and serves
 // them all from one wake-up once released. Nothing is sorted.
 func concurrentHeld(names []string, msgs [][]byte) []engine.Step {
-	h := &hold{}
-	s := engine.Seq(engine.ConnectHigh(names...), engine.AwaitStdoutLines(len(names)), holdServer(h), engine.ConnectHigh("h"), awaitHeld(h))
+	h := &Hold{}
+	s := engine.Seq(engine.ConnectHigh(names...), engine.AwaitStdoutLines(len(names)), HoldServer(h), engine.ConnectHigh("h"), AwaitHeld(h))
 	for i, name := range names {
-		s = append(s, sendAcked(name, msgs[i]), engine.HalfClose(name))
+		s = append(s, SendAcked(name, msgs[i]), engine.HalfClose(name))
 	}
-	return append(append(s, releaseServer(h)), each(names, engine.AwaitEnd)...)
+	return append(append(s, ReleaseServer(h)), Each(names, engine.AwaitEnd)...)
 }

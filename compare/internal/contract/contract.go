@@ -1,11 +1,13 @@
 //go:build linux
 
-package compare
-
-// scenarios_test.go - the table of scenarios. Every scenario runs against every model it
-// applies to, in both languages, in process and as the standalone binary (runner_test.go).
-// Each must be deterministic: where an outcome depends on timing, the scenario controls
-// the timing (a comment says how), and the reference is run twice to prove it.
+// Package contract is CONTRACT.md's expectations as scenarios of the engine: what each
+// model must log and answer, checked on a transcript (Scenario.Expect). The suite runs
+// every scenario against every model it applies to, in both languages, in process and as
+// the standalone binary (compare/runner_test.go), the C reference twice against the Go
+// port; paritydiff -contract MODEL checks any server against them. Each scenario is
+// deterministic: where an outcome depends on timing, the scenario controls the timing (a
+// comment says how), and the reference is run twice to prove it.
+package contract
 
 import (
 	"bytes"
@@ -22,9 +24,9 @@ import (
 // The traits of a model come from the table of models (gosrv/models.go, which
 // native's TestTableMatchesGo holds equal to csrc/models.c); the suite never decides them.
 
-// streamModel: the server echoes for as long as the connection is open (CONTRACT.md § Wire
+// StreamModel: the server echoes for as long as the connection is open (CONTRACT.md § Wire
 // protocols).
-func streamModel(model string) bool { return gosrv.Traits(model).Protocol == gosrv.Stream }
+func StreamModel(model string) bool { return gosrv.Traits(model).Protocol == gosrv.Stream }
 
 // oneShot: one recv of at most 512 bytes, echo, close (CONTRACT.md § Wire protocols).
 func oneShot(model string) bool { return gosrv.Traits(model).Protocol == gosrv.OneShot }
@@ -32,11 +34,11 @@ func oneShot(model string) bool { return gosrv.Traits(model).Protocol == gosrv.O
 // parens: the model logs "new conn(IP:PORT)" (CONTRACT.md § Output).
 func parens(model string) bool { return gosrv.Traits(model).ConnLog == gosrv.ConnParens }
 
-// multiplexing: one thread serves several ready connections per wake-up, in an order of
+// Multiplexing: one thread serves several ready connections per wake-up, in an order of
 // service the model defines.
-func multiplexing(model string) bool { return gosrv.Traits(model).Multiplexes }
+func Multiplexing(model string) bool { return gosrv.Traits(model).Multiplexes }
 
-func only(names ...string) func(string) bool {
+func Only(names ...string) func(string) bool {
 	return func(m string) bool {
 		for _, n := range names {
 			if n == m {
@@ -49,9 +51,9 @@ func only(names ...string) func(string) bool {
 
 // ---- expectations on the reference's transcript (CONTRACT.md § Wire protocols, § Output) ----
 
-type expectation func(model string, tr *engine.Transcript) error
+type Expectation func(model string, tr *engine.Transcript) error
 
-func expects(es ...expectation) func(string, *engine.Transcript) error {
+func Expects(es ...Expectation) func(string, *engine.Transcript) error {
 	return func(model string, tr *engine.Transcript) error {
 		var errs []string
 		for _, e := range es {
@@ -67,7 +69,7 @@ func expects(es ...expectation) func(string, *engine.Transcript) error {
 }
 
 // oneShotReply is what a one-shot server answers to msg sent in one piece.
-func reply(model string, msg []byte) []byte {
+func Reply(model string, msg []byte) []byte {
 	if oneShot(model) && len(msg) > 512 {
 		return msg[:512]
 	}
@@ -75,7 +77,7 @@ func reply(model string, msg []byte) []byte {
 }
 
 // logged is msg as the log line shows it: cut at the first NUL (C's %s).
-func logged(msg []byte) string {
+func Logged(msg []byte) string {
 	if i := bytes.IndexByte(msg, 0); i >= 0 {
 		msg = msg[:i]
 	}
@@ -83,13 +85,13 @@ func logged(msg []byte) string {
 }
 
 // wantEcho: name received want and then end of stream.
-func wantEcho(name string, msg []byte) expectation {
+func WantEcho(name string, msg []byte) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		c, ok := tr.Conn(name)
 		if !ok {
 			return fmt.Errorf("no connection %s", name)
 		}
-		want := reply(model, msg)
+		want := Reply(model, msg)
 		if !bytes.Equal(c.Data, want) {
 			return fmt.Errorf("%s", engine.DescribeBytesDiff("echo on "+name, c.Data, want, "got", "want"))
 		}
@@ -102,7 +104,7 @@ func wantEcho(name string, msg []byte) expectation {
 
 // wantServed: the server logged name's connection and (one-shot) its message, each once,
 // and (stream) "peer close conn..." once per connection on stderr.
-func wantServed(name string, msg []byte) expectation {
+func wantServed(name string, msg []byte) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		nc := "new conn 127.0.0.1:<" + name + ">\n"
 		if parens(model) {
@@ -112,7 +114,7 @@ func wantServed(name string, msg []byte) expectation {
 			return fmt.Errorf("stdout has %q %d times, want once", nc, n)
 		}
 		if oneShot(model) {
-			line := "recv_msg: " + logged(reply(model, msg)) + "\n"
+			line := "recv_msg: " + Logged(Reply(model, msg)) + "\n"
 			if !strings.Contains(tr.Stdout, line) {
 				return fmt.Errorf("stdout lacks %q", line)
 			}
@@ -122,12 +124,12 @@ func wantServed(name string, msg []byte) expectation {
 }
 
 // wantLines: stdout has exactly n lines for n clients served (no duplicated lines).
-func wantStdoutLines(perClient, clients int) expectation {
+func WantStdoutLines(perClient, clients int) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		want := perClient * clients
 		if perClient == 0 {
 			want = 2 * clients
-			if streamModel(model) {
+			if StreamModel(model) {
 				want = clients
 			}
 		}
@@ -138,7 +140,7 @@ func wantStdoutLines(perClient, clients int) expectation {
 	}
 }
 
-func wantStderrContains(s string) expectation {
+func wantStderrContains(s string) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		if !strings.Contains(tr.Stderr, s) {
 			return fmt.Errorf("stderr lacks %q", s)
@@ -147,7 +149,7 @@ func wantStderrContains(s string) expectation {
 	}
 }
 
-func wantNote(s string) expectation {
+func WantNote(s string) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		for _, n := range tr.Notes {
 			if strings.Contains(n, s) {
@@ -159,17 +161,17 @@ func wantNote(s string) expectation {
 }
 
 // servedAll: every connection got its echo and was logged once.
-func servedAll(names []string, msgs [][]byte) []expectation {
-	var es []expectation
+func ServedAll(names []string, msgs [][]byte) []Expectation {
+	var es []Expectation
 	for i := range names {
-		es = append(es, wantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
+		es = append(es, WantEcho(names[i], msgs[i]), wantServed(names[i], msgs[i]))
 	}
 	return es
 }
 
 // wantAcceptOrder: stdout begins with one "new conn" line per connection, in the order the
 // connections were made (a model that logs on accept, before any data came).
-func wantAcceptOrder(names []string) expectation {
+func WantAcceptOrder(names []string) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		lines := strings.SplitAfter(tr.Stdout, "\n")
 		for i, name := range names {
@@ -187,7 +189,7 @@ func wantAcceptOrder(names []string) expectation {
 
 // wantCleanStop: the server's stop returned 0 and, standalone, its last line is the
 // seed's line for the SIGTERM that stopped it.
-func wantCleanStop() expectation {
+func WantCleanStop() Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		if tr.Status != "exited 0" {
 			return fmt.Errorf("%s after the stop, want exited 0", tr.Status)
@@ -199,7 +201,7 @@ func wantCleanStop() expectation {
 	}
 }
 
-func wantStdout(want string) expectation {
+func wantStdout(want string) Expectation {
 	return func(model string, tr *engine.Transcript) error {
 		if tr.Stdout != want {
 			return fmt.Errorf("stdout %q, want %q", tr.Stdout, want)
@@ -213,12 +215,12 @@ func echoScenario(name string, msg []byte) engine.Scenario {
 	return engine.Scenario{
 		Name:   name,
 		Steps:  func(string) []engine.Step { return engine.Client("a", msg) },
-		Expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
+		Expect: Expects(WantEcho("a", msg), wantServed("a", msg), WantStdoutLines(0, 1)),
 	}
 }
 
 // each is f's step for every connection, in order.
-func each(names []string, f func(name string) engine.Step) []engine.Step {
+func Each(names []string, f func(name string) engine.Step) []engine.Step {
 	s := make([]engine.Step, len(names))
 	for i, name := range names {
 		s[i] = f(name)
@@ -227,7 +229,7 @@ func each(names []string, f func(name string) engine.Step) []engine.Step {
 }
 
 // sendEach sends every connection its message, in order.
-func sendEach(names []string, msgs [][]byte) []engine.Step {
+func SendEach(names []string, msgs [][]byte) []engine.Step {
 	s := make([]engine.Step, len(names))
 	for i, name := range names {
 		s[i] = engine.Send(name, msgs[i])
@@ -236,7 +238,7 @@ func sendEach(names []string, msgs [][]byte) []engine.Step {
 }
 
 // clients names n connections c0..c(n-1) with distinct printable messages.
-func clientNames(n int) ([]string, [][]byte) {
+func ClientNames(n int) ([]string, [][]byte) {
 	names := make([]string, n)
 	msgs := make([][]byte, n)
 	for i := range names {
@@ -248,25 +250,25 @@ func clientNames(n int) ([]string, [][]byte) {
 
 // concurrent opens n connections, then sends on all, then half-closes all, then reads all:
 // every connection is open at once. The iterative server serves them one after the other
-// (its log is serial); a multiplexing server is held while they send (concurrentHeld), so
+// (its log is serial); a Multiplexing server is held while they send (concurrentHeld), so
 // it serves them all from one wake-up in its own order, which the log shows unsorted.
-func concurrent(name string, n int, models func(string) bool) engine.Scenario {
-	names, msgs := clientNames(n)
+func Concurrent(name string, n int, models func(string) bool) engine.Scenario {
+	names, msgs := ClientNames(n)
 	return engine.Scenario{
 		Name:   name,
 		Models: models,
 		Steps: func(model string) []engine.Step {
-			if multiplexing(model) {
+			if Multiplexing(model) {
 				return concurrentHeld(names, msgs)
 			}
-			return engine.Seq(each(names, engine.Connect), sendEach(names, msgs), each(names, engine.HalfClose), each(names, engine.AwaitEnd))
+			return engine.Seq(Each(names, engine.Connect), SendEach(names, msgs), Each(names, engine.HalfClose), Each(names, engine.AwaitEnd))
 		},
 		Expect: func(model string, tr *engine.Transcript) error {
 			clients := n
-			if multiplexing(model) {
+			if Multiplexing(model) {
 				clients++ // h, the connection that held the server, ends silent
 			}
-			return expects(append(servedAll(names, msgs), wantStdoutLines(0, clients))...)(model, tr)
+			return Expects(append(ServedAll(names, msgs), WantStdoutLines(0, clients))...)(model, tr)
 		},
 	}
 }
@@ -277,21 +279,21 @@ func concurrent(name string, n int, models func(string) bool) engine.Scenario {
 // lines in whatever order the scheduler runs them: a race between processes, which C run
 // twice shows (it differs from run to run), so those lines alone are compared sorted.
 func concurrentChildren(name string, n int) engine.Scenario {
-	names, msgs := clientNames(n)
+	names, msgs := ClientNames(n)
 	return engine.Scenario{
 		Name:         name,
-		Models:       only("fork", "thread"),
+		Models:       Only("fork", "thread"),
 		UnorderedLog: true,
 		Steps: func(string) []engine.Step {
-			return engine.Seq(each(names, engine.Connect), engine.AwaitStdoutLines(n), engine.LogOrderedSoFar(),
-				sendEach(names, msgs), each(names, engine.HalfClose), each(names, engine.AwaitEnd))
+			return engine.Seq(Each(names, engine.Connect), engine.AwaitStdoutLines(n), engine.LogOrderedSoFar(),
+				SendEach(names, msgs), Each(names, engine.HalfClose), Each(names, engine.AwaitEnd))
 		},
-		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names))...),
+		Expect: Expects(append(ServedAll(names, msgs), WantStdoutLines(0, n), WantAcceptOrder(names))...),
 	}
 }
 
-func sequential(name string, n int) engine.Scenario {
-	names, msgs := clientNames(n)
+func Sequential(name string, n int) engine.Scenario {
+	names, msgs := ClientNames(n)
 	return engine.Scenario{
 		Name: name,
 		Steps: func(string) []engine.Step {
@@ -301,7 +303,7 @@ func sequential(name string, n int) engine.Scenario {
 			}
 			return s
 		},
-		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n))...),
+		Expect: Expects(append(ServedAll(names, msgs), WantStdoutLines(0, n))...),
 		// A watchdog of 200 ms a client: fork/sequential-300 in process under -race took
 		// 2-3 s a run on an idle machine and went past the default 20 s on a loaded one.
 		Deadline: time.Duration(n) * 200 * time.Millisecond,
@@ -315,21 +317,21 @@ func sequential(name string, n int) engine.Scenario {
 // it is, in order: all n threads are still alive at once, which is what the scenario is
 // about (answering them all at once would make their log lines a race between threads).
 func threadPerConnection(name string, n int) engine.Scenario {
-	names, msgs := clientNames(n)
+	names, msgs := ClientNames(n)
 	return engine.Scenario{
 		Name:   name,
-		Models: only("thread"),
+		Models: Only("thread"),
 		Steps: func(string) []engine.Step {
 			// Each thread is started before the next accept and blocks waiting for its
 			// connection's first byte: n lines, then more than n threads.
-			s := engine.Seq(engine.RequireNofile(uint64(n+65)), each(names, engine.ConnectQuiet),
+			s := engine.Seq(engine.RequireNofile(uint64(n+65)), Each(names, engine.ConnectQuiet),
 				engine.AwaitStdoutLines(n), engine.AwaitThreads(n))
 			for i, name := range names {
 				s = append(s, engine.Send(name, msgs[i]), engine.AwaitEnd(name))
 			}
 			return s
 		},
-		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n), wantAcceptOrder(names), wantCleanStop())...),
+		Expect: Expects(append(ServedAll(names, msgs), WantStdoutLines(0, n), WantAcceptOrder(names), WantCleanStop())...),
 	}
 }
 
@@ -351,11 +353,11 @@ const roomNote = "server: %d descriptors free below FD_SETSIZE"
 // the room is counted once a first connection, "ready", is accepted and held open: the
 // model is running then; "ready" is served last.
 func selectBeyondFdSetSize(name string, n int) engine.Scenario {
-	names, msgs := clientNames(n)
+	names, msgs := ClientNames(n)
 	ready := []byte("ready")
 	return engine.Scenario{
 		Name:   name,
-		Models: only("select"),
+		Models: Only("select"),
 		Steps: func(string) []engine.Step {
 			room := -1 // set by the first step, read by the last: one run's own state
 			return []engine.Step{
@@ -404,10 +406,10 @@ func selectBeyondFdSetSize(name string, n int) engine.Scenario {
 			if room < 0 || room >= n {
 				return fmt.Errorf("no room noted below %d: notes %q", n, tr.Notes)
 			}
-			es := append(servedAll(append([]string{"ready"}, names[:room]...), append([][]byte{ready}, msgs[:room]...)),
-				wantAcceptOrder(append([]string{"ready"}, names...)), wantCleanStop())
+			es := append(ServedAll(append([]string{"ready"}, names[:room]...), append([][]byte{ready}, msgs[:room]...)),
+				WantAcceptOrder(append([]string{"ready"}, names...)), WantCleanStop())
 			for _, c := range names[room:] {
-				es = append(es, wantEcho(c, nil))
+				es = append(es, WantEcho(c, nil))
 			}
 			es = append(es, func(model string, tr *engine.Transcript) error {
 				refusal := fmt.Sprintf("fd %d beyond FD_SETSIZE: close conn\n", unix.FD_SETSIZE)
@@ -419,7 +421,7 @@ func selectBeyondFdSetSize(name string, n int) engine.Scenario {
 				}
 				return nil
 			})
-			return expects(es...)(model, tr)
+			return Expects(es...)(model, tr)
 		},
 	}
 }
@@ -431,7 +433,7 @@ func slowReader(name string, n int, seed uint64) engine.Scenario {
 	data := engine.Payload(seed, n)
 	return engine.Scenario{
 		Name:   name,
-		Models: streamModel,
+		Models: StreamModel,
 		Steps: func(string) []engine.Step {
 			return []engine.Step{
 				engine.ConnectQuiet("a"),
@@ -446,14 +448,13 @@ func slowReader(name string, n int, seed uint64) engine.Scenario {
 				engine.AwaitEnd("a"),
 			}
 		},
-		Expect: expects(wantEcho("a", data), wantStderrContains("peer close conn...\n")),
+		Expect: Expects(WantEcho("a", data), wantStderrContains("peer close conn...\n")),
 	}
 }
 
-// scenarios is the table. The names are the second half of the subtest names.
-var scenarios = buildScenarios()
-
-func buildScenarios() []engine.Scenario {
+// Scenarios is the table, built afresh. The names are the second half of the suite's
+// subtest names.
+func Scenarios() []engine.Scenario {
 	bin := make([]byte, 256)
 	for i := range bin {
 		bin[i] = byte(i)
@@ -471,9 +472,9 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", nil), wantServed("a", nil), wantStdoutLines(0, 1),
+			Expect: Expects(WantEcho("a", nil), wantServed("a", nil), WantStdoutLines(0, 1),
 				func(model string, tr *engine.Transcript) error {
-					if streamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+lastLine(tr)) {
+					if StreamModel(model) && !strings.HasSuffix(tr.Stderr, "peer close conn...\n"+lastLine(tr)) {
 						return fmt.Errorf("stream: want peer close conn... before the signal line")
 					}
 					return nil
@@ -498,14 +499,14 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.SendCorked("a", part1, part2), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", whole), wantServed("a", whole)),
+			Expect: Expects(WantEcho("a", whole), wantServed("a", whole)),
 		},
 		{
 			// Two plain writes, made while the iterative server is busy with a stalled
 			// connection s (its "new conn" line shows it is blocked on s), so both parts wait
 			// in a's receive queue and the one recv, made after s is served, sees them both.
 			Name:   "split-write-queued",
-			Models: only("iterative"),
+			Models: Only("iterative"),
 			Steps: func(string) []engine.Step {
 				return []engine.Step{
 					engine.Connect("s"), engine.AwaitStdoutLines(1),
@@ -514,23 +515,23 @@ func buildScenarios() []engine.Scenario {
 					engine.AwaitEnd("s"), engine.AwaitEnd("a"),
 				}
 			},
-			Expect: expects(wantEcho("a", whole), wantEcho("s", []byte("unstall")),
+			Expect: Expects(WantEcho("a", whole), WantEcho("s", []byte("unstall")),
 				wantStdout("new conn(127.0.0.1:<s>)\nrecv_msg: unstall\nnew conn(127.0.0.1:<a>)\nrecv_msg: first part, second part\n")),
 		},
 		{
 			// The stream server echoes each part; the second write waits for the first echo.
 			Name:   "split-write-stream",
-			Models: streamModel,
+			Models: StreamModel,
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.Send("a", part1), engine.AwaitBytes("a", len(part1)),
 					engine.Send("a", part2), engine.AwaitBytes("a", len(whole)), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", whole)),
+			Expect: Expects(WantEcho("a", whole)),
 		},
 		{
 			// Many one-byte writes, no waiting: the stream server must echo every byte in order.
 			Name:   "stream-many-small-writes",
-			Models: streamModel,
+			Models: StreamModel,
 			Steps: func(string) []engine.Step {
 				s := []engine.Step{engine.Connect("a")}
 				for i := 0; i < 100; i++ {
@@ -550,13 +551,13 @@ func buildScenarios() []engine.Scenario {
 			// A stream stays open between messages: after the echo, nothing more comes and
 			// the connection is not closed until the client half-closes.
 			Name:   "stream-stays-open",
-			Models: streamModel,
+			Models: StreamModel,
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("ping")), engine.AwaitBytes("a", 4),
 					engine.ExpectOpenFor("a", 100*time.Millisecond, 4), engine.Send("a", []byte("pong")), engine.AwaitBytes("a", 8),
 					engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", []byte("pingpong")), wantNote("a: open and silent")),
+			Expect: Expects(WantEcho("a", []byte("pingpong")), WantNote("a: open and silent")),
 		},
 		{
 			// One-shot: the reply comes and the server closes without waiting for the
@@ -566,7 +567,7 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("no FIN")), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", []byte("no FIN"))),
+			Expect: Expects(WantEcho("a", []byte("no FIN"))),
 		},
 		{
 			// Half-close after the reply: harmless for one-shot (already closed); it ends a
@@ -575,7 +576,7 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitBytes("a", 2), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", []byte("hi"))),
+			Expect: Expects(WantEcho("a", []byte("hi"))),
 		},
 		{
 			// A plain close (FIN, no data) before sending: one-shot echoes nothing to a
@@ -585,7 +586,7 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.AwaitStdoutLines(1), engine.Close("a")}
 			},
-			Expect: expects(wantServed("a", nil)),
+			Expect: Expects(wantServed("a", nil)),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (a): a recv that fails (the seed then wrote
@@ -596,7 +597,7 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2), engine.Client("b", []byte("next")))
 			},
-			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+			Expect: Expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), WantEcho("b", []byte("next"))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (b): send to a reset peer. The iterative
@@ -604,14 +605,14 @@ func buildScenarios() []engine.Scenario {
 			// a's socket before the server reads it: recv returns a's bytes, and send fails instead
 			// of raising SIGPIPE. The server lives on and serves b.
 			Name:   "reset-after-send-before-reply",
-			Models: only("iterative"),
+			Models: Only("iterative"),
 			Steps: func(string) []engine.Step {
 				return engine.Seq(engine.Connect("s"), engine.AwaitStdoutLines(1),
 					engine.Connect("a"), engine.Send("a", []byte("gone")), engine.Reset("a"),
 					engine.Send("s", []byte("unstall")), engine.HalfClose("s"), engine.AwaitEnd("s"),
 					engine.AwaitStderrLines(2), engine.Client("b", []byte("still serving")))
 			},
-			Expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
+			Expect: Expects(WantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
 		},
 		{
 			// The RST comes after the server accepted the connection (its "new conn" line is
@@ -622,7 +623,7 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(string) []engine.Step {
 				return engine.Seq(engine.Connect("a"), engine.AwaitStdoutLines(1), engine.Reset("a"), engine.AwaitStderrLines(2), engine.Client("b", []byte("next")))
 			},
-			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("next"))),
+			Expect: Expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), WantEcho("b", []byte("next"))),
 		},
 		{
 			// Reset after the reply: one-shot has closed already, nothing is logged; the
@@ -631,12 +632,12 @@ func buildScenarios() []engine.Scenario {
 			Steps: func(model string) []engine.Step {
 				// One-shot: the reply's end (EOF) is awaited, so the reset comes after it.
 				s := []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitEnd("a"), engine.Reset("a")}
-				if streamModel(model) {
+				if StreamModel(model) {
 					s = []engine.Step{engine.Connect("a"), engine.Send("a", []byte("hi")), engine.AwaitBytes("a", 2), engine.Reset("a"), engine.AwaitStderrLines(2)}
 				}
 				return append(s, engine.Client("b", []byte("next"))...)
 			},
-			Expect: expects(wantEcho("b", []byte("next"))),
+			Expect: Expects(WantEcho("b", []byte("next"))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
@@ -648,7 +649,7 @@ func buildScenarios() []engine.Scenario {
 				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2), engine.CPUQuiet(200*time.Millisecond),
 					engine.Client("b", []byte("after the reset")))
 			},
-			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
+			Expect: Expects(WantNote("below half: true"), WantEcho("b", []byte("after the reset"))),
 		},
 		{
 			// A stalled client beside a live one. The iterative server accepted s first and
@@ -665,13 +666,13 @@ func buildScenarios() []engine.Scenario {
 					engine.AwaitEnd("s"), engine.AwaitEnd("l"),
 				}
 			},
-			Expect: expects(wantEcho("s", []byte("stalled")), wantEcho("l", []byte("live")),
+			Expect: Expects(WantEcho("s", []byte("stalled")), WantEcho("l", []byte("live")),
 				func(model string, tr *engine.Transcript) error {
 					want := "l: answered within 1s"
 					if model == "iterative" {
 						want = "l: open and silent for 1s"
 					}
-					return wantNote(want)(model, tr)
+					return WantNote(want)(model, tr)
 				},
 				func(model string, tr *engine.Transcript) error {
 					// The log shows the order of service of the one-shot models.
@@ -685,16 +686,16 @@ func buildScenarios() []engine.Scenario {
 					return nil
 				}),
 		},
-		concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || multiplexing(m) }),
+		Concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || Multiplexing(m) }),
 		concurrentChildren("concurrent-40-children", 40),
-		concurrent("concurrent-200", 200, multiplexing),
+		Concurrent("concurrent-200", 200, Multiplexing),
 		orderHeld(),
 		threadPerConnection("thread-500-at-once", 500),
 		selectBeyondFdSetSize("select-beyond-fd-setsize", 1030),
-		sequential("sequential-300", 300),
+		Sequential("sequential-300", 300),
 		// CONTRACT.md § Departures from the seed (e): five clients, ten stdout lines (fork printed
 		// pending lines twice).
-		sequential("sequential-5-lines", 5),
+		Sequential("sequential-5-lines", 5),
 		slowReader("stream-1MiB-slow-reader", 1<<20, 1),
 		slowReader("stream-4MiB-slow-reader", 4<<20, 4),
 		streamBackpressure("stream-backpressure-certain", 2<<20, 12),
@@ -703,7 +704,7 @@ func buildScenarios() []engine.Scenario {
 			// one-shot buffer was 511 bytes (compare/testdata/generated keeps it too): a
 			// 512-byte message in two corked writes after a one-byte one.
 			Name:   "generated-epoll-lt-372cd4fb",
-			Models: only("epoll-lt"),
+			Models: Only("epoll-lt"),
 			Steps: genScript{
 				{Op: "connect", Conn: "a"},
 				{Op: "send", Conn: "a", Kind: "text", Size: 1, Parts: 1},
@@ -716,22 +717,22 @@ func buildScenarios() []engine.Scenario {
 			// SO_RCVBUF (the server's buffer): the server must read until EAGAIN, not stop at a
 			// full buffer.
 			Name:   "stream-beyond-rcvbuf",
-			Models: streamModel,
+			Models: StreamModel,
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.Connect("a"), engine.SendAsync("a", engine.Payload(7, 3<<20)), engine.AwaitSent("a"), engine.HalfClose("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", engine.Payload(7, 3<<20))),
+			Expect: Expects(WantEcho("a", engine.Payload(7, 3<<20))),
 		},
 		{
 			// CONTRACT.md § Departures from the seed (d): data and FIN back to back, before the
 			// server wakes: the bytes read in the same wake-up as end of stream are echoed before
 			// the close.
 			Name:   "stream-data-and-fin",
-			Models: streamModel,
+			Models: StreamModel,
 			Steps: func(string) []engine.Step {
 				return []engine.Step{engine.ConnectQuiet("a"), engine.Send("a", engine.Text(9, 3000)), engine.HalfClose("a"), engine.StartReading("a"), engine.AwaitEnd("a")}
 			},
-			Expect: expects(wantEcho("a", engine.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
+			Expect: Expects(WantEcho("a", engine.Text(9, 3000)), wantStderrContains("peer close conn...\n")),
 		},
 		{
 			// A stalled client when the server stops: it is closed (EOF), the server returns

@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package contract
 
-// backpressure_test.go - the stream model's backpressure, made certain and measured.
+// backpressure.go - the stream model's backpressure, made certain and measured.
 //
 // The slow-reader scenarios wait until the client's receive queue stops growing, which
 // does not prove that the server's send ever met EAGAIN: with Linux's default tcp_wmem a
@@ -230,7 +230,7 @@ func streamBackpressure(name string, n int, seed uint64) engine.Scenario {
 	beside := []byte("served beside the stalled stream")
 	return engine.Scenario{
 		Name:   name,
-		Models: streamModel,
+		Models: StreamModel,
 		Steps: func(string) []engine.Step {
 			return []engine.Step{
 				engine.ConnectRcvbuf("a", 4096),
@@ -246,9 +246,9 @@ func streamBackpressure(name string, n int, seed uint64) engine.Scenario {
 				engine.HalfClose("b"), engine.AwaitEnd("b"),
 			}
 		},
-		Expect: expects(wantEcho("a", data), wantEcho("b", beside),
-			wantNote("a: the server's send would block (EAGAIN)"),
-			wantNote(fmt.Sprintf("under %d%% of the time: true", stallBusyBound)),
-			wantNote("b: answered within")),
+		Expect: Expects(WantEcho("a", data), WantEcho("b", beside),
+			WantNote("a: the server's send would block (EAGAIN)"),
+			WantNote(fmt.Sprintf("under %d%% of the time: true", stallBusyBound)),
+			WantNote("b: answered within")),
 	}
 }
