@@ -31,6 +31,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usageHead = `usage: paritydiff -ref 'CMD ARGS {port}' | -ref-addr HOST:PORT
                   -port 'CMD ARGS {port}' | -port-addr HOST:PORT  [flags]
+       paritydiff -contract MODEL -port 'CMD ARGS {port}'  [flags]
 
 Runs scenarios (client traffic) against the reference server twice and the port once,
 each against a fresh server, and compares what they did. {port} in a command line is
@@ -64,6 +65,7 @@ type config struct {
 	normalize                          listFlag
 	timeout                            time.Duration
 	json, verbose                      bool
+	contract                           string
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -81,6 +83,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound on a server's start and on each run of a scenario")
 	fs.BoolVar(&c.json, "json", false, "print one JSON document on stdout instead of text")
 	fs.BoolVar(&c.verbose, "v", false, "print every scenario's result as it comes")
+	fs.StringVar(&c.contract, "contract", "", "check the -port server against CONTRACT.md's expectations for this repository's `MODEL`, instead of against a reference")
 }
 
 // usageError is bad usage: the message, then the usage, exit 2.
@@ -107,6 +110,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, "unexpected argument %q (quote a command line: -ref 'CMD ARGS {port}')", fs.Arg(0))
+	}
+	if c.contract != "" {
+		if c.refCmd != "" || c.refAddr != "" || c.portAddr != "" || c.portCmd == "" {
+			return usageError(stderr, fs, "-contract MODEL checks one server started by paritydiff: give -port 'CMD ARGS {port}' and no reference")
+		}
+		if c.timeout <= 0 {
+			return usageError(stderr, fs, "-timeout %v: want a positive duration", c.timeout)
+		}
+		var only *regexp.Regexp
+		if c.run != "" {
+			var err error
+			if only, err = regexp.Compile(c.run); err != nil {
+				return usageError(stderr, fs, "-run: %v", err)
+			}
+		}
+		port, _, _, err := impl("port", "-port", c.portCmd, "", c.timeout)
+		if err != nil {
+			return usageError(stderr, fs, "%v", err)
+		}
+		return runContract(c, c.contract, port, only, stdout, stderr)
 	}
 	ref, refTarget, refDesc, err := impl("reference", "-ref", c.refCmd, c.refAddr, c.timeout)
 	if err != nil {
