@@ -18,9 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -156,9 +154,9 @@ func startSig(server, model string, o startOpts) (*sigProc, error) {
 		onErrLine = func(line string) {
 			if first {
 				first = false
-				port := -1
-				if m := listeningRE.FindStringSubmatch(strings.TrimSuffix(line, "\n")); m != nil {
-					port, _ = strconv.Atoi(m[1])
+				port, ok := standalone.ParseListening(line)
+				if !ok {
+					port = -1
 				}
 				ready <- port
 			}
@@ -246,8 +244,6 @@ func brokenOrNot(mode streamMode) (r, w *os.File, err error) {
 	}
 	return nil, w, err
 }
-
-var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
 
 func (p *sigProc) exited() bool {
 	select {

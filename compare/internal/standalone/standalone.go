@@ -198,7 +198,21 @@ type Process struct {
 	err    error
 }
 
-var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
+var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)\n?$`)
+
+// ParseListening reads a server's readiness line, "listening on 0.0.0.0:PORT" (with its
+// newline or without), and returns PORT. It is the one reader of that line.
+func ParseListening(line string) (port int, ok bool) {
+	m := listeningRE.FindStringSubmatch(line)
+	if m == nil {
+		return 0, false
+	}
+	port, err := strconv.Atoi(m[1])
+	if err != nil || port <= 0 || port > 65535 {
+		return 0, false
+	}
+	return port, true
+}
 
 // Options say how Start runs a server.
 type Options struct {
@@ -273,9 +287,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 			if first && line != "" && o.ReadyPort == 0 {
 				first = false
 				p.stderr.Write([]byte(line))
-				port := -1
-				if m := listeningRE.FindStringSubmatch(trimNL(line)); m != nil {
-					port, _ = strconv.Atoi(m[1])
+				port, ok := ParseListening(line)
+				if !ok {
+					port = -1
 				}
 				ready <- port
 				if o.Quiet && err == nil {
