@@ -165,7 +165,7 @@ func limitRun(s side, model string, window time.Duration) (tr *engine.Transcript
 		return nil, 0, os.NewSyscallError("prlimit", err)
 	}
 	deadline := time.Now().Add(processTimeout)
-	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := p.Send(syscall.SIGSTOP); err != nil {
 		return nil, 0, err
 	}
 	if !engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
@@ -183,7 +183,7 @@ func limitRun(s side, model string, window time.Duration) (tr *engine.Transcript
 	for i := range clients {
 		conn, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(p.Port), processTimeout)
 		if err != nil {
-			p.Cmd.Process.Signal(syscall.SIGCONT)
+			p.Send(syscall.SIGCONT)
 			return nil, 0, err
 		}
 		c := &heldClient{name: fmt.Sprintf("c%02d", i), conn: conn.(*net.TCPConn), port: conn.LocalAddr().(*net.TCPAddr).Port}
@@ -191,7 +191,7 @@ func limitRun(s side, model string, window time.Duration) (tr *engine.Transcript
 		ports[c.port] = []string{c.name}
 		go c.read()
 	}
-	if err := p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := p.Send(syscall.SIGCONT); err != nil {
 		return nil, 0, err
 	}
 	// Every client is decided once it is either logged ("new conn", kept; fork: kept,
@@ -429,14 +429,14 @@ func TestThousandsOfConnections(t *testing.T) {
 					// Every client speaks while the server is stopped, so that all are ready
 					// at once when it resumes: the order of service is then the model's own
 					// (CONTRACT.md § Parity), not the timing's.
-					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGSTOP))
+					require.NoError(t, p.Send(syscall.SIGSTOP))
 					require.True(t, engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }), "%s: stopped", s.name)
 					for _, c := range clients {
 						go c.read()
 						c.conn.Write([]byte(c.name))
 						c.conn.CloseWrite()
 					}
-					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGCONT))
+					require.NoError(t, p.Send(syscall.SIGCONT))
 					for _, c := range clients {
 						require.True(t, engine.WaitFor(deadline.Add(time.Minute), func() bool { end, _ := c.ended(); return end != "" }), "%s: %s not served", s.name, c.name)
 						if end, data := c.ended(); end != "EOF" || string(data) != c.name {

@@ -40,7 +40,7 @@ func (p Process) Signal(sig syscall.Signal) (string, error) {
 }
 
 // Send sends sig and does not wait.
-func (p Process) Send(sig syscall.Signal) error { return p.Proc.Cmd.Process.Signal(sig) }
+func (p Process) Send(sig syscall.Signal) error { return p.Proc.Send(sig) }
 
 // Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
 // stopped; a running server ignores it.

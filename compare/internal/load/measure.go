@@ -67,7 +67,7 @@ func Measure(im engine.Impl, load func(port int) (Result, error)) (Measurement, 
 	if _, err := srv.Stop(); err != nil {
 		return Measurement{Result: r}, err
 	}
-	ru, ok := srv.Proc.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru, ok := srv.Proc.State().SysUsage().(*syscall.Rusage)
 	if !ok {
 		return Measurement{Result: r}, fmt.Errorf("no rusage for %s", im.Name)
 	}
