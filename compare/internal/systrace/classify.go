@@ -280,10 +280,10 @@ type namer struct {
 	tids    map[string]string // a task's id -> PID (the server), P1.. (children), T1.. (threads)
 	threads map[string]bool   // the ids of the tasks that are threads
 	nthread int
-	fds   map[int]map[string]string
-	next  int
-	ports map[string]string
-	peers int
+	fds     map[int]map[string]string
+	next    int
+	ports   map[string]string
+	peers   int
 }
 
 func newNamer() *namer {
