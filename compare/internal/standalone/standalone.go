@@ -665,8 +665,9 @@ func SignalName(sig syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
-// Kill ends the server if it still runs (and, started with Group, whatever is left in
-// its process group: fork's children), and waits for it and its logs.
+// Kill ends the server if it still runs and waits for it and its logs: with Group, its
+// whole process group (fork's children; a wrapper's child, such as strace's tracee, holds
+// the output pipes too).
 func (p *Process) Kill() {
 	p.unhold()
 	if p.group {
