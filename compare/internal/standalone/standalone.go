@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -352,9 +353,11 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 		}
 	}
 	files = append(files, o.Extra...)
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		return nil, err
+	path := argv[0]
+	if !strings.Contains(path, "/") {
+		if path, err = exec.LookPath(path); err != nil {
+			return nil, err
+		}
 	}
 	attr := &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: o.Group}}
 	proc, err := os.StartProcess(path, argv, attr)
