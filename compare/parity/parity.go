@@ -99,7 +99,8 @@ type Conn struct {
 	End  Ending
 }
 
-// An Ending is how a client connection ended.
+// An Ending is how a client connection ended: one of these, or "error: " and what a read
+// returned.
 type Ending string
 
 const (
@@ -107,7 +108,6 @@ const (
 	EndReset  Ending = "reset"  // the server reset it (RST)
 	EndOpen   Ending = "open"   // nothing ended it before the scenario's last step
 	EndClosed Ending = "closed" // the client closed or reset it
-	// Any other Ending is "error: " and what a read returned.
 )
 
 // Conn is the connection called name.

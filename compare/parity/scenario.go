@@ -55,7 +55,7 @@ type Scenario struct {
 	Name     string
 	Protocol Protocol // what the scenario is written for; "" is Any
 	// UnorderedLog: clients run concurrently, so stdout is compared as a sorted set of
-	// lines (after those an [LogOrderedSoFar] step marked).
+	// lines (after those a [LogOrderedSoFar] step marked).
 	UnorderedLog bool
 	// Doc is the file's description (its first comment block), one entry a line.
 	Doc   []string
