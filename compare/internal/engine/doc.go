@@ -20,12 +20,12 @@
 //
 // [Differential] runs a scenario against the reference twice and the port once (an [Impl]
 // starts a fresh server each time): where the reference disagrees with itself, the
-// scenario depends on timing and the port is not judged by it. [Test] is the same as a
-// conformance suite in golang.org/x/net/nettest's shape, one subtest per scenario;
-// [Compare] is one scenario of it.
+// scenario depends on timing and the port is not judged by it (compare/internal/enginetest
+// runs it under go test).
 //
 // A Target can be a server in this process (the repository's native and gosrv packages),
 // a command line ([Command]) or an address that is already listening ([Address]).
-// The repository's suite (go test ./compare) and the paritydiff command are built on this
-// package.
+// compare/parity is this engine as a library for anyone's server, with a small API of its
+// own; the repository's suite (go test ./compare), compare/gen and paritydiff use the
+// engine itself, for the steps and hooks that only this repository's servers need.
 package engine
