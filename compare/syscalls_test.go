@@ -79,7 +79,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
 		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
-			parity.Connect("s"), parity.AwaitStdoutLines(lines), parity.StopServer())
+			parity.Connect("s"), parity.AwaitStdoutLines(lines), awaitIdle(model, out), parity.StopServer())
 	}}, model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
@@ -164,7 +164,7 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 				fmt.Fprintf(&sb, "... and %d more\n", len(t.Unexplained)-i)
 				break
 			}
-			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v\n", t.Server.Lang, e.Text, e.Site, stackText(e.Call.Stack))
+			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v\n", t.Server.Lang, e.Text, e.Site, e.Stack())
 		}
 	}
 	if d := systrace.DispositionDiff(model, c, g); d != nil {
@@ -176,12 +176,27 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 	return sb.String()
 }
 
-func stackText(st []systrace.Frame) string {
-	var f []string
-	for _, fr := range st[:min(8, len(st))] {
-		f = append(f, fr.Func)
-	}
-	return strings.Join(f, " < ")
+
+
+// awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
+// slept once after its last accept (the trace shows it), so that both languages have made
+// at least one idle round when the stop comes, whichever moment it lands at.
+func awaitIdle(model, trace string) parity.Step {
+	return parity.Step{Desc: "await an idle round in the trace", Do: func(r *parity.Run) error {
+		if model != "nonblock" {
+			return nil
+		}
+		idle := func() bool {
+			b, _ := os.ReadFile(trace)
+			text := string(b)
+			i := strings.LastIndex(text, `"new conn `)
+			return i >= 0 && strings.Contains(text[i:], "clock_nanosleep(")
+		}
+		if !parity.WaitFor(r.Deadline(), idle) {
+			return fmt.Errorf("no idle round in the trace after the last accept")
+		}
+		return nil
+	}}
 }
 
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
