@@ -176,8 +176,6 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 	return sb.String()
 }
 
-
-
 // awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
 // slept once after its last accept (the trace shows it), so that both languages have made
 // at least one idle round when the stop comes, whichever moment it lands at.

@@ -294,10 +294,10 @@ func or(s, d string) string {
 // namer renames descriptors by order of creation (d0, d1... per server; a child keeps its
 // parent's names), and ports by order of first appearance.
 type namer struct {
-	tids        map[string]string // a process's id -> PID (the server), P1.. (its children)
-	threads     map[string]string // a thread's id -> T1..
-	known       map[string]bool   // every task's id
-	nthread     int
+	tids    map[string]string // a process's id -> PID (the server), P1.. (its children)
+	threads map[string]string // a thread's id -> T1..
+	known   map[string]bool   // every task's id
+	nthread int
 	fds     map[int]map[string]string
 	next    int
 	ports   map[string]string

@@ -212,8 +212,6 @@ func collapse(es []*Entry) []Step {
 	return out
 }
 
-
-
 // Diff shows where two sequences part: the first differing step, both lines, and a few
 // steps of context with the site of each call; "" when they are the same.
 func Diff(c, g []Step) string {
