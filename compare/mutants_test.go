@@ -3,12 +3,16 @@
 package compare
 
 // mutants_test.go - does the suite catch bugs? `go test ./compare -run Mutants` builds the
-// Go standalone programs again with one deliberate bug each, through `go build -overlay`
-// (the mutated copy of one gosrv file lives in t.TempDir(); the tree is never edited), runs
-// the standalone checks - the command line, then every scenario of every model - C
-// against the mutant, and requires that some check fails for every mutant. Each mutant is
-// one textual replacement whose old text must occur exactly once, so that a change to
-// gosrv cannot silently turn a mutant into a no-op.
+// Go standalone server again with one deliberate bug each, through `go build -overlay`
+// (the mutated copy of one gosrv file lives in t.TempDir(); the tree is never edited), and
+// runs the one check its row names, C against the mutant. A mutant counts as caught only
+// by the evidence its row names: that check's difference of that kind (the bytes a client
+// got, a connection's ending, a log line, the exit status, a system call, an observation),
+// or the mutant's run failing with the text the row names. And the check must be able to
+// tell: C runs it twice and must agree with itself (noise is not a catch), and the
+// unmutated Go server passes it in the same run. Each mutant is one textual replacement
+// whose old text must occur exactly once, so that a change to gosrv cannot silently turn
+// a mutant into a no-op.
 
 import (
 	"context"
@@ -36,9 +40,49 @@ type mutant struct {
 	// within, if set, is the start of the function (unique in the file) whose body holds
 	// old exactly once; otherwise old must be unique in the whole file.
 	within string
-	// caughtBy is the check (a prefix of its name) expected to catch the mutant: it runs
-	// first, then every other check if it does not (the log says which caught it).
+	// caughtBy is the check that catches the mutant (its whole name), and evidence what
+	// it sees: a kind of difference (evBytes, evEnding, evLog, evStatus, evSyscall,
+	// evObservation, evConns), or "failure: TEXT" for a mutant whose run fails with TEXT
+	// in its error (a hang that the scenario's watchdog ends, a server that cannot start).
 	caughtBy string
+	evidence string
+}
+
+// The kinds of difference (parity.Diff's) a mutant row can name as its evidence.
+const (
+	evBytes       = "bytes"
+	evEnding      = "ending"
+	evLog         = "log"
+	evStatus      = "status"
+	evSyscall     = "system call"
+	evObservation = "observation"
+	evConns       = "connections"
+)
+
+// evidenceOf lists the kinds of difference a parity.Diff report shows.
+func evidenceOf(check, diff string) map[string]bool {
+	kinds := map[string]bool{}
+	for _, l := range strings.Split(diff, "\n") {
+		switch {
+		case strings.HasPrefix(l, "bytes received on "):
+			kinds[evBytes] = true
+		case strings.HasPrefix(l, "ending of "):
+			kinds[evEnding] = true
+		case strings.HasPrefix(l, "stdout") || strings.HasPrefix(l, "stderr"):
+			kinds[evLog] = true
+		case strings.HasPrefix(l, "status: "):
+			kinds[evStatus] = true
+		case strings.HasPrefix(l, "connections: "):
+			kinds[evConns] = true
+		case strings.HasPrefix(l, "observations:"):
+			if strings.HasPrefix(check, "syscalls/") {
+				kinds[evSyscall] = true
+			} else {
+				kinds[evObservation] = true
+			}
+		}
+	}
+	return kinds
 }
 
 // mutants: one-line semantic bugs a port could have, one or more per model, of every kind
@@ -157,6 +201,23 @@ var mutants = []mutant{
 		caughtBy: "iterative/stop-with-stalled-client"},
 	{name: "poll-stop-leaves-conns-open", file: "gosrv/poll.go", old: "\tfor _, pfd := range pfds[2:] {\n\t\tunix.Close(int(pfd.Fd))\n\t}", new: "\t_ = pfds // mutant: connections left open at stop",
 		caughtBy: "syscalls/poll"},
+	// ---- the mechanism: the same calls, a value changed (only the system calls see it) ----
+	{name: "epoll-et-level-triggered", file: "gosrv/epoll_et.go",
+		old:      "if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {",
+		new:      "if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN); err != nil { // mutant: level-triggered",
+		caughtBy: "syscalls/epoll-et", evidence: evSyscall},
+	{name: "epoll-lt-edge-triggered", file: "gosrv/epoll_lt.go",
+		old:      "&unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}",
+		new:      "&unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)} // mutant: edge-triggered",
+		caughtBy: "syscalls/epoll-lt", evidence: evSyscall},
+	{name: "sigio-plain-sigio", file: "gosrv/sigio.go",
+		old:      "raw.FcntlInt(fd, unix.F_SETSIG, int(sigioReady))",
+		new:      "raw.FcntlInt(fd, unix.F_SETSIG, 0) // mutant: plain SIGIO",
+		caughtBy: "syscalls/sigio", evidence: evSyscall},
+	{name: "uring-recv-async", file: "gosrv/uring.go",
+		old:      "\t\tsqe.Len = BufSize\n",
+		new:      "\t\tsqe.Len = BufSize\n\t\tsqe.Flags = 1 << 4 // mutant: IOSQE_ASYNC\n",
+		caughtBy: "syscalls/uring", evidence: evSyscall},
 	// ---- a log line and the command line (a couple kept) ----
 	{name: "recv-msg-without-space", file: "gosrv/common.go",
 		old: `LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, new: `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`, within: "func echoReply(", caughtBy: "iterative/plain"},
@@ -268,6 +329,7 @@ func TestMutantTable(t *testing.T) {
 	requireTable(t, "mutants", mutants, 30, func(m mutant) string { return m.name })
 	for _, m := range mutants {
 		require.NotEmpty(t, m.caughtBy, "mutant %s names no check", m.name)
+		require.NotEmpty(t, m.evidence, "mutant %s names no evidence", m.name)
 		_, _, err := mutate(m)
 		assert.NoError(t, err)
 	}
@@ -279,71 +341,78 @@ func TestMutants(t *testing.T) {
 	}
 	c, g := sides(t)
 	checks := standaloneChecks(t, g)
+	byName := map[string]int{}
+	for i, ch := range checks {
+		byName[ch.name] = i
+	}
 
-	// The reference's transcripts, computed once and shared by every mutant.
-	refs := make([]struct {
-		once sync.Once
-		tr   *parity.Transcript
-		err  error
-	}, len(checks))
-	reference := func(i int) (*parity.Transcript, error) {
-		refs[i].once.Do(func() { refs[i].tr, refs[i].err = checks[i].run(c) })
-		return refs[i].tr, refs[i].err
+	// Each named check's verdicts, computed once and shared by every mutant that names
+	// it: C twice (its own noise) and the unmutated Go.
+	type verdict struct {
+		once        sync.Once
+		ref         *parity.Transcript
+		noise, port string // C against C, C against Go: "" when they agree
+		err         error
+	}
+	verdicts := make([]verdict, len(checks))
+	judge := func(i int) *verdict {
+		v := &verdicts[i]
+		v.once.Do(func() {
+			ch := checks[i]
+			if v.ref, v.err = ch.run(c); v.err != nil {
+				return
+			}
+			again, err := ch.run(c)
+			if err != nil {
+				v.err = fmt.Errorf("C's second run: %w", err)
+				return
+			}
+			v.noise = parity.Diff(v.ref, again, "C", "C again")
+			got, err := ch.run(g)
+			if err != nil {
+				v.err = fmt.Errorf("the unmutated Go: %w", err)
+				return
+			}
+			v.port = parity.Diff(v.ref, got, "C", "Go")
+		})
+		return v
 	}
 
 	slots := make(chan struct{}, 2) // two cores
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
+			i, ok := byName[m.caughtBy]
+			require.True(t, ok, "mutant %s: no check is named %q", m.name, m.caughtBy)
 			slots <- struct{}{}
 			defer func() { <-slots }()
+			v := judge(i)
+			var skip errSkip
+			if errors.As(v.err, &skip) {
+				t.Skipf("%s cannot run here: %s", m.caughtBy, skip.reason)
+			}
+			require.NoError(t, v.err, "check %s", m.caughtBy)
+			require.Empty(t, v.noise, "check %s: C differs from itself; a difference here is noise, not a catch", m.caughtBy)
+			require.Empty(t, v.port, "check %s: the unmutated Go server fails it", m.caughtBy)
+
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			mut, err := buildMutant(ctx, m, t.TempDir())
 			require.NoError(t, err)
 			mut.client = g.client
-			// The named check first, then the others in order.
-			var order []int
-			for i, ch := range checks {
-				if strings.HasPrefix(ch.name, m.caughtBy) {
-					order = append(order, i)
-				}
+			got, err := checks[i].run(mut)
+			if text, ok := strings.CutPrefix(m.evidence, "failure: "); ok {
+				require.Error(t, err, "mutant %s: its run of %s should fail with %q", m.name, m.caughtBy, text)
+				require.Contains(t, err.Error(), text, "mutant %s: %s failed, but not as its row says", m.name, m.caughtBy)
+				t.Logf("caught by %s: %v", m.caughtBy, err)
+				return
 			}
-			require.NotEmpty(t, order, "mutant %s: no check is named %q", m.name, m.caughtBy)
-			for i, ch := range checks {
-				if !strings.HasPrefix(ch.name, m.caughtBy) {
-					order = append(order, i)
-				}
-			}
-			for n, i := range order {
-				ch := checks[i]
-				ref, err := reference(i)
-				var skip errSkip
-				if errors.As(err, &skip) {
-					continue // not available here (no strace, no namespace)
-				}
-				require.NoError(t, err, "reference check %s", ch.name)
-				if n > 0 && !strings.HasPrefix(ch.name, m.caughtBy) && strings.HasPrefix(checks[order[n-1]].name, m.caughtBy) {
-					// The row's claim is part of the table: a wrong one fails.
-					t.Errorf("mutant %s: not caught by %s, as its row says; trying every other check", m.name, m.caughtBy)
-				}
-				got, err := ch.run(mut)
-				if err != nil {
-					t.Logf("caught by %s: the mutant's run failed: %v", ch.name, err)
-					return
-				}
-				if d := parity.Diff(ref, got, "C", "mutant"); d != "" {
-					lines := strings.SplitN(d, "\n", 4)
-					for i := range lines {
-						if len(lines[i]) > 160 {
-							lines[i] = lines[i][:160] + "..."
-						}
-					}
-					t.Logf("caught by %s: %s", ch.name, strings.Join(lines[:min(3, len(lines))], " | "))
-					return
-				}
-			}
-			require.Failf(t, "mutant survived", "no standalone check tells %s from the C reference (%d checks)", m.name, len(checks))
+			require.NoError(t, err, "mutant %s: its run of %s failed instead of showing a difference", m.name, m.caughtBy)
+			d := parity.Diff(v.ref, got, "C", "mutant")
+			require.NotEmpty(t, d, "mutant survived: %s tells %s from C in nothing", m.caughtBy, m.name)
+			kinds := evidenceOf(m.caughtBy, d)
+			require.True(t, kinds[m.evidence], "mutant %s: %s differs, but not in its %s (it shows %v):\n%s", m.name, m.caughtBy, m.evidence, kinds, d)
+			t.Logf("caught by %s, %s:\n%s", m.caughtBy, m.evidence, d)
 		})
 	}
 }
