@@ -130,6 +130,31 @@ func procStat(pid int) ([]string, error) {
 	return strings.Fields(string(b[i+1:])), nil
 }
 
+// kcmpVM is KCMP_VM of linux/kcmp.h: kcmp(2) compares two processes' address spaces.
+const kcmpVM = 1
+
+// noteMemory notes whether the child found for name has an address space of its own, as a
+// forked process has, or shares the server's (a clone with CLONE_VM): kcmp(2) returns 0
+// when two processes have the same one.
+func noteMemory(name string, pid *int) parity.Step {
+	return parity.Step{Desc: "compare the address spaces of the server and the child serving " + name, Do: func(r *parity.Run) error {
+		server, err := r.ServerPid()
+		if err != nil {
+			return err
+		}
+		same, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(server), uintptr(*pid), kcmpVM, 0, 0, 0)
+		if errno != 0 {
+			return os.NewSyscallError("kcmp", errno)
+		}
+		if same == 0 {
+			r.Note("child of %s: shares the server's memory", name)
+		} else {
+			r.Note("child of %s: a memory of its own", name)
+		}
+		return nil
+	}}
+}
+
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
 // it cannot reap it) and notes how it died.
 func awaitZombie(name string, pid *int) parity.Step {
@@ -253,6 +278,28 @@ func forkChildScenarios() []parity.Scenario {
 			}
 			if strings.Join(tr.Notes, "\n") != "child of a: reaped" {
 				return fmt.Errorf("want the note that a's child was reaped, got %q", tr.Notes)
+			}
+			return wantStopLine(tr, "SIGTERM(15)")
+		},
+	})
+	// The child is a fork: a copy of the server's memory, not the server's memory itself.
+	// The client waits in its child while the two address spaces are compared, then is served.
+	out = append(out, parity.Scenario{
+		Name:    "fork-child-own-memory",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []parity.Step {
+			var pa int
+			return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), findChild("a", &pa), noteMemory("a", &pa),
+				parity.Send("a", hello), parity.HalfClose("a"), parity.AwaitEnd("a"), awaitReaped("a", &pa))
+		},
+		Expect: func(_ string, tr *parity.Transcript) error {
+			want := []string{"child of a: a memory of its own", "child of a: reaped"}
+			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
+				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
+			}
+			if a, _ := tr.Conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
+				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
 			}
 			return wantStopLine(tr, "SIGTERM(15)")
 		},
