@@ -2,13 +2,13 @@
 
 package gosrv
 
-// fork_child.go - what the fork model's child runs: csrc/fork.c's serve_child and
-// csrc/common.c's close_other_fds, wait_readable, echo_once and log lines, step for step,
-// on raw system calls. After the clone the child is a copy of a multithreaded Go process
-// with one thread in it, the one that forked, on a copy of its goroutine's stack; the
-// runtime's other threads (scheduler, garbage collector, sysmon) were not copied, and a
-// lock one of them held stays held for good. So from the clone to exit_group the child
-// runs only the functions below and forkChild, under the rules syscall's
+// fork_child.go - the fork model's child: what serveChild (fork.go) calls, csrc/common.c's
+// close_other_fds, wait_readable, echo_once and log lines, step for step, on raw system
+// calls. After the clone the child is a copy of a multithreaded Go process with one thread
+// in it, the one that forked, on a copy of its goroutine's stack; the runtime's other
+// threads (scheduler, garbage collector, sysmon) were not copied, and a lock one of them
+// held stays held for good. So from the clone to exit_group the child runs only fork.go's
+// forkChild and serveChild and the functions below, under the rules syscall's
 // forkAndExecInChild1 keeps between its fork and exec: each is //go:nosplit (no stack
 // check, which could call into the scheduler; the linker proves the chain fits in the
 // stack's guard space, and a nosplit function is never preempted), //go:norace (no call
