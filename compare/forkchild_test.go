@@ -3,10 +3,11 @@
 package compare
 
 // forkchild_test.go - the fork model's children under signals, on the standalone servers, C
-// against Go (the contract: a child starts with the default disposition of every signal
-// the parent handles; a signal to one child ends that child only, which dies of it
-// silently, and the parent reaps it and serves on; Ctrl-C to the process group ends every
-// child and the parent, which prints its final line and exits 0; never a zombie).
+// against Go (the contract: a child is a fork, with a memory of its own, and starts with the
+// default disposition of every signal the parent handles; a signal to one child ends that
+// child only, which dies of it silently, and the parent reaps it and serves on; Ctrl-C to the
+// process group ends every child and the parent, which prints its final line and exits 0;
+// never a zombie).
 //
 // The server runs as the leader of its own process group, so that the group can be
 // signalled as a terminal does. The parent is held with SIGSTOP while its children die, so
