@@ -34,11 +34,17 @@ func (ch *children) add(pid, pidFd int) {
 // reap is child_reap: reaps child i (it has exited, or is told to by the stop eventfd) and
 // drops its slot.
 func (ch *children) reap(i int) {
-	ignoringEINTR(func() (err error) { _, err = unix.Wait4(ch.pids[i], nil, 0, nil); return err })
+	ignoringEINTR(func() error { return waitpid(ch.pids[i]) })
 	unix.Close(int(ch.pfds[i].Fd))
 	last := len(ch.pfds) - 1
 	ch.pfds[i], ch.pids[i] = ch.pfds[last], ch.pids[last]
 	ch.pfds, ch.pids = ch.pfds[:last], ch.pids[:last]
+}
+
+// waitpid is waitpid(pid, NULL, 0): x/sys's Wait4 passes a status pointer even for nil.
+func waitpid(pid int) error {
+	_, _, errno := unix.Syscall6(unix.SYS_WAIT4, uintptr(pid), 0, 0, 0, 0, 0)
+	return errnoErr(errno)
 }
 
 // forkChild is fork_child(&pidfd) and, in the child, serve_child(srv, connfd): fork(2) as
