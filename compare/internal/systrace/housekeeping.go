@@ -53,6 +53,8 @@ var Housekeeping = []Row{
 		Reason: "the runtime starts an OS thread (runtime.newm): for sysmon, for a goroutine whose blocking call holds its thread, for the signal and timer goroutines"},
 	{Machinery: true, Name: "go-thread-setup", Lang: Go, Call: `^(sigaltstack|rt_sigprocmask|gettid|arch_prctl|set_robust_list|rseq|exit)$`,
 		Reason: "a runtime thread's set-up and end: its signal stack and mask, its id; exit ends the thread alone"},
+	{Machinery: true, Name: "go-thread-sleep", Lang: Go, Call: `^restart_syscall$`, Text: `resuming interrupted (futex|nanosleep|clock_nanosleep)`,
+		Reason: "a runtime thread's timed wait (sysmon's sleep, a parked M) resumed by the kernel after a signal interrupted it: fork's SIGCHLD, which the runtime handles, lands on any thread (see interrupted)"},
 	{Machinery: true, Name: "go-memory", Lang: Go, Call: `^(mmap|munmap|madvise|mprotect|prctl)$`,
 		Reason: "the runtime's heap, stacks and their names (PR_SET_VMA)"},
 	{Machinery: true, Name: "go-preempt", Lang: Go, Call: `^(tgkill|getpid)$`, Text: `SIGURG|^getpid`,
