@@ -218,6 +218,10 @@ var mutants = []mutant{
 		old:      "\t\tsqe.Len = BufSize\n",
 		new:      "\t\tsqe.Len = BufSize\n\t\tsqe.Flags = 1 << 4 // mutant: IOSQE_ASYNC\n",
 		caughtBy: "syscalls/uring", evidence: evSyscall},
+	{name: "fork-clone-vm", file: "gosrv/fork.go",
+		old:      "flags:      unix.CLONE_PIDFD | unix.CLONE_CLEAR_SIGHAND,",
+		new:      "flags:      unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PIDFD | unix.CLONE_CLEAR_SIGHAND, // mutant: the child shares the parent's memory (as vfork: the parent waits)",
+		caughtBy: "syscalls/fork", evidence: evSyscall},
 	// ---- a log line and the command line (a couple kept) ----
 	{name: "recv-msg-without-space", file: "gosrv/common.go",
 		old: `LogMsg(srv.OutFd, "recv_msg: ", buf[:n])`, new: `LogMsg(srv.OutFd, "recv_msg:", buf[:n])`, within: "func echoReply(", caughtBy: "iterative/plain", evidence: evLog},
