@@ -190,7 +190,7 @@ var mutants = []mutant{
 		old: "connFd, peer := acceptConn(srv, &acc)\n\t\tif connFd < 0 {\n\t\t\tcontinue", new: "connFd, peer := acceptConn(srv, &acc)\n\t\tif connFd < 0 {\n\t\t\tstatus = -1 // mutant: fatal\n\t\t\tbreak",
 		caughtBy: "inject/fork/accept4:error=ECONNABORTED:when=2", evidence: "failure: connect: connection refused"},
 	{name: "fork-error-leaks-conn", file: "gosrv/fork.go",
-		old: "logErrno(srv.ErrFd, \"fork\", err)\n\t\tunix.Close(connFd)", new: "logErrno(srv.ErrFd, \"fork\", err) // mutant: the connection is never closed",
+		old: "logErrno(srv.ErrFd, \"fork\", errno)\n\t\t\traw.Close(connFd)", new: "logErrno(srv.ErrFd, \"fork\", errno) // mutant: the connection is never closed",
 		caughtBy: "inject/fork/clone:error=EAGAIN:when=2", evidence: "failure: watchdog: the end of b did not happen"},
 	{name: "fork-parent-keeps-conn", file: "gosrv/fork.go",
 		old: "\t\traw.Close(connFd) // the child has its own copy\n", new: "\t\t// mutant: the parent keeps its copy of the connection\n",
