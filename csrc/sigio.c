@@ -76,14 +76,30 @@ static void *watch_stop(void *arg)
     return NULL;
 }
 
-static int start_watch(struct stop_watch *w, int stopfd, pid_t tid)
+/*
+ * The watcher starts with the stop signals blocked, besides the serving thread's mask
+ * (mask): the stop signal is then always taken by the serving thread, never by the
+ * watcher, whose poll it would wake for nothing (Go's runtime takes it on a thread of its
+ * own). pthread_attr_setsigmask_np sets it inside pthread_create, no call of its own.
+ */
+static int start_watch(struct stop_watch *w, int stopfd, pid_t tid, const sigset_t *mask)
 {
     w->stopfd = stopfd;
     w->tid = tid;
     w->quitfd = eventfd(0, EFD_CLOEXEC);
     if (w->quitfd < 0)
         return errno;
-    int err = pthread_create(&w->thread, NULL, watch_stop, w);
+    sigset_t blocked = *mask;
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err == 0)
+        err = pthread_attr_setsigmask_np(&attr, &blocked);
+    if (err == 0)
+        err = pthread_create(&w->thread, &attr, watch_stop, w);
+    pthread_attr_destroy(&attr);
     if (err != 0)
         close(w->quitfd);
     return err;
@@ -183,7 +199,9 @@ int serve_sigio(const struct server *srv)
     }
 
     struct stop_watch watch;
-    err = start_watch(&watch, srv->stopfd, tid);
+    sigset_t watchmask;
+    sigorset(&watchmask, &waitset, &oldmask);
+    err = start_watch(&watch, srv->stopfd, tid, &watchmask);
     if (err != 0) {
         log_errno(srv->errfd, "start_stopwatch", err);
         fcntl(srv->listenfd, F_SETFL, listenflags);

@@ -49,7 +49,9 @@ const SigioReady = sigioReady
 // queue entry, which tgkill cannot get once the queue is full (RLIMIT_SIGPENDING; it fails
 // with EAGAIN and the stop would be lost: seen with the limit at 3), while a classic
 // signal is a pending bit that is always set. So the serving thread waits for signals
-// only, without a timeout, and a stop is as prompt as any event. (C uses a pthread.)
+// only, without a timeout, and a stop is as prompt as any event. (C uses a pthread, which
+// starts with the stop signals blocked so that the serving thread takes them; here the
+// runtime takes them on a thread of its own.)
 type stopWatch struct {
 	quitFd int           // written when serveSigio returns, so the watcher ends with it
 	done   chan struct{} // closed when the watcher has ended
