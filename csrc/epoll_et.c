@@ -69,6 +69,7 @@ static void conn_close(struct conns *cs, int fd)
     close(fd);
 }
 
+/* step: keep what send cannot take */
 /*
  * Sends buf[0:n]; what the socket cannot take now is kept in c->pending. Returns 0 when
  * all is sent or kept, -1 on an error (errno set).
@@ -112,6 +113,7 @@ static int flush_pending(struct conn *c, int fd)
     return 0;
 }
 
+/* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one edge may stand for many queued
  * connections, the overflow of a descriptor limit included (accept_conn refuses it).
@@ -133,6 +135,7 @@ static void accept_all(const struct server *srv, struct acceptor *acc, int epoll
     }
 }
 
+/* step: serve */
 /* Reads until EAGAIN, echoing each chunk; stops reading while an echo waits for space. */
 static void echo_stream(const struct server *srv, int epollfd, struct conns *cs, int fd,
                         char *buf, size_t bufsize)
@@ -187,6 +190,7 @@ static void echo_stream(const struct server *srv, int epollfd, struct conns *cs,
 
 int serve_epoll_et(const struct server *srv)
 {
+    /* step: prepare the listener */
     if (set_nonblock(srv->listenfd) < 0) {
         log_errno(srv->errfd, "setnonblock_listenfd", errno);
         return -1;
@@ -202,12 +206,14 @@ int serve_epoll_et(const struct server *srv)
         log_errno(srv->errfd, "malloc_buf", ENOMEM);
         return -1;
     }
+    /* step: create the epoll instance */
     int epollfd = epoll_create1(EPOLL_CLOEXEC);
     if (epollfd < 0) {
         log_errno(srv->errfd, "create_epollfd", errno);
         free(buf);
         return -1;
     }
+    /* step: watch the listener and the stop */
     /* The stop eventfd is level-triggered: it stays readable once written. */
     if (set_events(epollfd, EPOLL_CTL_ADD, srv->listenfd, EPOLLIN | EPOLLET) < 0 ||
         set_events(epollfd, EPOLL_CTL_ADD, srv->stopfd, EPOLLIN) < 0) {
@@ -217,12 +223,14 @@ int serve_epoll_et(const struct server *srv)
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conns cs = { 0 };
     struct epoll_event events[MAX_EVENT];
     int status = 0;
 
+    /* step: wait */
     for (;;) {
         int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
         if (nfds < 0) {
@@ -232,8 +240,10 @@ int serve_epoll_et(const struct server *srv)
         }
         for (int i = 0; i < nfds; i++) {
             int fd = events[i].data.fd;
+            /* step: the stop */
             if (fd == srv->stopfd)
                 goto out;
+            /* step: dispatch */
             if (fd == srv->listenfd)
                 accept_all(srv, &acc, epollfd, &cs);
             else if (fd < cs.cap && cs.tab[fd] != NULL)
@@ -241,6 +251,7 @@ int serve_epoll_et(const struct server *srv)
         }
     }
 
+/* step: clean up */
 out:
     for (int fd = 0; fd < cs.cap; fd++) {
         if (cs.tab[fd] != NULL)

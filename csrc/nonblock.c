@@ -70,6 +70,7 @@ static int conn_append(struct conn_list *l, int fd)
     return 0;
 }
 
+/* step: accept */
 /* Accepts every pending connection (the overflow of a descriptor limit is refused by
  * accept_conn); returns how many joined the list. */
 static int accept_pending(const struct server *srv, struct acceptor *acc, struct conn_list *conns)
@@ -89,6 +90,7 @@ static int accept_pending(const struct server *srv, struct acceptor *acc, struct
     return accepted;
 }
 
+/* step: serve */
 /*
  * One recv on every connection, in accept order. EAGAIN keeps the connection for the next
  * round; anything else (bytes, end of stream, an error) is the one-shot answer. Returns
@@ -115,27 +117,32 @@ static int try_conns(const struct server *srv, struct conn_list *conns)
 
 int serve_nonblock(const struct server *srv)
 {
+    /* step: prepare the listener */
     /* accept on an empty queue must return EAGAIN instead of sleeping. */
     if (set_nonblock(srv->listenfd) < 0) {
         log_errno(srv->errfd, "fcntl_listenfd", errno);
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conn_list conns = { 0 };
     int idle_rounds = 0;
     long backoff_ns = BACKOFF_MIN_NS;
 
+    /* step: the stop */
     /*
      * The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
      * system call, and the eventfd is never read, so it stays readable for everyone.
      */
     while (!stop_requested(srv->stopfd)) {
+        /* step: poll by hand */
         /* New connections first, so that one accepted now is tried in this round. */
         int progress = accept_pending(srv, &acc, &conns);
         progress += try_conns(srv, &conns);
 
+        /* step: back off */
         if (progress > 0) {
             idle_rounds = 0;
             backoff_ns = BACKOFF_MIN_NS;
@@ -151,6 +158,7 @@ int serve_nonblock(const struct server *srv)
             backoff_ns = backoff_cap(conns.n);
     }
 
+    /* step: clean up */
     for (int i = 0; i < conns.n; i++)
         close(conns.fds[i]);
     free(conns.fds);

@@ -45,6 +45,7 @@
  */
 #define SIGIO_READY 40
 
+/* step: watch the stop */
 /*
  * The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
  * ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
@@ -99,6 +100,7 @@ static void end_watch(struct stop_watch *w)
     close(w->quitfd);
 }
 
+/* step: arm a descriptor */
 /*
  * Makes fd raise SIGIO_READY at this thread whenever it becomes ready. flags are fd's
  * current file status flags (F_GETFL): the caller knows them, which saves a system call
@@ -116,6 +118,7 @@ static int arm_fd(int fd, pid_t tid, int flags)
     return fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK);
 }
 
+/* step: serve */
 /*
  * The one-shot protocol on a non-blocking connection: recv, and unless it meets EAGAIN,
  * echo_reply. Returns 0 when the connection had nothing to read yet (EAGAIN: its signal
@@ -132,6 +135,7 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
     return 1;
 }
 
+/* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one signal may stand for several queued
  * connections, the overflow of a descriptor limit included (accept_conn refuses it).
@@ -162,6 +166,7 @@ static void accept_all(const struct server *srv, struct acceptor *acc, struct fd
 
 int serve_sigio(const struct server *srv)
 {
+    /* step: block the signals */
     pid_t tid = gettid();
     sigset_t waitset, oldmask;
     sigemptyset(&waitset);
@@ -175,6 +180,7 @@ int serve_sigio(const struct server *srv)
         log_errno(srv->errfd, "sigmask", err);
         return -1;
     }
+    /* step: arm the listener */
     int listenflags = fcntl(srv->listenfd, F_GETFL, 0);
     if (listenflags < 0 || arm_fd(srv->listenfd, tid, listenflags) < 0) {
         log_errno(srv->errfd, "fcntl_listenfd", errno);
@@ -182,6 +188,7 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    /* step: start the watcher */
     struct stop_watch watch;
     err = start_watch(&watch, srv->stopfd, tid);
     if (err != 0) {
@@ -191,6 +198,7 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct fdset conns = { 0 };
@@ -199,6 +207,7 @@ int serve_sigio(const struct server *srv)
 
     /* Connections queued before O_ASYNC was set raised no signal either. */
     accept_all(srv, &acc, &conns, tid);
+    /* step: wait */
     for (;;) {
         /* EINTR: a handler ran (the standalone server's SIGINT): wait on. */
         int sig = (int)NO_EINTR(sigwaitinfo(&waitset, &info));
@@ -207,6 +216,7 @@ int serve_sigio(const struct server *srv)
             status = -1;
             break;
         }
+        /* step: the stop */
         if (sig == SIGIO) {
             /* The watcher's stop, or the kernel's word that the real-time queue was full. */
             if (stop_requested(srv->stopfd))
@@ -219,6 +229,7 @@ int serve_sigio(const struct server *srv)
             }
             continue;
         }
+        /* step: dispatch */
         /* POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block. */
         if (info.si_fd == srv->listenfd)
             accept_all(srv, &acc, &conns, tid);
@@ -227,6 +238,7 @@ int serve_sigio(const struct server *srv)
         /* else: stale, for a descriptor already served and closed. */
     }
 
+    /* step: clean up */
     end_watch(&watch);
     fdset_close_all(&conns);
     acceptor_close(&acc);

@@ -60,6 +60,7 @@ struct userver {
     int stopping;
 };
 
+/* step: submit a request */
 /* A free SQE for opcode, submitting what is queued first if the SQ is full. */
 static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, int slot)
 {
@@ -122,6 +123,7 @@ static int free_slot(struct userver *us)
     return -1;
 }
 
+/* step: a connection's next request */
 /* A connection's request completed with res: submit its next step. */
 static void step(struct userver *us, int op, int slot, int res)
 {
@@ -164,6 +166,7 @@ static void step(struct userver *us, int op, int slot, int res)
     }
 }
 
+/* step: accept */
 static void accepted(struct userver *us, int res)
 {
     us->accepting = 0;
@@ -188,6 +191,7 @@ static void accepted(struct userver *us, int res)
         submit_accept(us);
 }
 
+/* step: the stop */
 /* The stop eventfd became readable: cancel every request in flight, start none. */
 static void stop(struct userver *us)
 {
@@ -219,12 +223,14 @@ static void cancel_each(struct userver *us)
 
 int serve_uring(const struct server *srv)
 {
+    /* step: create the ring */
     struct userver us = { .srv = srv };
     int err = ring_setup(&us.ring, URING_ENTRIES);
     if (err < 0) {
         log_errno(srv->errfd, "io_uring_setup", -err);
         return -1;
     }
+    /* step: set up */
     us.conns = malloc(URING_SLOTS * sizeof(struct uconn));
     if (us.conns == NULL) {
         log_errno(srv->errfd, "malloc_conns", ENOMEM);
@@ -234,6 +240,7 @@ int serve_uring(const struct server *srv)
     for (int i = 0; i < URING_SLOTS; i++)
         us.conns[i].fd = -1;
 
+    /* step: submit the stop and the accept */
     /* A one-shot poll: it completes once, when the eventfd's counter is non-zero. */
     struct io_uring_sqe *sqe = get_sqe(&us, IORING_OP_POLL_ADD, OP_STOP, 0);
     sqe->fd = srv->stopfd;
@@ -242,6 +249,7 @@ int serve_uring(const struct server *srv)
     submit_accept(&us);
 
     int status = 0;
+    /* step: wait */
     while (us.inflight > 0) {
         err = ring_submit_and_wait(&us.ring, 1);
         if (err < 0) {
@@ -267,6 +275,7 @@ int serve_uring(const struct server *srv)
         }
     }
 
+    /* step: clean up */
     /*
      * Every request has completed: nothing writes the buffers now. If io_uring_enter
      * failed instead, closing the ring cancels what is left, but asynchronously, in a

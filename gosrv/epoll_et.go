@@ -48,6 +48,7 @@ func connClose(cs *connTable, fd int) {
 	raw.Close(fd)
 }
 
+// step: keep what send cannot take
 // sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
 func sendOrKeep(c *conn, fd int, buf []byte) error {
 	for len(buf) > 0 {
@@ -82,6 +83,7 @@ func flushPending(c *conn, fd int) error {
 	return nil
 }
 
+// step: accept
 // epollETAcceptAll accepts until the queue is empty (EAGAIN): one edge may stand for many
 // queued connections, the overflow of a descriptor limit included (acceptConn refuses it).
 func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, cs *connTable) {
@@ -98,6 +100,7 @@ func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, cs *connTable) {
 	}
 }
 
+// step: serve
 // echoStream reads until EAGAIN, echoing each chunk; it stops reading while an echo waits
 // for space.
 func echoStream(srv *Server, epollFd int, cs *connTable, fd int, buf []byte) {
@@ -153,6 +156,7 @@ func echoStream(srv *Server, epollFd int, cs *connTable, fd int, buf []byte) {
 }
 
 func serveEpollET(srv *Server) int {
+	// step: prepare the listener
 	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
 		logErrno(srv.ErrFd, "setnonblock_listenfd", err)
 		return -1
@@ -163,11 +167,13 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 	buf := make([]byte, bufSize)
+	// step: create the epoll instance
 	epollFd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		logErrno(srv.ErrFd, "create_epollfd", err)
 		return -1
 	}
+	// step: watch the listener and the stop
 	// The stop eventfd is level-triggered: it stays readable once written.
 	if err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.ListenFd, unix.EPOLLIN|unix.EPOLLET); err == nil {
 		err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.StopFd, unix.EPOLLIN)
@@ -178,10 +184,12 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	var cs connTable
 	events := make([]unix.EpollEvent, MaxEvent)
+	// step: clean up (deferred)
 	defer func() {
 		for fd := range cs.tab {
 			if cs.tab[fd] != nil {
@@ -192,6 +200,7 @@ func serveEpollET(srv *Server) int {
 		unix.Close(epollFd)
 	}()
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -204,8 +213,10 @@ func serveEpollET(srv *Server) int {
 		for _, ev := range events[:nfds] {
 			fd := int(ev.Fd)
 			switch {
+			// step: the stop
 			case fd == srv.StopFd:
 				return 0
+			// step: dispatch
 			case fd == srv.ListenFd:
 				epollETAcceptAll(srv, &acc, epollFd, &cs)
 			case fd < len(cs.tab) && cs.tab[fd] != nil:

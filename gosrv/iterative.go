@@ -12,14 +12,17 @@ package gosrv
 import "golang.org/x/sys/unix"
 
 func serveIterative(srv *Server) int {
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
+	// step: stop (deferred)
 	defer acc.close()
 
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
 
+		// step: accept
 		// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
 		connFd := acceptBlocking(srv, &acc)
 		if connFd == acceptStopped {
@@ -29,6 +32,7 @@ func serveIterative(srv *Server) int {
 			return -1 // acceptFailed: poll failed, logged
 		}
 
+		// step: wait
 		// Serve this client completely; nobody else is served meanwhile.
 		ready, err := waitReadable(connFd, srv.StopFd)
 		if ready <= 0 {
@@ -39,6 +43,7 @@ func serveIterative(srv *Server) int {
 			logErrno(srv.ErrFd, "poll_connfd", err)
 			continue
 		}
+		// step: serve
 		echoOnce(srv, connFd)
 	}
 }

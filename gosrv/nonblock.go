@@ -87,6 +87,7 @@ func backoffSleep(ns int64) {
 // longSleepNs is sysmon's forcePreemptNS (runtime/proc.go): see backoffSleep.
 const longSleepNs = 10e6
 
+// step: accept
 // acceptPending accepts every pending connection onto conns (accept order; the overflow
 // of a descriptor limit is refused by acceptConn); it returns the list and how many
 // joined it.
@@ -102,6 +103,7 @@ func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	}
 }
 
+// step: serve
 // tryConns makes one recv on every connection, in accept order. EAGAIN keeps the
 // connection for the next round; anything else (bytes, end of stream, an error) is the
 // one-shot answer. It returns the kept connections, still in order, and how many were
@@ -124,12 +126,14 @@ func tryConns(srv *Server, conns []int) ([]int, int) {
 }
 
 func serveNonblock(srv *Server) int {
+	// step: prepare the listener
 	// accept on an empty queue must return EAGAIN instead of sleeping.
 	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
 		logErrno(srv.ErrFd, "fcntl_listenfd", err)
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	defer acc.close()
@@ -138,16 +142,19 @@ func serveNonblock(srv *Server) int {
 	backoffNs := int64(backoffMinNs)
 
 	var slice timeSlice
+	// step: the stop
 	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
 	// system call, and the eventfd is never read, so it stays readable for everyone.
 	for !stopRequested(srv.StopFd) {
 		slice.yield() // Go only: see timeSlice
 
+		// step: poll by hand
 		// New connections first, so that one accepted now is tried in this round.
 		var accepted, served int
 		conns, accepted = acceptPending(srv, &acc, conns)
 		conns, served = tryConns(srv, conns)
 
+		// step: back off
 		if accepted+served > 0 {
 			idleRounds = 0
 			backoffNs = backoffMinNs
@@ -165,6 +172,7 @@ func serveNonblock(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for _, connFd := range conns {
 		unix.Close(connFd)
 	}

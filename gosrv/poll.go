@@ -15,15 +15,18 @@ package gosrv
 import "golang.org/x/sys/unix"
 
 func servePoll(srv *Server) int {
+	// step: build the array
 	pfds := make([]unix.PollFd, 0, 64)
 	pfds = append(pfds,
 		unix.PollFd{Fd: int32(srv.ListenFd), Events: unix.POLLIN}, // [0]
 		unix.PollFd{Fd: int32(srv.StopFd), Events: unix.POLLIN},   // [1]
 	)
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -34,10 +37,12 @@ func servePoll(srv *Server) int {
 			break
 		}
 
+		// step: the stop
 		if pfds[1].Revents != 0 {
 			break
 		}
 
+		// step: accept
 		if pfds[0].Revents != 0 {
 			connFd, peer := acceptConn(srv, &acc)
 			if connFd >= 0 {
@@ -47,6 +52,7 @@ func servePoll(srv *Server) int {
 			}
 		}
 
+		// step: serve
 		// Any Revents counts, POLLIN or POLLERR/POLLHUP (a reset peer): recv reports it and
 		// echoOnce closes. The slot that moves into i was polled too, so i is looked at
 		// again before moving on.
@@ -63,6 +69,7 @@ func servePoll(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for _, pfd := range pfds[2:] {
 		unix.Close(int(pfd.Fd))
 	}

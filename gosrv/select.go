@@ -28,6 +28,7 @@ func logBeyond(errFd, fd int, what string) {
 }
 
 func serveSelect(srv *Server) int {
+	// step: check the limit
 	if srv.ListenFd >= unix.FD_SETSIZE || srv.StopFd >= unix.FD_SETSIZE {
 		fd := srv.StopFd
 		if srv.ListenFd >= unix.FD_SETSIZE {
@@ -37,6 +38,7 @@ func serveSelect(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var conns [unix.FD_SETSIZE]bool // the open connections, by descriptor number
 	// Go only: conns[top:] is all false, so the loops stop there. C's fdset grows to the
 	// highest descriptor it has held and its loops stop at its size; without a bound
@@ -47,6 +49,7 @@ func serveSelect(srv *Server) int {
 	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
+	// step: fill the bitmap
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -63,6 +66,7 @@ func serveSelect(srv *Server) int {
 			}
 		}
 
+		// step: wait
 		// A failed select leaves rset as it was: retrying after EINTR is safe.
 		err := ignoringEINTR(func() error { _, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil); return err })
 		if err != nil {
@@ -71,10 +75,12 @@ func serveSelect(srv *Server) int {
 			break
 		}
 
+		// step: the stop
 		if rset.IsSet(srv.StopFd) {
 			break
 		}
 
+		// step: accept
 		if rset.IsSet(srv.ListenFd) {
 			connFd, peer := acceptConn(srv, &acc)
 			if connFd >= 0 {
@@ -91,6 +97,7 @@ func serveSelect(srv *Server) int {
 			}
 		}
 
+		// step: serve
 		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
 		for fd := 0; fd < top && fd <= maxFd; fd++ {
 			if conns[fd] && rset.IsSet(fd) {
@@ -100,6 +107,7 @@ func serveSelect(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for fd, open := range conns[:top] {
 		if open {
 			unix.Close(fd)

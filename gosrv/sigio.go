@@ -41,6 +41,7 @@ const sigioReady = unix.Signal(40)
 // SigioReady is sigioReady, for the standalone server, which leaves it to the model.
 const SigioReady = sigioReady
 
+// step: watch the stop
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
 // ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
 // the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll
@@ -81,6 +82,7 @@ func (w *stopWatch) end() {
 	unix.Close(w.quitFd)
 }
 
+// step: arm a descriptor
 // armFd makes fd raise sigioReady at thread tid whenever it becomes ready. flags are fd's
 // current file status flags (F_GETFL): the caller knows them, which saves a system call
 // per connection.
@@ -97,6 +99,7 @@ func armFd(fd, tid, flags int) error {
 	return err
 }
 
+// step: serve
 // tryEcho is the one-shot protocol on a non-blocking connection: recv, and unless it meets
 // EAGAIN, echoReply. It returns false when the connection had nothing to read yet (EAGAIN:
 // its signal will come), true when it was served and closed.
@@ -112,6 +115,7 @@ func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 	return true
 }
 
+// step: accept
 // sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
 // several queued connections, the overflow of a descriptor limit included (acceptConn
 // refuses it). Under load it is the serving loop: each connection is served here as it is
@@ -140,6 +144,7 @@ func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *ti
 }
 
 func serveSigio(srv *Server) int {
+	// step: block the signals
 	// The signals are directed at this thread and blocked on it alone: the goroutine must
 	// not move to another thread until it has restored the mask.
 	runtime.LockOSThread()
@@ -156,6 +161,7 @@ func serveSigio(srv *Server) int {
 		logErrno(srv.ErrFd, "sigmask", err)
 		return -1
 	}
+	// step: arm the listener
 	listenFlags, err := unix.FcntlInt(uintptr(srv.ListenFd), unix.F_GETFL, 0)
 	if err == nil {
 		err = armFd(srv.ListenFd, tid, listenFlags)
@@ -166,6 +172,7 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	// step: start the watcher
 	watch, err := startWatch(srv.StopFd, tid)
 	if err != nil {
 		logErrno(srv.ErrFd, "start_stopwatch", err)
@@ -174,6 +181,7 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	var conns fdSet
@@ -183,6 +191,7 @@ func serveSigio(srv *Server) int {
 	// Connections queued before O_ASYNC was set raised no signal either.
 	var slice timeSlice
 	sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+	// step: wait
 	for {
 		slice.yield() // Go only: see timeSlice
 		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
@@ -193,6 +202,7 @@ func serveSigio(srv *Server) int {
 			status = -1
 			break
 		}
+		// step: the stop
 		if sig == unix.SIGIO {
 			// The watcher's stop, or the kernel's word that the real-time queue was full.
 			if stopRequested(srv.StopFd) {
@@ -207,6 +217,7 @@ func serveSigio(srv *Server) int {
 			}
 			continue
 		}
+		// step: dispatch
 		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
 		fd := int(info.Fd)
 		if fd == srv.ListenFd {
@@ -217,6 +228,7 @@ func serveSigio(srv *Server) int {
 		// else: stale, for a descriptor already served and closed.
 	}
 
+	// step: clean up
 	watch.end()
 	conns.closeAll()
 	acc.close()

@@ -43,6 +43,7 @@ import (
 // connection is refused the way C refuses one whose thread cannot be created.
 const maxConnThreads = 9000
 
+// step: serve on the connection's thread
 // serveConn is one connection's thread: block until it speaks (or a stop), answer once.
 // Not locked to its thread: see the header.
 func serveConn(srv *Server, connFd int) {
@@ -58,14 +59,17 @@ func serveConn(srv *Server, connFd int) {
 }
 
 func serveThread(srv *Server) int {
+	// step: set up
 	var threads sync.WaitGroup // the live connection threads
 	var live atomic.Int32
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	var connFd int
 
+	// step: accept
 	// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
 	for connFd = acceptBlocking(srv, &acc); connFd >= 0; connFd = acceptBlocking(srv, &acc) {
+		// step: start a thread
 		// The connection is the thread's from here: it closes it.
 		if live.Load() >= maxConnThreads {
 			logErrno(srv.ErrFd, "pthread_create", unix.EAGAIN)
@@ -81,6 +85,7 @@ func serveThread(srv *Server) int {
 		}(connFd)
 	}
 
+	// step: stop
 	// Every thread sees the same stop eventfd in its poll and finishes; after a failed poll
 	// (acceptFailed) they still end when their clients speak or the stop comes.
 	threads.Wait()

@@ -80,6 +80,7 @@ type userver struct {
 // addr is the address the kernel gets for b, which lies in mmapped memory.
 func addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 
+// step: submit a request
 // getSqe returns a free SQE for opcode, submitting what is queued first if the SQ is full.
 func (us *userver) getSqe(opcode uint8, op, slot int) *ioUringSqe {
 	sqe := us.ring.getSqe()
@@ -139,7 +140,8 @@ func (us *userver) freeSlot() int {
 	return -1
 }
 
-// step: a connection's request completed with res; submit its next step.
+// step: a connection's next request
+// step handles a connection's completed request (res): it submits the next one.
 func (us *userver) step(op, slot int, res int32) {
 	c := &us.conns[slot]
 	if us.stopping {
@@ -178,6 +180,7 @@ func (us *userver) step(op, slot int, res int32) {
 	}
 }
 
+// step: accept
 func (us *userver) accepted(res int32) {
 	us.accepting = false
 	if us.stopping {
@@ -206,6 +209,7 @@ func (us *userver) accepted(res int32) {
 	}
 }
 
+// step: the stop
 // stop: the stop eventfd became readable; cancel every request in flight, start none.
 func (us *userver) stop() {
 	us.stopping = true
@@ -230,6 +234,7 @@ func (us *userver) cancelEach() {
 }
 
 func serveUring(srv *Server) int {
+	// step: create the ring
 	// Completions that need more work (a recv that waited for data) are finished by
 	// task_work queued to the thread that submitted the request; with the goroutine
 	// locked, that is the thread waiting in io_uring_enter, not one parked elsewhere.
@@ -241,6 +246,7 @@ func serveUring(srv *Server) int {
 		logErrno(srv.ErrFd, "io_uring_setup", err)
 		return -1
 	}
+	// step: set up
 	mem, err := unix.Mmap(-1, 0, memBufs+uringSlots*BufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		// C's label (its malloc of the slots): a label is output, the same in both
@@ -256,6 +262,7 @@ func serveUring(srv *Server) int {
 		us.conns[i] = uconn{fd: -1, buf: mem[off : off+BufSize : off+BufSize]}
 	}
 
+	// step: submit the stop and the accept
 	// A one-shot poll: it completes once, when the eventfd's counter is non-zero.
 	sqe := us.getSqe(ioringOpPollAdd, opStop, 0)
 	sqe.Fd = int32(srv.StopFd)
@@ -264,6 +271,7 @@ func serveUring(srv *Server) int {
 	us.submitAccept()
 
 	status := 0
+	// step: wait
 	var slice timeSlice
 	for us.inflight > 0 {
 		slice.yield() // Go only: see timeSlice
@@ -293,6 +301,7 @@ func serveUring(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	// Every request has completed: nothing writes the buffers now. If io_uring_enter
 	// failed instead, closing the ring cancels what is left, but asynchronously, in a
 	// kernel worker: the buffers are then left mapped (a leak, on a path that should
