@@ -37,6 +37,7 @@ type Line struct {
 	N      int    // 1-based line number
 	Text   string // without its newline
 	Marker bool   // a step marker
+	Lead   bool   // before its step's marker: declarations or helpers that lead into it
 }
 
 // Step is a run of lines that does one step of the model.
@@ -127,6 +128,7 @@ func ParseSource(path string, text string) (*Source, error) {
 			return nil, fmt.Errorf("%s:%d: %q looks like a step marker but is not one (%s)", path, i+1, strings.TrimSpace(text), markerForm(lang))
 		}
 		if cur < 0 {
+			line.Lead = true
 			pending = append(pending, line)
 			continue
 		}
@@ -312,11 +314,12 @@ func (st Step) markerLine() int {
 	return 0
 }
 
-// StepAt is the index in Sequence() of the step holding line n, or -1.
-func (s *Source) StepAt(n int) int {
+// StepAt is the index in Sequence() of the step holding line n, or -1. A line that leads
+// into a step counts only when lead is true.
+func (s *Source) StepAt(n int, lead bool) int {
 	for i, st := range s.Sequence() {
 		for _, l := range st.Lines {
-			if l.N == n {
+			if l.N == n && (lead || !l.Lead) {
 				return i
 			}
 		}

@@ -15,15 +15,20 @@ import (
 	"github.com/iomodels/iomodels/gosrv"
 )
 
-// TestMarkers holds every model's twins to the same steps in the same order.
+// TestMarkers holds every model's twins to the same steps in the same order, and its
+// picture to steps the model has.
 func TestMarkers(t *testing.T) {
 	root, err := Root(".")
 	require.NoError(t, err)
+	cfg := DefaultConfig(root)
 	for _, m := range gosrv.Models() {
 		t.Run(m.Name, func(t *testing.T) {
 			model, err := LoadModel(root, m.Name)
 			require.NoError(t, err)
 			require.GreaterOrEqual(t, len(model.C.Sequence()), 4, "%s: a model has at least four steps", m.Name)
+			pic, err := LoadPicture(cfg.path(cfg.Pictures), m.Name)
+			require.NoError(t, err)
+			require.NoError(t, pic.CheckSteps(model))
 		})
 	}
 }
@@ -110,14 +115,17 @@ func TestParseSourceDemo(t *testing.T) {
 		return 0
 	}
 	// The deferred step is its statement alone; the line after it is set up's again.
-	assert.Equal(t, 3, g.StepAt(lineOf(g, "defer unix.Close(fd)")), "the defer is clean up's")
-	assert.Equal(t, 1, g.StepAt(lineOf(g, "var slice timeSlice")), "after the defer, set up resumes")
-	assert.Equal(t, 2, g.StepAt(lineOf(g, "n = helper(fd)")))
+	assert.Equal(t, 3, g.StepAt(lineOf(g, "defer unix.Close(fd)"), false), "the defer is clean up's")
+	assert.Equal(t, 1, g.StepAt(lineOf(g, "var slice timeSlice"), false), "after the defer, set up resumes")
+	assert.Equal(t, 2, g.StepAt(lineOf(g, "n = helper(fd)"), false))
 	// A marker in a function ends with it: return n is clean up's in C, wait's in Go.
-	assert.Equal(t, 3, c.StepAt(lineOf(c, "return n;")))
-	assert.Equal(t, 2, g.StepAt(lineOf(g, "return n")))
+	assert.Equal(t, 3, c.StepAt(lineOf(c, "return n;"), false))
+	assert.Equal(t, 2, g.StepAt(lineOf(g, "return n"), false))
 	// A marker at column 0 runs on to the next marker, into the next function's head.
-	assert.Equal(t, 0, c.StepAt(lineOf(c, "int serve_demo(int fd)")))
+	assert.Equal(t, 0, c.StepAt(lineOf(c, "int serve_demo(int fd)"), false))
+	// What leads into the first step (a declaration) is the step's only when asked for.
+	assert.Equal(t, -1, c.StepAt(lineOf(c, "int shared_read(int fd);"), false))
+	assert.Equal(t, 0, c.StepAt(lineOf(c, "int shared_read(int fd);"), true))
 	assert.Len(t, c.Header, 6, "the opening comment, the include and the blank line after it")
 }
 

@@ -1,0 +1,217 @@
+package sidebyside
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Row is one row of the aligned view: a C line and the Go line that does the same, or a
+// line of one language alone (the other is nil), with a sentence that says why.
+type Row struct {
+	C, Go *Line
+	Why   string // for a line of one language alone: why the other has none here
+}
+
+// Block is one step of the aligned view (or the files' header or tail).
+type Block struct {
+	Name     string // the step's name; "" for the header and the tail
+	Title    string // what the view shows for it
+	Deferred bool   // Go writes the step early, with defer
+	Rows     []Row
+}
+
+// Align lays the model's twins side by side: the headers, then each step, then the tails.
+// Within a block, lines are paired by what they name (identifiers split into words,
+// camelCase and snake_case alike); the pairing keeps both files' order.
+func Align(m *Model) []Block {
+	blocks := []Block{{Title: "file header", Rows: alignLines(m.C.Header, m.Go.Header)}}
+	cs, gs := m.C.Sequence(), m.Go.Sequence()
+	for i := range cs {
+		c, g := cs[i].Lines, gs[i].Lines
+		if i == 0 && cs[0].Lead+gs[0].Lead > 0 {
+			// What comes before the first step (types, constants, helpers) is a block of
+			// its own rather than part of the first step.
+			blocks = append(blocks, Block{Title: "declarations", Rows: alignLines(c[:cs[0].Lead], g[:gs[0].Lead])})
+			c, g = c[cs[0].Lead:], g[gs[0].Lead:]
+		}
+		blocks = append(blocks, Block{
+			Name:     cs[i].Name,
+			Title:    cs[i].Name,
+			Deferred: gs[i].Deferred,
+			Rows:     alignLines(c, g),
+		})
+	}
+	if len(m.C.Tail)+len(m.Go.Tail) > 0 {
+		blocks = append(blocks, Block{Title: "end of file", Rows: alignLines(m.C.Tail, m.Go.Tail)})
+	}
+	return blocks
+}
+
+// alignLines pairs lines of c and g, keeping their order, so that the sum of the pairs'
+// similarity is largest; a pair counts only from minSimilarity up.
+func alignLines(c, g []Line) []Row {
+	const minSimilarity = 0.4
+	n, m := len(c), len(g)
+	ct, gt := make([][]string, n), make([][]string, m)
+	for i := range c {
+		ct[i] = words(c[i].Text)
+	}
+	for j := range g {
+		gt[j] = words(g[j].Text)
+	}
+	score := make([][]float64, n+1)
+	for i := range score {
+		score[i] = make([]float64, m+1)
+	}
+	sim := func(i, j int) float64 {
+		if c[i].Marker && g[j].Marker {
+			return 2 // markers pair with markers, always
+		}
+		if c[i].Marker || g[j].Marker {
+			return 0
+		}
+		s := similarity(ct[i], gt[j])
+		if s < minSimilarity {
+			return 0
+		}
+		return s
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			best := max(score[i+1][j], score[i][j+1])
+			if s := sim(i, j); s > 0 {
+				best = max(best, s+score[i+1][j+1])
+			}
+			score[i][j] = best
+		}
+	}
+	var rows []Row
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && sim(i, j) > 0 && score[i][j] == sim(i, j)+score[i+1][j+1]:
+			rows = append(rows, Row{C: &c[i], Go: &g[j]})
+			i++
+			j++
+		case i < n && (j == m || score[i][j] == score[i+1][j]):
+			rows = append(rows, Row{C: &c[i]})
+			i++
+		default:
+			rows = append(rows, Row{Go: &g[j]})
+			j++
+		}
+	}
+	explainRuns(rows)
+	return rows
+}
+
+// explainRuns gives every run of rows of one language alone the one sentence that explains
+// it (the first rule that matches any of its lines).
+func explainRuns(rows []Row) {
+	for i := 0; i < len(rows); {
+		if rows[i].C != nil && rows[i].Go != nil {
+			i++
+			continue
+		}
+		lang := C
+		if rows[i].C == nil {
+			lang = Go
+		}
+		j := i
+		var texts []string
+		for ; j < len(rows) && (rows[j].C == nil) == (lang == Go) && (rows[j].Go == nil) == (lang == C); j++ {
+			texts = append(texts, rows[j].line().Text)
+		}
+		why := ExplainRun(lang, texts)
+		for k := i; k < j; k++ {
+			rows[k].Why = why
+		}
+		i = j
+	}
+}
+
+func (r Row) line() *Line {
+	if r.C != nil {
+		return r.C
+	}
+	return r.Go
+}
+
+// Only is the language of a row of one language alone, "" for a pair.
+func (r Row) Only() Lang {
+	switch {
+	case r.C != nil && r.Go == nil:
+		return C
+	case r.Go != nil && r.C == nil:
+		return Go
+	}
+	return ""
+}
+
+// RunEnds tells whether rows[i] is the last of its run of one language alone.
+func RunEnds(rows []Row, i int) bool {
+	return rows[i].Only() != "" && (i+1 == len(rows) || rows[i+1].Only() != rows[i].Only())
+}
+
+var wordRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]*|[0-9]+|[{}]`)
+
+// words splits a line into lower-case words: identifiers by camelCase and snake_case
+// (echoOnce and echo_once are both "echo once"), numbers, and braces; words every line
+// of either language is full of are left out.
+func words(text string) []string {
+	var out []string
+	for _, w := range wordRE.FindAllString(text, -1) {
+		for _, p := range splitCamel(w) {
+			p = strings.ToLower(p)
+			if noise[p] {
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var noise = map[string]bool{
+	"unix": true, "int": true, "err": true, "nil": true, "const": true, "struct": true,
+	"static": true, "void": true, "func": true, "var": true, "the": true, "a": true,
+	"of": true, "to": true, "is": true, "in": true, "and": true, "no": true, "eintr": true,
+	"ignoring": true, "size": true, "t": true, "ssize": true, "uint": true, "long": true,
+}
+
+func splitCamel(w string) []string {
+	var parts []string
+	start := 0
+	rs := []rune(w)
+	for i := 1; i < len(rs); i++ {
+		if unicode.IsUpper(rs[i]) && (unicode.IsLower(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))) {
+			parts = append(parts, string(rs[start:i]))
+			start = i
+		}
+	}
+	return append(parts, string(rs[start:]))
+}
+
+// similarity is the share of words two lines have in common (Dice's coefficient over
+// multisets); two blank lines are alike, a brace alone is like a brace alone.
+func similarity(a, b []string) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 0.5
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	count := map[string]int{}
+	for _, w := range a {
+		count[w]++
+	}
+	common := 0
+	for _, w := range b {
+		if count[w] > 0 {
+			count[w]--
+			common++
+		}
+	}
+	return 2 * float64(common) / float64(len(a)+len(b))
+}

@@ -1,0 +1,188 @@
+package sidebyside
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Link is where a traced call comes from in the view.
+type Link struct {
+	Step       int      // index of the step in the model's Sequence(), -1 when not known
+	Via        []string // the functions from the site's up to the one a step calls, when the site is not in a step's own lines
+	Note       string   // why Step is -1, when it is
+	Candidates []int    // the steps that call the site's function, when there are several
+	Guess      bool     // Step is one of Candidates, chosen by the calls around it (LinkAll)
+}
+
+// Linker finds the step behind each call's site: directly when the site is in the model's
+// file, otherwise through the callers of the site's function in the site's file and the
+// language's common file, up to a function the model's file calls from one step.
+type Linker struct {
+	root  string
+	model *Model
+	files map[string][]string // path -> lines, read once
+}
+
+// NewLinker links calls to m's steps, reading other sources under root as needed.
+func NewLinker(root string, m *Model) *Linker {
+	return &Linker{root: root, model: m, files: map[string][]string{}}
+}
+
+// Link finds the step of a call made at site.
+func (l *Linker) Link(site Site) Link {
+	if site.Path == "" {
+		return Link{Step: -1, Note: "no site in the project's code"}
+	}
+	src := l.model.C
+	if lang, err := LangOf(site.Path); err == nil && lang == Go {
+		src = l.model.Go
+	}
+	if site.Path == src.Path {
+		if i := src.StepAt(site.Line, false); i >= 0 {
+			return Link{Step: i}
+		}
+		// A helper of the model's file outside any step: the steps that call it.
+	}
+
+	files := []string{site.Path}
+	common := "csrc/common.c"
+	if src.Lang == Go {
+		common = "gosrv/common.go"
+	}
+	if site.Path != common {
+		files = append(files, common)
+	}
+	name := funcName(site.Func)
+	seen := map[string]bool{name: true}
+	frontier := []chain{{name: name, via: []string{name}}}
+	for depth := 0; depth < 6 && len(frontier) > 0; depth++ {
+		var next []chain
+		for _, c := range frontier {
+			steps := l.callingSteps(src, c.name)
+			switch len(steps) {
+			case 1:
+				return Link{Step: steps[0], Via: c.via}
+			case 0:
+			default:
+				return Link{Step: -1, Via: c.via, Note: c.name + " is called from several steps", Candidates: steps}
+			}
+			for _, f := range files {
+				for _, caller := range l.callers(f, c.name) {
+					if !seen[caller] {
+						seen[caller] = true
+						next = append(next, chain{name: caller, via: append(append([]string(nil), c.via...), caller)})
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+	return Link{Step: -1, Note: "no step of " + src.Path + " calls " + name}
+}
+
+// LinkAll links every call of a trace. A call whose function several steps call is given
+// the one of them its neighbours say: the step of the last call linked for certain when it
+// is a candidate, else the first candidate after it, else the first candidate (Guess).
+func (l *Linker) LinkAll(calls []Call) []Link {
+	links := make([]Link, len(calls))
+	last := -1
+	for i, c := range calls {
+		lk := l.Link(c.Site)
+		if lk.Step >= 0 {
+			last = lk.Step
+		} else if len(lk.Candidates) > 0 {
+			lk.Step, lk.Guess = lk.Candidates[0], true
+			for _, s := range lk.Candidates {
+				if s == last {
+					lk.Step = s
+					break
+				}
+			}
+			if lk.Step != last {
+				for _, s := range lk.Candidates {
+					if s > last {
+						lk.Step = s
+						break
+					}
+				}
+			}
+		}
+		links[i] = lk
+	}
+	return links
+}
+
+type chain struct {
+	name string
+	via  []string
+}
+
+// callingSteps is the steps of src that call name (not where it is defined).
+func (l *Linker) callingSteps(src *Source, name string) []int {
+	call := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `\(`)
+	var steps []int
+	for i, st := range src.Sequence() {
+		for _, ln := range st.Lines {
+			code := codeOf(ln.Text, src.Lang)
+			if call.MatchString(code) && !isDefinition(ln.Text, name, src.Lang) {
+				steps = append(steps, i)
+				break
+			}
+		}
+	}
+	return steps
+}
+
+// isDefinition tells the line that defines name (at column 0) from one that calls it.
+func isDefinition(text, name string, lang Lang) bool {
+	code := strings.TrimRight(text, " \t")
+	if lang == Go {
+		return regexp.MustCompile(`^func (\([^)]*\) )?` + regexp.QuoteMeta(name) + `\(`).MatchString(code)
+	}
+	return regexp.MustCompile(`^[a-z].*[ *]` + regexp.QuoteMeta(name) + `\([^;]*$`).MatchString(code)
+}
+
+// callers is the functions of the file at path whose bodies call name.
+func (l *Linker) callers(path, name string) []string {
+	lines, ok := l.files[path]
+	if !ok {
+		b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(path)))
+		if err == nil {
+			lines = strings.Split(string(b), "\n")
+		}
+		l.files[path] = lines
+	}
+	lang, err := LangOf(path)
+	if err != nil {
+		return nil
+	}
+	call := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `\(`)
+	def := regexp.MustCompile(`^[a-z].*[ *]([a-z_][a-z0-9_]*)\([^;]*$`)
+	if lang == Go {
+		def = regexp.MustCompile(`^func (?:\([^)]*\) )?([A-Za-z_][A-Za-z0-9_]*)[\[(]`)
+	}
+	set := map[string]bool{}
+	cur := ""
+	for _, text := range lines {
+		if m := def.FindStringSubmatch(text); m != nil && !strings.HasPrefix(text, " ") {
+			cur = m[1]
+			continue
+		}
+		if strings.HasPrefix(text, "}") {
+			cur = ""
+			continue
+		}
+		if cur != "" && cur != name && call.MatchString(codeOf(text, lang)) {
+			set[cur] = true
+		}
+	}
+	var out []string
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
