@@ -2,18 +2,14 @@
  * epoll_et.c - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
  *
  * Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
- * connections, freed send space), not for as long as it stays ready. So every descriptor is
+ * connections, freed send space), not for as long as it stays ready, so every descriptor is
  * non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
- * protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
- * connection open; the receive buffer is as large as the listener's SO_RCVBUF.
- *
- * Seed departures: every chunk read is echoed before the next recv, including the chunk
- * read in the same wake-up as end of stream (the seed closed without sending it), and the
- * loop reads until EAGAIN rather than stopping at a full buffer (the seed left the rest
- * unread until a next edge that might never come). When the peer reads slowly and send
- * returns EAGAIN, the seed spun on send; here the unsent bytes wait in a per-connection
- * buffer, the connection waits for EPOLLOUT instead of EPOLLIN, and reading resumes once
- * they are sent: backpressure instead of a busy loop. Go twin: gosrv/epoll_et.go.
+ * protocol is a stream: whatever arrives is echoed, chunk by chunk, for as long as the peer
+ * keeps the connection open, through a buffer as large as the listener's SO_RCVBUF. Where
+ * the seed closed without echoing the chunk read with end of stream, stopped reading at a
+ * full buffer and spun on a send that returned EAGAIN, this server echoes every chunk,
+ * reads until EAGAIN, and keeps the unsent bytes while the connection waits for EPOLLOUT
+ * instead of EPOLLIN: backpressure instead of a busy loop. Go twin: gosrv/epoll_et.go.
  */
 #include "echo.h"
 

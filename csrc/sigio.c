@@ -4,22 +4,16 @@
  * The kernel tells the server that a descriptor became ready by queueing a signal: with
  * O_ASYNC set on a file, every wake-up of its wait queue (new data, a new connection, an
  * error, a hang-up) calls kill_fasync, which sends the signal chosen by F_SETSIG to the
- * owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code
- * (POLL_IN, POLL_ERR, POLL_HUP). The first phase of I/O (waiting for readiness) is thus
- * the kernel's business; the second (copying the bytes) is still the server's own recv.
- * Unlike epoll, nothing is registered with a waiting object: the signal queue is the event
- * queue. Like edge-triggered epoll, a signal reports a change, not a state, so every
- * descriptor is non-blocking and a signal may be stale (the descriptor closed, or already
- * served): every call tolerates EAGAIN.
- *
- * The signal is never handled: it is blocked on the serving thread and taken from the
- * thread's pending queue with sigwaitinfo, which hands over its siginfo. That makes the
- * same code safe in the standalone server and inside a Go process, whose runtime owns every
- * signal handler. The owner is this thread (F_OWNER_TID), not the process: a signal
- * directed at the process may be delivered to any thread that does not block it, and in a
- * Go process that is the runtime's handler, which drops a signal nobody asked for. The
- * stop eventfd cannot raise a signal, so a small watcher thread turns it into one (below).
- * Go twin: gosrv/sigio.go.
+ * owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code. The
+ * first phase of I/O (waiting for readiness) is thus the kernel's business; the second
+ * (copying the bytes) is still the server's own recv. Unlike epoll, nothing is registered
+ * with a waiting object: the signal queue is the event queue. Like edge-triggered epoll, a
+ * signal reports a change, not a state, so every descriptor is non-blocking and a signal
+ * may be stale: every call tolerates EAGAIN. The signal is never handled: it stays blocked
+ * on the serving thread, its owner, and sigwaitinfo takes it from the thread's queue with
+ * its siginfo, which makes the same code safe in the standalone server and inside a Go
+ * process, whose runtime owns every signal handler. The stop eventfd cannot raise a signal,
+ * so a small watcher thread turns it into one (struct stop_watch). Go twin: gosrv/sigio.go.
  */
 #include "echo.h"
 
@@ -104,7 +98,9 @@ static void end_watch(struct stop_watch *w)
 /*
  * Makes fd raise SIGIO_READY at this thread whenever it becomes ready. flags are fd's
  * current file status flags (F_GETFL): the caller knows them, which saves a system call
- * per connection.
+ * per connection. The owner is this thread (F_OWNER_TID), not the process: a signal
+ * directed at the process may be delivered to any thread that does not block it, and in
+ * a Go process that is the runtime's handler, which drops a signal nobody asked for.
  */
 static int arm_fd(int fd, pid_t tid, int flags)
 {

@@ -4,20 +4,15 @@
  * The epoll models ask the kernel "which descriptor is ready?" and then make the call
  * themselves; here the server hands the kernel the calls themselves (accept, recv, send,
  * shutdown, close) as requests in a shared ring, and later reads their results from a
- * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are
- * the kernel's: when a recv completes, the bytes are already in the connection's buffer.
- * The buffer must therefore stay put and untouched from submission to completion, so
- * each connection owns a slot with its own buffer, and each connection has exactly one
- * request in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The
- * slot's index travels in the request's user_data and comes back in the completion.
- *
- * One ACCEPT is in flight while a slot is free; with every slot busy, new connections
- * wait in the listen backlog. A POLL_ADD on the stop eventfd completes when a stop is
- * requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
- * still in flight, and the server waits for all their completions before it frees the
- * buffers and unmaps the ring: the kernel may write into them until it has completed.
- * Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring logs and returns -1.
- * Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
+ * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are the
+ * kernel's: when a recv completes, the bytes are already in the connection's buffer. The
+ * buffer must therefore stay put and untouched from submission to completion, so each
+ * connection owns a slot with its own buffer, and each connection has exactly one request
+ * in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
+ * travels in the request's user_data and comes back in the completion. At a stop every
+ * request still in flight is cancelled, and the buffers are freed only after the last
+ * completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring
+ * logs and returns -1. Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
  */
 #include "echo.h"
 #include "uring_ring.h"
@@ -73,7 +68,11 @@ static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, 
     return sqe;
 }
 
-/* accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. */
+/*
+ * accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. One ACCEPT is in
+ * flight while a slot is free; with every slot busy, new connections wait in the listen
+ * backlog.
+ */
 static void submit_accept(struct userver *us)
 {
     us->peerlen = sizeof(us->peeraddr);
@@ -192,7 +191,12 @@ static void accepted(struct userver *us, int res)
 }
 
 /* step: the stop */
-/* The stop eventfd became readable: cancel every request in flight, start none. */
+/*
+ * The stop eventfd became readable (its POLL_ADD completed; it does not read the
+ * counter): cancel every request in flight, start none. The server then waits for all
+ * their completions before it frees the buffers and unmaps the ring: the kernel may write
+ * into them until it has completed.
+ */
 static void stop(struct userver *us)
 {
     us->stopping = 1;

@@ -5,16 +5,16 @@ package gosrv
 // epoll_et.go - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
 //
 // Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
-// connections, freed send space), not for as long as it stays ready. So every descriptor is
+// connections, freed send space), not for as long as it stays ready, so every descriptor is
 // non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
-// protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
-// connection open; the receive buffer is as large as the listener's SO_RCVBUF.
-//
-// Seed departures, as in C: every chunk read is echoed before the next recv, including the
-// one read in the same wake-up as end of stream; the loop reads until EAGAIN rather than
-// stopping at a full buffer; and when send returns EAGAIN the unsent bytes wait in a
-// per-connection buffer while the connection waits for EPOLLOUT instead of EPOLLIN
-// (backpressure instead of the seed's busy loop). C twin: csrc/epoll_et.c.
+// protocol is a stream: whatever arrives is echoed, chunk by chunk, for as long as the peer
+// keeps the connection open, through a buffer as large as the listener's SO_RCVBUF. Where
+// the seed closed without echoing the chunk read with end of stream, stopped reading at a
+// full buffer and spun on a send that returned EAGAIN, this server echoes every chunk,
+// reads until EAGAIN, and keeps the unsent bytes while the connection waits for EPOLLOUT
+// instead of EPOLLIN: backpressure instead of a busy loop. Go only: raw.* are the calls
+// that cannot wait (rawcalls.go), slice.yield the scheduler's time slice (timeSlice in
+// common.go). C twin: csrc/epoll_et.c.
 
 import "golang.org/x/sys/unix"
 

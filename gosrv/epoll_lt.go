@@ -4,10 +4,12 @@ package gosrv
 
 // epoll_lt.go - I/O multiplexing with epoll, level-triggered (seed: epoll多路复用IO, LT模式).
 //
-// One thread waits in epoll_wait for any of its descriptors to become ready, then makes
-// the call that will not block: accept on the listener, the one-shot echo on a connection.
+// One thread waits in epoll_wait for any of its descriptors to become ready, then makes the
+// call that will not block: accept on the listener, the one-shot echo on a connection.
 // Level-triggered means epoll reports a descriptor for as long as it stays ready, so an
-// event that is not handled now comes back on the next epoll_wait. C twin: csrc/epoll_lt.c.
+// event that is not handled now comes back on the next epoll_wait. Go only: raw.* are the
+// calls that cannot wait (rawcalls.go), slice.yield the scheduler's time slice (timeSlice
+// in common.go). C twin: csrc/epoll_lt.c.
 
 import "golang.org/x/sys/unix"
 

@@ -6,8 +6,10 @@ package gosrv
 //
 // One loop accepts a connection and serves it to the end before accepting the next, so a
 // client that connects and says nothing holds every other client in the listen queue:
-// connections are answered strictly in the order they were accepted. Both phases of a
-// recv block this one thread. C twin: csrc/iterative.c.
+// connections are answered strictly in the order they were accepted. Both phases of a recv
+// block this one thread. Go only: raw.* are the calls that cannot wait (rawcalls.go),
+// slice.yield the scheduler's time slice (timeSlice in common.go). C twin:
+// csrc/iterative.c.
 
 import "golang.org/x/sys/unix"
 

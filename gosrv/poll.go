@@ -8,9 +8,10 @@ package gosrv
 // and the kernel writes results into revents, leaving events alone, so the array is built
 // once and kept, not rebuilt before every call. Like select, every call still copies the
 // whole array into the kernel and scans it: the cost grows with the number of connections,
-// not with the number that are ready, which is what epoll removes.
-// The array is [0] listener, [1] stop eventfd, then one slot per connection; a served
-// connection's slot takes the last one's place. C twin: csrc/poll.c.
+// not with the number that are ready, which is what epoll removes. The array is [0]
+// listener, [1] stop eventfd, then one slot per connection; a served connection's slot
+// takes the last one's place. Go only: slice.yield is the scheduler's time slice (timeSlice
+// in common.go). C twin: csrc/poll.c.
 
 import "golang.org/x/sys/unix"
 

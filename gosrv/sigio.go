@@ -7,21 +7,18 @@ package gosrv
 // The kernel tells the server that a descriptor became ready by queueing a signal: with
 // O_ASYNC set on a file, every wake-up of its wait queue (new data, a new connection, an
 // error, a hang-up) calls kill_fasync, which sends the signal chosen by F_SETSIG to the
-// owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code
-// (POLL_IN, POLL_ERR, POLL_HUP). The first phase of I/O (waiting for readiness) is thus
-// the kernel's business; the second (copying the bytes) is still the server's own recv.
-// Unlike epoll, nothing is registered with a waiting object: the signal queue is the event
-// queue. Like edge-triggered epoll, a signal reports a change, not a state, so every
-// descriptor is non-blocking and a signal may be stale (the descriptor closed, or already
-// served): every call tolerates EAGAIN.
-//
-// The signal is never handled: it is blocked on the serving thread and taken from the
-// thread's pending queue with rt_sigtimedwait, which hands over its siginfo. Go's runtime owns
-// every signal handler, so this is the only way a Go program can see si_fd. The goroutine
-// is locked to its OS thread, and that thread is the owner (F_OWNER_TID), not the process:
-// a signal directed at the process goes to any thread that does not block it, where the
-// runtime's handler drops a signal nobody asked for. The stop eventfd cannot raise a
-// signal, so a small watcher goroutine turns it into one (below). C twin: csrc/sigio.c.
+// owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code. The
+// first phase of I/O (waiting for readiness) is thus the kernel's business; the second
+// (copying the bytes) is still the server's own recv. Unlike epoll, nothing is registered
+// with a waiting object: the signal queue is the event queue. Like edge-triggered epoll, a
+// signal reports a change, not a state, so every descriptor is non-blocking and a signal
+// may be stale: every call tolerates EAGAIN. The signal is never handled: it stays blocked
+// on the serving thread, its owner, and rt_sigtimedwait takes it from the thread's queue
+// with its siginfo; Go's runtime owns every signal handler, so this is the only way a Go
+// program can see si_fd, and the goroutine is locked to its OS thread. The stop eventfd
+// cannot raise a signal, so a small watcher goroutine turns it into one (stopWatch). Go
+// only: raw.* are the calls that cannot wait (rawcalls.go), slice.yield the scheduler's
+// time slice (timeSlice in common.go). C twin: csrc/sigio.c.
 
 import (
 	"runtime"
@@ -85,7 +82,9 @@ func (w *stopWatch) end() {
 // step: arm a descriptor
 // armFd makes fd raise sigioReady at thread tid whenever it becomes ready. flags are fd's
 // current file status flags (F_GETFL): the caller knows them, which saves a system call
-// per connection.
+// per connection. The owner is this thread (F_OWNER_TID), not the process: a signal
+// directed at the process goes to any thread that does not block it, where the runtime's
+// handler drops a signal nobody asked for.
 func armFd(fd, tid, flags int) error {
 	if err := setOwnEx(fd, &fOwnerEx{Type: fOwnerTid, Pid: int32(tid)}); err != nil {
 		return err
@@ -121,8 +120,8 @@ func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 // refuses it). Under load it is the serving loop: each connection is served here as it is
 // accepted (tryEcho below), and the clients' next connections refill the backlog, so it
 // may go on for seconds without returning; it ends the time slice too (Go only: see
-// timeSlice; measured, without it sysmon preempted and retook the serving thread's P ~500
-// times a second: preemptone 1397, handoffp 1059 in 20000 connections).
+// timeSlice; without it sysmon preempts the loop and retakes its P, measured in
+// compare/cmd/benchreport/README.md, "sigio's accept loop").
 func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()

@@ -7,22 +7,18 @@ package gosrv
 // The epoll models ask the kernel "which descriptor is ready?" and then make the call
 // themselves; here the server hands the kernel the calls themselves (accept, recv, send,
 // shutdown, close) as requests in a shared ring, and later reads their results from a
-// second ring: completions, not readiness. Both phases of I/O, waiting and copying, are
-// the kernel's: when a recv completes, the bytes are already in the connection's buffer.
-// The buffer must therefore stay put and untouched from submission to completion, so
-// each connection owns a slot with its own buffer, and each connection has exactly one
-// request in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The
-// slot's index travels in the request's user_data and comes back in the completion.
-//
-// One ACCEPT is in flight while a slot is free; with every slot busy, new connections
-// wait in the listen backlog. A POLL_ADD on the stop eventfd completes when a stop is
-// requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
-// still in flight, and the server waits for all their completions before it unmaps the
-// buffers and the ring: the kernel may write into them until it has completed. The
-// buffers and accept's sockaddr live in mmapped memory, outside Go's heap, which the
-// garbage collector could move or free behind the kernel's back. Where io_uring is
-// missing or disabled (ENOSYS, EPERM), serveUring logs and returns -1.
-// C twin: csrc/uring.c; the ring itself is in uring_ring.go.
+// second ring: completions, not readiness. Both phases of I/O, waiting and copying, are the
+// kernel's: when a recv completes, the bytes are already in the connection's buffer. The
+// buffer must therefore stay put and untouched from submission to completion, so each
+// connection owns a slot with its own buffer, and each connection has exactly one request
+// in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
+// travels in the request's user_data and comes back in the completion. At a stop every
+// request still in flight is cancelled, and the buffers are unmapped only after the last
+// completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serveUring logs
+// and returns -1. Go only: the buffers and accept's sockaddr live in mmapped memory,
+// outside Go's heap, which the garbage collector could move or free behind the kernel's
+// back; slice.yield is the scheduler's time slice (timeSlice in common.go). C twin:
+// csrc/uring.c; the ring itself is in uring_ring.go.
 
 import (
 	"runtime"
@@ -94,7 +90,9 @@ func (us *userver) getSqe(opcode uint8, op, slot int) *ioUringSqe {
 	return sqe
 }
 
-// submitAccept is accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request.
+// submitAccept is accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. One
+// ACCEPT is in flight while a slot is free; with every slot busy, new connections wait in
+// the listen backlog.
 func (us *userver) submitAccept() {
 	peerLen := us.mem[memPeerLen : memPeerLen+4]
 	*(*uint32)(unsafe.Pointer(&peerLen[0])) = uint32(unsafe.Sizeof(unix.RawSockaddrInet4{}))
@@ -210,7 +208,10 @@ func (us *userver) accepted(res int32) {
 }
 
 // step: the stop
-// stop: the stop eventfd became readable; cancel every request in flight, start none.
+// stop: the stop eventfd became readable (its POLL_ADD completed; it does not read the
+// counter); cancel every request in flight, start none. The server then waits for all
+// their completions before it unmaps the buffers and the ring: the kernel may write into
+// them until it has completed.
 func (us *userver) stop() {
 	us.stopping = true
 	sqe := us.getSqe(ioringOpAsyncCancel, opCancel, 0)
