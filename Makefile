@@ -2,6 +2,7 @@
 #             bin/go/{server,client} with CGO_ENABLED=0
 # make test   runs the differential suite (what CI runs)
 # make report prints the benchmark table of every model, C beside Go (compare/cmd/benchreport)
+# make sidebyside writes the side-by-side view for readers into bin/sidebyside (compare/cmd/sidebyside)
 # make targets judges the Go port's speed targets: C and Go in 15 alternating rounds per model
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -20,7 +21,7 @@ GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 #                UndefinedBehaviorSanitizer, halting at the first error
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test fuzz report targets clean sanitize
+.PHONY: all test fuzz report sidebyside targets clean sanitize
 all: bin/c/server bin/c/client bin/go/server bin/go/client
 
 sanitize: bin/asan/server
@@ -55,6 +56,9 @@ fuzz:
 
 report:
 	$(GO) run ./compare/cmd/benchreport
+
+sidebyside:
+	$(GO) run ./compare/cmd/sidebyside -o bin/sidebyside
 
 # The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, medians of
 # per-round ratios) on every model, ~6 min on 2 cores; run it on a quiet machine. ROUNDS
