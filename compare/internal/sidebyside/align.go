@@ -3,7 +3,6 @@ package sidebyside
 import (
 	"regexp"
 	"strings"
-	"unicode"
 )
 
 // Row is one row of the aligned view: a C line and the Go line that does the same, or a
@@ -22,8 +21,8 @@ type Block struct {
 }
 
 // Align lays the model's twins side by side: the headers, then each step, then the tails.
-// Within a block, lines are paired by what they name (identifiers split into words,
-// camelCase and snake_case alike); the pairing keeps both files' order.
+// Within a block, lines are paired by what they name (identifiers, camelCase and
+// snake_case alike); the pairing keeps both files' order.
 func Align(m *Model) []Block {
 	blocks := []Block{{Title: "file header", Rows: alignLines(m.C.Header, m.Go.Header)}}
 	cs, gs := m.C.Sequence(), m.Go.Sequence()
@@ -51,14 +50,15 @@ func Align(m *Model) []Block {
 // alignLines pairs lines of c and g, keeping their order, so that the sum of the pairs'
 // similarity is largest; a pair counts only from minSimilarity up.
 func alignLines(c, g []Line) []Row {
-	const minSimilarity = 0.4
+	const minSimilarity = 0.45
 	n, m := len(c), len(g)
 	ct, gt := make([][]string, n), make([][]string, m)
+	ck, gk := make([]lineKind, n), make([]lineKind, m)
 	for i := range c {
-		ct[i] = words(c[i].Text)
+		ck[i], ct[i] = kindAndWords(c[i].Text, C)
 	}
 	for j := range g {
-		gt[j] = words(g[j].Text)
+		gk[j], gt[j] = kindAndWords(g[j].Text, Go)
 	}
 	score := make([][]float64, n+1)
 	for i := range score {
@@ -71,9 +71,21 @@ func alignLines(c, g []Line) []Row {
 		if c[i].Marker || g[j].Marker {
 			return 0
 		}
+		if ck[i] != gk[j] {
+			return 0 // code pairs with code, a comment with a comment
+		}
+		switch ck[i] {
+		case brace:
+			return 0.2
+		case blank:
+			return 0.1
+		}
 		s := similarity(ct[i], gt[j])
 		if s < minSimilarity {
 			return 0
+		}
+		if ck[i] != code {
+			s *= 0.6 // a pair of comments counts for less than a pair of code lines
 		}
 		return s
 	}
@@ -154,20 +166,41 @@ func RunEnds(rows []Row, i int) bool {
 	return rows[i].Only() != "" && (i+1 == len(rows) || rows[i+1].Only() != rows[i].Only())
 }
 
-var wordRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]*|[0-9]+|[{}]`)
+var wordRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[{}]`)
 
-// words splits a line into lower-case words: identifiers by camelCase and snake_case
-// (echoOnce and echo_once are both "echo once"), numbers, and braces; words every line
-// of either language is full of are left out.
+type lineKind int
+
+const (
+	code lineKind = iota
+	comment
+	blank
+	brace // a brace alone, or a closing parenthesis: layout that pairs weakly
+)
+
+// kindAndWords tells code from a comment or a blank line, and gives the words a line is
+// compared by: a code line's code alone (its trailing comment left out), a comment's text.
+func kindAndWords(text string, lang Lang) (lineKind, []string) {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return blank, nil
+	case codeOf(text, lang) == "":
+		return comment, words(text)
+	case strings.Trim(codeOf(text, lang), "{}();") == "":
+		return brace, nil
+	}
+	return code, words(codeOf(text, lang))
+}
+
+// words splits a line into its words: identifiers in lower case without underscores, so
+// that C's snake_case and Go's camelCase meet (echo_once and echoOnce are both
+// "echoonce", connfd and connFd "connfd"), numbers, and braces; words every line of either
+// language is full of are left out.
 func words(text string) []string {
 	var out []string
 	for _, w := range wordRE.FindAllString(text, -1) {
-		for _, p := range splitCamel(w) {
-			p = strings.ToLower(p)
-			if noise[p] {
-				continue
-			}
-			out = append(out, p)
+		w = strings.ToLower(strings.ReplaceAll(w, "_", ""))
+		if !noise[w] {
+			out = append(out, w)
 		}
 	}
 	return out
@@ -177,20 +210,8 @@ var noise = map[string]bool{
 	"unix": true, "int": true, "err": true, "nil": true, "const": true, "struct": true,
 	"static": true, "void": true, "func": true, "var": true, "the": true, "a": true,
 	"of": true, "to": true, "is": true, "in": true, "and": true, "no": true, "eintr": true,
-	"ignoring": true, "size": true, "t": true, "ssize": true, "uint": true, "long": true,
-}
-
-func splitCamel(w string) []string {
-	var parts []string
-	start := 0
-	rs := []rune(w)
-	for i := 1; i < len(rs); i++ {
-		if unicode.IsUpper(rs[i]) && (unicode.IsLower(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))) {
-			parts = append(parts, string(rs[start:i]))
-			start = i
-		}
-	}
-	return append(parts, string(rs[start:]))
+	"ignoringeintr": true, "sizet": true, "ssizet": true, "uint": true, "long": true,
+	"raw": true, "if": true, "return": true,
 }
 
 // similarity is the share of words two lines have in common (Dice's coefficient over

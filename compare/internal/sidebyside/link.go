@@ -80,7 +80,7 @@ func (l *Linker) Link(site Site) Link {
 		}
 		frontier = next
 	}
-	return Link{Step: -1, Note: "no step of " + src.Path + " calls " + name}
+	return Link{Step: -1, Note: "outside the model: no step of " + src.Path + " calls " + name}
 }
 
 // LinkAll links every call of a trace. A call whose function several steps call is given

@@ -88,5 +88,42 @@ func TestLink(t *testing.T) {
 	assert.Equal(t, -1, l.Link(Site{}).Step)
 	lk = l.Link(Site{Path: "csrc/common.c", Line: 3, Func: "nobody_calls_this"})
 	assert.Equal(t, -1, lk.Step)
-	assert.Contains(t, lk.Note, "no step of csrc/demo.c calls nobody_calls_this")
+	assert.Contains(t, lk.Note, "outside the model: no step of csrc/demo.c calls nobody_calls_this")
+}
+
+// TestLinkAll: a call in a helper several steps call goes to the step of the calls around
+// it, and says it is a choice.
+func TestLinkAll(t *testing.T) {
+	c, err := ParseSource("csrc/m.c", `#include "x.h"
+
+static int set_ev(int fd)
+{
+    return ctl(fd);
+}
+
+int serve(void)
+{
+    /* step: watch */
+    create();
+    set_ev(1);
+    /* step: accept */
+    take();
+    set_ev(2);
+}
+`)
+	require.NoError(t, err)
+	g, err := ParseSource("gosrv/m.go", "package m\n\n// step: watch\n// step: accept\n")
+	require.NoError(t, err)
+	m := &Model{Name: "m", C: c, Go: g}
+	l := NewLinker(t.TempDir(), m)
+	at := func(line int, fn string) Call { return Call{Class: "model", Site: Site{Path: "csrc/m.c", Line: line, Func: fn}} }
+	links := l.LinkAll([]Call{at(5, "set_ev"), at(11, "serve"), at(5, "set_ev"), at(14, "serve"), at(5, "set_ev")})
+	steps := Names(c.Sequence())
+	var got []string
+	for _, lk := range links {
+		got = append(got, steps[lk.Step])
+	}
+	assert.Equal(t, []string{"watch", "watch", "watch", "accept", "accept"}, got)
+	assert.Equal(t, []bool{true, false, true, false, true}, []bool{links[0].Guess, links[1].Guess, links[2].Guess, links[3].Guess, links[4].Guess})
+	assert.Equal(t, []int{0, 1}, links[0].Candidates)
 }
