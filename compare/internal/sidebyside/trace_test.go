@@ -116,7 +116,9 @@ int serve(void)
 	require.NoError(t, err)
 	m := &Model{Name: "m", C: c, Go: g}
 	l := NewLinker(t.TempDir(), m)
-	at := func(line int, fn string) Call { return Call{Class: "model", Site: Site{Path: "csrc/m.c", Line: line, Func: fn}} }
+	at := func(line int, fn string) Call {
+		return Call{Class: "model", Site: Site{Path: "csrc/m.c", Line: line, Func: fn}}
+	}
 	links := l.LinkAll([]Call{at(5, "set_ev"), at(11, "serve"), at(5, "set_ev"), at(14, "serve"), at(5, "set_ev")})
 	steps := Names(c.Sequence())
 	var got []string
