@@ -47,7 +47,7 @@ func (l *Linker) Link(site Site) Link {
 		// A helper of the model's file outside any step: the steps that call it.
 	}
 
-	files := []string{site.Path}
+	files := []string{site.Path} // the model's file itself, when the site is a helper there
 	common := "csrc/common.c"
 	if src.Lang == Go {
 		common = "gosrv/common.go"
@@ -55,20 +55,40 @@ func (l *Linker) Link(site Site) Link {
 	if site.Path != common {
 		files = append(files, common)
 	}
-	name := funcName(site.Func)
+	// The function whose lines hold the site: the site's own name may be the function a
+	// helper was inlined into.
+	name := l.enclosing(site.Path, site.Line)
+	if name == "" {
+		name = funcName(site.Func)
+	}
 	seen := map[string]bool{name: true}
 	frontier := []chain{{name: name, via: []string{name}}}
 	for depth := 0; depth < 6 && len(frontier) > 0; depth++ {
+		// The steps that call any function of this depth: one is the answer, several a
+		// choice the calls around this one make (LinkAll).
+		set := map[int]bool{}
+		var via []string
+		for _, c := range frontier {
+			for _, st := range l.callingSteps(src, c.name) {
+				if len(set) == 0 {
+					via = c.via
+				}
+				set[st] = true
+			}
+		}
+		if len(set) > 0 {
+			var steps []int
+			for st := range set {
+				steps = append(steps, st)
+			}
+			sort.Ints(steps)
+			if len(steps) == 1 {
+				return Link{Step: steps[0], Via: via}
+			}
+			return Link{Step: -1, Via: via, Note: via[len(via)-1] + " is called from several steps", Candidates: steps}
+		}
 		var next []chain
 		for _, c := range frontier {
-			steps := l.callingSteps(src, c.name)
-			switch len(steps) {
-			case 1:
-				return Link{Step: steps[0], Via: c.via}
-			case 0:
-			default:
-				return Link{Step: -1, Via: c.via, Note: c.name + " is called from several steps", Candidates: steps}
-			}
 			for _, f := range files {
 				for _, caller := range l.callers(f, c.name) {
 					if !seen[caller] {
@@ -84,8 +104,9 @@ func (l *Linker) Link(site Site) Link {
 }
 
 // LinkAll links every call of a trace. A call whose function several steps call is given
-// the one of them its neighbours say: the step of the last call linked for certain when it
-// is a candidate, else the first candidate after it, else the first candidate (Guess).
+// the one of them its neighbours say (Guess): the step of the last call linked for certain
+// when it is a candidate, else the first candidate after it, else the first candidate.
+// Before any call is linked for certain there is nothing to go by: it stays unlinked.
 func (l *Linker) LinkAll(calls []Call) []Link {
 	links := make([]Link, len(calls))
 	last := -1
@@ -93,7 +114,7 @@ func (l *Linker) LinkAll(calls []Call) []Link {
 		lk := l.Link(c.Site)
 		if lk.Step >= 0 {
 			last = lk.Step
-		} else if len(lk.Candidates) > 0 {
+		} else if len(lk.Candidates) > 0 && last >= 0 {
 			lk.Step, lk.Guess = lk.Candidates[0], true
 			for _, s := range lk.Candidates {
 				if s == last {
@@ -145,8 +166,7 @@ func isDefinition(text, name string, lang Lang) bool {
 	return regexp.MustCompile(`^[a-z].*[ *]` + regexp.QuoteMeta(name) + `\([^;]*$`).MatchString(code)
 }
 
-// callers is the functions of the file at path whose bodies call name.
-func (l *Linker) callers(path, name string) []string {
+func (l *Linker) lines(path string) []string {
 	lines, ok := l.files[path]
 	if !ok {
 		b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(path)))
@@ -155,15 +175,49 @@ func (l *Linker) callers(path, name string) []string {
 		}
 		l.files[path] = lines
 	}
+	return lines
+}
+
+var (
+	cDef  = regexp.MustCompile(`^[a-z].*[ *]([a-z_][a-z0-9_]*)\([^;]*$`)
+	goDef = regexp.MustCompile(`^func (?:\([^)]*\) )?([A-Za-z_][A-Za-z0-9_]*)[\[(]`)
+)
+
+func definition(lang Lang) *regexp.Regexp {
+	if lang == Go {
+		return goDef
+	}
+	return cDef
+}
+
+// enclosing is the function of the file at path whose body holds line n, or "".
+func (l *Linker) enclosing(path string, n int) string {
+	lang, err := LangOf(path)
+	if err != nil {
+		return ""
+	}
+	lines := l.lines(path)
+	cur := ""
+	for i := 0; i < n && i < len(lines); i++ {
+		text := lines[i]
+		if m := definition(lang).FindStringSubmatch(text); m != nil {
+			cur = m[1]
+		} else if strings.HasPrefix(text, "}") && i+1 < n {
+			cur = ""
+		}
+	}
+	return cur
+}
+
+// callers is the functions of the file at path whose bodies call name.
+func (l *Linker) callers(path, name string) []string {
+	lines := l.lines(path)
 	lang, err := LangOf(path)
 	if err != nil {
 		return nil
 	}
 	call := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `\(`)
-	def := regexp.MustCompile(`^[a-z].*[ *]([a-z_][a-z0-9_]*)\([^;]*$`)
-	if lang == Go {
-		def = regexp.MustCompile(`^func (?:\([^)]*\) )?([A-Za-z_][A-Za-z0-9_]*)[\[(]`)
-	}
+	def := definition(lang)
 	set := map[string]bool{}
 	cur := ""
 	for _, text := range lines {

@@ -86,7 +86,7 @@ func TestLink(t *testing.T) {
 	assert.Equal(t, "wait", steps[lk.Step])
 
 	assert.Equal(t, -1, l.Link(Site{}).Step)
-	lk = l.Link(Site{Path: "csrc/common.c", Line: 3, Func: "nobody_calls_this"})
+	lk = l.Link(Site{Path: "csrc/common.c", Line: 1, Func: "nobody_calls_this"})
 	assert.Equal(t, -1, lk.Step)
 	assert.Contains(t, lk.Note, "outside the model: no step of csrc/demo.c calls nobody_calls_this")
 }
@@ -123,9 +123,25 @@ int serve(void)
 	steps := Names(c.Sequence())
 	var got []string
 	for _, lk := range links {
+		if lk.Step < 0 {
+			got = append(got, "none")
+			continue
+		}
 		got = append(got, steps[lk.Step])
 	}
-	assert.Equal(t, []string{"watch", "watch", "watch", "accept", "accept"}, got)
-	assert.Equal(t, []bool{true, false, true, false, true}, []bool{links[0].Guess, links[1].Guess, links[2].Guess, links[3].Guess, links[4].Guess})
+	assert.Equal(t, []string{"none", "watch", "watch", "accept", "accept"}, got, "the first call has nothing to go by")
+	assert.Equal(t, []bool{false, false, true, false, true}, []bool{links[0].Guess, links[1].Guess, links[2].Guess, links[3].Guess, links[4].Guess})
 	assert.Equal(t, []int{0, 1}, links[0].Candidates)
+	assert.Contains(t, links[0].Note, "set_ev is called from several steps")
+}
+
+// TestLinkInlined: a site named for the function a helper was inlined into is linked by the
+// function whose lines hold it.
+func TestLinkInlined(t *testing.T) {
+	m, err := LoadModel("testdata/demo", "demo")
+	require.NoError(t, err)
+	l := NewLinker("testdata/demo", m)
+	lk := l.Link(Site{Path: "csrc/common.c", Line: 6, Func: "serve_demo"})
+	require.GreaterOrEqual(t, lk.Step, 0, lk.Note)
+	assert.Equal(t, "read once", Names(m.C.Sequence())[lk.Step], "line 6 is shared_read's, whatever the site's name")
 }
