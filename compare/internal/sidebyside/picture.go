@@ -174,30 +174,47 @@ func indexOf(names []string, s string) int {
 const (
 	picLeft    = 170 // room for the step labels
 	picTop     = 64
-	picRow     = 30
 	picLaneBox = 30
+	lineHeight = 14
 	charWidth  = 6.6 // of the 12 px sans-serif text, roughly
+	minGap     = 170 // between two lanes' lifelines
+	maxGap     = 250
+	// stepLabelChars is how many characters of a step's name fit left of the lanes.
+	stepLabelChars = 23
 )
 
-// SVG draws the picture: the lanes as boxes with lifelines, the events top to bottom, each
-// step's events in a band labelled with the step's name (a link to stepHref(name) when
-// stepHref is not nil).
+// SVG draws the picture: the lanes as boxes with lifelines, the events top to bottom (a
+// long text wrapped over lines), each step's events in a band labelled with the step's
+// name (a link to stepHref(name) when stepHref is not nil).
 func (p *Picture) SVG(stepHref func(string) string) string {
-	// Lanes are as far apart as the longest text between two of them needs.
-	gap := 190.0
-	for _, e := range p.Events {
-		span := float64(abs(e.To - e.From))
-		if e.Note {
-			span = 1
-		}
-		gap = max(gap, min(360, (float64(len([]rune(e.Text)))*charWidth+24)/span))
-	}
+	// Lanes are as far apart as their labels and the texts between them need, within
+	// bounds; a longer text wraps.
+	gap := float64(minGap)
 	for _, l := range p.Lanes {
-		gap = max(gap, min(360, float64(len([]rune(l.Label)))*charWidth+24))
+		gap = max(gap, float64(len([]rune(l.Label)))*charWidth+24)
 	}
+	for _, e := range p.Events {
+		if !e.Note {
+			gap = max(gap, (float64(len([]rune(e.Text)))*charWidth+24)/float64(abs(e.To-e.From)))
+		}
+	}
+	gap = min(gap, maxGap)
 	x := func(lane int) float64 { return picLeft + gap/2 + float64(lane)*gap }
 	width := picLeft + gap*float64(len(p.Lanes)) + 10
-	height := float64(picTop+picLaneBox+20) + float64(len(p.Events))*picRow + 20
+
+	// Each event's lines of text, and its row's top.
+	texts := make([][]string, len(p.Events))
+	tops := make([]float64, len(p.Events)+1)
+	tops[0] = float64(picTop + picLaneBox + 20)
+	for i, e := range p.Events {
+		room := float64(abs(e.To-e.From))*gap - 16
+		if e.Note {
+			room = 1.6 * gap
+		}
+		texts[i] = wrapText(e.Text, int(room/charWidth))
+		tops[i+1] = tops[i] + 16 + float64(len(texts[i]))*lineHeight
+	}
+	height := tops[len(p.Events)] + 20
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
@@ -205,18 +222,21 @@ func (p *Picture) SVG(stepHref func(string) string) string {
 		`<marker id="wake" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10" fill="none" stroke="#b5341c" stroke-width="1.5"/></marker></defs>` + "\n")
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", esc(p.Title))
+	b.WriteString(`<text x="10" y="44" fill="#555">solid: a call or an action; dashed red: a wake-up, an answer, a signal; green: what a lane does by itself</text>` + "\n")
 
-	top := float64(picTop + picLaneBox + 20)
 	// The step bands, under everything else.
 	for i := 0; i < len(p.Events); {
 		j := i
 		for j < len(p.Events) && p.Events[j].Step == p.Events[i].Step {
 			j++
 		}
-		y0, y1 := top+float64(i)*picRow, top+float64(j)*picRow
 		if p.Events[i].Step != "" {
+			y0, y1 := tops[i], tops[j]
 			fmt.Fprintf(&b, `<rect x="4" y="%.0f" width="%.0f" height="%.0f" fill="#f1f5fb" stroke="#c9d6ea"/>`+"\n", y0+1, width-8, y1-y0-2)
-			label := fmt.Sprintf(`<text x="10" y="%.0f" font-weight="bold" fill="#1d4f91">%s</text>`, y0+17, esc(p.Events[i].Step))
+			label := ""
+			for k, line := range wrapText(p.Events[i].Step, stepLabelChars) {
+				label += fmt.Sprintf(`<text x="10" y="%.0f" font-weight="bold" fill="#1d4f91">%s</text>`, y0+15+float64(k)*lineHeight, esc(line))
+			}
 			if stepHref != nil {
 				label = fmt.Sprintf(`<a href="%s">%s</a>`, esc(stepHref(p.Events[i].Step)), label)
 			}
@@ -226,18 +246,25 @@ func (p *Picture) SVG(stepHref func(string) string) string {
 	}
 	// The lanes.
 	for i, l := range p.Lanes {
-		w := gap - 20
+		w := gap - 16
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%d" width="%.0f" height="%d" rx="4" fill="#fdf6e3" stroke="#8a6d1f"/>`+"\n", x(i)-w/2, picTop, w, picLaneBox)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">%s</text>`+"\n", x(i), picTop+picLaneBox/2+4, esc(l.Label))
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%d" x2="%.0f" y2="%.0f" stroke="#999" stroke-dasharray="4 4"/>`+"\n", x(i), picTop+picLaneBox, x(i), height-10)
 	}
-	// The events.
+	// The events: the text above, the arrow (or the note's box) at the bottom of the row.
 	for i, e := range p.Events {
-		y := top + float64(i)*picRow + picRow*0.7
+		lines := texts[i]
+		y := tops[i+1] - 8 // the arrow
 		if e.Note {
-			w := float64(len([]rune(e.Text)))*charWidth + 16
-			fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="20" rx="3" fill="#eef7ee" stroke="#4b8b4b"/>`+"\n", x(e.From)-w/2, y-14, w)
-			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x(e.From), y, esc(e.Text))
+			w := 0.0
+			for _, l := range lines {
+				w = max(w, float64(len([]rune(l)))*charWidth+16)
+			}
+			top := tops[i] + 5
+			fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="3" fill="#eef7ee" stroke="#4b8b4b"/>`+"\n", x(e.From)-w/2, top, w, float64(len(lines))*lineHeight+6)
+			for k, l := range lines {
+				fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x(e.From), top+lineHeight+float64(k)*lineHeight-1, esc(l))
+			}
 			continue
 		}
 		x1, x2 := x(e.From), x(e.To)
@@ -246,10 +273,31 @@ func (p *Picture) SVG(stepHref func(string) string) string {
 			style = `stroke="#b5341c" stroke-dasharray="6 3" marker-end="url(#wake)"`
 		}
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke-width="1.5" %s/>`+"\n", x1, y, x2, y, style)
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text>`+"\n", (x1+x2)/2, y-5, esc(e.Text))
+		for k, l := range lines {
+			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text>`+"\n", (x1+x2)/2, y-5-float64(len(lines)-1-k)*lineHeight, esc(l))
+		}
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// wrapText breaks text at spaces into lines of at most n characters (a longer word keeps
+// its own line).
+func wrapText(text string, n int) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case cur == "":
+			cur = w
+		case len([]rune(cur))+1+len([]rune(w)) <= n:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+		}
+	}
+	return append(lines, cur)
 }
 
 func abs(i int) int {
