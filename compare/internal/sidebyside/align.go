@@ -76,9 +76,9 @@ func alignLines(c, g []Line) []Row {
 		}
 		switch ck[i] {
 		case brace:
-			return 0.2
+			return 0.05 // enough to share a row, too little to pull code pairs apart
 		case blank:
-			return 0.1
+			return 0.02
 		}
 		s := similarity(ct[i], gt[j])
 		if s < minSimilarity {
@@ -188,7 +188,11 @@ func kindAndWords(text string, lang Lang) (lineKind, []string) {
 	case strings.Trim(codeOf(text, lang), "{}();") == "":
 		return brace, nil
 	}
-	return code, words(codeOf(text, lang))
+	w := words(codeOf(text, lang))
+	if len(w) == 0 || len(w) == 1 && (w[0] == "{" || w[0] == "}") {
+		return brace, nil // return, break, else: too little to pair on
+	}
+	return code, w
 }
 
 // words splits a line into its words: identifiers in lower case without underscores, so

@@ -230,8 +230,8 @@ func codeOf(text string, lang Lang) string {
 		text = text[:i]
 	}
 	t := strings.TrimSpace(text)
-	if lang == C && strings.HasPrefix(t, "*") {
-		return "" // inside a block comment
+	if lang == C && (strings.HasPrefix(t, "* ") || t == "*" || strings.HasPrefix(t, "*/")) {
+		return "" // inside a block comment (*p = x is code)
 	}
 	return t
 }
