@@ -166,6 +166,9 @@ func RunEnds(rows []Row, i int) bool {
 	return rows[i].Only() != "" && (i+1 == len(rows) || rows[i+1].Only() != rows[i].Only())
 }
 
+// errCheck is the test of a call's failure, in either language's way.
+var errCheck = regexp.MustCompile(`^\s*if (err != nil|\(.*(< 0|== NULL|!= 0|== -1)\))`)
+
 var wordRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[{}]`)
 
 type lineKind int
@@ -201,6 +204,9 @@ func kindAndWords(text string, lang Lang) (lineKind, []string) {
 // language is full of are left out.
 func words(text string) []string {
 	var out []string
+	if errCheck.MatchString(text) {
+		out = append(out, "errcheck") // if err != nil, if (fd < 0): the same test
+	}
 	for _, w := range wordRE.FindAllString(text, -1) {
 		w = strings.ToLower(strings.ReplaceAll(w, "_", ""))
 		if !noise[w] {

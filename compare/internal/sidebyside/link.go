@@ -76,15 +76,21 @@ func (l *Linker) Link(site Site) Link {
 				set[st] = true
 			}
 		}
-		if len(set) > 0 {
+		if len(set) == 1 {
+			for st := range set {
+				return Link{Step: st, Via: via}
+			}
+		}
+		if len(set) > 1 {
+			// Several: every step any caller at any depth leads to is a candidate.
+			for _, st := range l.deeperSteps(src, frontier, files, seen) {
+				set[st] = true
+			}
 			var steps []int
 			for st := range set {
 				steps = append(steps, st)
 			}
 			sort.Ints(steps)
-			if len(steps) == 1 {
-				return Link{Step: steps[0], Via: via}
-			}
 			return Link{Step: -1, Via: via, Note: via[len(via)-1] + " is called from several steps", Candidates: steps}
 		}
 		var next []chain
@@ -105,8 +111,9 @@ func (l *Linker) Link(site Site) Link {
 
 // LinkAll links every call of a trace. A call whose function several steps call is given
 // the one of them its neighbours say (Guess): the step of the last call linked for certain
-// when it is a candidate, else the first candidate after it, else the first candidate.
-// Before any call is linked for certain there is nothing to go by: it stays unlinked.
+// when it is a candidate, else the first candidate after it. Before any call is linked for
+// certain, or with no candidate at or after it, there is nothing to go by: it stays
+// unlinked.
 func (l *Linker) LinkAll(calls []Call) []Link {
 	links := make([]Link, len(calls))
 	last := -1
@@ -115,17 +122,16 @@ func (l *Linker) LinkAll(calls []Call) []Link {
 		if lk.Step >= 0 {
 			last = lk.Step
 		} else if len(lk.Candidates) > 0 && last >= 0 {
-			lk.Step, lk.Guess = lk.Candidates[0], true
 			for _, s := range lk.Candidates {
 				if s == last {
-					lk.Step = s
+					lk.Step, lk.Guess = s, true
 					break
 				}
 			}
-			if lk.Step != last {
+			if !lk.Guess {
 				for _, s := range lk.Candidates {
 					if s > last {
-						lk.Step = s
+						lk.Step, lk.Guess = s, true
 						break
 					}
 				}
@@ -134,6 +140,31 @@ func (l *Linker) LinkAll(calls []Call) []Link {
 		links[i] = lk
 	}
 	return links
+}
+
+// deeperSteps is the steps that call the callers of frontier's functions, at any depth.
+func (l *Linker) deeperSteps(src *Source, frontier []chain, files []string, seen map[string]bool) []int {
+	var steps []int
+	names := make([]string, 0, len(frontier))
+	for _, c := range frontier {
+		names = append(names, c.name)
+	}
+	for depth := 0; depth < 6 && len(names) > 0; depth++ {
+		var next []string
+		for _, n := range names {
+			for _, f := range files {
+				for _, caller := range l.callers(f, n) {
+					if !seen[caller] {
+						seen[caller] = true
+						next = append(next, caller)
+						steps = append(steps, l.callingSteps(src, caller)...)
+					}
+				}
+			}
+		}
+		names = next
+	}
+	return steps
 }
 
 type chain struct {
