@@ -209,6 +209,9 @@ func words(text string) []string {
 	}
 	for _, w := range wordRE.FindAllString(text, -1) {
 		w = strings.ToLower(strings.ReplaceAll(w, "_", ""))
+		if len(w) > 5 && strings.HasPrefix(w, "raw") {
+			w = w[3:] // rawClose is close, made raw (rawcalls.go)
+		}
 		if !noise[w] {
 			out = append(out, w)
 		}

@@ -28,6 +28,7 @@ var rules = []rule{
 	{Go, regexp.MustCompile(`^\s*(var [a-zA-Z]+ (int|unix\.Signal)|var [a-z]+, [a-z]+ int)$`), "Go declares a variable the closure of the next call fills in."},
 	{Go, regexp.MustCompile(`^\s*(import|package|//go:build)|^\s*"[a-z./]+"$`), "Go's build line, package clause and imports, where C includes headers."},
 	{Go, regexp.MustCompile(`^\s*(if |} else |switch|case |default:|for |\)$|\}\(\)$|continue$|break$|return\b|[a-zA-Z.\[\]]+(\+\+|--)$|[a-zA-Z.\[\]]+(, [a-zA-Z.\[\]]+)* :?= |[a-zA-Z]+\.(add|del)\(|<-)`), "Go's control flow and bookkeeping around the calls paired with C's on the rows nearby; C writes the same in its own way on a nearby row (a condition, an increment, a helper)."},
+	{Go, regexp.MustCompile(`^\s*[a-zA-Z]+: .*[,{]$|^\s*\},?$`), "Go fills a struct with a composite literal, field by field; C assigns the same fields, or calls a helper, on a nearby row."},
 	{Go, regexp.MustCompile(`^func `), "Go's func line; C's function header is on a nearby row, or the code is inline there."},
 	{Go, regexp.MustCompile(`^const |^\s*[a-zA-Z]+ += [^=]`), "Go names a typed constant where C #defines one."},
 	{Go, regexp.MustCompile(`^\s*var [a-zA-Z]+(, [a-zA-Z]+)* [\[\]*a-zA-Z.]+$`), "Go declares the variable, zeroed, where it starts; C declares its own with its type and initializer on a nearby row, or needs none."},
