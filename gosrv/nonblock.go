@@ -30,10 +30,11 @@ import (
 // The schedule, as in C (see there for what it is, and compare/cmd/benchreport/README.md,
 // "nonblock's back-off", for why these numbers).
 const (
-	spinRounds       = 50
-	backoffMinNs     = 50000   // 50 µs: the kernel's default timer slack
-	backoffMaxNs     = 2000000 // 2 ms: the cap with few connections
-	backoffPerConnNs = 50000   // the cap with n connections: at least n * 50 µs
+	spinRounds   = 50
+	backoffMinNs = 50000   // 50 µs: the kernel's default timer slack
+	backoffMaxNs = 2000000 // 2 ms: the cap with few connections
+	// the cap with n connections: at least n * 50 µs
+	backoffPerConnNs = 50000
 )
 
 // backoffCap is the longest sleep with n connections polled: max(backoffMaxNs, n *
