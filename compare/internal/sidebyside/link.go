@@ -24,15 +24,35 @@ type Linker struct {
 	root  string
 	model *Model
 	files map[string][]string // path -> lines, read once
+	funcs map[string][]fn     // path -> its functions, found once
+	links map[Site]Link       // what Link said for a site
+	steps map[string][]int    // the steps of a source (path) that call a function (name): "path name"
+}
+
+// fn is one function of a source file: its name and the code of its body's lines.
+type fn struct {
+	name       string
+	start, end int // 1-based lines, the definition's and the closing brace's
+	code       []string
 }
 
 // NewLinker links calls to m's steps, reading other sources under root as needed.
 func NewLinker(root string, m *Model) *Linker {
-	return &Linker{root: root, model: m, files: map[string][]string{}}
+	return &Linker{root: root, model: m, files: map[string][]string{}, funcs: map[string][]fn{},
+		links: map[Site]Link{}, steps: map[string][]int{}}
 }
 
 // Link finds the step of a call made at site.
 func (l *Linker) Link(site Site) Link {
+	if lk, ok := l.links[site]; ok {
+		return lk
+	}
+	lk := l.link(site)
+	l.links[site] = lk
+	return lk
+}
+
+func (l *Linker) link(site Site) Link {
 	if site.Path == "" {
 		return Link{Step: -1, Note: "no site in the project's code"}
 	}
@@ -174,18 +194,40 @@ type chain struct {
 
 // callingSteps is the steps of src that call name (not where it is defined).
 func (l *Linker) callingSteps(src *Source, name string) []int {
-	call := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `\(`)
+	key := src.Path + " " + name
+	if steps, ok := l.steps[key]; ok {
+		return steps
+	}
 	var steps []int
 	for i, st := range src.Sequence() {
 		for _, ln := range st.Lines {
-			code := codeOf(ln.Text, src.Lang)
-			if call.MatchString(code) && !isDefinition(ln.Text, name, src.Lang) {
+			if calls(codeOf(ln.Text, src.Lang), name) && !isDefinition(ln.Text, name, src.Lang) {
 				steps = append(steps, i)
 				break
 			}
 		}
 	}
+	l.steps[key] = steps
 	return steps
+}
+
+// calls tells whether code calls name: name( not preceded by an identifier's character.
+func calls(code, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(code[i:], name+"(")
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j == 0 || !isIdentChar(code[j-1]) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isIdentChar(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
 // isDefinition tells the line that defines name (at column 0) from one that calls it.
@@ -221,52 +263,62 @@ func definition(lang Lang) *regexp.Regexp {
 	return cDef
 }
 
-// enclosing is the function of the file at path whose body holds line n, or "".
-func (l *Linker) enclosing(path string, n int) string {
-	lang, err := LangOf(path)
-	if err != nil {
-		return ""
+// functions is the functions of the file at path, found once.
+func (l *Linker) functions(path string) []fn {
+	if fs, ok := l.funcs[path]; ok {
+		return fs
 	}
-	lines := l.lines(path)
-	cur := ""
-	for i := 0; i < n && i < len(lines); i++ {
-		text := lines[i]
-		if m := definition(lang).FindStringSubmatch(text); m != nil {
-			cur = m[1]
-		} else if strings.HasPrefix(text, "}") && i+1 < n {
-			cur = ""
+	var fs []fn
+	lang, err := LangOf(path)
+	if err == nil {
+		def := definition(lang)
+		var cur *fn
+		for i, text := range l.lines(path) {
+			if !strings.HasPrefix(text, " ") && !strings.HasPrefix(text, "\t") {
+				if m := def.FindStringSubmatch(text); m != nil {
+					fs = append(fs, fn{name: m[1], start: i + 1, end: i + 1})
+					cur = &fs[len(fs)-1]
+					continue
+				}
+			}
+			if cur == nil {
+				continue
+			}
+			cur.end = i + 1
+			if strings.HasPrefix(text, "}") {
+				cur = nil
+				continue
+			}
+			cur.code = append(cur.code, codeOf(text, lang))
 		}
 	}
-	return cur
+	l.funcs[path] = fs
+	return fs
+}
+
+// enclosing is the function of the file at path whose body holds line n, or "".
+func (l *Linker) enclosing(path string, n int) string {
+	for _, f := range l.functions(path) {
+		if n >= f.start && n <= f.end {
+			return f.name
+		}
+	}
+	return ""
 }
 
 // callers is the functions of the file at path whose bodies call name.
 func (l *Linker) callers(path, name string) []string {
-	lines := l.lines(path)
-	lang, err := LangOf(path)
-	if err != nil {
-		return nil
-	}
-	call := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `\(`)
-	def := definition(lang)
-	set := map[string]bool{}
-	cur := ""
-	for _, text := range lines {
-		if m := def.FindStringSubmatch(text); m != nil && !strings.HasPrefix(text, " ") {
-			cur = m[1]
-			continue
-		}
-		if strings.HasPrefix(text, "}") {
-			cur = ""
-			continue
-		}
-		if cur != "" && cur != name && call.MatchString(codeOf(text, lang)) {
-			set[cur] = true
-		}
-	}
 	var out []string
-	for n := range set {
-		out = append(out, n)
+	for _, f := range l.functions(path) {
+		if f.name == name {
+			continue
+		}
+		for _, code := range f.code {
+			if calls(code, name) {
+				out = append(out, f.name)
+				break
+			}
+		}
 	}
 	sort.Strings(out)
 	return out

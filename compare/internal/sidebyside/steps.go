@@ -56,6 +56,8 @@ type Source struct {
 	Header []Line // the file's opening paragraph and includes or imports
 	Steps  []Step // in file order
 	Tail   []Line // after the last step
+
+	seq []Step // Sequence(), made once
 }
 
 var (
@@ -240,6 +242,13 @@ func codeOf(text string, lang Lang) string {
 // step moves to the end, and consecutive steps of one name become one (their lines in
 // file order within each part).
 func (s *Source) Sequence() []Step {
+	if s.seq == nil {
+		s.seq = s.sequence()
+	}
+	return s.seq
+}
+
+func (s *Source) sequence() []Step {
 	var seq, deferred []Step
 	for _, st := range s.Steps {
 		if st.Deferred {
