@@ -17,7 +17,7 @@ package compare
 // fails the test. Signal dispositions are compared as a set, at the exit. Where the model
 // runs threads (thread, sigio's stop watcher), whose calls interleave by timing, each
 // process's calls are compared per descriptor. uring's submissions, which strace cannot
-// see, are compared through the kernel's io_uring tracepoints (uring_trace_test.go).
+// see, are compared through the kernel's io_uring tracepoints (ringRequests).
 //
 // The traces, normalised, are kept in compare/testdata/traces for readers (one connection
 // and one stop per model, C and Go, each call with its site); -update-traces writes them
@@ -25,6 +25,7 @@ package compare
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -69,18 +70,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	// One connection served, then one silent at the stop: what the stop closes is part of
-	// the sequence.
-	lines := 3 // new conn a, recv_msg a, new conn s
-	if streamModel(model) {
-		lines = 2
-	}
-	tr, err := parity.Execute(parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
-		// fork: whether the parent reaps a's child before it accepts s is timing (the
-		// child's exit and s's arrival race), unless s waits for the reaping.
-		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
-			parity.Connect("s"), parity.AwaitStdoutLines(lines), parity.StopServer())
-	}}, model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
+	tr, err := parity.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
@@ -164,7 +154,7 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 				fmt.Fprintf(&sb, "... and %d more\n", len(t.Unexplained)-i)
 				break
 			}
-			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v\n", t.Server.Lang, e.Text, e.Site, stackText(e.Call.Stack))
+			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v\n", t.Server.Lang, e.Text, e.Site, e.Stack())
 		}
 	}
 	if d := systrace.DispositionDiff(model, c, g); d != nil {
@@ -176,12 +166,73 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 	return sb.String()
 }
 
-func stackText(st []systrace.Frame) string {
-	var f []string
-	for _, fr := range st[:min(8, len(st))] {
-		f = append(f, fr.Func)
+// oneConnection is the traced scenario: one connection served, then one silent at the
+// stop (what the stop closes is part of the sequence).
+func oneConnection(model string, beforeStop parity.Step) parity.Scenario {
+	lines := 3 // new conn a, recv_msg a, new conn s
+	if streamModel(model) {
+		lines = 2
 	}
-	return strings.Join(f, " < ")
+	return parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
+		// fork: whether the parent reaps a's child before it accepts s is timing (the
+		// child's exit and s's arrival race), unless s waits for the reaping.
+		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
+			parity.Connect("s"), parity.AwaitStdoutLines(lines), beforeStop, parity.StopServer())
+	}}
+}
+
+// ringRequests runs s's uring server through oneConnection with its ring traced (the
+// kernel's io_uring tracepoints): each request it submitted, in order, with its
+// descriptor and its completion.
+func ringRequests(s side) ([]string, error) {
+	ring, err := systrace.StartRing()
+	if err != nil {
+		return nil, errSkip{err.Error()}
+	}
+	defer ring.Close()
+	p, err := standalone.StartServer(s.server, processTimeout, "uring", "0")
+	if err != nil {
+		return nil, err
+	}
+	defer p.Kill()
+	nothing := parity.Step{Desc: "nothing", Do: func(*parity.Run) error { return nil }}
+	tr, err := parity.Execute(oneConnection("uring", nothing), "uring", parity.Process{Proc: p}, parity.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: uring with its ring traced: %w", s.name, err)
+	}
+	if tr.Status != "exited 0" {
+		return nil, fmt.Errorf("%s: uring with its ring traced: %s; stderr %q", s.name, tr.Status, tr.Stderr)
+	}
+	text, err := ring.Read()
+	if err != nil {
+		return nil, err
+	}
+	reqs := systrace.RingRequests(text, p.Pid())
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("%s: no io_uring request of pid %d in the trace", s.name, p.Pid())
+	}
+	return reqs, nil
+}
+
+// awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
+// slept once after its last accept (the trace shows it), so that both languages have made
+// at least one idle round when the stop comes, whichever moment it lands at.
+func awaitIdle(model, trace string) parity.Step {
+	return parity.Step{Desc: "await an idle round in the trace", Do: func(r *parity.Run) error {
+		if model != "nonblock" {
+			return nil
+		}
+		idle := func() bool {
+			b, _ := os.ReadFile(trace)
+			text := string(b)
+			i := strings.LastIndex(text, `"new conn `)
+			return i >= 0 && strings.Contains(text[i:], "clock_nanosleep(")
+		}
+		if !parity.WaitFor(r.Deadline(), idle) {
+			return fmt.Errorf("no idle round in the trace after the last accept")
+		}
+		return nil
+	}}
 }
 
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
@@ -225,6 +276,15 @@ func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
 		tr := &parity.Transcript{}
 		for _, st := range t.Sequence(threaded(model)) {
 			tr.Notes = append(tr.Notes, st.Text)
+		}
+		if model == "uring" {
+			reqs, err := ringRequests(s)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range reqs {
+				tr.Notes = append(tr.Notes, "ring: "+r)
+			}
 		}
 		return tr, nil
 	}
@@ -289,8 +349,36 @@ func TestSyscallSequence(t *testing.T) {
 			if d := compareTraces(model, ct, gt); d != "" {
 				t.Errorf("%s: the system calls differ:\n%s", model, d)
 			}
+			if model == "uring" {
+				cr, err := ringRequests(c)
+				skipOn(t, err)
+				require.NoError(t, err)
+				gr, err := ringRequests(g)
+				require.NoError(t, err)
+				if d := diffLines(cr, gr); d != "" {
+					t.Errorf("uring: the requests in the ring differ:\n%s", d)
+				}
+				checkStoredRing(t, "c", cr)
+				checkStoredRing(t, "go", gr)
+			}
 			checkStoredTraces(t, model, ct, gt)
 		})
+	}
+}
+
+// checkStoredRing: uring's requests, kept beside its traces (uring.LANG.ring), as
+// checkStoredTraces keeps the traces.
+func checkStoredRing(t *testing.T, lang string, reqs []string) {
+	path := filepath.Join(standalone.RepoRoot(), "compare", "testdata", "traces", "uring."+lang+".ring")
+	text := "# uring's requests in the ring, in the order submitted: opcode, user_data (op | slot << 8), flags, descriptor -> result, cflags\n" +
+		strings.Join(reqs, "\n") + "\n"
+	if *updateTraces {
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		return
+	}
+	old, err := os.ReadFile(path)
+	if err != nil || string(old) != text {
+		t.Errorf("%s is stale or missing (go test ./compare -run TestSyscallSequence -update-traces writes it again)", path)
 	}
 }
 
@@ -315,4 +403,24 @@ func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 			t.Errorf("%s is stale: its model calls or their sites differ from this run's (go test ./compare -run TestSyscallSequence -update-traces writes it again)", path)
 		}
 	}
+}
+
+// skipOn skips the test for what cannot run here (errSkip).
+func skipOn(t *testing.T, err error) {
+	var skip errSkip
+	if errors.As(err, &skip) {
+		t.Skip(skip.reason)
+	}
+}
+
+// diffLines shows two lists of lines from their first difference.
+func diffLines(c, g []string) string {
+	var cs, gs []systrace.Step
+	for _, l := range c {
+		cs = append(cs, systrace.Step{Text: l})
+	}
+	for _, l := range g {
+		gs = append(gs, systrace.Step{Text: l})
+	}
+	return systrace.Diff(cs, gs)
 }

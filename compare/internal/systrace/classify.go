@@ -67,7 +67,7 @@ var goSyscallPath = regexp.MustCompile(`^(syscall|golang\.org/x/sys/unix|interna
 
 // cMachinery: libc's own work between C code and the kernel (memory, threads), as
 // opposed to a system call's wrapper.
-var cMachinery = regexp.MustCompile(`malloc|calloc|realloc|free|tcache|arena|pthread|start_thread|create_thread|clone|_IO_|fork|qsort|_dl_`)
+var cMachinery = regexp.MustCompile(`malloc|calloc|realloc|free|tcache|arena|pthread_(create|join|cond|mutex|kill)|lll_lock|nptl|start_thread|create_thread|clone|_IO_|fork|qsort|_dl_`)
 
 func (s Server) projectFrame(f Frame) bool {
 	if s.Lang == Go {
@@ -110,13 +110,26 @@ func (s Server) site(stack []Frame) (i int, via string) {
 // system call's own wrapper.
 func (s Server) maker(stack []Frame) string {
 	for _, f := range stack {
-		if s.Lang == Go && goSyscallPath.MatchString(f.Func) {
-			continue
+		if s.Lang == Go && (goSyscallPath.MatchString(f.Func) || strings.HasSuffix(f.Func, ".abi0")) {
+			continue // a wrapper, or one of the runtime's assembly stubs
 		}
 		return f.Func
 	}
-	return ""
+	// Only stubs: the runtime's own if they all are (a thread's first calls, from
+	// runtime.clone), else nothing known (a stack the walker lost past a wrapper).
+	for _, f := range stack {
+		if !strings.HasPrefix(f.Func, "runtime.") {
+			return ""
+		}
+	}
+	if len(stack) > 0 {
+		return stack[0].Func
+	}
+	return NoStack
 }
+
+// NoStack is the maker of a call strace gave no stack for.
+const NoStack = "(no stack)"
 
 // Analyze places every call of a server's trace: its process, whether it is the model's
 // or housekeeping (and which row explains it), its normalised text and its site.
@@ -163,7 +176,11 @@ func Analyze(calls []Call, srv Server, lines *LineTable) *Trace {
 			e.Class = "runtime:?"
 			t.Unexplained = append(t.Unexplained, e)
 		}
+		e.Text = names.threadNames(e.Text, e.Class == Model)
 		t.Entries = append(t.Entries, e)
+	}
+	for i := range t.Unexplained {
+		t.Unexplained[i].Text = names.threadNames(t.Unexplained[i].Text, false)
 	}
 	return t
 }
@@ -277,8 +294,9 @@ func or(s, d string) string {
 // namer renames descriptors by order of creation (d0, d1... per server; a child keeps its
 // parent's names), and ports by order of first appearance.
 type namer struct {
-	tids    map[string]string // a task's id -> PID (the server), P1.. (children), T1.. (threads)
-	threads map[string]bool   // the ids of the tasks that are threads
+	tids    map[string]string // a process's id -> PID (the server), P1.. (its children)
+	threads map[string]string // a thread's id -> T1..
+	known   map[string]bool   // every task's id
 	nthread int
 	fds     map[int]map[string]string
 	next    int
@@ -287,56 +305,130 @@ type namer struct {
 }
 
 func newNamer() *namer {
-	return &namer{fds: map[int]map[string]string{}, ports: map[string]string{}, tids: map[string]string{}, threads: map[string]bool{}}
+	return &namer{fds: map[int]map[string]string{}, ports: map[string]string{}, tids: map[string]string{}, threads: map[string]string{}, known: map[string]bool{}}
 }
 
-// pidCalls: calls whose arguments or result hold process or thread ids.
-var pidCalls = map[string]bool{"getpid": true, "gettid": true, "tgkill": true, "tkill": true, "kill": true,
-	"wait4": true, "waitid": true, "clone": true, "clone3": true, "fork": true, "pidfd_open": true,
-	"rt_sigqueueinfo": true, "rt_tgsigqueueinfo": true, "fcntl": true, "set_tid_address": true, "getppid": true}
+var (
+	ownerTidRE = regexp.MustCompile(`type=F_OWNER_TID, pid=(\d+)`)
+	siPidRE    = regexp.MustCompile(`si_pid=(\d+)`)
+	tgkillRE   = regexp.MustCompile(`^tgkill\((\d+), (\d+),`)
+)
 
-var numberRE = regexp.MustCompile(`\b\d{2,}\b`)
-
-// tasks names the processes of the trace: the server PID, its children P1.. in order of
-// creation. Its other threads are named T1.. as they first appear in a call's text (tid).
-func (n *namer) tasks(calls []Call, proc map[int]int) {
-	seen := map[int]bool{}
-	for _, c := range calls {
-		id := strconv.Itoa(c.Tid)
-		p := proc[c.Tid]
-		switch {
-		case seen[c.Tid]:
-		case len(seen) == 0:
-			n.tids[id] = "PID"
-		case !n.leader(p):
-			n.tids[id] = fmt.Sprintf("P%d", p)
-		default:
-			n.threads[id] = true
-		}
-		seen[c.Tid] = true
+// nameTasks names the process and thread ids a call's text holds, by their role: a
+// process as PID (the server) or P1.. (its children), a thread as T1.., in the order
+// threads first appear in such a role. (C's serving thread is its main thread; Go's a
+// thread of the runtime's: the role is what compares.)
+func (n *namer) nameTasks(name, text string) string {
+	sub := func(re *regexp.Regexp, text string, f func(string) string) string {
+		return re.ReplaceAllStringFunc(text, func(m string) string {
+			g := re.FindStringSubmatchIndex(m)
+			return m[:g[2]] + f(m[g[2]:g[3]]) + m[g[3]:]
+		})
 	}
-}
-
-func (n *namer) leader(p int) bool {
-	for _, name := range n.tids {
-		if name == "PID" && p == 0 || name == fmt.Sprintf("P%d", p) {
-			return true
+	text = sub(siPidRE, text, n.process)
+	text = sub(ownerTidRE, text, n.thread)
+	result := strings.LastIndex(text, ") = ")
+	switch name {
+	case "getpid", "getppid":
+		if result >= 0 {
+			text = text[:result+4] + n.process(text[result+4:])
+		}
+	case "gettid":
+		if result >= 0 {
+			text = text[:result+4] + n.thread(text[result+4:])
+		}
+	case "tgkill":
+		if m := tgkillRE.FindStringSubmatch(text); m != nil {
+			text = "tgkill(" + n.process(m[1]) + ", " + n.thread(m[2]) + "," + text[len(m[0]):]
+		}
+	case "kill", "wait4", "pidfd_open":
+		if open := strings.IndexByte(text, '('); open >= 0 {
+			rest := text[open+1:]
+			if end := strings.IndexAny(rest, ",)"); end >= 0 {
+				text = text[:open+1] + n.process(rest[:end]) + rest[end:]
+			}
+		}
+		if name == "wait4" && result >= 0 {
+			if r := strings.LastIndex(text, ") = "); r >= 0 {
+				text = text[:r+4] + n.process(text[r+4:])
+			}
+		}
+	case "clone", "clone3", "fork", "vfork":
+		if result >= 0 {
+			if strings.Contains(text, "CLONE_THREAD") {
+				text = text[:result+4] + n.thread(text[result+4:])
+			} else {
+				text = text[:result+4] + n.process(text[result+4:])
+			}
 		}
 	}
-	return false
+	return text
 }
 
-// tid names a number that is a task's id; any other number is left as it is.
-func (n *namer) tid(s string) string {
-	if name, ok := n.tids[s]; ok {
+func (n *namer) process(id string) string {
+	if name, ok := n.tids[id]; ok {
 		return name
 	}
-	if n.threads[s] {
-		n.nthread++
-		n.tids[s] = fmt.Sprintf("T%d", n.nthread)
-		return n.tids[s]
+	return id
+}
+
+// thread marks a thread's id; its name (T1..) is given once the call is known to be the
+// model's (threadNames), so that the runtime's threads take none.
+func (n *namer) thread(id string) string {
+	if !n.known[id] {
+		return id
 	}
-	return s
+	return "TID#" + id
+}
+
+var tidMark = regexp.MustCompile(`TID#(\d+)`)
+
+// threadNames names the marked threads of a model call's text by first appearance; in
+// another call's text, a thread is T.
+func (n *namer) threadNames(text string, model bool) string {
+	return tidMark.ReplaceAllStringFunc(text, func(m string) string {
+		if !model {
+			return "T"
+		}
+		id := m[4:]
+		if name, ok := n.threads[id]; ok {
+			return name
+		}
+		n.nthread++
+		n.threads[id] = fmt.Sprintf("T%d", n.nthread)
+		return n.threads[id]
+	})
+}
+
+// tasks learns the tasks of the trace: the server's first task is PID, the first task
+// of each child process P1.. in order of creation.
+func (n *namer) tasks(calls []Call, proc map[int]int) {
+	leader := map[int]bool{}
+	for _, c := range calls {
+		id := strconv.Itoa(c.Tid)
+		if n.known[id] {
+			continue
+		}
+		n.known[id] = true
+		if p := proc[c.Tid]; !leader[p] {
+			leader[p] = true
+			if p == 0 {
+				n.tids[id] = "PID"
+			} else {
+				n.tids[id] = fmt.Sprintf("P%d", p)
+			}
+		}
+	}
+	// A child's pid can appear (clone's result) before any call of its own.
+	for _, c := range calls {
+		if v, ok := c.IntResult(); ok && v > 0 && (c.Name == "clone" || c.Name == "clone3") && !strings.Contains(c.Args, "CLONE_THREAD") {
+			id := strconv.Itoa(v)
+			if _, ok := n.tids[id]; !ok {
+				n.tids[id] = fmt.Sprintf("P%d", proc[v])
+			}
+			n.known[id] = true
+		}
+	}
 }
 
 func (n *namer) fd(p int, fd string) string {
@@ -448,11 +540,7 @@ func (n *namer) normalise(p int, c Call) string {
 		text += " = " + result
 	}
 	text = childTidRE.ReplaceAllStringFunc(text, func(s string) string { return s[:strings.Index(s, "[")] + "[…]" })
-	if pidCalls[c.Name] || strings.Contains(text, "si_pid=") {
-		text = numberRE.ReplaceAllStringFunc(text, func(s string) string {
-			return n.tid(s)
-		})
-	}
+	text = n.nameTasks(c.Name, text)
 	text = pointerRE.ReplaceAllString(text, "0x…")
 	return n.namePorts(text)
 }

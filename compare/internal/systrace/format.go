@@ -41,3 +41,15 @@ func ModelLines(formatted string) string {
 	}
 	return sb.String()
 }
+
+// Stack is the call's stack, innermost first, as function names.
+func (e Entry) Stack() string {
+	var f []string
+	for _, fr := range e.Call.Stack[:min(8, len(e.Call.Stack))] {
+		f = append(f, fr.Func)
+	}
+	if len(f) == 0 {
+		return NoStack
+	}
+	return strings.Join(f, " < ")
+}

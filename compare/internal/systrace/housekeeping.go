@@ -2,7 +2,10 @@
 
 package systrace
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // Row is one kind of system call that is not a step of the model: a pattern (which call,
 // its normalised text, which code made it) and the reason it is not compared. The rows
@@ -22,7 +25,9 @@ type Row struct {
 	// (no frame of the project's, or runtime or libc machinery in between). For a call
 	// with no frame of the project's, Via matches its innermost frame.
 	Machinery bool
-	Reason    string
+	// Unfinished: the row explains only calls that never returned (strace's "= ?").
+	Unfinished bool
+	Reason     string
 
 	call, text, site, via *regexp.Regexp
 }
@@ -34,7 +39,7 @@ var Housekeeping = []Row{
 	{Name: "signal-return", Call: `^rt_sigreturn$`,
 		Reason: "the return from a signal handler: C's stop handler runs on the thread the signal interrupts; Go's runtime takes signals on any of its threads, and preempts goroutines with SIGURG"},
 	{Name: "interrupted", Text: `= -1 EINTR|= \? ERESTART|ERESTART`,
-		Reason: "a call cut short by a signal and made again right after (the next call of the same thread): where a signal lands differs by design (see signal-return)"},
+		Reason: "a call cut short by a signal and made again right after (the next call of the same thread): where a signal lands differs by design (see signal-return); a call the kernel resumes by itself (restart_syscall) is compared as the call it resumes"},
 
 	// What C's main does so that it starts as Go's runtime does before main.
 	{Name: "c-start-like-go", Lang: C, Site: `^(reopen_stdio|reset_signals|unblock_signals|open_runtime_fds)$`,
@@ -43,27 +48,29 @@ var Housekeeping = []Row{
 		Reason: "C's main raises its soft RLIMIT_NOFILE to the hard limit, as Go's runtime does before main"},
 
 	// Go's runtime.
-	{Machinery: true, Name: "go-netpoll", Lang: Go, Call: `^(epoll_create1|eventfd2|epoll_ctl|epoll_pwait|read|write)$`, Text: `^\w+\(d[01]\b|^(epoll_create1|eventfd2)\(.*= d[01]$`, Via: `^runtime\.|^internal/poll\.|^$`,
+	{Machinery: true, Name: "go-netpoll", Lang: Go, Call: `^(epoll_create1|eventfd2|epoll_ctl|epoll_pwait|read|write)$`, Text: `^\w+\(d[01]\b|^(epoll_create1|eventfd2)\(.*= d[01]$`, Via: `^runtime\.|^internal/poll\.`,
 		Reason: "Go's network poller (runtime/netpoll_epoll.go): its epoll instance and eventfd, d0 and d1, made at gosrv.OpenRuntimeFds; C opens the same two (c-start-like-go), so both number their descriptors alike"},
-	{Machinery: true, Name: "go-thread-park", Lang: Go, Call: `^futex$`,
-		Reason: "the runtime parks and wakes its threads (Ms) on futexes"},
-	{Machinery: true, Name: "go-thread-sleep", Lang: Go, Call: `^(nanosleep|clock_nanosleep|sched_yield)$`,
-		Reason: "the runtime's spinning and sysmon's sleeps (runtime.usleep, osyield)"},
-	{Machinery: true, Name: "go-thread-start", Lang: Go, Call: `^clone$`, Text: `CLONE_VM\|CLONE_FS\|CLONE_FILES\|CLONE_SIGHAND\|CLONE_THREAD`,
+	{Machinery: true, Name: "go-thread-park", Lang: Go, Via: `^runtime\.|^\(no stack\)$`, Call: `^futex$`,
+		Reason: "the runtime parks and wakes its threads (Ms) on futexes (the project's Go code makes no futex call: one with no stack is the runtime's too)"},
+	{Machinery: true, Name: "go-thread-sleep", Lang: Go, Via: `^runtime\.|^\(no stack\)$`, Call: `^(nanosleep|sched_yield|restart_syscall)$`, Text: `^(?:nanosleep|sched_yield)\(|^restart_syscall\(<\.\.\. resuming interrupted nanosleep`,
+		Reason: "the runtime's spinning and sysmon's sleeps (runtime.usleep, osyield; the project's Go code sleeps only with clock_nanosleep)"},
+	{Machinery: true, Name: "go-thread-start", Lang: Go, Via: `^runtime\.`, Call: `^clone$`, Text: `CLONE_VM\|CLONE_FS\|CLONE_FILES\|CLONE_SIGHAND\|CLONE_THREAD`,
 		Reason: "the runtime starts an OS thread (runtime.newm): for sysmon, for a goroutine whose blocking call holds its thread, for the signal and timer goroutines"},
-	{Machinery: true, Name: "go-thread-setup", Lang: Go, Call: `^(sigaltstack|rt_sigprocmask|gettid|arch_prctl|set_robust_list|rseq|exit)$`,
+	{Machinery: true, Name: "go-thread-setup", Lang: Go, Via: `^runtime\.`, Call: `^(sigaltstack|rt_sigprocmask|gettid|arch_prctl|set_robust_list|rseq|exit)$`,
 		Reason: "a runtime thread's set-up and end: its signal stack and mask, its id; exit ends the thread alone"},
-	{Machinery: true, Name: "go-memory", Lang: Go, Call: `^(mmap|munmap|madvise|mprotect|prctl)$`,
+	{Machinery: true, Name: "go-memory", Lang: Go, Via: `^runtime\.`, Call: `^(mmap|munmap|madvise|mprotect|prctl)$`,
 		Reason: "the runtime's heap, stacks and their names (PR_SET_VMA)"},
-	{Machinery: true, Name: "go-preempt", Lang: Go, Call: `^(tgkill|getpid)$`, Text: `SIGURG|^getpid`,
+	{Machinery: true, Name: "go-preempt", Lang: Go, Via: `^runtime\.(signalM|preemptM|preemptone)`, Call: `^(tgkill|getpid)$`, Text: `SIGURG|^getpid`,
 		Reason: "asynchronous preemption: the runtime sends SIGURG to a thread whose goroutine runs too long"},
 	{Machinery: true, Name: "go-signal-forward", Lang: Go, Call: `^(tgkill|getpid|gettid|rt_sigprocmask|rt_sigaction)$`, Via: `^runtime\.(dieFromSignal|raise|raiseproc|sigfwd)`,
 		Reason: "the runtime re-raising a signal whose default disposition it restores (a fatal signal ends the process by the signal, as C's does)"},
-	{Machinery: true, Name: "go-rand", Lang: Go, Call: `^getrandom$`,
+	{Machinery: true, Name: "go-rand", Lang: Go, Via: `^runtime\.`, Call: `^getrandom$`,
 		Reason: "the runtime's random seed"},
-	{Machinery: true, Name: "go-cpus", Lang: Go, Call: `^(sched_getaffinity|openat|read|pread64|close)$`, Text: `sched_getaffinity|cgroup|/sys/`,
+	{Machinery: true, Name: "go-cpus", Lang: Go, Via: `^runtime\.`, Call: `^(sched_getaffinity|openat|read|pread64|close)$`, Text: `sched_getaffinity|cgroup|/sys/`,
 		Reason: "the runtime reads the CPUs and cgroup quota it may use (GOMAXPROCS)"},
-	{Machinery: true, Name: "go-exit-race", Lang: Go, Call: `^exit_group$`, Site: `^-$`,
+	{Machinery: true, Name: "go-cut-by-exit", Lang: Go, Unfinished: true, Site: `^-$`,
+		Reason: "a runtime thread's call still waiting when the process exits (no result, no stack: the exit ends the thread inside it)"},
+	{Machinery: true, Name: "go-exit-race", Lang: Go, Via: `^runtime\.`, Call: `^exit_group$`, Site: `^-$`,
 		Reason: "a second thread reaching the process's exit while the first one ends it"},
 
 	// libc's machinery in C.
@@ -127,6 +134,9 @@ func explain(lang Lang, e Entry) string {
 			continue
 		}
 		if r.Machinery && e.siteFunc != "" && e.via == "" {
+			continue
+		}
+		if r.Unfinished && e.Call.Result != "" && !strings.HasPrefix(e.Call.Result, "?") {
 			continue
 		}
 		if r.call != nil && !r.call.MatchString(e.Call.Name) ||

@@ -31,6 +31,9 @@ type Call struct {
 	Args   string // the argument list as strace prints it, without the outer parentheses
 	Result string // what follows " = ": "5", "-1 EAGAIN (Resource temporarily unavailable)"
 	Stack  []Frame
+	// Resumed: the kernel resumed the call after a stop (restart_syscall); strace shows
+	// its result's count but not what it wrote (poll's revents).
+	Resumed bool
 	// Line is where the call stands in the trace: where it completed, the moment its
 	// effect (a descriptor given, bytes read, a wait's answer) exists; for close, where it
 	// started, the moment its descriptor's number is free again (another thread's accept
@@ -51,6 +54,8 @@ var (
 func Parse(r io.Reader) ([]Call, error) {
 	var calls []Call
 	pending := map[int]int{} // tid -> index of its unfinished call
+	orphan := map[int]int{}  // tid -> its call left unfinished when the thread made another
+	drop := map[int]bool{}   // restart_syscall calls folded into the call they resumed
 	entered := map[int]int{} // index of an unfinished call -> the line it started on
 	last := -1               // the call the next stack lines belong to
 	sc := bufio.NewScanner(r)
@@ -83,6 +88,7 @@ func Parse(r io.Reader) ([]Call, error) {
 			delete(pending, tid)
 			calls[i].Args += r[2]
 			calls[i].finish(line)
+			resume(calls, i, orphan, drop)
 			if calls[i].Name == "close" {
 				calls[i].Line = entered[i]
 			}
@@ -94,8 +100,12 @@ func Parse(r io.Reader) ([]Call, error) {
 			continue // --- signals ---
 		}
 		cl := Call{Tid: tid, Name: c[1], Args: c[2], Line: line}
+		if i, ok := pending[tid]; ok {
+			orphan[tid] = i // never resumed: restart_syscall may finish it
+			delete(pending, tid)
+		}
 		if strings.HasSuffix(rest, "<unfinished ...>") {
-			cl.Args = strings.TrimRight(strings.TrimSuffix(cl.Args, "<unfinished ...>"), " ")
+			cl.Args = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(cl.Args, " "), "<unfinished ...>"), " ")
 			pending[tid] = len(calls)
 			entered[len(calls)] = line
 			calls = append(calls, cl)
@@ -104,14 +114,51 @@ func Parse(r io.Reader) ([]Call, error) {
 		cl.finish(line)
 		calls = append(calls, cl)
 		last = len(calls) - 1
+		resume(calls, last, orphan, drop)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	kept := calls[:0]
+	for i, c := range calls {
+		if !drop[i] {
+			kept = append(kept, c)
+		}
+	}
+	calls = kept
 	// A call still unfinished at the end (exit_group, a wait cut by the exit) stands where
 	// it started.
 	sort.SliceStable(calls, func(i, j int) bool { return calls[i].Line < calls[j].Line })
 	return calls, nil
+}
+
+var restartRE = regexp.MustCompile(`^<\.\.\. resuming interrupted (\w+) \.\.\.>`)
+
+// resume folds a completed restart_syscall into the call it resumed: that call, left
+// unfinished on the same thread, gets its result.
+func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) {
+	c := calls[i]
+	m := restartRE.FindStringSubmatch(c.Args)
+	if c.Name != "restart_syscall" || m == nil {
+		return
+	}
+	if o, ok := orphan[c.Tid]; ok && calls[o].Name == m[1] {
+		delete(orphan, c.Tid)
+		calls[o].Result, calls[o].Line, calls[o].Stack, calls[o].Resumed = c.Result, c.Line, c.Stack, true
+		drop[i] = true
+		return
+	}
+	// The call returned ERESTART_RESTARTBLOCK (a stop or a handler in between): the
+	// restart_syscall is that call again.
+	for o := i - 1; o >= 0; o-- {
+		if calls[o].Tid != c.Tid {
+			continue
+		}
+		if calls[o].Name == m[1] && strings.Contains(calls[o].Result, "ERESTART") {
+			calls[i].Name, calls[i].Args, calls[i].Resumed = calls[o].Name, calls[o].Args, true
+		}
+		return
+	}
 }
 
 // finish splits the result off a completed call's arguments.

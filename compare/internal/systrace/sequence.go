@@ -5,6 +5,8 @@ package systrace
 import (
 	"fmt"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -42,6 +44,9 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 		byProc[e.Proc] = append(byProc[e.Proc], e)
 	}
 	out := []Step{{Text: fmt.Sprintf("-- the stop eventfd written %d times", stops)}}
+	if enters := ringEnters(byProc); enters != "" {
+		out = append(out, Step{Text: enters})
+	}
 	for p, es := range byProc {
 		out = append(out, Step{Text: fmt.Sprintf("-- process %d", p)})
 		if !perDescriptor {
@@ -57,12 +62,62 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 			}
 			groups[key] = append(groups[key], e)
 		}
+		sort.SliceStable(order, func(i, j int) bool { return fdOrder(order[i]) < fdOrder(order[j]) })
 		for _, k := range order {
 			out = append(out, Step{Text: "  on " + k + ":"})
 			out = append(out, collapse(groups[k])...)
 		}
 	}
 	return out
+}
+
+var enterRE = regexp.MustCompile(`^io_uring_enter\((d\d+), (\d+), (\d+), ([^,]+),`)
+
+// ringEnters takes io_uring_enter out of each process's sequence and sums it up: how many
+// requests were submitted in all, with which minimum and flags. How the kernel's
+// completions fall between two enters, and so how many enters it takes, is timing; the
+// requests themselves are compared one by one inside the ring (the io_uring tracepoints).
+func ringEnters(byProc [][]*Entry) string {
+	submitted, calls := 0, 0
+	kinds := map[string]bool{}
+	for p, es := range byProc {
+		kept := es[:0]
+		for _, e := range es {
+			m := enterRE.FindStringSubmatch(e.Text)
+			if m == nil {
+				kept = append(kept, e)
+				continue
+			}
+			n, _ := strconv.Atoi(m[2])
+			submitted += n
+			calls++
+			kinds[fmt.Sprintf("io_uring_enter(%s, …, %s, %s, …)", m[1], m[3], m[4])] = true
+		}
+		byProc[p] = kept
+	}
+	if calls == 0 {
+		return ""
+	}
+	var k []string
+	for x := range kinds {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return fmt.Sprintf("-- io_uring_enter: %d requests submitted in all, as %s", submitted, strings.Join(k, ", "))
+}
+
+// fdOrder sorts descriptor groups by name, not by which thread came first: fd1, fd2,
+// then d0, d1... in order of creation, then the calls on none.
+func fdOrder(k string) int {
+	switch {
+	case strings.HasPrefix(k, "fd"):
+		n, _ := strconv.Atoi(k[2:])
+		return n
+	case strings.HasPrefix(k, "d"):
+		n, _ := strconv.Atoi(k[1:])
+		return 10 + n
+	}
+	return 1 << 30
 }
 
 // firstFd is the descriptor a call acts on: its first renamed one, or "-".
@@ -75,8 +130,8 @@ func firstFd(text string) string {
 	if end := strings.IndexAny(arg, ",)"); end >= 0 {
 		arg = arg[:end]
 	}
-	if strings.HasPrefix(arg, "[{fd=") { // poll: the first descriptor after the stop eventfd's
-		return "poll"
+	if strings.HasPrefix(arg, "[{fd=") { // poll: its first descriptor
+		arg = strings.TrimPrefix(arg, "[{fd=")
 	}
 	if len(arg) > 1 && (arg[0] == 'd' || strings.HasPrefix(arg, "fd")) {
 		return arg
@@ -102,61 +157,66 @@ func stepText(e *Entry) string {
 	return e.Text
 }
 
-// collapse turns each run of a repeated block of not-yet calls (one to four calls long)
-// into one copy of the block, marked.
+// sameStep compares two steps; a call the kernel resumed after a tracer's stop is
+// compared without what strace cannot show of its result (poll's revents).
+func sameStep(a, b Step) bool {
+	if a.Text == b.Text {
+		return true
+	}
+	if a.Entry != nil && a.Entry.Call.Resumed || b.Entry != nil && b.Entry.Call.Resumed {
+		return resultCount(a.Text) == resultCount(b.Text)
+	}
+	return false
+}
+
+// resultCount cuts a call's text after its result's number.
+func resultCount(t string) string {
+	i := strings.LastIndex(t, ") = ")
+	if i < 0 {
+		return t
+	}
+	f := strings.Fields(t[i+4:])
+	if len(f) == 0 {
+		return t
+	}
+	return t[:i+4] + f[0]
+}
+
+// collapse turns each run of not-yet calls into one step: the distinct calls of the
+// run, in the order of their first appearance, marked "(one or more)". How many rounds
+// find nothing before the next event is timing; which calls a loop makes while it finds
+// nothing is the model's, so a loop that spins where the other does not, or polls a
+// different thing, still shows.
 func collapse(es []*Entry) []Step {
-	steps := make([]Step, len(es))
-	for i, e := range es {
-		steps[i] = Step{Text: stepText(e), Entry: e}
-	}
-	for l := 1; l <= 4; l++ {
-		var out []Step
-		for i := 0; i < len(steps); {
-			if i+2*l <= len(steps) && allNotYet(steps[i:i+l]) && same(steps[i:i+l], steps[i+l:i+2*l]) {
-				j := i + l
-				for j+l <= len(steps) && same(steps[i:i+l], steps[j:j+l]) {
-					j += l
-				}
-				for k, s := range steps[i : i+l] {
-					if k == 0 && !strings.HasPrefix(s.Text, "(one or more) ") {
-						s.Text = "(one or more) " + s.Text
-					}
-					out = append(out, s)
-				}
-				i = j
-				continue
-			}
-			out = append(out, steps[i])
+	var out []Step
+	for i := 0; i < len(es); {
+		s := Step{Text: stepText(es[i]), Entry: es[i]}
+		if !notYet(es[i].Text) {
+			out = append(out, s)
 			i++
+			continue
 		}
-		steps = out
-	}
-	return steps
-}
-
-func allNotYet(s []Step) bool {
-	for _, x := range s {
-		if !notYet(strings.TrimPrefix(x.Text, "(one or more) ")) {
-			return false
+		j := i
+		seen := map[string]bool{}
+		var run []string
+		for ; j < len(es) && notYet(es[j].Text); j++ {
+			if t := stepText(es[j]); !seen[t] {
+				seen[t] = true
+				run = append(run, t)
+			}
 		}
+		s.Text = "(one or more) " + strings.Join(run, " | ")
+		out = append(out, s)
+		i = j
 	}
-	return true
-}
-
-func same(a, b []Step) bool {
-	for i := range a {
-		if strings.TrimPrefix(a[i].Text, "(one or more) ") != strings.TrimPrefix(b[i].Text, "(one or more) ") {
-			return false
-		}
-	}
-	return true
+	return out
 }
 
 // Diff shows where two sequences part: the first differing step, both lines, and a few
 // steps of context with the site of each call; "" when they are the same.
 func Diff(c, g []Step) string {
 	i := 0
-	for i < len(c) && i < len(g) && c[i].Text == g[i].Text {
+	for i < len(c) && i < len(g) && sameStep(c[i], g[i]) {
 		i++
 	}
 	if i == len(c) && i == len(g) {
@@ -176,11 +236,12 @@ func Diff(c, g []Step) string {
 	for j := max(0, i-4); j < i+4 && (j < len(c) || j < len(g)); j++ {
 		ct, cs := at(c, j)
 		gt, gs := at(g, j)
+		same := j < len(c) && j < len(g) && sameStep(c[j], g[j])
 		mark := "  "
-		if ct != gt {
+		if !same {
 			mark = "! "
 		}
-		if ct == gt {
+		if same {
 			fmt.Fprintf(&sb, "%s%4d  %s\n", mark, j+1, ct)
 			continue
 		}
