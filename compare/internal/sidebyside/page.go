@@ -284,7 +284,11 @@ func (v *View) writeTrace(b *strings.Builder, tv TraceView) {
 	if len(order) > 0 {
 		fmt.Fprintf(b, "<p><b>%s's runtime housekeeping</b> (not the model's calls; the rows name what the runtime does):</p><table class=\"housekeeping\">\n", tv.Lang)
 		for _, n := range order {
-			fmt.Fprintf(b, "<tr><td><code>%s</code></td><td>%d calls</td><td><code>%s</code></td></tr>\n", e(n), len(house[n]), e(house[n][0].Text))
+			calls := "calls"
+			if len(house[n]) == 1 {
+				calls = "call"
+			}
+			fmt.Fprintf(b, "<tr><td><code>%s</code></td><td>%d %s</td><td>for example <code>%s</code></td></tr>\n", e(n), len(house[n]), calls, e(house[n][0].Text))
 		}
 		b.WriteString("</table>\n")
 	}
