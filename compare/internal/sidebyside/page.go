@@ -267,7 +267,10 @@ func (v *View) writeTrace(b *strings.Builder, tv TraceView) {
 		} else if lk.Note != "" {
 			where = e(lk.Note)
 		}
-		if c.Site.Path != "" {
+		if c.Site.Path == src.Path && c.Site.Line > len(src.Lines) {
+			// A trace older than the source: say so rather than link to nothing.
+			where += fmt.Sprintf(` · %s:%d (beyond the file: the trace is older than the source)`, e(shortPath(c.Site.Path)), c.Site.Line)
+		} else if c.Site.Path != "" {
 			href := fmt.Sprintf("#%s-L%d", prefix, c.Site.Line)
 			if c.Site.Path != src.Path {
 				href = SourcePageName(c.Site.Path) + fmt.Sprintf("#L%d", c.Site.Line)

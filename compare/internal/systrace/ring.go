@@ -81,14 +81,24 @@ var (
 )
 
 // RingRequests lists the requests process tgid submitted, in submission order, each with
-// its descriptor and how it completed: "ACCEPT user_data 0x4 flags 0x0 fd 6 -> 9 cflags
-// 0x0". The kernel's request pointer is matched from submission to completion.
+// its descriptor and how it completed: "ACCEPT user_data 0x4 flags 0x0 fd 6 -> conn1
+// cflags 0x0". The kernel's request pointer is matched from submission to completion.
 func RingRequests(trace string, tgid int) []string {
 	type req struct {
 		text, fd, result string
 	}
 	var reqs []*req
 	open := map[string]*req{} // the kernel's request (hashed pointer) -> its submission
+	// Descriptors that ACCEPT made are named by order of creation, as the system calls'
+	// are: whether a number was free again when the next ACCEPT completed is timing.
+	names := map[string]string{}
+	accepted := 0
+	name := func(fd string) string {
+		if n, ok := names[fd]; ok {
+			return n
+		}
+		return fd
+	}
 	want := strconv.Itoa(tgid)
 	for _, l := range strings.Split(trace, "\n") {
 		m := ringLine.FindStringSubmatch(l)
@@ -111,13 +121,19 @@ func RingRequests(trace string, tgid int) []string {
 		case "io_uring_file_get":
 			if r, ok := open[id[1]]; ok {
 				if f := ringFd.FindStringSubmatch(m[4]); f != nil {
-					r.fd = f[1]
+					r.fd = name(f[1])
 				}
 			}
 		case "io_uring_complete":
 			if r, ok := open[id[1]]; ok {
 				if c := ringResult.FindStringSubmatch(m[4]); c != nil {
-					r.result = fmt.Sprintf("%s cflags %s", c[1], c[2])
+					res := c[1]
+					if strings.HasPrefix(r.text, "ACCEPT ") && !strings.HasPrefix(res, "-") {
+						accepted++
+						names[res] = fmt.Sprintf("conn%d", accepted)
+						res = names[res]
+					}
+					r.result = fmt.Sprintf("%s cflags %s", res, c[2])
 				}
 				delete(open, id[1])
 			}
