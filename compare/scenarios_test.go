@@ -641,14 +641,15 @@ func buildScenarios() []parity.Scenario {
 		{
 			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
 			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
-			// descriptor is closed). After the error line the server's CPU time must stay low, and
-			// it must still serve the next client.
+			// descriptor is closed). After the error line the server must still serve the next
+			// client, and its descriptors settle; its CPU meanwhile is TestResetNoSpin's, which
+			// measures it standalone, against C's.
 			Name: "reset-no-spin",
 			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.CPUQuiet(200*time.Millisecond),
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2),
 					parity.Client("b", []byte("after the reset")))
 			},
-			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
+			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("after the reset"))),
 		},
 		{
 			// A stalled client beside a live one. The iterative server accepted s first and

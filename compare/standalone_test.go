@@ -420,45 +420,32 @@ func TestClientsCross(t *testing.T) {
 }
 
 // TestNonblockIdleCPU: the nonblock model must back off when idle: a loop that only
-// retried accept and recv would burn a whole core while nobody talks to it. A measurement
-// with a bound rather than a transcript, so not a scenario: both standalone servers idle
-// side by side through one window (the window is the cost of this test).
+// retried accept and recv would burn a whole core while nobody talks to it. Both standalone
+// servers idle side by side through one window (the window is the cost of this test): C
+// keeps CONTRACT.md § Faults' bound (under 5 % of a core), Go stays within C's figure
+// (cpuAllowed). A measurement, not a transcript, so not a scenario.
 func TestNonblockIdleCPU(t *testing.T) {
 	c, g := sides(t)
 	const window = 2 * time.Second
-	type sample struct {
-		side   side
-		server parity.Process
-		before time.Duration
-	}
-	var samples []*sample
+	var servers []parity.Process
 	for _, s := range []side{c, g} {
 		tg, err := s.impl().Start("nonblock")
 		require.NoError(t, err, "%s: starting the nonblock server", s.name)
 		p := tg.(parity.Process)
 		t.Cleanup(p.Proc.Kill)
-		samples = append(samples, &sample{side: s, server: p})
+		servers = append(servers, p)
 	}
-	start := time.Now()
-	for _, s := range samples {
-		var err error
-		s.before, err = procfs.CPUTime(s.server.ServerPid())
-		require.NoError(t, err, "%s: reading CPU time", s.side.name)
-	}
-	parity.MeasureUntil(start.Add(window))
-	elapsed := time.Since(start)
-	for _, s := range samples {
-		after, err := procfs.CPUTime(s.server.ServerPid())
-		require.NoError(t, err, "%s: reading CPU time", s.side.name)
-		frac := float64(after-s.before) / float64(elapsed)
-		t.Logf("%s nonblock idle: %v of CPU in %v = %.2f%% of a core", s.side.name, after-s.before, elapsed, 100*frac)
-		assert.Less(t, frac, 0.05, "%s: an idle nonblock server uses %.1f%% of a core (want < 5%%)", s.side.name, 100*frac)
-
-		status, err := s.server.Stop()
-		require.NoError(t, err, "%s: stopping with SIGTERM", s.side.name)
-		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
-		assert.True(t, strings.HasSuffix(string(s.server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
-			"%s: last stderr line after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
-		assert.Empty(t, s.server.Stdout(), "%s: nobody connected, yet stdout has lines", s.side.name)
+	used, elapsed, err := cpuOver(window, servers[0].ServerPid(), servers[1].ServerPid())
+	require.NoError(t, err, "reading the servers' CPU")
+	assert.Less(t, used[0], elapsed/20, "C: an idle nonblock server uses %v of CPU in %v (CONTRACT.md: under 5%% of a core)", used[0], elapsed)
+	assertCPUWithinC(t, "nonblock idle", used[0], used[1], elapsed)
+	for i, s := range []side{c, g} {
+		server := servers[i]
+		status, err := server.Stop()
+		require.NoError(t, err, "%s: stopping with SIGTERM", s.name)
+		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.name, server.Stderr())
+		assert.True(t, strings.HasSuffix(string(server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
+			"%s: last stderr line after SIGTERM; stderr:\n%s", s.name, server.Stderr())
+		assert.Empty(t, server.Stdout(), "%s: nobody connected, yet stdout has lines", s.name)
 	}
 }

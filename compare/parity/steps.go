@@ -426,31 +426,6 @@ func AwaitUnreadStable(name string, min int) Step {
 	})
 }
 
-// CPUQuiet measures the server's CPU time over d and notes whether it stayed under half
-// of d: a server spinning on a descriptor (the seed's level-triggered EPOLLERR loop) uses
-// all of it.
-func CPUQuiet(d time.Duration) Step {
-	return Step{Desc: fmt.Sprintf("measure the server's CPU for %v", d), Do: func(r *Run) error {
-		pi, ok := r.target.(ServerProcess)
-		if !ok {
-			return errors.New("target has no process to measure")
-		}
-		before, err := procfs.CPUTime(pi.ServerPid())
-		if err != nil {
-			return err
-		}
-		end := time.Now().Add(d)
-		MeasureUntil(end)
-		after, err := procfs.CPUTime(pi.ServerPid())
-		if err != nil {
-			return err
-		}
-		used := after - before
-		r.Note("server CPU over %v below half: %v", d, used < d/2)
-		return nil
-	}}
-}
-
 // StopServer stops the server in the middle of a scenario (connections may still be open):
 // what SIGTERM does to the standalone server.
 func StopServer() Step {
