@@ -686,6 +686,9 @@ func buildScenarios() []parity.Scenario {
 					return nil
 				}),
 		},
+		// Ten clients at once, the order compared as it is: the suite's form of the
+		// concurrent-10 scenario file, which sorts (a file cannot hold the server).
+		concurrent("concurrent-10", 10, func(m string) bool { return m == "iterative" || multiplexing(m) }),
 		concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || multiplexing(m) }),
 		concurrentChildren("concurrent-40-children", 40),
 		concurrent("concurrent-200", 200, multiplexing),
