@@ -274,14 +274,17 @@ func defaultPort(s side) (*parity.Transcript, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, errs, code, err := standalone.Run(processTimeout, s.client, "to the default port")
+		cl, err := runClient(srv, s.client, []string{"to the default port"})
 		status, serr := srv.Signal(syscall.SIGTERM, processTimeout)
 		if err == nil {
 			err = serr
 		}
-		tr := &parity.Transcript{Stdout: clientPort.ReplaceAllString(srv.Stdout(), "127.0.0.1:<client>"),
+		if cl == nil {
+			return nil, err
+		}
+		tr := &parity.Transcript{Stdout: parity.NamePorts(srv.Stdout(), cl.ports),
 			Stderr: srv.Stderr(), Status: status,
-			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", out, errs, code)}}
+			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", cl.Stdout, cl.Stderr, cl.Status)}}
 		return tr, err
 	})
 }
@@ -315,8 +318,6 @@ func inNetns(f func() (*parity.Transcript, error)) (*parity.Transcript, error) {
 	return r.tr, r.err
 }
 
-var clientPort = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-
 type errSkip struct{ reason string }
 
 func (e errSkip) Error() string { return e.reason }
@@ -331,6 +332,7 @@ func TestDefaultPort(t *testing.T) {
 	require.NoError(t, err, "C")
 	require.True(t, strings.HasPrefix(ref.Stderr, "listening on 0.0.0.0:8080\n"), "C server without a port: %q", ref.Stderr)
 	require.Equal(t, `client: stdout "echo_msg: to the default port\n" stderr "" exited 0`, ref.Notes[0], "C client without a port")
+	require.Contains(t, ref.Stdout, "127.0.0.1:<client>)\n", "C server's log names the client's real port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
 	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")

@@ -1,0 +1,68 @@
+//go:build linux
+
+package parity
+
+import (
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// leaky is a toy whose descriptors are this process's, and which keeps every connection
+// it served open: a leak.
+type leaky struct {
+	*toy
+	mu   sync.Mutex
+	kept []net.Conn
+}
+
+func (l *leaky) ServerPid() int { return os.Getpid() }
+
+func (l *leaky) Stop() (string, error) {
+	status, err := l.toy.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.kept {
+		c.Close()
+	}
+	return status, err
+}
+
+func startLeaky() (Target, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &leaky{toy: &toy{l: l, reply: echo}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.kept = append(s.kept, c)
+			s.mu.Unlock()
+			c.Write([]byte("hi"))
+			c.(*net.TCPConn).CloseWrite()
+		}
+	}()
+	return s, nil
+}
+
+// A descriptor leak fails the run, on the reference as on the port: two servers that
+// leak alike are not at parity.
+func TestLeakFails(t *testing.T) {
+	leak := Impl{Name: "leaky", Start: func(string) (Target, error) { return startLeaky() }, Deadline: time.Second}
+	sc := Scenario{Name: "one", Steps: func(string) []Step { return []Step{Connect("a"), AwaitEnd("a")} }}
+	_, err := Differential(sc, "", leak, leak)
+	require.Error(t, err, "both sides leak")
+	assert.Contains(t, err.Error(), "descriptor leak")
+}
