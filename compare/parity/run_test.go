@@ -66,3 +66,29 @@ func TestLeakFails(t *testing.T) {
 	require.Error(t, err, "both sides leak")
 	assert.Contains(t, err.Error(), "descriptor leak")
 }
+
+// A half-close that finds the connection already reset (ENOTCONN) is an outcome the
+// transcript records, not an error swallowed.
+func TestHalfCloseAfterResetNoted(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := l.Accept()
+		if err == nil {
+			c.Read(make([]byte, 1)) // the client is connected: its byte came
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // RST
+		}
+	}()
+	tg := listening{"127.0.0.1", l.Addr().(*net.TCPAddr).Port}
+	sc := Scenario{Name: "reset-first", Steps: func(string) []Step { return []Step{Connect("a"), Send("a", []byte("x")), AwaitEnd("a"), HalfClose("a")} }}
+	tr, err := Execute(sc, "", tg, Options{Deadline: 5 * time.Second})
+	l.Close()
+	<-done
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a: half-close: the connection was already reset (ENOTCONN)"}, tr.Notes)
+	a, _ := tr.Conn("a")
+	assert.Equal(t, "reset", a.End)
+}

@@ -246,16 +246,35 @@ func SendCorked(name string, parts ...[]byte) Step {
 	})
 }
 
+// SendHalfClose writes p and half-closes under TCP_CORK: the bytes and the FIN leave in
+// one segment, so the server cannot read (and answer, and close) between the write and
+// the half-close, whose outcome is then certain.
+func SendHalfClose(name string, p []byte) Step {
+	return ConnStep(fmt.Sprintf("send %d bytes on %s and half-close, in one segment", len(p), name), name, func(r *Run, c *Conn) error {
+		if err := Control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1) }); err != nil {
+			return err
+		}
+		c.c.SetWriteDeadline(r.deadline)
+		if _, err := c.c.Write(p); err != nil {
+			return err
+		}
+		// The FIN joins the corked bytes in the last segment, which the kernel then sends.
+		return Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
+	})
+}
+
 // HalfClose is shutdown(SHUT_WR): the server sees end of stream, the client still reads.
 func HalfClose(name string) Step {
 	return ConnStep("half-close "+name, name, func(r *Run, c *Conn) error {
-		// ENOTCONN: the server already reset the connection (a one-shot server that
-		// closes with unread bytes sends RST); the half-close has nothing left to do, and
-		// the connection's ending records what happened.
-		if err := Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil && !errors.Is(err, syscall.ENOTCONN) {
-			return err
+		// ENOTCONN: the server reset the connection first (a one-shot server that closes
+		// with unread bytes sends RST). Not an error of the run, but an outcome: noted, so
+		// that the runs compare it.
+		err := Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
+		if errors.Is(err, syscall.ENOTCONN) {
+			r.Note("%s: half-close: the connection was already reset (ENOTCONN)", name)
+			return nil
 		}
-		return nil
+		return err
 	})
 }
 
