@@ -92,3 +92,16 @@ func TestHalfCloseAfterResetNoted(t *testing.T) {
 	a, _ := tr.Conn("a")
 	assert.Equal(t, "reset", a.End)
 }
+
+// A failed SIOCINQ is an error of the step, not an empty queue read as 0.
+func TestUnreadQueueIoctlErrorSurfaces(t *testing.T) {
+	f, err := os.Open(os.DevNull) // not a socket: ioctl SIOCINQ fails with ENOTTY
+	require.NoError(t, err)
+	defer f.Close()
+	r := newRun(listening{"127.0.0.1", 1}, time.Now().Add(2*time.Second))
+	_, err = r.AddConn("a", f, 0, false)
+	require.NoError(t, err)
+	err = AwaitUnreadStable("a", 1).Do(r)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ioctl SIOCINQ")
+}

@@ -428,20 +428,22 @@ func AwaitThreads(n int) Step {
 // client is then full, so the server's send has met EAGAIN (or blocked).
 func AwaitUnreadStable(name string, min int) Step {
 	return ConnStep(fmt.Sprintf("await a full receive queue on %s", name), name, func(r *Run, c *Conn) error {
-		unread := func() int {
-			var n int
-			Control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ); return nil })
-			return n
-		}
+		var ioctlErr error
 		last, since := -1, time.Now()
-		return r.WaitFor("a full, stable receive queue on "+name, func() bool {
-			n := unread()
+		if err := r.WaitFor("a full, stable receive queue on "+name, func() bool {
+			var n int
+			if ioctlErr = Control(c.c, func(fd int) (err error) { n, err = unix.IoctlGetInt(fd, unix.SIOCINQ); return err }); ioctlErr != nil {
+				return true
+			}
 			if n != last {
 				last, since = n, time.Now()
 				return false
 			}
 			return n >= min && time.Since(since) >= 50*time.Millisecond
-		})
+		}); err != nil {
+			return err
+		}
+		return os.NewSyscallError("ioctl SIOCINQ", ioctlErr)
 	})
 }
 
