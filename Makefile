@@ -47,8 +47,8 @@ test:
 	$(GO) test -race -timeout 20m ./...
 
 # Generated scenarios for minutes instead of seconds (compare/generated_test.go): rapid
-# draws CHECKS scripts per model (fork a tenth of them); a divergence is shrunk, printed as
-# a scenario and saved under compare/testdata/generated/.
+# draws CHECKS scripts per model (fork a tenth of them, at least 200); a divergence is
+# shrunk, printed as a scenario and saved under compare/testdata/generated/.
 CHECKS ?= 2000
 fuzz:
 	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) -v

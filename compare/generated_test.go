@@ -35,10 +35,13 @@ import (
 // genChecks is how many scripts each model gets from `go test` (-rapid.checks, or
 // RAPID_CHECKS, sets it when given; -short a fifth): about a second a model with -race on
 // 2 cores, but fork, whose Go port starts a process (the test binary itself) per
-// connection, gets genForkChecks (a tenth of -rapid.checks when given).
+// connection, gets genForkChecks (a tenth of -rapid.checks when given, at least
+// genForkMin).
 const (
 	genChecks     = 30
 	genForkChecks = 2
+	// genForkMin: `make fuzz` gives fork no fewer scripts than this.
+	genForkMin = 200
 )
 
 const genDir = "testdata/generated"
@@ -62,7 +65,8 @@ func (gs genScript) steps(model string) []parity.Step {
 }
 
 // genChecksFor is how many scripts model gets: genChecks, or what -rapid.checks or
-// RAPID_CHECKS says; fork a tenth of that (genForkChecks by default); -short a fifth.
+// RAPID_CHECKS says; fork a tenth of that but at least genForkMin (or all of it, when
+// fewer are asked), genForkChecks by default; -short a fifth.
 // (gen.Search restores rapid's flags after each call, so the user's value is read here.)
 func genChecksFor(model string) int {
 	n, user := genChecks, os.Getenv("RAPID_CHECKS") != ""
@@ -70,17 +74,32 @@ func genChecksFor(model string) int {
 	if user {
 		n, _ = strconv.Atoi(flag.Lookup("rapid.checks").Value.String())
 	}
+	return genChecksOf(model, n, user, testing.Short())
+}
+
+// genChecksOf is genChecksFor's rule, given the checks asked for (n) and whether the
+// user asked.
+func genChecksOf(model string, n int, user, short bool) int {
 	if model == "fork" {
 		if user {
-			n = max(1, n/10)
+			n = max(1, n/10, min(n, genForkMin))
 		} else {
 			n = genForkChecks
 		}
 	}
-	if testing.Short() {
+	if short {
 		n = max(1, n/5)
 	}
 	return n
+}
+
+// TestFuzzBudget: `make fuzz` (-rapid.checks=2000, the Makefile's CHECKS) gives every
+// model at least 200 scripts, fork included.
+func TestFuzzBudget(t *testing.T) {
+	for _, model := range models(t) {
+		require.GreaterOrEqual(t, genChecksOf(model, 2000, true, false), 200, "%s under make fuzz", model)
+		require.GreaterOrEqual(t, genChecksOf(model, 500, true, false), 200, "%s with CHECKS=500", model)
+	}
 }
 
 // TestGenerated replays the saved divergences, then generates scripts for every model.
