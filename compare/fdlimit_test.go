@@ -22,6 +22,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,7 +60,7 @@ func TestDescriptorTables(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			// iterative holds one connection at a time, the rest wait in the backlog.
 			held := n
@@ -323,7 +324,7 @@ func TestDescriptorLimit(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			var trs [2]*parity.Transcript
 			var cpus [2]cpuSample
@@ -393,7 +394,7 @@ func requireTestNofile(t *testing.T, n uint64) {
 	var lim unix.Rlimit
 	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
 	if lim.Cur < n {
-		t.Skipf("RLIMIT_NOFILE is %d, want %d", lim.Cur, n)
+		ciskip.Skipf(t, ciskip.Because, "RLIMIT_NOFILE is %d, want %d (raise it: ulimit -n; .ci/run does)", lim.Cur, n)
 	}
 }
 

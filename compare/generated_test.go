@@ -32,6 +32,7 @@ import (
 	"github.com/iomodels/iomodels/compare/gen"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 )
 
@@ -116,7 +117,7 @@ func TestGenerated(t *testing.T) {
 			s, err := gen.Load(path)
 			require.NoError(t, err)
 			if reason := unavailable(s.Model); reason != "" {
-				t.Skipf("%s unavailable: %s", s.Model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", s.Model, reason)
 			}
 			cfg, err := s.Config()
 			require.NoError(t, err, path)
@@ -132,7 +133,7 @@ func TestGenerated(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			cfg, err := gen.ForModel(model)
 			require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -236,7 +237,7 @@ func TestStandalone(t *testing.T) {
 					assert.Equal(t, "exited 1", status, "%s server's exit status without %s", s.name, model)
 					assert.Contains(t, stderr, "\n"+reason+"\n", "%s server's line", s.name)
 				}
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			for _, sc := range all {
 				if !sc.AppliesTo(model) {
@@ -512,7 +513,7 @@ func TestClientsCross(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			var outs []string
 			for _, srv := range []side{c, g} {

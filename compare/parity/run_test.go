@@ -83,7 +83,9 @@ func TestHalfCloseAfterResetNoted(t *testing.T) {
 		}
 	}()
 	tg := listening{"127.0.0.1", l.Addr().(*net.TCPAddr).Port}
-	sc := Scenario{Name: "reset-first", Steps: func(string) []Step { return []Step{Connect("a"), Send("a", []byte("x")), AwaitEnd("a"), HalfClose("a")} }}
+	sc := Scenario{Name: "reset-first", Steps: func(string) []Step {
+		return []Step{Connect("a"), Send("a", []byte("x")), AwaitEnd("a"), HalfClose("a")}
+	}}
 	tr, err := Execute(sc, "", tg, Options{Deadline: 5 * time.Second})
 	l.Close()
 	<-done

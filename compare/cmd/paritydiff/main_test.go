@@ -25,6 +25,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,7 +77,7 @@ func TestAgreesEveryModel(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			if m.NeedsUring {
 				if reason := gosrv.UringUnavailable(); reason != "" {
-					t.Skipf("uring unavailable: %s", reason)
+					ciskip.Skipf(t, ciskip.Uring, "uring unavailable: %s", reason)
 				}
 			}
 			r := paritydiff(t, "-ref", cmdline(b.Server(standalone.C), m.Name), "-port", cmdline(b.Server(standalone.Go), m.Name))
