@@ -341,6 +341,8 @@ func TestDefaultPort(t *testing.T) {
 
 // ---- nonblock's backoff, as strace sees it ----
 
+var acceptResult = regexp.MustCompile(`\)\s+= (.*)$`)
+
 var sleepNs = regexp.MustCompile(`clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=(\d+), tv_nsec=(\d+)\}`)
 
 // backoffSleeps runs s's nonblock server under strace, opens conns silent connections and
@@ -382,7 +384,7 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		sleeps = sleeps[:0]
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.Contains(line, "accept4(") {
-				if r := resultOf(line); r != "" && !strings.HasPrefix(r, "-1") && !strings.HasPrefix(r, "?") {
+				if r := acceptResult.FindStringSubmatch(line); r != nil && !strings.HasPrefix(r[1], "-1") && !strings.HasPrefix(r[1], "?") {
 					sleeps = sleeps[:0] // a connection: the schedule starts over
 				}
 				continue

@@ -14,8 +14,8 @@
  * One ACCEPT is in flight while a slot is free; with every slot busy, new connections
  * wait in the listen backlog. A POLL_ADD on the stop eventfd completes when a stop is
  * requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
- * still in flight, and the server waits for all their completions before it frees the
- * buffers and unmaps the ring: the kernel may write into them until it has completed.
+ * still in flight, and the server waits for all their completions before it unmaps the
+ * buffers and the ring: the kernel may write into them until it has completed.
  * Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring logs and returns -1.
  * Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
  */
@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,16 +46,22 @@ struct uconn {
     int fd; /* -1: the slot is free */
     int op; /* the request in flight */
     int len;
-    char buf[BUF_SIZE];
+    char *buf; /* BUF_SIZE bytes of the mapped region */
 };
+
+/* The mapped region the kernel writes into: accept's sockaddr and socklen_t, then one
+ * buffer per slot (the Go twin's layout: its buffers must live outside Go's heap). */
+#define MEM_PEERADDR 0
+#define MEM_PEERLEN sizeof(struct sockaddr_in)
+#define MEM_BUFS 64
+#define MEM_SIZE (MEM_BUFS + URING_SLOTS * BUF_SIZE)
 
 struct userver {
     const struct server *srv;
     struct ring ring;
     struct uconn *conns;
+    char *mem; /* mapped: what the kernel writes into */
     struct acceptor acc;
-    struct sockaddr_in peeraddr; /* ACCEPT writes the peer here */
-    socklen_t peerlen;
     int inflight;  /* requests submitted whose completion has not been read */
     int accepting; /* an ACCEPT is in flight */
     int stopping;
@@ -72,14 +79,15 @@ static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, 
     return sqe;
 }
 
-/* accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. */
+/* accept4(listenfd, &peer, &peerlen, SOCK_CLOEXEC), as a request. */
 static void submit_accept(struct userver *us)
 {
-    us->peerlen = sizeof(us->peeraddr);
+    socklen_t *peerlen = (socklen_t *)(us->mem + MEM_PEERLEN);
+    *peerlen = sizeof(struct sockaddr_in);
     struct io_uring_sqe *sqe = get_sqe(us, IORING_OP_ACCEPT, OP_ACCEPT, 0);
     sqe->fd = us->srv->listenfd;
-    sqe->addr = (uint64_t)(uintptr_t)&us->peeraddr;
-    sqe->addr2 = (uint64_t)(uintptr_t)&us->peerlen;
+    sqe->addr = (uint64_t)(uintptr_t)(us->mem + MEM_PEERADDR);
+    sqe->addr2 = (uint64_t)(uintptr_t)peerlen;
     sqe->accept_flags = SOCK_CLOEXEC;
     us->accepting = 1;
 }
@@ -173,14 +181,15 @@ static void accepted(struct userver *us, int res)
         return;
     }
     /* accept_conn's handling of what accept4 returned (no ACCEPT is in flight now). */
-    int connfd = accept_result(us->srv, &us->acc, res, &us->peeraddr);
+    struct sockaddr_in *peer = (struct sockaddr_in *)(us->mem + MEM_PEERADDR);
+    int connfd = accept_result(us->srv, &us->acc, res, peer);
     if (connfd < 0) {
         /* EINVAL, EBADF: the listener no longer listens; only a stop can follow. */
         if (connfd != ACCEPT_FAILED || (res != -EINVAL && res != -EBADF))
             submit_accept(us);
         return;
     }
-    log_new_conn(us->srv->outfd, &us->peeraddr, 0);
+    log_new_conn(us->srv->outfd, peer, 0);
     int slot = free_slot(us); /* there is one: ACCEPT is in flight only then */
     us->conns[slot].fd = connfd;
     submit_conn(us, OP_RECV, slot);
@@ -225,14 +234,20 @@ int serve_uring(const struct server *srv)
         log_errno(srv->errfd, "io_uring_setup", -err);
         return -1;
     }
+    us.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     us.conns = malloc(URING_SLOTS * sizeof(struct uconn));
-    if (us.conns == NULL) {
+    if (us.mem == MAP_FAILED || us.conns == NULL) {
         log_errno(srv->errfd, "malloc_conns", ENOMEM);
+        if (us.mem != MAP_FAILED)
+            munmap(us.mem, MEM_SIZE);
+        free(us.conns);
         ring_close(&us.ring);
         return -1;
     }
-    for (int i = 0; i < URING_SLOTS; i++)
+    for (int i = 0; i < URING_SLOTS; i++) {
         us.conns[i].fd = -1;
+        us.conns[i].buf = us.mem + MEM_BUFS + (size_t)i * BUF_SIZE;
+    }
 
     /* A one-shot poll: it completes once, when the eventfd's counter is non-zero. */
     struct io_uring_sqe *sqe = get_sqe(&us, IORING_OP_POLL_ADD, OP_STOP, 0);
@@ -279,7 +294,8 @@ int serve_uring(const struct server *srv)
             close(us.conns[i].fd);
     }
     if (status == 0)
-        free(us.conns);
+        munmap(us.mem, MEM_SIZE);
+    free(us.conns);
     acceptor_close(&us.acc);
     return status;
 }

@@ -95,6 +95,18 @@ func (rawCalls) Send(fd int, p []byte, flags int) (int, error) {
 	return result(n, errno)
 }
 
+// Getpid is getpid(2) and Gettid gettid(2). (x/sys's go through an assembly stub with no
+// frame, where a stack walker such as strace -k's loses the caller.)
+func (rawCalls) Getpid() int {
+	pid, _ := rawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+	return int(pid)
+}
+
+func (rawCalls) Gettid() int {
+	tid, _ := rawSyscall6(unix.SYS_GETTID, 0, 0, 0, 0, 0, 0)
+	return int(tid)
+}
+
 // errnoErr is a raw call's errno as an error: nil for 0.
 func errnoErr(errno unix.Errno) error {
 	if errno != 0 {

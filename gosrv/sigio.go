@@ -69,7 +69,7 @@ func startWatch(stopFd, tid int) (*stopWatch, error) {
 		}
 		ignoringEINTR(func() error { _, err := poll(pfd, -1); return err })
 		if pfd[0].Revents != 0 {
-			unix.Tgkill(unix.Getpid(), tid, unix.SIGIO)
+			unix.Tgkill(raw.Getpid(), tid, unix.SIGIO)
 		}
 	}()
 	return w, nil
@@ -144,7 +144,7 @@ func serveSigio(srv *Server) int {
 	// not move to another thread until it has restored the mask.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	tid := unix.Gettid()
+	tid := raw.Gettid()
 
 	var waitSet, oldMask unix.Sigset_t
 	sigsetAdd(&waitSet, sigioReady)
