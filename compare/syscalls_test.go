@@ -17,7 +17,7 @@ package compare
 // fails the test. Signal dispositions are compared as a set, at the exit. Where the model
 // runs threads (thread, sigio's stop watcher), whose calls interleave by timing, each
 // process's calls are compared per descriptor. uring's submissions, which strace cannot
-// see, are compared through the kernel's io_uring tracepoints (uring_trace_test.go).
+// see, are compared through the kernel's io_uring tracepoints (ringRequests).
 //
 // The traces, normalised, are kept in compare/testdata/traces for readers (one connection
 // and one stop per model, C and Go, each call with its site); -update-traces writes them
@@ -25,6 +25,7 @@ package compare
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -40,6 +41,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/internal/systrace"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -69,18 +71,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	// One connection served, then one silent at the stop: what the stop closes is part of
-	// the sequence.
-	lines := 3 // new conn a, recv_msg a, new conn s
-	if streamModel(model) {
-		lines = 2
-	}
-	tr, err := parity.Execute(parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
-		// fork: whether the parent reaps a's child before it accepts s is timing (the
-		// child's exit and s's arrival race), unless s waits for the reaping.
-		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
-			parity.Connect("s"), parity.AwaitStdoutLines(lines), awaitIdle(model, out), parity.StopServer())
-	}}, model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
+	tr, err := parity.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
@@ -176,6 +167,67 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 	return sb.String()
 }
 
+// oneConnection is the traced scenario: one connection served, then one silent at the
+// stop (what the stop closes is part of the sequence).
+func oneConnection(model string, beforeStop parity.Step) parity.Scenario {
+	lines := 3 // new conn a, recv_msg a, new conn s
+	if streamModel(model) {
+		lines = 2
+	}
+	return parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
+		// fork: whether the parent reaps a's child before it accepts s is timing (the
+		// child's exit and s's arrival race), unless s waits for the reaping.
+		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
+			awaitClosed(), parity.Connect("s"), parity.AwaitStdoutLines(lines), beforeStop, parity.StopServer())
+	}}
+}
+
+// awaitClosed waits until the server holds no connection but its listener: the client
+// sees the end of a at the server's shutdown, and whether the close that follows comes
+// before s is accepted (and so which number, which uring slot s gets) is otherwise timing.
+func awaitClosed() parity.Step {
+	return parity.Step{Desc: "wait until the server has closed its connections", Do: func(r *parity.Run) error {
+		server, err := r.ServerPid()
+		if err != nil {
+			return err
+		}
+		return r.WaitFor("the server's connections closed", func() bool { return procfs.ConnFds(server) == 1 })
+	}}
+}
+
+// ringRequests runs s's uring server through oneConnection with its ring traced (the
+// kernel's io_uring tracepoints): each request it submitted, in order, with its
+// descriptor and its completion.
+func ringRequests(s side) ([]string, error) {
+	ring, err := systrace.StartRing()
+	if err != nil {
+		return nil, errSkip{err.Error()}
+	}
+	defer ring.Close()
+	p, err := standalone.StartServer(s.server, processTimeout, "uring", "0")
+	if err != nil {
+		return nil, err
+	}
+	defer p.Kill()
+	nothing := parity.Step{Desc: "nothing", Do: func(*parity.Run) error { return nil }}
+	tr, err := parity.Execute(oneConnection("uring", nothing), "uring", parity.Process{Proc: p}, parity.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: uring with its ring traced: %w", s.name, err)
+	}
+	if tr.Status != "exited 0" {
+		return nil, fmt.Errorf("%s: uring with its ring traced: %s; stderr %q", s.name, tr.Status, tr.Stderr)
+	}
+	text, err := ring.Read()
+	if err != nil {
+		return nil, err
+	}
+	reqs := systrace.RingRequests(text, p.Pid())
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("%s: no io_uring request of pid %d in the trace", s.name, p.Pid())
+	}
+	return reqs, nil
+}
+
 // awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
 // slept once after its last accept (the trace shows it), so that both languages have made
 // at least one idle round when the stop comes, whichever moment it lands at.
@@ -238,6 +290,15 @@ func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
 		tr := &parity.Transcript{}
 		for _, st := range t.Sequence(threaded(model)) {
 			tr.Notes = append(tr.Notes, st.Text)
+		}
+		if model == "uring" {
+			reqs, err := ringRequests(s)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range reqs {
+				tr.Notes = append(tr.Notes, "ring: "+r)
+			}
 		}
 		return tr, nil
 	}
@@ -302,13 +363,41 @@ func TestSyscallSequence(t *testing.T) {
 			if d := compareTraces(model, ct, gt); d != "" {
 				t.Errorf("%s: the system calls differ:\n%s", model, d)
 			}
+			if model == "uring" {
+				cr, err := ringRequests(c)
+				skipOn(t, err)
+				require.NoError(t, err)
+				gr, err := ringRequests(g)
+				require.NoError(t, err)
+				if d := diffLines(cr, gr); d != "" {
+					t.Errorf("uring: the requests in the ring differ:\n%s", d)
+				}
+				checkStoredRing(t, "c", cr)
+				checkStoredRing(t, "go", gr)
+			}
 			checkStoredTraces(t, model, ct, gt)
 		})
 	}
 }
 
-// checkStoredTraces compares the traces kept for readers with this run's (their model
-// calls and sites: housekeeping varies from run to run), or writes them with
+// checkStoredRing: uring's requests, kept beside its traces (uring.LANG.ring), as
+// checkStoredTraces keeps the traces.
+func checkStoredRing(t *testing.T, lang string, reqs []string) {
+	path := filepath.Join(standalone.RepoRoot(), "compare", "testdata", "traces", "uring."+lang+".ring")
+	text := "# uring's requests in the ring, in the order submitted: opcode, user_data (op | slot << 8), flags, descriptor -> result, cflags\n" +
+		strings.Join(reqs, "\n") + "\n"
+	if *updateTraces {
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		return
+	}
+	old, err := os.ReadFile(path)
+	if err != nil || string(old) != text {
+		t.Errorf("%s is stale or missing (go test ./compare -run TestSyscallSequence -update-traces writes it again)", path)
+	}
+}
+
+// checkStoredTraces compares the traces kept for readers with this run's (which calls
+// the model makes from which lines: the rest varies from run to run), or writes them with
 // -update-traces.
 func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 	for _, tr := range ts {
@@ -324,8 +413,28 @@ func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 			t.Errorf("%s: %v (go test ./compare -run TestSyscallSequence -update-traces writes it)", path, err)
 			continue
 		}
-		if a, b := systrace.ModelLines(string(old)), systrace.ModelLines(text); a != b {
+		if a, b := systrace.ModelSites(string(old)), systrace.ModelSites(text); a != b {
 			t.Errorf("%s is stale: its model calls or their sites differ from this run's (go test ./compare -run TestSyscallSequence -update-traces writes it again)", path)
 		}
 	}
+}
+
+// skipOn skips the test for what cannot run here (errSkip).
+func skipOn(t *testing.T, err error) {
+	var skip errSkip
+	if errors.As(err, &skip) {
+		t.Skip(skip.reason)
+	}
+}
+
+// diffLines shows two lists of lines from their first difference.
+func diffLines(c, g []string) string {
+	var cs, gs []systrace.Step
+	for _, l := range c {
+		cs = append(cs, systrace.Step{Text: l})
+	}
+	for _, l := range g {
+		gs = append(gs, systrace.Step{Text: l})
+	}
+	return systrace.Diff(cs, gs)
 }

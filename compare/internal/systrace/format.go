@@ -4,6 +4,7 @@ package systrace
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -28,18 +29,25 @@ func (t *Trace) Format(model string) string {
 // appear in a log line.
 func oneLine(s string) string { return strings.NewReplacer("\t", `\t`, "\n", `\n`).Replace(s) }
 
-// ModelLines is the part of a formatted trace that does not vary from run to run: the
-// model's calls with their sites, in order.
-func ModelLines(formatted string) string {
-	var sb strings.Builder
+// ModelSites is what a formatted trace says that does not vary from run to run: which
+// system calls the model makes from which lines of its source (a set: how many idle
+// rounds, how threads interleave, is timing). A file whose set differs from a fresh run's
+// is stale: the source moved, or the model changed.
+func ModelSites(formatted string) string {
+	set := map[string]bool{}
 	for _, l := range strings.Split(formatted, "\n") {
 		f := strings.Split(l, "\t")
 		if len(f) == 4 && f[1] == Model {
-			sb.WriteString(l)
-			sb.WriteByte('\n')
+			name, _, _ := strings.Cut(f[2], "(")
+			set[name+" "+f[3]] = true
 		}
 	}
-	return sb.String()
+	var list []string
+	for k := range set {
+		list = append(list, k)
+	}
+	sort.Strings(list)
+	return strings.Join(list, "\n")
 }
 
 // Stack is the call's stack, innermost first, as function names.
