@@ -48,11 +48,14 @@ test:
 	$(GO) test -race -timeout 20m ./...
 
 # Generated scenarios for minutes instead of seconds (compare/generated_test.go): rapid
-# draws CHECKS scripts per model (fork a tenth of them); a divergence is shrunk, printed as
-# a scenario and saved under compare/testdata/generated/.
-CHECKS ?= 2000
+# draws CHECKS scripts per model (fork a tenth of them, at least 200); a divergence is
+# shrunk, printed as a scenario and saved as MODEL-latest.json in GEN_SAVE (default: a new
+# temporary directory; the failure prints the path). Commit it under
+# compare/testdata/generated/ to have every later go test replay it.
+CHECKS   ?= 2000
+GEN_SAVE ?=
 fuzz:
-	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) -v
+	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) $(if $(GEN_SAVE),-gen-save $(GEN_SAVE)) -v
 
 report:
 	$(GO) run ./compare/cmd/benchreport
