@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -393,7 +394,7 @@ func TestMutants(t *testing.T) {
 			v := judge(i)
 			var skip errSkip
 			if errors.As(v.err, &skip) {
-				t.Skipf("%s cannot run here: %s", m.caughtBy, skip.reason)
+				ciskip.Skipf(t, ciskip.Because, "%s cannot run here: %s", m.caughtBy, skip.reason)
 			}
 			require.NoError(t, v.err, "check %s", m.caughtBy)
 			require.Empty(t, v.noise, "check %s: C differs from itself; a difference here is noise, not a catch", m.caughtBy)

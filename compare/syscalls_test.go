@@ -41,6 +41,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/internal/systrace"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -348,13 +349,13 @@ func tracedChild(pid int) (int, error) {
 func TestSyscallSequence(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
+		ciskip.Skipf(t, ciskip.Because, "strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
 	}
 	c, g := sides(t)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			ct, err := straceServer(strace, c, model)
 			require.NoError(t, err)
@@ -423,7 +424,7 @@ func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 func skipOn(t *testing.T, err error) {
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skip(skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "%s", skip.reason)
 	}
 }
 
