@@ -74,7 +74,11 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	}
 	tr, err := parity.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
+		// What the server did until it failed is still a trace (a mutant's first wrong
+		// call comes before its crash): it is returned with the error.
+		p.Kill()
+		t, _ := analyse(out, s)
+		return t, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
 	if keep := os.Getenv("IOMODELS_KEEP_TRACES"); keep != "" {
 		if b, err := os.ReadFile(out); err == nil {
@@ -285,12 +289,17 @@ func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
 			return nil, errSkip{"strace not found"}
 		}
 		t, err := straceServer(strace, s, model)
-		if err != nil {
+		if t == nil {
 			return nil, err
 		}
 		tr := &parity.Transcript{}
 		for _, st := range t.Sequence(threaded(model)) {
 			tr.Notes = append(tr.Notes, st.Text)
+		}
+		if err != nil {
+			// The calls it made until then are compared; its failure is one more note.
+			tr.Notes = append(tr.Notes, "-- the run failed")
+			return tr, nil
 		}
 		if model == "uring" {
 			reqs, err := ringRequests(s)
