@@ -23,6 +23,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/inject"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"golang.org/x/sys/unix"
 )
 
@@ -283,7 +284,7 @@ func TestInject(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			for _, in := range injections() {
 				if !in.models(model) {

@@ -41,6 +41,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/internal/systrace"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -73,7 +74,11 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	}
 	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
+		// What the server did until it failed is still a trace (a mutant's first wrong
+		// call comes before its crash): it is returned with the error.
+		p.Kill()
+		t, _ := analyse(out, s)
+		return t, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
 	if keep := os.Getenv("IOMODELS_KEEP_TRACES"); keep != "" {
 		if b, err := os.ReadFile(out); err == nil {
@@ -284,12 +289,17 @@ func syscallCheck(model string) func(s side) (*engine.Transcript, error) {
 			return nil, errSkip{"strace not found"}
 		}
 		t, err := straceServer(strace, s, model)
-		if err != nil {
+		if t == nil {
 			return nil, err
 		}
 		tr := &engine.Transcript{}
 		for _, st := range t.Sequence(threaded(model)) {
 			tr.Notes = append(tr.Notes, st.Text)
+		}
+		if err != nil {
+			// The calls it made until then are compared; its failure is one more note.
+			tr.Notes = append(tr.Notes, "-- the run failed")
+			return tr, nil
 		}
 		if model == "uring" {
 			reqs, err := ringRequests(s)
@@ -348,13 +358,13 @@ func tracedChild(pid int) (int, error) {
 func TestSyscallSequence(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
+		ciskip.Skipf(t, ciskip.Because, "strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
 	}
 	c, g := sides(t)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			ct, err := straceServer(strace, c, model)
 			require.NoError(t, err)
@@ -423,7 +433,7 @@ func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 func skipOn(t *testing.T, err error) {
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skip(skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "%s", skip.reason)
 	}
 }
 

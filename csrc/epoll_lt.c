@@ -21,17 +21,20 @@ static int add_event(int epollfd, int fd)
 
 int serve_epoll_lt(const struct server *srv)
 {
+    /* step: create the epoll instance */
     int epollfd = epoll_create1(EPOLL_CLOEXEC);
     if (epollfd < 0) {
         log_errno(srv->errfd, "create_epollfd", errno);
         return -1;
     }
+    /* step: watch the listener and the stop */
     if (add_event(epollfd, srv->listenfd) < 0 || add_event(epollfd, srv->stopfd) < 0) {
         log_errno(srv->errfd, "addevent_epollfd", errno);
         close(epollfd);
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
     struct fdset conns = { 0 };
@@ -39,6 +42,7 @@ int serve_epoll_lt(const struct server *srv)
     struct sockaddr_in peeraddr;
     int status = 0;
 
+    /* step: wait */
     for (;;) {
         int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
         if (nfds < 0) {
@@ -50,9 +54,11 @@ int serve_epoll_lt(const struct server *srv)
         for (int i = 0; i < nfds; i++) {
             int fd = events[i].data.fd;
 
+            /* step: the stop */
             if (fd == srv->stopfd)
                 goto out;
 
+            /* step: accept */
             if (fd == srv->listenfd) {
                 int connfd = accept_conn(srv, &acc, &peeraddr);
                 if (connfd < 0)
@@ -65,6 +71,7 @@ int serve_epoll_lt(const struct server *srv)
                 continue;
             }
 
+            /* step: serve */
             /*
              * A connection is ready. EPOLLERR or EPOLLHUP without EPOLLIN (a reset peer)
              * counts too: the seed skipped such events, and level-triggered epoll reported
@@ -76,6 +83,7 @@ int serve_epoll_lt(const struct server *srv)
         }
     }
 
+/* step: clean up */
 out:
     fdset_close_all(&conns);
     acceptor_close(&acc);

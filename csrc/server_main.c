@@ -81,7 +81,7 @@ static void reopen_stdio(void)
  * Signal 33 is glibc's SIGSETXID (glibc reserves 32 and 33; SIGRTMIN is 34): glibc
  * installs its handler, which ignores a signal sent by kill, with the first pthread_create
  * (the thread model's first connection, sigio's watcher); until then its default
- * disposition terminated the server (measured). Go's runtime uses the same signal for its
+ * disposition terminated the server (observed). Go's runtime uses the same signal for its
  * all-threads system calls and ignores it when kill sends it. Ignored from the start here,
  * the C server does the same in every model at every moment, as the Go one does. Signal 32
  * (SIGCANCEL) keeps its default: glibc installs its handler only for pthread_cancel, which
@@ -113,7 +113,7 @@ static void reset_signals(void)
 /*
  * A signal blocked when the server starts (the parent's signal mask) stays blocked, as in
  * the Go server, whose runtime keeps the inherited mask on its threads except for the
- * signals it unblocks itself (measured: /proc/PID/task/N/status SigBlk with every signal
+ * signals it unblocks itself (observed: /proc/PID/task/N/status SigBlk with every signal
  * blocked at exec): HUP, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV, TERM, STKFLT, CHLD,
  * URG, PROF, SYS, 32, 33 and 34. The C server unblocks the same ones, so that a blocked
  * SIGTERM still stops it and a blocked SIGUSR1 stays pending, with no effect, in both.

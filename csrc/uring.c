@@ -4,20 +4,15 @@
  * The epoll models ask the kernel "which descriptor is ready?" and then make the call
  * themselves; here the server hands the kernel the calls themselves (accept, recv, send,
  * shutdown, close) as requests in a shared ring, and later reads their results from a
- * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are
- * the kernel's: when a recv completes, the bytes are already in the connection's buffer.
- * The buffer must therefore stay put and untouched from submission to completion, so
- * each connection owns a slot with its own buffer, and each connection has exactly one
- * request in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The
- * slot's index travels in the request's user_data and comes back in the completion.
- *
- * One ACCEPT is in flight while a slot is free; with every slot busy, new connections
- * wait in the listen backlog. A POLL_ADD on the stop eventfd completes when a stop is
- * requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
- * still in flight, and the server waits for all their completions before it unmaps the
- * buffers and the ring: the kernel may write into them until it has completed.
- * Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring logs and returns -1.
- * Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
+ * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are the
+ * kernel's: when a recv completes, the bytes are already in the connection's buffer. The
+ * buffer must therefore stay put and untouched from submission to completion, so each
+ * connection owns a slot with its own buffer, and each connection has exactly one request
+ * in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
+ * travels in the request's user_data and comes back in the completion. At a stop every
+ * request still in flight is cancelled, and the buffers are unmapped only after the last
+ * completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring
+ * logs and returns -1. Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
  */
 #include "echo.h"
 #include "uring_ring.h"
@@ -67,6 +62,7 @@ struct userver {
     int stopping;
 };
 
+/* step: submit a request */
 /* A free SQE for opcode, submitting what is queued first if the SQ is full. */
 static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, int slot)
 {
@@ -79,7 +75,11 @@ static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, 
     return sqe;
 }
 
-/* accept4(listenfd, &peer, &peerlen, SOCK_CLOEXEC), as a request. */
+/*
+ * accept4(listenfd, &peer, &peerlen, SOCK_CLOEXEC), as a request. One ACCEPT is in
+ * flight while a slot is free; with every slot busy, new connections wait in the listen
+ * backlog.
+ */
 static void submit_accept(struct userver *us)
 {
     socklen_t *peerlen = (socklen_t *)(us->mem + MEM_PEERLEN);
@@ -130,6 +130,7 @@ static int free_slot(struct userver *us)
     return -1;
 }
 
+/* step: a connection's next request */
 /* A connection's request completed with res: submit its next step. */
 static void step(struct userver *us, int op, int slot, int res)
 {
@@ -172,6 +173,7 @@ static void step(struct userver *us, int op, int slot, int res)
     }
 }
 
+/* step: accept */
 static void accepted(struct userver *us, int res)
 {
     us->accepting = 0;
@@ -197,7 +199,13 @@ static void accepted(struct userver *us, int res)
         submit_accept(us);
 }
 
-/* The stop eventfd became readable: cancel every request in flight, start none. */
+/* step: the stop */
+/*
+ * The stop eventfd became readable (its POLL_ADD completed; it does not read the
+ * counter): cancel every request in flight, start none. The server then waits for all
+ * their completions before it unmaps the buffers and the ring: the kernel may write
+ * into them until it has completed.
+ */
 static void stop(struct userver *us)
 {
     us->stopping = 1;
@@ -228,12 +236,14 @@ static void cancel_each(struct userver *us)
 
 int serve_uring(const struct server *srv)
 {
+    /* step: create the ring */
     struct userver us = { .srv = srv };
     int err = ring_setup(&us.ring, URING_ENTRIES);
     if (err < 0) {
         log_errno(srv->errfd, "io_uring_setup", -err);
         return -1;
     }
+    /* step: set up */
     us.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     us.conns = malloc(URING_SLOTS * sizeof(struct uconn));
     if (us.mem == MAP_FAILED || us.conns == NULL) {
@@ -249,6 +259,7 @@ int serve_uring(const struct server *srv)
         us.conns[i].buf = us.mem + MEM_BUFS + (size_t)i * BUF_SIZE;
     }
 
+    /* step: submit the stop and the accept */
     /* A one-shot poll: it completes once, when the eventfd's counter is non-zero. */
     struct io_uring_sqe *sqe = get_sqe(&us, IORING_OP_POLL_ADD, OP_STOP, 0);
     sqe->fd = srv->stopfd;
@@ -257,6 +268,7 @@ int serve_uring(const struct server *srv)
     submit_accept(&us);
 
     int status = 0;
+    /* step: wait */
     while (us.inflight > 0) {
         err = ring_submit_and_wait(&us.ring, 1);
         if (err < 0) {
@@ -282,6 +294,7 @@ int serve_uring(const struct server *srv)
         }
     }
 
+    /* step: clean up */
     /*
      * Every request has completed: nothing writes the buffers now. If io_uring_enter
      * failed instead, closing the ring cancels what is left, but asynchronously, in a

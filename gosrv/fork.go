@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// step: the children
 // children is the parent's poll set: [0] listener, [1] stop, then one pidfd per live child.
 type children struct {
 	pfds []unix.PollFd
@@ -47,6 +48,7 @@ func waitpid(pid int) error {
 	return errnoErr(errno)
 }
 
+// step: fork
 // forkChild is fork_child(&pidfd) and, in the child, serve_child(srv, connfd): fork(2) as
 // one clone3(2) call. CLONE_CLEAR_SIGHAND resets every signal that has a handler (for a Go
 // process, nearly every signal) to SIG_DFL in the child in the same step as the copy, so
@@ -74,6 +76,7 @@ func forkChild(c *child, srv *Server, connFd int) (int, syscall.Errno) {
 	return int(pid), errno
 }
 
+// step: serve in the child
 // serveChild is serve_child: keep only the connection and the server's streams, serve, _exit.
 //
 //go:nosplit
@@ -91,6 +94,7 @@ func (c *child) serveChild() {
 }
 
 func serveFork(srv *Server) int {
+	// step: set up
 	ch := children{
 		pfds: []unix.PollFd{
 			{Fd: int32(srv.ListenFd), Events: unix.POLLIN},
@@ -104,6 +108,7 @@ func serveFork(srv *Server) int {
 	var c child // Go only: the memory each child serves in (fork_child.go)
 	status := 0
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -112,9 +117,11 @@ func serveFork(srv *Server) int {
 			status = -1
 			break
 		}
+		// step: the stop
 		if ch.pfds[1].Revents != 0 {
 			break
 		}
+		// step: reap
 		// A pidfd turns readable when its process exits: reap it now, no zombie stays.
 		for i := len(ch.pfds) - 1; i >= 2; i-- {
 			if ch.pfds[i].Revents != 0 {
@@ -125,12 +132,14 @@ func serveFork(srv *Server) int {
 			continue
 		}
 
+		// step: accept
 		connFd, peer := acceptConn(srv, &acc)
 		if connFd < 0 {
 			continue
 		}
 		logNewConn(srv.OutFd, peer, true)
 
+		// step: start a child
 		pid, errno := forkChild(&c, srv, connFd)
 		if errno != 0 {
 			logErrno(srv.ErrFd, "fork", errno)
@@ -142,6 +151,7 @@ func serveFork(srv *Server) int {
 		ch.add(pid, int(c.pidFd))
 	}
 
+	// step: clean up
 	// The stop eventfd is shared with the children: each leaves its wait and exits.
 	for len(ch.pfds) > 2 {
 		ch.reap(len(ch.pfds) - 1)

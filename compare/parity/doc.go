@@ -52,6 +52,8 @@
 //	start-reading NAME       the quiet connection starts reading
 //	send NAME P              one write of the payload P, waited for
 //	send-corked NAME P P...  two or more writes under TCP_CORK: they arrive as one segment
+//	send-half-close NAME P   one write and the half-close under TCP_CORK: they arrive as
+//	                         one segment (the server cannot answer in between)
 //	send-async NAME P        one write from the background (it may block: a slow reader)
 //	await-sent NAME          wait until the background write of NAME is done
 //	half-close NAME          shutdown(SHUT_WR): the server sees end of stream

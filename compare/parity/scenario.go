@@ -69,7 +69,8 @@ type Scenario struct {
 type Step struct {
 	Op   Op
 	Conn string
-	// Data are the payloads: one for Send and SendAsync, two or more for SendCorked.
+	// Data are the payloads: one for Send, SendHalfClose and SendAsync, two or more for
+	// SendCorked.
 	Data [][]byte
 	// N is the count of AwaitBytes, AwaitQueueFull, AwaitStdout, AwaitStderr, and the
 	// bytes a Watch may have seen before it starts.
@@ -91,6 +92,7 @@ const (
 	StartReading    Op = "start-reading"
 	Send            Op = "send"
 	SendCorked      Op = "send-corked"
+	SendHalfClose   Op = "send-half-close"
 	SendAsync       Op = "send-async"
 	AwaitSent       Op = "await-sent"
 	HalfClose       Op = "half-close"
@@ -161,6 +163,8 @@ func (s Step) engine() engine.Step {
 		return engine.Send(s.Conn, s.Data[0])
 	case SendCorked:
 		return engine.SendCorked(s.Conn, s.Data...)
+	case SendHalfClose:
+		return engine.SendHalfClose(s.Conn, s.Data[0])
 	case SendAsync:
 		return engine.SendAsync(s.Conn, s.Data[0])
 	case AwaitSent:
@@ -271,6 +275,7 @@ var stepOps = map[Op]stepArgs{
 	"start-reading":      argsConn,
 	"send":               argsConnPayload,
 	"send-corked":        argsConnPayloads,
+	"send-half-close":    argsConnPayload,
 	"send-async":         argsConnPayload,
 	"await-sent":         argsConn,
 	"half-close":         argsConn,

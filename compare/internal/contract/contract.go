@@ -210,11 +210,18 @@ func wantStdout(want string) Expectation {
 	}
 }
 
-// echoScenario is the seed's client with one message.
+// echoScenario is the seed's client with one message. A one-shot server closes a message
+// longer than its buffer with bytes unread, which resets the connection, so the message
+// and the half-close leave in one segment: sent apart, the half-close would race the reset.
 func echoScenario(name string, msg []byte) engine.Scenario {
 	return engine.Scenario{
-		Name:   name,
-		Steps:  func(string) []engine.Step { return engine.Client("a", msg) },
+		Name: name,
+		Steps: func(model string) []engine.Step {
+			if len(msg) > 512 {
+				return []engine.Step{engine.Connect("a"), engine.SendHalfClose("a", msg), engine.AwaitEnd("a")}
+			}
+			return engine.Client("a", msg)
+		},
 		Expect: Expects(WantEcho("a", msg), wantServed("a", msg), WantStdoutLines(0, 1)),
 	}
 }
@@ -612,7 +619,10 @@ func Scenarios() []engine.Scenario {
 					engine.Send("s", []byte("unstall")), engine.HalfClose("s"), engine.AwaitEnd("s"),
 					engine.AwaitStderrLines(2), engine.Client("b", []byte("still serving")))
 			},
-			Expect: Expects(WantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
+			// The RST queued an error on a's socket (ECONNRESET), which recv does not
+			// report while bytes wait; send does.
+			Expect: Expects(WantEcho("b", []byte("still serving")),
+				wantStderrContains("listening on 0.0.0.0:PORT\nsend_connfd error: Connection reset by peer\n")),
 		},
 		{
 			// The RST comes after the server accepted the connection (its "new conn" line is
@@ -642,14 +652,15 @@ func Scenarios() []engine.Scenario {
 		{
 			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
 			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
-			// descriptor is closed). After the error line the server's CPU time must stay low, and
-			// it must still serve the next client.
+			// descriptor is closed). After the error line the server must still serve the next
+			// client, and its descriptors settle; its CPU meanwhile is TestResetNoSpin's, which
+			// measures it standalone, against C's.
 			Name: "reset-no-spin",
 			Steps: func(string) []engine.Step {
-				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2), engine.CPUQuiet(200*time.Millisecond),
+				return engine.Seq(engine.Connect("a"), engine.Reset("a"), engine.AwaitStderrLines(2),
 					engine.Client("b", []byte("after the reset")))
 			},
-			Expect: Expects(WantNote("below half: true"), WantEcho("b", []byte("after the reset"))),
+			Expect: Expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), WantEcho("b", []byte("after the reset"))),
 		},
 		{
 			// A stalled client beside a live one. The iterative server accepted s first and
@@ -686,6 +697,9 @@ func Scenarios() []engine.Scenario {
 					return nil
 				}),
 		},
+		// Ten clients at once, the order compared as it is: the suite's form of the
+		// concurrent-10 scenario file, which sorts (a file cannot hold the server).
+		Concurrent("concurrent-10", 10, func(m string) bool { return m == "iterative" || Multiplexing(m) }),
 		Concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || Multiplexing(m) }),
 		concurrentChildren("concurrent-40-children", 40),
 		Concurrent("concurrent-200", 200, Multiplexing),
