@@ -183,7 +183,7 @@ func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
 		return engine.Seq(engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
-			awaitClosed(), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
+			awaitClosed(), awaitWaiting(model), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
 	}}
 }
 
@@ -231,6 +231,32 @@ func ringRequests(s side) ([]string, error) {
 		return nil, fmt.Errorf("%s: no io_uring request of pid %d in the trace", s.name, p.Pid())
 	}
 	return reqs, nil
+}
+
+// awaitWaiting: sigio serves a connection inside its accept loop, and the loop's next
+// accept4 races the next client (EAGAIN then a signal, or the client at once) unless the
+// client waits until the server waits for signals again (a thread of it in
+// rt_sigtimedwait, /proc/PID/task/TID/syscall).
+func awaitWaiting(model string) engine.Step {
+	return engine.Step{Desc: "await the server in its wait", Do: func(r *engine.Run) error {
+		if model != "sigio" {
+			return nil
+		}
+		server, err := r.ServerPid()
+		if err != nil {
+			return err
+		}
+		return r.WaitFor("the server waiting for signals", func() bool {
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", server))
+			for _, t := range tasks {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", server, t.Name()))
+				if strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_RT_SIGTIMEDWAIT)+" ") {
+					return true
+				}
+			}
+			return false
+		})
+	}}
 }
 
 // awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
