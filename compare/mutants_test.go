@@ -215,7 +215,7 @@ var mutants = []mutant{
 		caughtBy: "syscalls/epoll-lt", evidence: evSyscall},
 	{name: "sigio-plain-sigio", file: "gosrv/sigio.go",
 		old:      "raw.FcntlInt(fd, unix.F_SETSIG, int(sigioReady))",
-		new:      "raw.FcntlInt(fd, unix.F_SETSIG, 0) // mutant: plain SIGIO",
+		new:      "raw.FcntlInt(fd, unix.F_SETSIG, 0 /* mutant: plain SIGIO */)",
 		caughtBy: "syscalls/sigio", evidence: evSyscall},
 	{name: "uring-recv-async", file: "gosrv/uring.go",
 		old:      "\t\tsqe.Len = BufSize\n",

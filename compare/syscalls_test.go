@@ -52,7 +52,7 @@ var updateTraces = flag.Bool("update-traces", false, "write compare/testdata/tra
 // tracedTimeout bounds a traced server's start, scenario and stop: strace -k stops the
 // server at each of its calls to read its stack, and a Go server starting makes hundreds;
 // on a loaded machine that takes seconds.
-const tracedTimeout = 60 * time.Second
+const tracedTimeout = 30 * time.Second
 
 // straceServer runs one model's server under strace -f -k with one client and returns its
 // trace, analysed.
