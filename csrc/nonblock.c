@@ -70,14 +70,15 @@ static int conn_append(struct conn_list *l, int fd)
     return 0;
 }
 
-/* Accepts every pending connection (the overflow of a descriptor limit is refused by
- * accept_conn); returns how many joined the list. */
+/* Accepts every pending connection; returns how many joined the list. At the descriptor
+ * limit (ACCEPT_PAUSED) the rest stay queued, and the next round tries again: polling is
+ * this model's way of waiting, for a descriptor as for anything else. */
 static int accept_pending(const struct server *srv, struct acceptor *acc, struct conn_list *conns)
 {
     int accepted = 0;
     int connfd;
 
-    /* Until ACCEPT_EMPTY: not yet (or ACCEPT_FAILED: logged). */
+    /* Until ACCEPT_EMPTY: not yet (or ACCEPT_PAUSED, ACCEPT_FAILED: logged). */
     while ((connfd = accept_queued(srv, acc)) >= 0) {
         if (conn_append(conns, connfd) < 0) {
             log_errno(srv->errfd, "accept_listenfd", ENOMEM);
@@ -154,6 +155,5 @@ int serve_nonblock(const struct server *srv)
     for (int i = 0; i < conns.n; i++)
         close(conns.fds[i]);
     free(conns.fds);
-    acceptor_close(&acc);
     return 0;
 }

@@ -14,7 +14,6 @@ import "golang.org/x/sys/unix"
 func serveIterative(srv *Server) int {
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
-	defer acc.close()
 
 	var slice timeSlice
 	for {

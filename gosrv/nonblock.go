@@ -87,15 +87,16 @@ func backoffSleep(ns int64) {
 // longSleepNs is sysmon's forcePreemptNS (runtime/proc.go): see backoffSleep.
 const longSleepNs = 10e6
 
-// acceptPending accepts every pending connection onto conns (accept order; the overflow
-// of a descriptor limit is refused by acceptConn); it returns the list and how many
-// joined it.
+// acceptPending accepts every pending connection onto conns (accept order); it returns
+// the list and how many joined it. At the descriptor limit (acceptPaused) the rest stay
+// queued, and the next round tries again: polling is this model's way of waiting, for a
+// descriptor as for anything else.
 func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	accepted := 0
 	for {
 		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
-			return conns, accepted // acceptEmpty: not yet; acceptFailed: logged
+			return conns, accepted // acceptEmpty: not yet; acceptPaused, acceptFailed: logged
 		}
 		conns = append(conns, connFd)
 		accepted++
@@ -132,7 +133,6 @@ func serveNonblock(srv *Server) int {
 
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	defer acc.close()
 	var conns []int
 	idleRounds := 0
 	backoffNs := int64(backoffMinNs)

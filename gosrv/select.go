@@ -53,7 +53,9 @@ func serveSelect(srv *Server) int {
 
 		// select left only the ready bits last time: start again from every descriptor.
 		rset.Zero()
-		rset.Set(srv.ListenFd)
+		if !acc.paused { // paused at the descriptor limit: the listener is not watched
+			rset.Set(srv.ListenFd)
+		}
 		rset.Set(srv.StopFd)
 		maxFd := max(srv.ListenFd, srv.StopFd)
 		for fd, open := range conns[:top] {
@@ -64,7 +66,12 @@ func serveSelect(srv *Server) int {
 		}
 
 		// A failed select leaves rset as it was: retrying after EINTR is safe.
-		err := ignoringEINTR(func() error { _, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil); return err })
+		var pause *unix.Timespec
+		if acc.paused {
+			pause = &unix.Timespec{Nsec: acceptPauseMs * 1000000}
+		}
+		var nready int
+		err := ignoringEINTR(func() (err error) { nready, err = unix.Pselect(maxFd+1, &rset, nil, nil, pause, nil); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "select", err)
 			status = -1
@@ -92,11 +99,20 @@ func serveSelect(srv *Server) int {
 		}
 
 		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
+		closed := 0
 		for fd := 0; fd < top && fd <= maxFd; fd++ {
 			if conns[fd] && rset.IsSet(fd) {
 				conns[fd] = false
 				echoOnce(srv, fd)
+				closed++
 			}
+		}
+		// A connection closed, or the pause is over: watch the listener again.
+		if nready == 0 {
+			slice.rested() // Go only: see timeSlice
+		}
+		if nready == 0 || closed > 0 {
+			acc.paused = false
 		}
 	}
 
@@ -105,6 +121,5 @@ func serveSelect(srv *Server) int {
 			unix.Close(fd)
 		}
 	}
-	acc.close()
 	return status
 }

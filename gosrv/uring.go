@@ -15,7 +15,9 @@ package gosrv
 // slot's index travels in the request's user_data and comes back in the completion.
 //
 // One ACCEPT is in flight while a slot is free; with every slot busy, new connections
-// wait in the listen backlog. A POLL_ADD on the stop eventfd completes when a stop is
+// wait in the listen backlog. So they do at the descriptor limit (an ACCEPT that completes
+// with -EMFILE): the next ACCEPT waits for a connection to close, or for a TIMEOUT request
+// of acceptPauseMs. A POLL_ADD on the stop eventfd completes when a stop is
 // requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
 // still in flight, and the server waits for all their completions before it unmaps the
 // buffers and the ring: the kernel may write into them until it has completed. The
@@ -50,6 +52,7 @@ const (
 	opSend
 	opShutdown
 	opClose
+	opPause
 )
 
 type uconn struct {
@@ -59,10 +62,12 @@ type uconn struct {
 	buf []byte // BufSize bytes of the mmapped region
 }
 
-// The mmapped region's layout: accept's sockaddr and socklen_t, then the buffers.
+// The mmapped region's layout: accept's sockaddr and socklen_t, the pause's timespec,
+// then the buffers.
 const (
 	memPeerAddr = 0
 	memPeerLen  = unsafe.Sizeof(unix.RawSockaddrInet4{})
+	memPause    = 32
 	memBufs     = 64
 )
 
@@ -74,6 +79,7 @@ type userver struct {
 	conns     []uconn
 	inflight  int  // requests submitted whose completion has not been read
 	accepting bool // an ACCEPT is in flight
+	pausing   bool // the pause's TIMEOUT is in flight
 	stopping  bool
 }
 
@@ -172,7 +178,9 @@ func (us *userver) step(op, slot int, res int32) {
 		us.submitConn(opClose, slot)
 	case opClose:
 		c.fd = -1
-		if !us.accepting { // every slot was busy: a free one lets accepting resume
+		// Every slot was busy, or the descriptor limit bound: accepting resumes.
+		us.acc.paused = false
+		if !us.accepting {
 			us.submitAccept()
 		}
 	}
@@ -189,7 +197,20 @@ func (us *userver) accepted(res int32) {
 	// acceptConn's handling of what accept4 returned (no ACCEPT is in flight now).
 	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
 	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	connFd, peer := acceptResult(us.srv, &us.acc, int(res), unix.SockaddrInet4{Addr: sa.Addr, Port: int(port[0])<<8 | int(port[1])})
+	peer := unix.SockaddrInet4{Addr: sa.Addr, Port: int(port[0])<<8 | int(port[1])}
+	connFd := acceptResult(us.srv, &us.acc, int(res))
+	if connFd == acceptPaused {
+		// A closing connection resumes accepting (step), or the end of this pause.
+		if !us.pausing {
+			pause := (*unix.Timespec)(unsafe.Pointer(&us.mem[memPause]))
+			*pause = unix.Timespec{Nsec: acceptPauseMs * 1000000}
+			sqe := us.getSqe(ioringOpTimeout, opPause, 0)
+			sqe.Addr = addr(us.mem[memPause:])
+			sqe.Len = 1 // one timespec; off 0: a pure timeout, no completion count
+			us.pausing = true
+		}
+		return
+	}
 	if connFd < 0 {
 		// EINVAL, EBADF: the listener no longer listens; only a stop can follow.
 		if connFd != acceptFailed || (res != -int32(unix.EINVAL) && res != -int32(unix.EBADF)) {
@@ -202,6 +223,15 @@ func (us *userver) accepted(res int32) {
 	us.conns[slot].fd = connFd
 	us.submitConn(opRecv, slot)
 	if us.freeSlot() >= 0 {
+		us.submitAccept()
+	}
+}
+
+// paused: the pause's TIMEOUT completed (-ETIME), or was cancelled by a stop.
+func (us *userver) paused() {
+	us.pausing = false
+	us.acc.paused = false
+	if !us.stopping && !us.accepting && us.freeSlot() >= 0 {
 		us.submitAccept()
 	}
 }
@@ -221,6 +251,9 @@ func (us *userver) stop() {
 func (us *userver) cancelEach() {
 	if us.accepting {
 		us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = opAccept
+	}
+	if us.pausing {
+		us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = opPause
 	}
 	for i := range us.conns {
 		if us.conns[i].fd >= 0 {
@@ -282,6 +315,9 @@ func serveUring(srv *Server) int {
 				us.stop()
 			case opAccept:
 				us.accepted(res)
+			case opPause:
+				slice.rested() // Go only: see timeSlice
+				us.paused()
 			case opCancel:
 				if res == -int32(unix.EINVAL) {
 					us.cancelEach()
@@ -306,6 +342,5 @@ func serveUring(srv *Server) int {
 	if status == 0 {
 		unix.Munmap(mem)
 	}
-	us.acc.close()
 	return status
 }
