@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* socket, SO_REUSEADDR, bind 0.0.0.0:port, listen: the seed's steps and error names. */
@@ -451,10 +452,61 @@ static void die_of_sigpipe(void)
 }
 
 /*
+ * A log stream nobody reads must not keep the server from stopping. The standalone server
+ * gives its stdout and stderr, when they are pipes or terminals, an open file description
+ * of their own with O_NONBLOCK (log_nonblocking: reopened through /proc/self/fd, never
+ * O_NONBLOCK set on the description it shares with other processes), and names its stop
+ * eventfd (log_stop_on): a write that meets EAGAIN waits in poll for room or a stop, and
+ * a line a stop cut short is counted, not written (log_lost_lines). A regular file or a
+ * socket is left as it is.
+ */
+static int log_stopfd = -1;
+static unsigned long log_lost;
+
+void log_nonblocking(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+        return;
+    char path[] = "/proc/self/fd/N";
+    path[sizeof(path) - 2] = (char)('0' + fd);
+    /* A pipe with no reader left refuses it (ENXIO): fd stays, and its first line dies of
+     * SIGPIPE. */
+    int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (nfd < 0)
+        return;
+    dup3(nfd, fd, 0);
+    close(nfd);
+}
+
+void log_stop_on(int stopfd)
+{
+    log_stopfd = stopfd;
+}
+
+unsigned long log_lost_lines(void)
+{
+    return __atomic_load_n(&log_lost, __ATOMIC_RELAXED);
+}
+
+/* fd has room for a line again (1), or a stop came first (0). A reader gone (POLLERR)
+ * counts as room: the write that follows meets EPIPE. */
+static int wait_log_room(int fd)
+{
+    struct pollfd pfd[2] = {
+        { .fd = fd, .events = POLLOUT },
+        { .fd = log_stopfd, .events = POLLIN }, /* -1 (none): poll skips it */
+    };
+    if (NO_EINTR(poll(pfd, 2, -1)) < 0 || pfd[1].revents)
+        return 0;
+    return 1;
+}
+
+/*
  * Writes the whole line; a log write that fails has nowhere to be reported. A stream
- * nobody reads blocks here: a stop signal interrupts the write (EINTR), which is retried,
- * so the stop takes effect once the reader drains the pipe (the same in Go, whose handlers
- * restart the write). EPIPE on fd 1 or 2 is death by SIGPIPE (die_of_sigpipe).
+ * nobody reads: see log_nonblocking. EPIPE on fd 1 or 2 is death by SIGPIPE
+ * (die_of_sigpipe). A line is at most BUF_SIZE + 128 bytes, under PIPE_BUF: a pipe takes
+ * it whole or answers EAGAIN.
  */
 static void emit(int fd, struct line *l)
 {
@@ -462,6 +514,12 @@ static void emit(int fd, struct line *l)
     size_t off = 0;
     while (off < l->n) {
         long w = NO_EINTR(write(fd, l->buf + off, l->n - off));
+        if (w < 0 && errno == EAGAIN) {
+            if (wait_log_room(fd))
+                continue;
+            __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
+            return;
+        }
         if (w < 0 && errno == EPIPE && (fd == 1 || fd == 2))
             die_of_sigpipe();
         if (w <= 0)

@@ -134,6 +134,9 @@ int accept_blocking(const struct server *srv, struct acceptor *a);
 void echo_once(const struct server *srv, int connfd);
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 
+void log_nonblocking(int fd);
+void log_stop_on(int stopfd);
+unsigned long log_lost_lines(void);
 void log_listening(int errfd, int port);
 void log_new_conn(int outfd, const struct sockaddr_in *peer, int parens);
 void log_msg(int fd, const char *prefix, const char *buf, size_t n);

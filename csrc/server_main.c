@@ -159,6 +159,8 @@ int main(int argc, char *argv[])
 {
     char line[128];
     reopen_stdio();
+    log_nonblocking(1);
+    log_nonblocking(2);
     reset_signals();
     unblock_signals();
     if (argc < 2 || argc > 3)
@@ -194,6 +196,7 @@ int main(int argc, char *argv[])
         log_errno(2, "create_stopfd", errno);
         return 1;
     }
+    log_stop_on(stopfd);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handle_signal; /* no SA_RESTART: a blocked call returns EINTR */
@@ -213,10 +216,16 @@ int main(int argc, char *argv[])
     if (m->serve(&srv) < 0)
         return 1;
 
+    /* What a stalled log stream could not take, said once if stderr can take it (with the
+     * stop eventfd readable, a line that does not fit at once is dropped). */
+    if (log_lost_lines() > 0) {
+        snprintf(line, sizeof(line), "log: lines not written: %lu", log_lost_lines());
+        log_line(2, line);
+    }
     snprintf(line, sizeof(line), "signal: %s(%d)   close server ... done",
              signal_name(got_signal), (int)got_signal);
+    log_line(2, line);
     close(listenfd);
     close(stopfd);
-    log_line(2, line);
     return 0;
 }

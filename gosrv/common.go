@@ -10,6 +10,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -401,17 +402,72 @@ func OpenRuntimeFds() {
 
 // ---- log lines: one write(2) each, as in C ----
 
+// A log stream nobody reads must not keep the server from stopping. The standalone server
+// gives its stdout and stderr, when they are pipes or terminals, an open file description
+// of their own with O_NONBLOCK (LogNonblocking: reopened through /proc/self/fd, never
+// O_NONBLOCK set on the description it shares with other processes), and names its stop
+// eventfd (LogStopOn): a write that meets EAGAIN waits in poll for room or a stop, and a
+// line a stop cut short is counted, not written (LogLost). A regular file or a socket is
+// left as it is. C: log_nonblocking, log_stop_on, log_lost_lines.
+var (
+	logStopFd = -1 // set once, before any model runs
+	logLost   atomic.Uint64
+)
+
+// LogNonblocking gives fd (1 or 2) a non-blocking description of its own, if it is a pipe
+// or a terminal.
+func LogNonblocking(fd int) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFIFO && st.Mode&unix.S_IFMT != unix.S_IFCHR) {
+		return
+	}
+	// A pipe with no reader left refuses it (ENXIO): fd stays, and its first line dies of
+	// SIGPIPE.
+	nfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	unix.Dup3(nfd, fd, 0)
+	unix.Close(nfd)
+}
+
+// LogStopOn names the stop eventfd a stalled log write waits on besides its stream.
+func LogStopOn(stopFd int) { logStopFd = stopFd }
+
+// LogLost is how many lines a stop cut short.
+func LogLost() uint64 { return logLost.Load() }
+
+// waitLogRoom: fd has room for a line again (true), or a stop came first (false). A reader
+// gone (POLLERR) counts as room: the write that follows meets EPIPE.
+func waitLogRoom(fd int) bool {
+	pfd := []unix.PollFd{
+		{Fd: int32(fd), Events: unix.POLLOUT},
+		{Fd: int32(logStopFd), Events: unix.POLLIN}, // -1 (none): poll skips it
+	}
+	if err := ignoringEINTR(func() error { _, err := poll(pfd, -1); return err }); err != nil || pfd[1].Revents != 0 {
+		return false
+	}
+	return true
+}
+
 // emit writes the whole line; a log write that fails has nowhere to be reported. A stream
-// nobody reads blocks here: the runtime's signal handlers restart the write, so a stop
-// takes effect once the reader drains the pipe (the same in C). EPIPE on fd 1 or 2 is
-// death by SIGPIPE, the Unix convention, as the os package does for os.Stdout and
-// os.Stderr (the standalone server keeps SIGPIPE's default disposition, so the kernel
-// does it first; this is for one that inherited SIGPIPE ignored). C: emit, die_of_sigpipe.
+// nobody reads: see LogNonblocking. EPIPE on fd 1 or 2 is death by SIGPIPE, the Unix
+// convention, as the os package does for os.Stdout and os.Stderr (the standalone server
+// keeps SIGPIPE's default disposition, so the kernel does it first; this is for one that
+// inherited SIGPIPE ignored). A line is under PIPE_BUF: a pipe takes it whole or answers
+// EAGAIN. C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err == unix.EAGAIN {
+			if waitLogRoom(fd) {
+				continue
+			}
+			logLost.Add(1)
+			return
+		}
 		if err == unix.EPIPE && (fd == 1 || fd == 2) {
 			DieOfSignal(unix.SIGPIPE)
 		}

@@ -95,6 +95,8 @@ func dieOfFault(faults <-chan os.Signal) {
 }
 
 func run(args []string) int {
+	gosrv.LogNonblocking(1)
+	gosrv.LogNonblocking(2)
 	if len(args) < 2 || len(args) > 3 {
 		return usage()
 	}
@@ -118,6 +120,7 @@ func run(args []string) int {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
 		return 1
 	}
+	gosrv.LogStopOn(stopFd)
 	defaultSignals(m.Name)
 	faults := make(chan os.Signal, 1)
 	signal.Notify(faults, faultSignals...)
@@ -145,9 +148,14 @@ func run(args []string) int {
 	}
 
 	sig := <-got
+	// What a stalled log stream could not take, said once if stderr can take it (with the
+	// stop eventfd readable, a line that does not fit at once is dropped).
+	if n := gosrv.LogLost(); n > 0 {
+		gosrv.LogLine(2, fmt.Sprintf("log: lines not written: %d", n))
+	}
+	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	unix.Close(listenFd)
 	unix.Close(stopFd)
-	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	return 0
 }
 
