@@ -31,6 +31,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -673,5 +674,118 @@ func TestLogStreams(t *testing.T) {
 			require.False(t, bad, "the C server breaks the contract:\n%s", tr.Brief())
 			parity.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
+	}
+}
+
+// stopPair: two stop signals sent to one server; held: sent while the server is stopped
+// (SIGSTOP), so that both are pending together when it resumes (SIGCONT); otherwise back
+// to back to the running server.
+type stopPair struct {
+	sigs [2]syscall.Signal
+	held bool
+}
+
+func (c stopPair) name() string {
+	mode := "back-to-back"
+	if c.held {
+		mode = "pending-together"
+	}
+	return standalone.SignalName(c.sigs[0]) + "+" + standalone.SignalName(c.sigs[1]) + "/" + mode
+}
+
+// runStopPair: the server's exit status and its last stderr line.
+func runStopPair(s side, model string, c stopPair) (string, error) {
+	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
+	if err != nil {
+		return "", err
+	}
+	defer p.Kill()
+	if c.held {
+		if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			return "", err
+		}
+		if !parity.WaitFor(time.Now().Add(processTimeout), func() bool { return allStopped(p.Pid()) }) {
+			return "", fmt.Errorf("the server did not stop")
+		}
+	}
+	for _, sig := range c.sigs {
+		// Held, both are queued on the main thread (tgkill): a signal sent to the process
+		// goes to whichever thread the kernel picks, and two threads then run their
+		// handlers in an order of their own (the Go runtime's threads always; C's with
+		// sigio's watcher or thread's connection threads): the pair would no longer be
+		// pending together. ESRCH: the first one ended the server (reaped) already.
+		var err error
+		if c.held {
+			err = unix.Tgkill(p.Pid(), p.Pid(), sig)
+		} else {
+			err = unix.Kill(p.Pid(), sig)
+		}
+		if err != nil && err != unix.ESRCH {
+			return "", err
+		}
+	}
+	if c.held {
+		if err := p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			return "", err
+		}
+	}
+	status, err := p.Wait(processTimeout)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimSuffix(p.Stderr(), "\n"), "\n")
+	return status + ", " + lines[len(lines)-1], nil
+}
+
+// TestStopSignalPairs: two stop signals pending together (queued on the server's main
+// thread while it is held, then SIGCONT), many times over, every model, C and Go: the final line names the
+// lowest-numbered (CONTRACT.md § Signals), every time, whichever was sent first. The
+// multithreaded models (sigio's watcher, thread's connection threads: a signal may land on
+// any thread) run more rounds. Sent back to back to a running server instead, the outcome
+// depends on timing by nature (the higher one may end the server before the lower one is
+// sent, or, in Go, wait on a runtime thread that has not run yet), so it is not a case.
+func TestStopSignalPairs(t *testing.T) {
+	c, g := sides(t)
+	pairs := []stopPair{
+		{[2]syscall.Signal{syscall.SIGTERM, syscall.SIGHUP}, true},
+		{[2]syscall.Signal{syscall.SIGTERM, syscall.SIGINT}, true},
+		{[2]syscall.Signal{syscall.SIGINT, syscall.SIGHUP}, true},
+		{[2]syscall.Signal{syscall.SIGHUP, syscall.SIGTERM}, true},
+	}
+	type run struct {
+		model string
+		pair  stopPair
+		side  side
+		round int
+		out   string
+		err   error
+	}
+	var runs []*run
+	for _, model := range availableModels(t) {
+		rounds := 3
+		if model == "sigio" || model == "thread" {
+			rounds = 10
+		}
+		for _, pair := range pairs {
+			for _, s := range []side{c, g} {
+				for i := 0; i < rounds; i++ {
+					runs = append(runs, &run{model: model, pair: pair, side: s, round: i})
+				}
+			}
+		}
+	}
+	var jobs []func()
+	for _, r := range runs {
+		jobs = append(jobs, func() { r.out, r.err = runStopPair(r.side, r.model, r.pair) })
+	}
+	start := time.Now()
+	bounded(4, jobs)
+	t.Logf("%d runs in %v", len(runs), time.Since(start).Round(time.Millisecond))
+	for _, r := range runs {
+		low := min(r.pair.sigs[0], r.pair.sigs[1])
+		want := fmt.Sprintf("exited 0, signal: %s(%d)   close server ... done", standalone.SignalName(low), int(low))
+		if assert.NoError(t, r.err, "%s %s %s round %d", r.side.name, r.model, r.pair.name(), r.round) {
+			assert.Equal(t, want, r.out, "%s %s %s round %d", r.side.name, r.model, r.pair.name(), r.round)
+		}
 	}
 }
