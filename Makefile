@@ -1,7 +1,8 @@
 # make        builds bin/c/{server,client} with the C compiler alone and
 #             bin/go/{server,client} with CGO_ENABLED=0
 # make test   runs the differential suite (what CI runs)
-# make report prints the side-by-side table of every model
+# make report prints the benchmark table of every model, C beside Go (compare/cmd/benchreport)
+# make sidebyside writes the side-by-side view for readers into bin/sidebyside (compare/cmd/sidebyside)
 # make targets judges the Go port's speed targets: C and Go in 15 alternating rounds per model
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -20,7 +21,7 @@ GO_SRC   := $(shell find gosrv -name '*.go') go.mod go.sum
 #                UndefinedBehaviorSanitizer, halting at the first error
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test fuzz report targets clean sanitize
+.PHONY: all test fuzz report sidebyside targets clean sanitize
 all: bin/c/server bin/c/client bin/go/server bin/go/client
 
 sanitize: bin/asan/server
@@ -47,18 +48,24 @@ test:
 	$(GO) test -race -timeout 20m ./...
 
 # Generated scenarios for minutes instead of seconds (compare/generated_test.go): rapid
-# draws CHECKS scripts per model (fork a tenth of them); a divergence is shrunk, printed as
-# a scenario and saved under compare/testdata/generated/.
-CHECKS ?= 2000
+# draws CHECKS scripts per model (fork a tenth of them, at least 200); a divergence is
+# shrunk, printed as a scenario and saved as MODEL-latest.json in GEN_SAVE (default: a new
+# temporary directory; the failure prints the path). Commit it under
+# compare/testdata/generated/ to have every later go test replay it.
+CHECKS   ?= 2000
+GEN_SAVE ?=
 fuzz:
-	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) -v
+	$(GO) test -timeout 60m -run 'TestGenerated' ./compare -rapid.checks=$(CHECKS) $(if $(GEN_SAVE),-gen-save $(GEN_SAVE)) -v
 
 report:
-	$(GO) run ./compare/cmd/sidebyside
+	$(GO) run ./compare/cmd/benchreport
+
+sidebyside:
+	$(GO) run ./compare/cmd/sidebyside -o bin/sidebyside
 
 # The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, medians of
 # per-round ratios) on every model, ~6 min on 2 cores; run it on a quiet machine. ROUNDS
-# and CONNS as in compare/cmd/sidebyside/README.md; MODELS=a,b for some models only;
+# and CONNS as in compare/cmd/benchreport/README.md; MODELS=a,b for some models only;
 # AB_OUT gets the rounds for benchstat.
 ROUNDS ?= 15
 CONNS  ?= 20000

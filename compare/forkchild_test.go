@@ -3,10 +3,11 @@
 package compare
 
 // forkchild_test.go - the fork model's children under signals, on the standalone servers, C
-// against Go (the contract: a child starts with the default disposition of every signal
-// the parent handles; a signal to one child ends that child only, which dies of it
-// silently, and the parent reaps it and serves on; Ctrl-C to the process group ends every
-// child and the parent, which prints its final line and exits 0; never a zombie).
+// against Go (the contract: a child is a fork, with a memory of its own, and starts with the
+// default disposition of every signal the parent handles; a signal to one child ends that
+// child only, which dies of it silently, and the parent reaps it and serves on; Ctrl-C to the
+// process group ends every child and the parent, which prints its final line and exits 0;
+// never a zombie).
 //
 // The server runs as the leader of its own process group, so that the group can be
 // signalled as a terminal does. The parent is held with SIGSTOP while its children die, so
@@ -128,6 +129,31 @@ func procStat(pid int) ([]string, error) {
 		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, b)
 	}
 	return strings.Fields(string(b[i+1:])), nil
+}
+
+// kcmpVM is KCMP_VM of linux/kcmp.h: kcmp(2) compares two processes' address spaces.
+const kcmpVM = 1
+
+// noteMemory notes whether the child found for name has an address space of its own, as a
+// forked process has, or shares the server's (a clone with CLONE_VM): kcmp(2) returns 0
+// when two processes have the same one.
+func noteMemory(name string, pid *int) parity.Step {
+	return parity.Step{Desc: "compare the address spaces of the server and the child serving " + name, Do: func(r *parity.Run) error {
+		server, err := r.ServerPid()
+		if err != nil {
+			return err
+		}
+		same, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(server), uintptr(*pid), kcmpVM, 0, 0, 0)
+		if errno != 0 {
+			return os.NewSyscallError("kcmp", errno)
+		}
+		if same == 0 {
+			r.Note("child of %s: shares the server's memory", name)
+		} else {
+			r.Note("child of %s: a memory of its own", name)
+		}
+		return nil
+	}}
 }
 
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
@@ -253,6 +279,28 @@ func forkChildScenarios() []parity.Scenario {
 			}
 			if strings.Join(tr.Notes, "\n") != "child of a: reaped" {
 				return fmt.Errorf("want the note that a's child was reaped, got %q", tr.Notes)
+			}
+			return wantStopLine(tr, "SIGTERM(15)")
+		},
+	})
+	// The child is a fork: a copy of the server's memory, not the server's memory itself.
+	// The client waits in its child while the two address spaces are compared, then is served.
+	out = append(out, parity.Scenario{
+		Name:    "fork-child-own-memory",
+		Models:  only("fork"),
+		Process: true,
+		Steps: func(string) []parity.Step {
+			var pa int
+			return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), findChild("a", &pa), noteMemory("a", &pa),
+				parity.Send("a", hello), parity.HalfClose("a"), parity.AwaitEnd("a"), awaitReaped("a", &pa))
+		},
+		Expect: func(_ string, tr *parity.Transcript) error {
+			want := []string{"child of a: a memory of its own", "child of a: reaped"}
+			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
+				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
+			}
+			if a, _ := tr.Conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
+				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
 			}
 			return wantStopLine(tr, "SIGTERM(15)")
 		},

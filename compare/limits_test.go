@@ -45,6 +45,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -167,7 +168,7 @@ func TestLimits(t *testing.T) {
 			}
 			t.Run(model+"/"+sc.Name, func(t *testing.T) {
 				if reason := unavailable(model); reason != "" {
-					t.Skipf("%s unavailable: %s", model, reason)
+					ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 				}
 				base := takeBaseline()
 				parity.Compare(t, sc, model, c.impl(), g.impl())
@@ -252,7 +253,7 @@ func TestReuseAddr(t *testing.T) {
 	ref, err := inNetns(func() (*parity.Transcript, error) { return reuseAddr(c) })
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skipf("no private network namespace: %s", skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "no private network namespace: %s", skip.reason)
 	}
 	require.NoError(t, err, "C")
 	require.Contains(t, ref.Notes, "connections in TIME_WAIT on the port after the stop: true", "the C run left no TIME_WAIT: the test tests nothing")
@@ -274,14 +275,17 @@ func defaultPort(s side) (*parity.Transcript, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, errs, code, err := standalone.Run(processTimeout, s.client, "to the default port")
+		cl, err := runClient(srv, s.client, []string{"to the default port"})
 		status, serr := srv.Signal(syscall.SIGTERM, processTimeout)
 		if err == nil {
 			err = serr
 		}
-		tr := &parity.Transcript{Stdout: clientPort.ReplaceAllString(srv.Stdout(), "127.0.0.1:<client>"),
+		if cl == nil {
+			return nil, err
+		}
+		tr := &parity.Transcript{Stdout: parity.NamePorts(srv.Stdout(), cl.ports),
 			Stderr: srv.Stderr(), Status: status,
-			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", out, errs, code)}}
+			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", cl.Stdout, cl.Stderr, cl.Status)}}
 		return tr, err
 	})
 }
@@ -315,8 +319,6 @@ func inNetns(f func() (*parity.Transcript, error)) (*parity.Transcript, error) {
 	return r.tr, r.err
 }
 
-var clientPort = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-
 type errSkip struct{ reason string }
 
 func (e errSkip) Error() string { return e.reason }
@@ -326,17 +328,20 @@ func TestDefaultPort(t *testing.T) {
 	ref, err := defaultPort(c)
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skipf("no private network namespace, and the host's port 8080 is not ours to bind: %s", skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "no private network namespace, and the host's port 8080 is not ours to bind: %s", skip.reason)
 	}
 	require.NoError(t, err, "C")
 	require.True(t, strings.HasPrefix(ref.Stderr, "listening on 0.0.0.0:8080\n"), "C server without a port: %q", ref.Stderr)
 	require.Equal(t, `client: stdout "echo_msg: to the default port\n" stderr "" exited 0`, ref.Notes[0], "C client without a port")
+	require.Contains(t, ref.Stdout, "127.0.0.1:<client>)\n", "C server's log names the client's real port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
 	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- nonblock's backoff, as strace sees it ----
+
+var acceptResult = regexp.MustCompile(`\)\s+= (.*)$`)
 
 var sleepNs = regexp.MustCompile(`clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=(\d+), tv_nsec=(\d+)\}`)
 
@@ -379,7 +384,7 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		sleeps = sleeps[:0]
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.Contains(line, "accept4(") {
-				if r := resultOf(line); r != "" && !strings.HasPrefix(r, "-1") && !strings.HasPrefix(r, "?") {
+				if r := acceptResult.FindStringSubmatch(line); r != nil && !strings.HasPrefix(r[1], "-1") && !strings.HasPrefix(r[1], "?") {
 					sleeps = sleeps[:0] // a connection: the schedule starts over
 				}
 				continue
@@ -412,7 +417,7 @@ func TestNonblockBackoff(t *testing.T) {
 	ref, err := backoffSleeps(c, 0, n)
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skip(skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "%s", skip.reason)
 	}
 	require.NoError(t, err, "C")
 	want := []int64{50e3, 100e3, 200e3, 400e3, 800e3, 1600e3, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6}

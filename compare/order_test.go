@@ -153,12 +153,19 @@ func sendAcked(name string, p []byte) parity.Step {
 		if err := parity.Send(name, p).Do(r); err != nil {
 			return err
 		}
-		c, _ := r.Conn(name)
-		return r.WaitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
-			n := -1
-			parity.Control(c.Sock(), func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return nil })
-			return n == 0
-		})
+		c, err := r.Conn(name)
+		if err != nil {
+			return err
+		}
+		var ioctlErr error
+		if err := r.WaitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
+			var n int
+			ioctlErr = parity.Control(c.Sock(), func(fd int) (err error) { n, err = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return err })
+			return ioctlErr != nil || n == 0
+		}); err != nil {
+			return err
+		}
+		return os.NewSyscallError("ioctl SIOCOUTQ", ioctlErr)
 	}}
 }
 

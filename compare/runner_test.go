@@ -19,6 +19,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
@@ -107,7 +108,7 @@ func TestParity(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason) // TestStandalone checks how the servers say it
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason) // TestStandalone checks how the servers say it
 			}
 			for _, sc := range scenarios {
 				if !sc.AppliesTo(model) || sc.Process {

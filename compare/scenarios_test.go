@@ -208,11 +208,18 @@ func wantStdout(want string) expectation {
 	}
 }
 
-// echoScenario is the seed's client with one message.
+// echoScenario is the seed's client with one message. A one-shot server closes a message
+// longer than its buffer with bytes unread, which resets the connection, so the message
+// and the half-close leave in one segment: sent apart, the half-close would race the reset.
 func echoScenario(name string, msg []byte) parity.Scenario {
 	return parity.Scenario{
-		Name:   name,
-		Steps:  func(string) []parity.Step { return parity.Client("a", msg) },
+		Name: name,
+		Steps: func(model string) []parity.Step {
+			if len(msg) > 512 {
+				return []parity.Step{parity.Connect("a"), parity.SendHalfClose("a", msg), parity.AwaitEnd("a")}
+			}
+			return parity.Client("a", msg)
+		},
 		Expect: expects(wantEcho("a", msg), wantServed("a", msg), wantStdoutLines(0, 1)),
 	}
 }
@@ -610,7 +617,10 @@ func buildScenarios() []parity.Scenario {
 					parity.Send("s", []byte("unstall")), parity.HalfClose("s"), parity.AwaitEnd("s"),
 					parity.AwaitStderrLines(2), parity.Client("b", []byte("still serving")))
 			},
-			Expect: expects(wantEcho("b", []byte("still serving")), wantStderrContains("_connfd error: ")),
+			// The RST queued an error on a's socket (ECONNRESET), which recv does not
+			// report while bytes wait; send does.
+			Expect: expects(wantEcho("b", []byte("still serving")),
+				wantStderrContains("listening on 0.0.0.0:PORT\nsend_connfd error: Connection reset by peer\n")),
 		},
 		{
 			// The RST comes after the server accepted the connection (its "new conn" line is
@@ -640,14 +650,15 @@ func buildScenarios() []parity.Scenario {
 		{
 			// CONTRACT.md § Departures from the seed (c): a reset connection must be closed, not
 			// spun on (level-triggered epoll reports EPOLLERR/EPOLLHUP on every call until the
-			// descriptor is closed). After the error line the server's CPU time must stay low, and
-			// it must still serve the next client.
+			// descriptor is closed). After the error line the server must still serve the next
+			// client, and its descriptors settle; its CPU meanwhile is TestResetNoSpin's, which
+			// measures it standalone, against C's.
 			Name: "reset-no-spin",
 			Steps: func(string) []parity.Step {
-				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2), parity.CPUQuiet(200*time.Millisecond),
+				return parity.Seq(parity.Connect("a"), parity.Reset("a"), parity.AwaitStderrLines(2),
 					parity.Client("b", []byte("after the reset")))
 			},
-			Expect: expects(wantNote("below half: true"), wantEcho("b", []byte("after the reset"))),
+			Expect: expects(wantStderrContains("recv_connfd error: Connection reset by peer\n"), wantEcho("b", []byte("after the reset"))),
 		},
 		{
 			// A stalled client beside a live one. The iterative server accepted s first and
@@ -684,6 +695,9 @@ func buildScenarios() []parity.Scenario {
 					return nil
 				}),
 		},
+		// Ten clients at once, the order compared as it is: the suite's form of the
+		// concurrent-10 scenario file, which sorts (a file cannot hold the server).
+		concurrent("concurrent-10", 10, func(m string) bool { return m == "iterative" || multiplexing(m) }),
 		concurrent("concurrent-40", 40, func(m string) bool { return m == "iterative" || multiplexing(m) }),
 		concurrentChildren("concurrent-40-children", 40),
 		concurrent("concurrent-200", 200, multiplexing),

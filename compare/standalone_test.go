@@ -9,9 +9,11 @@ package compare
 // scenarios, the command line and the mutants (mutants_test.go).
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -234,7 +237,7 @@ func TestStandalone(t *testing.T) {
 					assert.Equal(t, "exited 1", status, "%s server's exit status without %s", s.name, model)
 					assert.Contains(t, stderr, "\n"+reason+"\n", "%s server's line", s.name)
 				}
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			for _, sc := range all {
 				if !sc.AppliesTo(model) {
@@ -273,21 +276,134 @@ func wantExit(code int, stderrPrefix string) func(tr *parity.Transcript) error {
 	}
 }
 
-// withServer runs f with a fresh standalone server of s (model) and adds the server's
-// stdout (client ports hidden) to the transcript's notes.
-func withServer(s side, model string, f func(port int) (*parity.Transcript, error)) (*parity.Transcript, error) {
+// withClient runs client with the arguments args gives for the server's port against a
+// fresh server of s (model), and adds the server's stdout to the transcript's notes with
+// the client's real port named: the server is stopped (SIGSTOP) from before the client
+// starts until the client's connection, if it makes one, is seen and its local port read
+// (connectedPort), so that the port the server logs is checked, not hidden.
+func withClient(s side, model, client string, args func(port int) []string) (*parity.Transcript, error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, err
 	}
-	tr, err := f(p.Port)
+	tr, err := runClient(p, client, args(p.Port))
 	if _, serr := p.Signal(syscall.SIGTERM, processTimeout); err == nil {
 		err = serr
 	}
 	if tr != nil {
-		tr.Notes = append(tr.Notes, "server stdout: "+parity.NamePorts(p.Stdout(), nil))
+		tr.Notes = append(tr.Notes, "server stdout: "+parity.NamePorts(p.Stdout(), tr.ports))
 	}
-	return tr, err
+	if tr == nil {
+		return nil, err
+	}
+	return &tr.Transcript, err
+}
+
+// clientRun is a client's transcript and the port its connection came from.
+type clientRun struct {
+	parity.Transcript
+	ports map[int][]string
+}
+
+func runClient(p *standalone.Process, client string, args []string) (*clientRun, error) {
+	deadline := time.Now().Add(processTimeout)
+	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return nil, err
+	}
+	resumed := false
+	resume := func() error {
+		if resumed {
+			return nil
+		}
+		resumed = true
+		return p.Cmd.Process.Signal(syscall.SIGCONT)
+	}
+	defer resume()
+	if !parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
+		return nil, errors.New("the server did not stop")
+	}
+	cmd := exec.Command(client, args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	kill := func() { cmd.Process.Kill(); <-done }
+	cr := &clientRun{ports: map[int][]string{}}
+	var perr error
+	parity.WaitFor(deadline, func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+		port, ok, err := connectedPort(cmd.Process.Pid, p.Port)
+		if err != nil {
+			perr = err
+			return true
+		}
+		if ok {
+			cr.ports[port] = []string{"client"}
+		}
+		return ok
+	})
+	if perr != nil {
+		kill()
+		return nil, perr
+	}
+	if err := resume(); err != nil {
+		kill()
+		return nil, err
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline)):
+		kill()
+		return nil, fmt.Errorf("%s %q did not end within %v; stdout %q, stderr %q", client, args, processTimeout, out.String(), errb.String())
+	}
+	cr.Transcript = *exited(out.String(), errb.String(), standalone.Status(cmd.ProcessState))
+	return cr, nil
+}
+
+// connectedPort is the local port of pid's socket connected to serverPort on loopback, if
+// it has one: each of its sockets is taken with pidfd_getfd and asked for its peer.
+func connectedPort(pid, serverPort int) (int, bool, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, false, nil // the client ended meanwhile
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, false, nil // the client ended meanwhile
+	}
+	defer unix.Close(pidfd)
+	for _, e := range ents {
+		target, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, target)); err != nil || !strings.HasPrefix(link, "socket:") {
+			continue
+		}
+		fd, err := unix.PidfdGetfd(pidfd, target, 0)
+		if errors.Is(err, unix.EBADF) || errors.Is(err, unix.ESRCH) {
+			continue // closed meanwhile
+		}
+		if err != nil {
+			return 0, false, os.NewSyscallError("pidfd_getfd", err)
+		}
+		local, lerr := unix.Getsockname(fd)
+		peer, perr := unix.Getpeername(fd)
+		unix.Close(fd)
+		l4, lok := local.(*unix.SockaddrInet4)
+		p4, pok := peer.(*unix.SockaddrInet4)
+		if lerr == nil && perr == nil && lok && pok && p4.Port == serverPort {
+			return l4.Port, true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 func serverArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
@@ -301,18 +417,17 @@ func serverArgs(name string, args []string, expect func(*parity.Transcript) erro
 // args stands for the server's port, CLOSED for a port nothing listens on.
 func clientArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
 	return cliCase{"client-" + name, func(s side) (*parity.Transcript, error) {
-		return withServer(s, "iterative", func(port int) (*parity.Transcript, error) {
-			closed, release, err := standalone.ClosedPort()
-			if err != nil {
-				return nil, err
-			}
-			defer release()
+		closed, release, err := standalone.ClosedPort()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		return withClient(s, "iterative", s.client, func(port int) []string {
 			a := make([]string, len(args))
 			for i, x := range args {
 				a[i] = strings.NewReplacer("PORT", strconv.Itoa(port), "CLOSED", strconv.Itoa(closed)).Replace(x)
 			}
-			out, errs, status, err := standalone.Run(processTimeout, s.client, a...)
-			return exited(out, errs, status), err
+			return a
 		})
 	}, expect}
 }
@@ -398,15 +513,12 @@ func TestClientsCross(t *testing.T) {
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			var outs []string
 			for _, srv := range []side{c, g} {
 				for _, cl := range []side{c, g} {
-					tr, err := withServer(srv, model, func(port int) (*parity.Transcript, error) {
-						out, errs, status, err := standalone.Run(processTimeout, cl.client, msg, strconv.Itoa(port))
-						return exited(out, errs, status), err
-					})
+					tr, err := withClient(srv, model, cl.client, func(port int) []string { return []string{msg, strconv.Itoa(port)} })
 					require.NoError(t, err, "%s client against %s server", cl.name, srv.name)
 					require.NoError(t, wantEchoOut(msg)(tr), "%s client against %s server", cl.name, srv.name)
 					outs = append(outs, fmt.Sprintf("%q %q %s %q", tr.Stdout, tr.Stderr, tr.Status, tr.Notes))
@@ -420,45 +532,32 @@ func TestClientsCross(t *testing.T) {
 }
 
 // TestNonblockIdleCPU: the nonblock model must back off when idle: a loop that only
-// retried accept and recv would burn a whole core while nobody talks to it. A measurement
-// with a bound rather than a transcript, so not a scenario: both standalone servers idle
-// side by side through one window (the window is the cost of this test).
+// retried accept and recv would burn a whole core while nobody talks to it. Both standalone
+// servers idle side by side through one window (the window is the cost of this test): C
+// keeps CONTRACT.md § Faults' bound (under 5 % of a core), Go stays within C's figure
+// (cpuAllowed). A measurement, not a transcript, so not a scenario.
 func TestNonblockIdleCPU(t *testing.T) {
 	c, g := sides(t)
 	const window = 2 * time.Second
-	type sample struct {
-		side   side
-		server parity.Process
-		before time.Duration
-	}
-	var samples []*sample
+	var servers []parity.Process
 	for _, s := range []side{c, g} {
 		tg, err := s.impl().Start("nonblock")
 		require.NoError(t, err, "%s: starting the nonblock server", s.name)
 		p := tg.(parity.Process)
 		t.Cleanup(p.Proc.Kill)
-		samples = append(samples, &sample{side: s, server: p})
+		servers = append(servers, p)
 	}
-	start := time.Now()
-	for _, s := range samples {
-		var err error
-		s.before, err = procfs.CPUTime(s.server.ServerPid())
-		require.NoError(t, err, "%s: reading CPU time", s.side.name)
-	}
-	parity.MeasureUntil(start.Add(window))
-	elapsed := time.Since(start)
-	for _, s := range samples {
-		after, err := procfs.CPUTime(s.server.ServerPid())
-		require.NoError(t, err, "%s: reading CPU time", s.side.name)
-		frac := float64(after-s.before) / float64(elapsed)
-		t.Logf("%s nonblock idle: %v of CPU in %v = %.2f%% of a core", s.side.name, after-s.before, elapsed, 100*frac)
-		assert.Less(t, frac, 0.05, "%s: an idle nonblock server uses %.1f%% of a core (want < 5%%)", s.side.name, 100*frac)
-
-		status, err := s.server.Stop()
-		require.NoError(t, err, "%s: stopping with SIGTERM", s.side.name)
-		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
-		assert.True(t, strings.HasSuffix(string(s.server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
-			"%s: last stderr line after SIGTERM; stderr:\n%s", s.side.name, s.server.Stderr())
-		assert.Empty(t, s.server.Stdout(), "%s: nobody connected, yet stdout has lines", s.side.name)
+	used, elapsed, err := cpuOver(window, servers[0].ServerPid(), servers[1].ServerPid())
+	require.NoError(t, err, "reading the servers' CPU")
+	assert.Less(t, used[0], elapsed/20, "C: an idle nonblock server uses %v of CPU in %v (CONTRACT.md: under 5%% of a core)", used[0], elapsed)
+	assertCPUWithinC(t, "nonblock idle", used[0], used[1], elapsed)
+	for i, s := range []side{c, g} {
+		server := servers[i]
+		status, err := server.Stop()
+		require.NoError(t, err, "%s: stopping with SIGTERM", s.name)
+		assert.Equal(t, "exited 0", status, "%s: exit status after SIGTERM; stderr:\n%s", s.name, server.Stderr())
+		assert.True(t, strings.HasSuffix(string(server.Stderr()), "signal: SIGTERM(15)   close server ... done\n"),
+			"%s: last stderr line after SIGTERM; stderr:\n%s", s.name, server.Stderr())
+		assert.Empty(t, server.Stdout(), "%s: nobody connected, yet stdout has lines", s.name)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,10 +28,10 @@ var valgrindModels = []string{"iterative", "epoll-lt", "thread", "poll", "sigio"
 func TestValgrind(t *testing.T) {
 	vg, err := exec.LookPath("valgrind")
 	if err != nil {
-		t.Skip("valgrind is not installed")
+		ciskip.Skipf(t, ciskip.Because, "valgrind is not installed (apt-get install valgrind; .ci/run does)")
 	}
 	if standalone.Sanitized() {
-		t.Skip("valgrind cannot run the sanitized C server (IOMODELS_SANITIZE=1)")
+		ciskip.Skipf(t, ciskip.Because, "valgrind cannot run the sanitized C server (IOMODELS_SANITIZE=1)")
 	}
 	c, g := sides(t)
 	wrapper := []string{vg, "-q", "--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite",

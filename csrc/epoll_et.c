@@ -2,18 +2,14 @@
  * epoll_et.c - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
  *
  * Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
- * connections, freed send space), not for as long as it stays ready. So every descriptor is
+ * connections, freed send space), not for as long as it stays ready, so every descriptor is
  * non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
- * protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
- * connection open; the receive buffer is as large as the listener's SO_RCVBUF.
- *
- * Seed departures: every chunk read is echoed before the next recv, including the chunk
- * read in the same wake-up as end of stream (the seed closed without sending it), and the
- * loop reads until EAGAIN rather than stopping at a full buffer (the seed left the rest
- * unread until a next edge that might never come). When the peer reads slowly and send
- * returns EAGAIN, the seed spun on send; here the unsent bytes wait in a per-connection
- * buffer, the connection waits for EPOLLOUT instead of EPOLLIN, and reading resumes once
- * they are sent: backpressure instead of a busy loop. Go twin: gosrv/epoll_et.go.
+ * protocol is a stream: whatever arrives is echoed, chunk by chunk, for as long as the peer
+ * keeps the connection open, through a buffer as large as the listener's SO_RCVBUF. Where
+ * the seed closed without echoing the chunk read with end of stream, stopped reading at a
+ * full buffer and spun on a send that returned EAGAIN, this server echoes every chunk,
+ * reads until EAGAIN, and keeps the unsent bytes while the connection waits for EPOLLOUT
+ * instead of EPOLLIN: backpressure instead of a busy loop. Go twin: gosrv/epoll_et.go.
  */
 #include "echo.h"
 
@@ -71,6 +67,7 @@ static void conn_close(struct conns *cs, int fd)
     cs->closed++;
 }
 
+/* step: keep what send cannot take */
 /*
  * Sends buf[0:n]; what the socket cannot take now is kept in c->pending. Returns 0 when
  * all is sent or kept, -1 on an error (errno set).
@@ -114,6 +111,7 @@ static int flush_pending(struct conn *c, int fd)
     return 0;
 }
 
+/* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one edge may stand for many queued
  * connections. At the descriptor limit (ACCEPT_PAUSED) the rest stay queued: no edge will
@@ -136,6 +134,7 @@ static void accept_all(const struct server *srv, struct acceptor *acc, int epoll
     }
 }
 
+/* step: serve */
 /* Reads until EAGAIN, echoing each chunk; stops reading while an echo waits for space. */
 static void echo_stream(const struct server *srv, int epollfd, struct conns *cs, int fd,
                         char *buf, size_t bufsize)
@@ -190,6 +189,7 @@ static void echo_stream(const struct server *srv, int epollfd, struct conns *cs,
 
 int serve_epoll_et(const struct server *srv)
 {
+    /* step: prepare the listener */
     if (set_nonblock(srv->listenfd) < 0) {
         log_errno(srv->errfd, "setnonblock_listenfd", errno);
         return -1;
@@ -205,12 +205,14 @@ int serve_epoll_et(const struct server *srv)
         log_errno(srv->errfd, "malloc_buf", ENOMEM);
         return -1;
     }
+    /* step: create the epoll instance */
     int epollfd = epoll_create1(EPOLL_CLOEXEC);
     if (epollfd < 0) {
         log_errno(srv->errfd, "create_epollfd", errno);
         free(buf);
         return -1;
     }
+    /* step: watch the listener and the stop */
     /* The stop eventfd is level-triggered: it stays readable once written. */
     if (set_events(epollfd, EPOLL_CTL_ADD, srv->listenfd, EPOLLIN | EPOLLET) < 0 ||
         set_events(epollfd, EPOLL_CTL_ADD, srv->stopfd, EPOLLIN) < 0) {
@@ -220,12 +222,14 @@ int serve_epoll_et(const struct server *srv)
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conns cs = { 0 };
     struct epoll_event events[MAX_EVENT];
     int status = 0;
 
+    /* step: wait */
     for (;;) {
         /* Paused at the descriptor limit: accepting again after a while at most. */
         int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, acc.paused ? ACCEPT_PAUSE_MS : -1));
@@ -236,8 +240,10 @@ int serve_epoll_et(const struct server *srv)
         }
         for (int i = 0; i < nfds; i++) {
             int fd = events[i].data.fd;
+            /* step: the stop */
             if (fd == srv->stopfd)
                 goto out;
+            /* step: dispatch */
             if (fd == srv->listenfd)
                 accept_all(srv, &acc, epollfd, &cs);
             else if (fd < cs.cap && cs.tab[fd] != NULL)
@@ -251,6 +257,7 @@ int serve_epoll_et(const struct server *srv)
         cs.closed = 0;
     }
 
+/* step: clean up */
 out:
     for (int fd = 0; fd < cs.cap; fd++) {
         if (cs.tab[fd] != NULL)

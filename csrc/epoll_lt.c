@@ -21,17 +21,20 @@ static int add_event(int epollfd, int fd)
 
 int serve_epoll_lt(const struct server *srv)
 {
+    /* step: create the epoll instance */
     int epollfd = epoll_create1(EPOLL_CLOEXEC);
     if (epollfd < 0) {
         log_errno(srv->errfd, "create_epollfd", errno);
         return -1;
     }
+    /* step: watch the listener and the stop */
     if (add_event(epollfd, srv->listenfd) < 0 || add_event(epollfd, srv->stopfd) < 0) {
         log_errno(srv->errfd, "addevent_epollfd", errno);
         close(epollfd);
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
     struct fdset conns = { 0 };
@@ -39,6 +42,7 @@ int serve_epoll_lt(const struct server *srv)
     struct sockaddr_in peeraddr;
     int status = 0;
 
+    /* step: wait */
     for (;;) {
         /* Paused at the descriptor limit: not watching the listener, for a while at most. */
         int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, acc.paused ? ACCEPT_PAUSE_MS : -1));
@@ -52,9 +56,11 @@ int serve_epoll_lt(const struct server *srv)
         for (int i = 0; i < nfds; i++) {
             int fd = events[i].data.fd;
 
+            /* step: the stop */
             if (fd == srv->stopfd)
                 goto out;
 
+            /* step: accept */
             if (fd == srv->listenfd) {
                 int connfd = accept_conn(srv, &acc, &peeraddr);
                 if (connfd == ACCEPT_PAUSED && epoll_ctl(epollfd, EPOLL_CTL_DEL, srv->listenfd, NULL) < 0) {
@@ -72,6 +78,7 @@ int serve_epoll_lt(const struct server *srv)
                 continue;
             }
 
+            /* step: serve */
             /*
              * A connection is ready. EPOLLERR or EPOLLHUP without EPOLLIN (a reset peer)
              * counts too: the seed skipped such events, and level-triggered epoll reported
@@ -94,6 +101,7 @@ int serve_epoll_lt(const struct server *srv)
         }
     }
 
+/* step: clean up */
 out:
     fdset_close_all(&conns);
     close(epollfd);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* step: the children */
 /* The parent's poll set: [0] listener, [1] stop, then one pidfd per live child. */
 struct children {
     struct pollfd *pfds;
@@ -69,6 +70,7 @@ static void child_reap(struct children *ch, int i)
     ch->pids[i] = ch->pids[ch->n];
 }
 
+/* step: fork */
 /*
  * fork(2) as one clone3(2) call that also does what the child owes the contract:
  * CLONE_CLEAR_SIGHAND resets every signal that has a handler to SIG_DFL in the child (an
@@ -89,6 +91,7 @@ static pid_t fork_child(int *pidfd)
     return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* step: serve in the child */
 /* The child: keep only the connection and the server's streams, serve, _exit. */
 static void serve_child(const struct server *srv, int connfd)
 {
@@ -103,6 +106,7 @@ static void serve_child(const struct server *srv, int connfd)
 
 int serve_fork(const struct server *srv)
 {
+    /* step: set up */
     struct children ch = { .n = 2, .cap = 16 };
     ch.pfds = calloc((size_t)ch.cap, sizeof(*ch.pfds));
     ch.pids = calloc((size_t)ch.cap, sizeof(*ch.pids));
@@ -128,6 +132,7 @@ int serve_fork(const struct server *srv)
      */
     int held = -1;
 
+    /* step: wait */
     for (;;) {
         /* Paused at the descriptor limit: the listener's slot is ignored (a negative fd). */
         ch.pfds[0].fd = acc.paused ? -1 : srv->listenfd;
@@ -137,8 +142,10 @@ int serve_fork(const struct server *srv)
             status = -1;
             break;
         }
+        /* step: the stop */
         if (ch.pfds[1].revents)
             break;
+        /* step: reap */
         /* A pidfd turns readable when its process exits: reap it now, no zombie stays. */
         for (int i = ch.n - 1; i >= 2; i--) {
             if (ch.pfds[i].revents) {
@@ -148,6 +155,8 @@ int serve_fork(const struct server *srv)
         }
         if (nready == 0)
             acc.paused = 0; /* the pause is over */
+
+        /* step: accept */
         int connfd = held, exhausted = acc.exhausted;
         if (held >= 0) {
             if (acc.paused)
@@ -162,6 +171,7 @@ int serve_fork(const struct server *srv)
             log_new_conn(srv->outfd, &peeraddr, 1);
         }
 
+        /* step: start a child */
         int pidfd = -1;
         pid_t pid = fork_child(&pidfd);
         if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
@@ -188,6 +198,7 @@ int serve_fork(const struct server *srv)
         }
     }
 
+    /* step: clean up */
     if (held >= 0)
         close(held);
     /* The stop eventfd is shared with the children: each leaves its wait and exits. */

@@ -14,12 +14,15 @@
 
 int serve_iterative(const struct server *srv)
 {
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
     int connfd;
 
+    /* step: accept */
     /* accept blocks (in poll, so that a stop can wake it: accept_blocking). */
     while ((connfd = accept_blocking(srv, &acc)) >= 0) {
+        /* step: wait */
         /* Serve this client completely; nobody else is served meanwhile. */
         int ready = wait_readable(connfd, srv->stopfd);
         if (ready <= 0) {
@@ -29,9 +32,11 @@ int serve_iterative(const struct server *srv)
             log_errno(srv->errfd, "poll_connfd", errno);
             continue;
         }
+        /* step: serve */
         echo_once(srv, connfd);
     }
 
+    /* step: stop */
     /* Ended by a stop (ACCEPT_STOPPED, or while a client was waited for) or a failed poll. */
     return connfd == ACCEPT_FAILED ? -1 : 0;
 }

@@ -5,23 +5,14 @@
  * nothing is there they fail at once with EAGAIN, "not yet". One thread goes round and
  * round: accept whatever is pending, then try a recv on every connection in accept order.
  * Nothing tells it when something arrives, which is the model's cost: a loop that only
- * retries burns a whole core. So an idle loop backs off: it spins SPIN_ROUNDS empty
- * rounds (a reply on loopback arrives within microseconds, cheaper to catch by retrying
- * than by sleeping), then sleeps, doubling the sleep from BACKOFF_MIN_NS up to
- * a cap; any progress (a new connection, a recv that returned anything but EAGAIN)
- * starts over with spinning. And every round costs a recv per open connection: the seed
- * credits this model with one system call per answer (recv) against multiplexing's two
- * (select, recv), but the polling makes that call again and again, so the cap grows with
- * the number of connections polled, n: it is the larger of BACKOFF_MAX_NS (2 ms) and
- * n * BACKOFF_PER_CONN_NS (50 us), which keeps an idle round's work (~1 us a connection,
- * measured) near 2% of the time whatever n is. With a fixed 2 ms cap, 5000 idle
- * connections kept 67% of a core busy in C, 76% in Go.
- *
- * The schedule, the same in Go: 50 spinning rounds, then sleeps of 50, 100, 200, ... us,
- * doubling up to max(2 ms, n * 50 us): 2 ms up to 40 connections, 50 ms with 1000, 250 ms
- * with 5000. The price is latency: a client that speaks after an idle spell waits up to
- * that cap (plus one round), and with more connections longer.
- * Go twin: gosrv/nonblock.go, on the same schedule.
+ * retries burns a whole core, and every round costs a recv per open connection (the seed
+ * credits this model with one system call per answer against multiplexing's two, but the
+ * polling makes that call again and again). So an idle loop backs off: it spins SPIN_ROUNDS
+ * empty rounds, then sleeps, doubling the sleep from BACKOFF_MIN_NS up to a cap that grows
+ * with the number of connections polled (backoff_cap); any progress (a new connection, a
+ * recv that returned anything but EAGAIN) starts over with spinning. The price is latency:
+ * a client that speaks after an idle spell waits up to that cap. Go twin:
+ * gosrv/nonblock.go, on the same schedule.
  */
 #include "echo.h"
 
@@ -32,15 +23,17 @@
 #include <unistd.h>
 
 /*
- * An empty round with no connection is two system calls (the stop poll, accept), measured
- * at 6 to 17 us on the 2-core test machine: 50 rounds spin for 0.3 to 0.9 ms, longer than
- * a loopback client takes between connect and send, so a fresh connection is answered
- * without a sleep. The shortest sleep is not much shorter than that anyway: a 50 us
- * nanosleep returns after ~150 us (the kernel's 50 us default timer slack plus wake-up).
+ * The schedule: 50 spinning rounds, longer than a loopback client takes between connect
+ * and send, so a fresh connection is answered without a sleep; then sleeps of 50, 100,
+ * 200, ... us, doubling up to max(2 ms, n * 50 us) with n connections polled: 2 ms up to
+ * 40 connections, 50 ms with 1000, 250 ms with 5000, which keeps an idle round's work a
+ * small, steady share of the time whatever n is. Why these numbers (what a round and a
+ * sleep cost, what a fixed cap cost with many connections):
+ * compare/cmd/benchreport/README.md, "nonblock's back-off".
  */
 #define SPIN_ROUNDS 50
-#define BACKOFF_MIN_NS 50000L   /* 50 us: the kernel's default timer slack */
-#define BACKOFF_MAX_NS 2000000L /* 2 ms: ~450 idle wake-ups a second, ~2% of a core (measured) */
+#define BACKOFF_MIN_NS 50000L      /* 50 us: the kernel's default timer slack */
+#define BACKOFF_MAX_NS 2000000L    /* 2 ms: the cap with few connections */
 #define BACKOFF_PER_CONN_NS 50000L /* the cap with n connections: at least n * 50 us */
 
 /* The longest sleep with n connections polled: max(BACKOFF_MAX_NS, n * BACKOFF_PER_CONN_NS). */
@@ -70,6 +63,7 @@ static int conn_append(struct conn_list *l, int fd)
     return 0;
 }
 
+/* step: accept */
 /* Accepts every pending connection; returns how many joined the list. At the descriptor
  * limit (ACCEPT_PAUSED) the rest stay queued, and the next round tries again: polling is
  * this model's way of waiting, for a descriptor as for anything else. */
@@ -90,6 +84,7 @@ static int accept_pending(const struct server *srv, struct acceptor *acc, struct
     return accepted;
 }
 
+/* step: serve */
 /*
  * One recv on every connection, in accept order. EAGAIN keeps the connection for the next
  * round; anything else (bytes, end of stream, an error) is the one-shot answer. Returns
@@ -116,27 +111,32 @@ static int try_conns(const struct server *srv, struct conn_list *conns)
 
 int serve_nonblock(const struct server *srv)
 {
+    /* step: prepare the listener */
     /* accept on an empty queue must return EAGAIN instead of sleeping. */
     if (set_nonblock(srv->listenfd) < 0) {
         log_errno(srv->errfd, "fcntl_listenfd", errno);
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct conn_list conns = { 0 };
     int idle_rounds = 0;
     long backoff_ns = BACKOFF_MIN_NS;
 
+    /* step: the stop */
     /*
      * The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
      * system call, and the eventfd is never read, so it stays readable for everyone.
      */
     while (!stop_requested(srv->stopfd)) {
+        /* step: poll by hand */
         /* New connections first, so that one accepted now is tried in this round. */
         int progress = accept_pending(srv, &acc, &conns);
         progress += try_conns(srv, &conns);
 
+        /* step: back off */
         if (progress > 0) {
             idle_rounds = 0;
             backoff_ns = BACKOFF_MIN_NS;
@@ -152,6 +152,7 @@ int serve_nonblock(const struct server *srv)
             backoff_ns = backoff_cap(conns.n);
     }
 
+    /* step: clean up */
     for (int i = 0; i < conns.n; i++)
         close(conns.fds[i]);
     free(conns.fds);

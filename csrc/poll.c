@@ -44,6 +44,7 @@ static void pollset_del(struct pollset *ps, int i)
 
 int serve_poll(const struct server *srv)
 {
+    /* step: build the array */
     struct pollset ps = { .n = 0, .cap = 64 };
     ps.pfds = malloc((size_t)ps.cap * sizeof(*ps.pfds));
     if (ps.pfds == NULL) {
@@ -53,11 +54,13 @@ int serve_poll(const struct server *srv)
     pollset_add(&ps, srv->listenfd); /* [0] */
     pollset_add(&ps, srv->stopfd);   /* [1] */
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
     int status = 0;
 
+    /* step: wait */
     for (;;) {
         /* Paused at the descriptor limit: the listener's slot is ignored (a negative fd). */
         ps.pfds[0].fd = acc.paused ? -1 : srv->listenfd;
@@ -68,9 +71,11 @@ int serve_poll(const struct server *srv)
             break;
         }
 
+        /* step: the stop */
         if (ps.pfds[1].revents)
             break;
 
+        /* step: accept */
         if (ps.pfds[0].revents) {
             int connfd = accept_conn(srv, &acc, &peeraddr);
             if (connfd >= 0) {
@@ -83,6 +88,7 @@ int serve_poll(const struct server *srv)
             }
         }
 
+        /* step: serve */
         /*
          * Any revents counts, POLLIN or POLLERR/POLLHUP (a reset peer): recv reports it and
          * echo_once closes. The slot that moves into i was polled too, so i is looked at
@@ -104,6 +110,7 @@ int serve_poll(const struct server *srv)
             acc.paused = 0;
     }
 
+    /* step: clean up */
     for (int i = 2; i < ps.n; i++)
         close(ps.pfds[i].fd);
     free(ps.pfds);

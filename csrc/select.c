@@ -28,12 +28,14 @@ static void log_beyond(int errfd, int fd, const char *what)
 
 int serve_select(const struct server *srv)
 {
+    /* step: check the limit */
     if (srv->listenfd >= FD_SETSIZE || srv->stopfd >= FD_SETSIZE) {
         log_beyond(srv->errfd, srv->listenfd >= FD_SETSIZE ? srv->listenfd : srv->stopfd,
                    "cannot select");
         return -1;
     }
 
+    /* step: set up */
     struct fdset conns = { 0 }; /* the open connections, by descriptor number */
     fd_set rset;
     struct acceptor acc;
@@ -41,6 +43,7 @@ int serve_select(const struct server *srv)
     struct sockaddr_in peeraddr;
     int status = 0;
 
+    /* step: fill the bitmap */
     for (;;) {
         /* select left only the ready bits last time: start again from every descriptor. */
         FD_ZERO(&rset);
@@ -56,6 +59,7 @@ int serve_select(const struct server *srv)
             }
         }
 
+        /* step: wait */
         /* A failed select leaves rset as it was: retrying after EINTR is safe. */
         struct timeval pause = { .tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000 };
         int nready = (int)NO_EINTR(select(maxfd + 1, &rset, NULL, NULL, acc.paused ? &pause : NULL));
@@ -65,9 +69,11 @@ int serve_select(const struct server *srv)
             break;
         }
 
+        /* step: the stop */
         if (FD_ISSET(srv->stopfd, &rset))
             break;
 
+        /* step: accept */
         if (FD_ISSET(srv->listenfd, &rset)) {
             int connfd = accept_conn(srv, &acc, &peeraddr);
             if (connfd >= 0) {
@@ -84,6 +90,7 @@ int serve_select(const struct server *srv)
             }
         }
 
+        /* step: serve */
         /* Readable includes end of stream and a reset: recv reports it, echo_once closes. */
         int closed = 0;
         for (int fd = 0; fd < conns.cap && fd <= maxfd; fd++) {
@@ -98,6 +105,7 @@ int serve_select(const struct server *srv)
             acc.paused = 0;
     }
 
+    /* step: clean up */
     fdset_close_all(&conns);
     return status;
 }

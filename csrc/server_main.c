@@ -73,8 +73,9 @@ static void take_pending(void)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct timespec zero = { 0, 0 };
+    siginfo_t info;
     for (int i = 0; i < 3; i++) {
-        int sig = sigtimedwait(&set, NULL, &zero);
+        int sig = sigtimedwait(&set, &info, &zero);
         if (sig < 0 && errno == EINTR)
             continue;
         if (sig < 0)
@@ -116,7 +117,7 @@ static void reopen_stdio(void)
  * Signal 33 is glibc's SIGSETXID (glibc reserves 32 and 33; SIGRTMIN is 34): glibc
  * installs its handler, which ignores a signal sent by kill, with the first pthread_create
  * (the thread model's first connection, sigio's watcher); until then its default
- * disposition terminated the server (measured). Go's runtime uses the same signal for its
+ * disposition terminated the server (observed). Go's runtime uses the same signal for its
  * all-threads system calls and ignores it when kill sends it. Ignored from the start here,
  * the C server does the same in every model at every moment, as the Go one does. Signal 32
  * (SIGCANCEL) keeps its default: glibc installs its handler only for pthread_cancel, which
@@ -148,7 +149,7 @@ static void reset_signals(void)
 /*
  * A signal blocked when the server starts (the parent's signal mask) stays blocked, as in
  * the Go server, whose runtime keeps the inherited mask on its threads except for the
- * signals it unblocks itself (measured: /proc/PID/task/N/status SigBlk with every signal
+ * signals it unblocks itself (observed: /proc/PID/task/N/status SigBlk with every signal
  * blocked at exec): HUP, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV, TERM, STKFLT, CHLD,
  * URG, PROF, SYS, 32, 33 and 34. The C server unblocks the same ones, so that a blocked
  * SIGTERM still stops it and a blocked SIGUSR1 stays pending, with no effect, in both.
@@ -194,8 +195,6 @@ int main(int argc, char *argv[])
 {
     char line[128];
     reopen_stdio();
-    log_nonblocking(1);
-    log_nonblocking(2);
     reset_signals();
     unblock_signals();
     if (argc < 2 || argc > 3)
@@ -232,6 +231,8 @@ int main(int argc, char *argv[])
         return 1;
     }
     log_stop_on(stopfd);
+    log_nonblocking(1);
+    log_nonblocking(2);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handle_signal; /* no SA_RESTART: a blocked call returns EINTR */

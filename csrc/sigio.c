@@ -4,22 +4,16 @@
  * The kernel tells the server that a descriptor became ready by queueing a signal: with
  * O_ASYNC set on a file, every wake-up of its wait queue (new data, a new connection, an
  * error, a hang-up) calls kill_fasync, which sends the signal chosen by F_SETSIG to the
- * owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code
- * (POLL_IN, POLL_ERR, POLL_HUP). The first phase of I/O (waiting for readiness) is thus
- * the kernel's business; the second (copying the bytes) is still the server's own recv.
- * Unlike epoll, nothing is registered with a waiting object: the signal queue is the event
- * queue. Like edge-triggered epoll, a signal reports a change, not a state, so every
- * descriptor is non-blocking and a signal may be stale (the descriptor closed, or already
- * served): every call tolerates EAGAIN.
- *
- * The signal is never handled: it is blocked on the serving thread and taken from the
- * thread's pending queue with sigwaitinfo, which hands over its siginfo. That makes the
- * same code safe in the standalone server and inside a Go process, whose runtime owns every
- * signal handler. The owner is this thread (F_OWNER_TID), not the process: a signal
- * directed at the process may be delivered to any thread that does not block it, and in a
- * Go process that is the runtime's handler, which drops a signal nobody asked for. The
- * stop eventfd cannot raise a signal, so a small watcher thread turns it into one (below).
- * Go twin: gosrv/sigio.go.
+ * owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code. The
+ * first phase of I/O (waiting for readiness) is thus the kernel's business; the second
+ * (copying the bytes) is still the server's own recv. Unlike epoll, nothing is registered
+ * with a waiting object: the signal queue is the event queue. Like edge-triggered epoll, a
+ * signal reports a change, not a state, so every descriptor is non-blocking and a signal
+ * may be stale: every call tolerates EAGAIN. The signal is never handled: it stays blocked
+ * on the serving thread, its owner, and sigwaitinfo takes it from the thread's queue with
+ * its siginfo, which makes the same code safe in the standalone server and inside a Go
+ * process, whose runtime owns every signal handler. The stop eventfd cannot raise a signal,
+ * so a small watcher thread turns it into one (struct stop_watch). Go twin: gosrv/sigio.go.
  */
 #include "echo.h"
 
@@ -45,6 +39,7 @@
  */
 #define SIGIO_READY 40
 
+/* step: watch the stop */
 /*
  * The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
  * ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
@@ -76,14 +71,30 @@ static void *watch_stop(void *arg)
     return NULL;
 }
 
-static int start_watch(struct stop_watch *w, int stopfd, pid_t tid)
+/*
+ * The watcher starts with the stop signals blocked, besides the serving thread's mask
+ * (mask): the stop signal is then always taken by the serving thread, never by the
+ * watcher, whose poll it would wake for nothing (Go's runtime takes it on a thread of its
+ * own). pthread_attr_setsigmask_np sets it inside pthread_create, no call of its own.
+ */
+static int start_watch(struct stop_watch *w, int stopfd, pid_t tid, const sigset_t *mask)
 {
     w->stopfd = stopfd;
     w->tid = tid;
     w->quitfd = eventfd(0, EFD_CLOEXEC);
     if (w->quitfd < 0)
         return errno;
-    int err = pthread_create(&w->thread, NULL, watch_stop, w);
+    sigset_t blocked = *mask;
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err == 0)
+        err = pthread_attr_setsigmask_np(&attr, &blocked);
+    if (err == 0)
+        err = pthread_create(&w->thread, &attr, watch_stop, w);
+    pthread_attr_destroy(&attr);
     if (err != 0)
         close(w->quitfd);
     return err;
@@ -99,10 +110,13 @@ static void end_watch(struct stop_watch *w)
     close(w->quitfd);
 }
 
+/* step: arm a descriptor */
 /*
  * Makes fd raise SIGIO_READY at this thread whenever it becomes ready. flags are fd's
  * current file status flags (F_GETFL): the caller knows them, which saves a system call
- * per connection.
+ * per connection. The owner is this thread (F_OWNER_TID), not the process: a signal
+ * directed at the process may be delivered to any thread that does not block it, and in
+ * a Go process that is the runtime's handler, which drops a signal nobody asked for.
  */
 static int arm_fd(int fd, pid_t tid, int flags)
 {
@@ -116,6 +130,7 @@ static int arm_fd(int fd, pid_t tid, int flags)
     return fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK);
 }
 
+/* step: serve */
 /*
  * The one-shot protocol on a non-blocking connection: recv, and unless it meets EAGAIN,
  * echo_reply. Returns 0 when the connection had nothing to read yet (EAGAIN: its signal
@@ -132,6 +147,7 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
     return 1;
 }
 
+/* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one signal may stand for several queued
  * connections. At the descriptor limit (ACCEPT_PAUSED) the rest stay queued: the loop
@@ -163,6 +179,7 @@ static void accept_all(const struct server *srv, struct acceptor *acc, struct fd
 
 int serve_sigio(const struct server *srv)
 {
+    /* step: block the signals */
     pid_t tid = gettid();
     sigset_t waitset, oldmask;
     sigemptyset(&waitset);
@@ -176,6 +193,7 @@ int serve_sigio(const struct server *srv)
         log_errno(srv->errfd, "sigmask", err);
         return -1;
     }
+    /* step: arm the listener */
     int listenflags = fcntl(srv->listenfd, F_GETFL, 0);
     if (listenflags < 0 || arm_fd(srv->listenfd, tid, listenflags) < 0) {
         log_errno(srv->errfd, "fcntl_listenfd", errno);
@@ -183,8 +201,11 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    /* step: start the watcher */
     struct stop_watch watch;
-    err = start_watch(&watch, srv->stopfd, tid);
+    sigset_t watchmask;
+    sigorset(&watchmask, &waitset, &oldmask);
+    err = start_watch(&watch, srv->stopfd, tid, &watchmask);
     if (err != 0) {
         log_errno(srv->errfd, "start_stopwatch", err);
         fcntl(srv->listenfd, F_SETFL, listenflags);
@@ -192,6 +213,7 @@ int serve_sigio(const struct server *srv)
         return -1;
     }
 
+    /* step: set up */
     struct acceptor acc;
     acceptor_open(&acc, SOCK_NONBLOCK | SOCK_CLOEXEC);
     struct fdset conns = { 0 };
@@ -200,6 +222,7 @@ int serve_sigio(const struct server *srv)
 
     /* Connections queued before O_ASYNC was set raised no signal either. */
     accept_all(srv, &acc, &conns, tid);
+    /* step: wait */
     for (;;) {
         /* EINTR: a handler ran (the standalone server's SIGINT): wait on. Paused at the
          * descriptor limit: for a while at most (EAGAIN), then accept what is queued. */
@@ -215,6 +238,7 @@ int serve_sigio(const struct server *srv)
             status = -1;
             break;
         }
+        /* step: the stop */
         if (sig == SIGIO) {
             /* The watcher's stop, or the kernel's word that the real-time queue was full. */
             if (stop_requested(srv->stopfd))
@@ -227,6 +251,7 @@ int serve_sigio(const struct server *srv)
             }
             continue;
         }
+        /* step: dispatch */
         /* POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block. */
         if (info.si_fd == srv->listenfd) {
             accept_all(srv, &acc, &conns, tid);
@@ -240,6 +265,7 @@ int serve_sigio(const struct server *srv)
         /* else: stale, for a descriptor already served and closed. */
     }
 
+    /* step: clean up */
     end_watch(&watch);
     fdset_close_all(&conns);
     /* Give the listener back as it came: no more signals from it. */

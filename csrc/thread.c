@@ -38,6 +38,7 @@ struct conn_job {
     int connfd;
 };
 
+/* step: serve on the connection's thread */
 /* One connection's thread: block until it speaks (or a stop), answer once, finish. */
 static void *serve_conn(void *arg)
 {
@@ -104,6 +105,7 @@ static void wait_threads(struct threads *threads)
 
 int serve_thread(const struct server *srv)
 {
+    /* step: set up */
     struct threads threads = {
         .mu = PTHREAD_MUTEX_INITIALIZER,
         .idle = PTHREAD_COND_INITIALIZER,
@@ -124,12 +126,15 @@ int serve_thread(const struct server *srv)
     acceptor_open(&acc, SOCK_CLOEXEC);
     int connfd;
 
+    /* step: accept */
     /* accept blocks (in poll, so that a stop can wake it: accept_blocking). */
     while ((connfd = accept_blocking(srv, &acc)) >= 0) {
+        /* step: start a thread */
         /* The connection is the thread's from here: it closes it. */
         start_conn(srv, &threads, &attr, connfd);
     }
 
+    /* step: stop */
     /*
      * Every thread sees the same stop eventfd in its poll and finishes; after a failed
      * poll (ACCEPT_FAILED) they still end when their clients speak or the stop comes.

@@ -4,22 +4,19 @@
  * The epoll models ask the kernel "which descriptor is ready?" and then make the call
  * themselves; here the server hands the kernel the calls themselves (accept, recv, send,
  * shutdown, close) as requests in a shared ring, and later reads their results from a
- * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are
- * the kernel's: when a recv completes, the bytes are already in the connection's buffer.
- * The buffer must therefore stay put and untouched from submission to completion, so
- * each connection owns a slot with its own buffer, and each connection has exactly one
- * request in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The
- * slot's index travels in the request's user_data and comes back in the completion.
- *
- * One ACCEPT is in flight while a slot is free; with every slot busy, new connections
- * wait in the listen backlog. So they do at the descriptor limit (an ACCEPT that completes
- * with -EMFILE): the next ACCEPT waits for a connection to close, or for a TIMEOUT request
- * of ACCEPT_PAUSE_MS. A POLL_ADD on the stop eventfd completes when a stop is
- * requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
- * still in flight, and the server waits for all their completions before it frees the
- * buffers and unmaps the ring: the kernel may write into them until it has completed.
- * Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring logs and returns -1.
- * Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
+ * second ring: completions, not readiness. Both phases of I/O, waiting and copying, are the
+ * kernel's: when a recv completes, the bytes are already in the connection's buffer. The
+ * buffer must therefore stay put and untouched from submission to completion, so each
+ * connection owns a slot with its own buffer, and each connection has exactly one request
+ * in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
+ * travels in the request's user_data and comes back in the completion. One ACCEPT is in
+ * flight while a slot is free; with every slot busy, new connections wait in the listen
+ * backlog, and so they do at the descriptor limit (an ACCEPT that completes with -EMFILE):
+ * the next ACCEPT waits for a connection to close, or for a TIMEOUT request of
+ * ACCEPT_PAUSE_MS. At a stop every
+ * request still in flight is cancelled, and the buffers are unmapped only after the last
+ * completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring
+ * logs and returns -1. Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
  */
 #include "echo.h"
 #include "uring_ring.h"
@@ -28,6 +25,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,23 +45,30 @@ struct uconn {
     int fd; /* -1: the slot is free */
     int op; /* the request in flight */
     int len;
-    char buf[BUF_SIZE];
+    char *buf; /* BUF_SIZE bytes of the mapped region */
 };
+
+/* The mapped region the kernel writes into: accept's sockaddr and socklen_t, then one
+ * buffer per slot (the Go twin's layout: its buffers must live outside Go's heap). */
+#define MEM_PEERADDR 0
+#define MEM_PEERLEN sizeof(struct sockaddr_in)
+#define MEM_PAUSE 32 /* the pause's TIMEOUT timespec */
+#define MEM_BUFS 64
+#define MEM_SIZE (MEM_BUFS + URING_SLOTS * BUF_SIZE)
 
 struct userver {
     const struct server *srv;
     struct ring ring;
     struct uconn *conns;
+    char *mem; /* mapped: what the kernel writes into */
     struct acceptor acc;
-    struct sockaddr_in peeraddr; /* ACCEPT writes the peer here */
-    socklen_t peerlen;
     int inflight;  /* requests submitted whose completion has not been read */
     int accepting; /* an ACCEPT is in flight */
     int pausing;   /* the pause's TIMEOUT is in flight */
-    struct __kernel_timespec pause;
     int stopping;
 };
 
+/* step: submit a request */
 /* A free SQE for opcode, submitting what is queued first if the SQ is full. */
 static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, int slot)
 {
@@ -76,14 +81,19 @@ static struct io_uring_sqe *get_sqe(struct userver *us, uint8_t opcode, int op, 
     return sqe;
 }
 
-/* accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. */
+/*
+ * accept4(listenfd, &peer, &peerlen, SOCK_CLOEXEC), as a request. One ACCEPT is in
+ * flight while a slot is free; with every slot busy, new connections wait in the listen
+ * backlog.
+ */
 static void submit_accept(struct userver *us)
 {
-    us->peerlen = sizeof(us->peeraddr);
+    socklen_t *peerlen = (socklen_t *)(us->mem + MEM_PEERLEN);
+    *peerlen = sizeof(struct sockaddr_in);
     struct io_uring_sqe *sqe = get_sqe(us, IORING_OP_ACCEPT, OP_ACCEPT, 0);
     sqe->fd = us->srv->listenfd;
-    sqe->addr = (uint64_t)(uintptr_t)&us->peeraddr;
-    sqe->addr2 = (uint64_t)(uintptr_t)&us->peerlen;
+    sqe->addr = (uint64_t)(uintptr_t)(us->mem + MEM_PEERADDR);
+    sqe->addr2 = (uint64_t)(uintptr_t)peerlen;
     sqe->accept_flags = SOCK_CLOEXEC;
     us->accepting = 1;
 }
@@ -126,6 +136,7 @@ static int free_slot(struct userver *us)
     return -1;
 }
 
+/* step: a connection's next request */
 /* A connection's request completed with res: submit its next step. */
 static void step(struct userver *us, int op, int slot, int res)
 {
@@ -170,6 +181,7 @@ static void step(struct userver *us, int op, int slot, int res)
     }
 }
 
+/* step: accept */
 static void accepted(struct userver *us, int res)
 {
     us->accepting = 0;
@@ -179,13 +191,15 @@ static void accepted(struct userver *us, int res)
         return;
     }
     /* accept_conn's handling of what accept4 returned (no ACCEPT is in flight now). */
+    struct sockaddr_in *peer = (struct sockaddr_in *)(us->mem + MEM_PEERADDR);
     int connfd = accept_result(us->srv, &us->acc, res);
     if (connfd == ACCEPT_PAUSED) {
         /* A closing connection resumes accepting (step), or the end of this pause. */
         if (!us->pausing) {
-            us->pause = (struct __kernel_timespec){ .tv_sec = 0, .tv_nsec = ACCEPT_PAUSE_MS * 1000000L };
+            struct __kernel_timespec *pause = (struct __kernel_timespec *)(us->mem + MEM_PAUSE);
+            *pause = (struct __kernel_timespec){ .tv_sec = 0, .tv_nsec = ACCEPT_PAUSE_MS * 1000000L };
             struct io_uring_sqe *sqe = get_sqe(us, IORING_OP_TIMEOUT, OP_PAUSE, 0);
-            sqe->addr = (uint64_t)(uintptr_t)&us->pause;
+            sqe->addr = (uint64_t)(uintptr_t)pause;
             sqe->len = 1; /* one timespec; off 0: a pure timeout, no completion count */
             us->pausing = 1;
         }
@@ -197,7 +211,7 @@ static void accepted(struct userver *us, int res)
             submit_accept(us);
         return;
     }
-    log_new_conn(us->srv->outfd, &us->peeraddr, 0);
+    log_new_conn(us->srv->outfd, peer, 0);
     int slot = free_slot(us); /* there is one: ACCEPT is in flight only then */
     us->conns[slot].fd = connfd;
     submit_conn(us, OP_RECV, slot);
@@ -214,7 +228,13 @@ static void paused(struct userver *us)
         submit_accept(us);
 }
 
-/* The stop eventfd became readable: cancel every request in flight, start none. */
+/* step: the stop */
+/*
+ * The stop eventfd became readable (its POLL_ADD completed; it does not read the
+ * counter): cancel every request in flight, start none. The server then waits for all
+ * their completions before it unmaps the buffers and the ring: the kernel may write
+ * into them until it has completed.
+ */
 static void stop(struct userver *us)
 {
     us->stopping = 1;
@@ -249,21 +269,30 @@ static void cancel_each(struct userver *us)
 
 int serve_uring(const struct server *srv)
 {
+    /* step: create the ring */
     struct userver us = { .srv = srv };
     int err = ring_setup(&us.ring, URING_ENTRIES);
     if (err < 0) {
         log_errno(srv->errfd, "io_uring_setup", -err);
         return -1;
     }
+    /* step: set up */
+    us.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     us.conns = malloc(URING_SLOTS * sizeof(struct uconn));
-    if (us.conns == NULL) {
+    if (us.mem == MAP_FAILED || us.conns == NULL) {
         log_errno(srv->errfd, "malloc_conns", ENOMEM);
+        if (us.mem != MAP_FAILED)
+            munmap(us.mem, MEM_SIZE);
+        free(us.conns);
         ring_close(&us.ring);
         return -1;
     }
-    for (int i = 0; i < URING_SLOTS; i++)
+    for (int i = 0; i < URING_SLOTS; i++) {
         us.conns[i].fd = -1;
+        us.conns[i].buf = us.mem + MEM_BUFS + (size_t)i * BUF_SIZE;
+    }
 
+    /* step: submit the stop and the accept */
     /* A one-shot poll: it completes once, when the eventfd's counter is non-zero. */
     struct io_uring_sqe *sqe = get_sqe(&us, IORING_OP_POLL_ADD, OP_STOP, 0);
     sqe->fd = srv->stopfd;
@@ -272,6 +301,7 @@ int serve_uring(const struct server *srv)
     submit_accept(&us);
 
     int status = 0;
+    /* step: wait */
     while (us.inflight > 0) {
         err = ring_submit_and_wait(&us.ring, 1);
         if (err < 0) {
@@ -299,6 +329,7 @@ int serve_uring(const struct server *srv)
         }
     }
 
+    /* step: clean up */
     /*
      * Every request has completed: nothing writes the buffers now. If io_uring_enter
      * failed instead, closing the ring cancels what is left, but asynchronously, in a
@@ -311,6 +342,7 @@ int serve_uring(const struct server *srv)
             close(us.conns[i].fd);
     }
     if (status == 0)
-        free(us.conns);
+        munmap(us.mem, MEM_SIZE);
+    free(us.conns);
     return status;
 }

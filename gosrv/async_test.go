@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +75,7 @@ func newAsyncServer(t *testing.T) *asyncServer {
 func skipWithoutUring(t *testing.T) {
 	var r ring
 	if err := ringSetup(&r, 4); err != nil {
-		t.Skipf("io_uring unavailable: io_uring_setup error: %s", Strerror(err))
+		ciskip.Skipf(t, ciskip.Uring, "io_uring unavailable: io_uring_setup error: %s", Strerror(err))
 	}
 	r.close()
 }

@@ -418,7 +418,7 @@ var (
 // or a terminal.
 func LogNonblocking(fd int) {
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFIFO && st.Mode&unix.S_IFMT != unix.S_IFCHR) {
+	if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFIFO && st.Mode&unix.S_IFMT != unix.S_IFCHR) {
 		return
 	}
 	// A pipe with no reader left refuses it (ENXIO): fd stays, and its first line dies of
@@ -621,14 +621,14 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 // P and nobody in netpoll, starts another M for it (a futex wake) that finds nothing and
 // sleeps again, while the loop comes back from epoll_wait without a P and goes on from
 // another thread. Each such retake also resets sysmon's sleep to 20 µs, so it wakes ~50
-// times more before backing off to 10 ms again: measured, ~2700 sysmon wake-ups a second
-// under load, and a third to a half of Go's extra CPU per connection on the sysmon thread.
-// runtime.Gosched every 5 ms moves schedtick before the 10 ms are up: no retake, sysmon
-// stays at its 10 ms sleep. It costs a monotonic clock read per turn (time.Since: one vDSO
-// call, where time.Now makes two, the wall clock too; no system call) and,
-// every 5 ms, one wakep (a futex wake of an idle M that finds no work). A goroutine
-// locked to its thread (sigio, uring) pays two wake-ups instead: its M hands the P on
-// (stoplockedm) and is handed it back (startlockedm); it stays on its thread throughout.
+// times more before backing off to 10 ms again (measured, before and after this type:
+// compare/cmd/benchreport/README.md, "The time slice"). runtime.Gosched every 5 ms moves
+// schedtick before the 10 ms are up: no retake, sysmon stays at its 10 ms sleep. It costs
+// a monotonic clock read per turn (time.Since: one vDSO call, where time.Now makes two,
+// the wall clock too; no system call) and, every 5 ms, one wakep (a futex wake of an idle
+// M that finds no work). A goroutine locked to its thread (sigio, uring) pays two wake-ups
+// instead: its M hands the P on (stoplockedm) and is handed it back (startlockedm); it
+// stays on its thread throughout.
 type timeSlice struct{ start time.Time }
 
 const timeSliceLen = 5 * time.Millisecond // half of sysmon's forcePreemptNS

@@ -52,7 +52,7 @@ func DieOfSignal(sig unix.Signal) {
 	var set unix.Sigset_t
 	sigsetAdd(&set, sig)
 	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
-	unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+	unix.Tgkill(raw.Getpid(), raw.Gettid(), sig)
 	unix.Exit(2)
 }
 

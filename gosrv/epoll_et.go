@@ -5,16 +5,16 @@ package gosrv
 // epoll_et.go - I/O multiplexing with epoll, edge-triggered (seed: epoll多路复用IO, ET模式).
 //
 // Edge-triggered epoll reports a descriptor once per change of state (new bytes, new
-// connections, freed send space), not for as long as it stays ready. So every descriptor is
+// connections, freed send space), not for as long as it stays ready, so every descriptor is
 // non-blocking and every wake-up drains it: accept until EAGAIN, recv until EAGAIN. The
-// protocol is a stream: whatever arrives is echoed, for as long as the peer keeps the
-// connection open; the receive buffer is as large as the listener's SO_RCVBUF.
-//
-// Seed departures, as in C: every chunk read is echoed before the next recv, including the
-// one read in the same wake-up as end of stream; the loop reads until EAGAIN rather than
-// stopping at a full buffer; and when send returns EAGAIN the unsent bytes wait in a
-// per-connection buffer while the connection waits for EPOLLOUT instead of EPOLLIN
-// (backpressure instead of the seed's busy loop). C twin: csrc/epoll_et.c.
+// protocol is a stream: whatever arrives is echoed, chunk by chunk, for as long as the peer
+// keeps the connection open, through a buffer as large as the listener's SO_RCVBUF. Where
+// the seed closed without echoing the chunk read with end of stream, stopped reading at a
+// full buffer and spun on a send that returned EAGAIN, this server echoes every chunk,
+// reads until EAGAIN, and keeps the unsent bytes while the connection waits for EPOLLOUT
+// instead of EPOLLIN: backpressure instead of a busy loop. Go only: raw.* are the calls
+// that cannot wait (rawcalls.go), slice.yield the scheduler's time slice (timeSlice in
+// common.go). C twin: csrc/epoll_et.c.
 
 import "golang.org/x/sys/unix"
 
@@ -52,6 +52,7 @@ func connClose(cs *connTable, fd int) {
 	cs.closed++
 }
 
+// step: keep what send cannot take
 // sendOrKeep sends buf; what the socket cannot take now is kept in c.pending.
 func sendOrKeep(c *conn, fd int, buf []byte) error {
 	for len(buf) > 0 {
@@ -86,6 +87,7 @@ func flushPending(c *conn, fd int) error {
 	return nil
 }
 
+// step: accept
 // epollETAcceptAll accepts until the queue is empty (EAGAIN): one edge may stand for many
 // queued connections. At the descriptor limit (acceptPaused) the rest stay queued: no edge
 // will tell of them, so the loop calls this again when a connection closes or the pause
@@ -104,6 +106,7 @@ func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, cs *connTable) {
 	}
 }
 
+// step: serve
 // echoStream reads until EAGAIN, echoing each chunk; it stops reading while an echo waits
 // for space.
 func echoStream(srv *Server, epollFd int, cs *connTable, fd int, buf []byte) {
@@ -159,6 +162,7 @@ func echoStream(srv *Server, epollFd int, cs *connTable, fd int, buf []byte) {
 }
 
 func serveEpollET(srv *Server) int {
+	// step: prepare the listener
 	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
 		logErrno(srv.ErrFd, "setnonblock_listenfd", err)
 		return -1
@@ -169,11 +173,13 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 	buf := make([]byte, bufSize)
+	// step: create the epoll instance
 	epollFd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		logErrno(srv.ErrFd, "create_epollfd", err)
 		return -1
 	}
+	// step: watch the listener and the stop
 	// The stop eventfd is level-triggered: it stays readable once written.
 	if err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.ListenFd, unix.EPOLLIN|unix.EPOLLET); err == nil {
 		err = setEvents(epollFd, unix.EPOLL_CTL_ADD, srv.StopFd, unix.EPOLLIN)
@@ -184,10 +190,12 @@ func serveEpollET(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	var cs connTable
 	events := make([]unix.EpollEvent, MaxEvent)
+	// step: clean up (deferred)
 	defer func() {
 		for fd := range cs.tab {
 			if cs.tab[fd] != nil {
@@ -197,6 +205,7 @@ func serveEpollET(srv *Server) int {
 		unix.Close(epollFd)
 	}()
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -214,8 +223,10 @@ func serveEpollET(srv *Server) int {
 		for _, ev := range events[:nfds] {
 			fd := int(ev.Fd)
 			switch {
+			// step: the stop
 			case fd == srv.StopFd:
 				return 0
+			// step: dispatch
 			case fd == srv.ListenFd:
 				epollETAcceptAll(srv, &acc, epollFd, &cs)
 			case fd < len(cs.tab) && cs.tab[fd] != nil:

@@ -4,10 +4,12 @@ package gosrv
 
 // epoll_lt.go - I/O multiplexing with epoll, level-triggered (seed: epoll多路复用IO, LT模式).
 //
-// One thread waits in epoll_wait for any of its descriptors to become ready, then makes
-// the call that will not block: accept on the listener, the one-shot echo on a connection.
+// One thread waits in epoll_wait for any of its descriptors to become ready, then makes the
+// call that will not block: accept on the listener, the one-shot echo on a connection.
 // Level-triggered means epoll reports a descriptor for as long as it stays ready, so an
-// event that is not handled now comes back on the next epoll_wait. C twin: csrc/epoll_lt.c.
+// event that is not handled now comes back on the next epoll_wait. Go only: raw.* are the
+// calls that cannot wait (rawcalls.go), slice.yield the scheduler's time slice (timeSlice
+// in common.go). C twin: csrc/epoll_lt.c.
 
 import "golang.org/x/sys/unix"
 
@@ -16,11 +18,13 @@ func addEvent(epollFd, fd int) error {
 }
 
 func serveEpollLT(srv *Server) int {
+	// step: create the epoll instance
 	epollFd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		logErrno(srv.ErrFd, "create_epollfd", err)
 		return -1
 	}
+	// step: watch the listener and the stop
 	if err := addEvent(epollFd, srv.ListenFd); err == nil {
 		err = addEvent(epollFd, srv.StopFd)
 	}
@@ -30,16 +34,19 @@ func serveEpollLT(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	var conns fdSet
 	events := make([]unix.EpollEvent, MaxEvent)
 	status := 0
+	// step: clean up (deferred)
 	defer func() {
 		conns.closeAll()
 		unix.Close(epollFd)
 	}()
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -60,10 +67,12 @@ func serveEpollLT(srv *Server) int {
 		for _, ev := range events[:nfds] {
 			fd := int(ev.Fd)
 
+			// step: the stop
 			if fd == srv.StopFd {
 				return status
 			}
 
+			// step: accept
 			if fd == srv.ListenFd {
 				connFd, peer := acceptConn(srv, &acc)
 				if connFd == acceptPaused {
@@ -85,6 +94,7 @@ func serveEpollLT(srv *Server) int {
 				continue
 			}
 
+			// step: serve
 			// A connection is ready. EPOLLERR or EPOLLHUP without EPOLLIN (a reset peer)
 			// counts too: the seed skipped such events, and level-triggered epoll reported
 			// them again on every call, a busy loop on a descriptor never closed. recv

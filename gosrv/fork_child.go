@@ -2,36 +2,22 @@
 
 package gosrv
 
-// fork_child.go - the fork model's child on raw system calls: csrc/fork.c's serve_child,
-// with csrc/common.c's close_other_fds, wait_readable, echo_once and log lines, step for
-// step, in code that runs beside a Go runtime without being part of it.
-//
-// The clone (childSlot.clone: fork_clone_amd64.go, fork_clone_other.go) is the clone3(2)
-// call of C's fork_child: exit signal SIGCHLD, the pidfd from CLONE_PIDFD, and
-// CLONE_CLEAR_SIGHAND, which resets every signal that has a handler — for a Go process,
-// nearly every signal — to SIG_DFL in the child in the same step as the clone (ignored
-// ones stay ignored). From its first instruction the child cannot run one of the runtime's
-// handlers, so nothing is blocked around the call, unlike syscall.forkAndExecInChild1: it
-// blocks signals (runtime_BeforeFork) because its child would otherwise run a Go handler
-// between fork and exec (go.dev/issue/18600), then resets the handlers one by one
-// (runtime_AfterForkInChild: 60-odd rt_sigaction calls) and restores the mask. Here the
-// child keeps the signal mask of the thread that cloned, as C's does. On amd64 the clone
-// adds CLONE_VM and the child runs on a stack of its own (fork.go says why).
-//
-// The child is a thread the runtime does not know: no g of its own, no scheduler, no stack
-// it could grow, locks held by threads it cannot wait for. So from the clone to exit_group
-// it runs only the functions below, each //go:nosplit (no stack check: the linker proves
-// the chain fits in the guard space, far less than the slot's stack), //go:norace (no
-// race-detector call: its runtime would take the child for the goroutine it interrupted)
-// and //go:nocheckptr (no checkptr call under -race), making raw system calls
-// (syscall.RawSyscall6: nosplit, norace, assembly underneath) on memory the parent
-// prepared before the clone (the slot's forkChild), writing only bytes and integers there,
-// never a pointer (no write barrier), and reading nothing else of the parent's but
-// errTexts, fixed since init. It allocates nothing and never returns to Go code that
-// could: it ends in exit_group. The standard library's forkAndExecInChild1 runs under the
-// same rules. objdump of the -race test binary shows these functions call nothing but
-// each other, syscall.RawSyscall and, on an index out of range that cannot happen,
-// runtime.panicBounds.
+// fork_child.go - the fork model's child: what serveChild (fork.go) calls, csrc/common.c's
+// close_other_fds, wait_readable, echo_once and log lines, step for step, on raw system
+// calls. After the clone the child is a copy of a multithreaded Go process with one thread
+// in it, the one that forked, on a copy of its goroutine's stack; the runtime's other
+// threads (scheduler, garbage collector, sysmon) were not copied, and a lock one of them
+// held stays held for good. So from the clone to exit_group the child runs only fork.go's
+// forkChild and serveChild and the functions below, under the rules syscall's
+// forkAndExecInChild1 keeps between its fork and exec: each is //go:nosplit (no stack
+// check, which could call into the scheduler; the linker proves the chain fits in the
+// stack's guard space, and a nosplit function is never preempted), //go:norace (no call
+// into the race detector, which would take the child for the goroutine it copied) and
+// //go:nocheckptr (no checkptr call under -race); they make raw system calls
+// (syscall.RawSyscall6: nosplit, norace, assembly underneath), allocate nothing, store no
+// pointer (no write barrier), read nothing of the parent's but their child and errTexts,
+// and end in exit_group without returning to Go code that could break a rule.
+// TestForkChildCallsOnlyRawCode holds them to it, reading their machine code.
 
 import (
 	"syscall"
@@ -40,20 +26,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cloneArgs is struct clone_args of linux/sched.h, its first version (CLONE_ARGS_SIZE_VER0).
+// cloneArgs is struct clone_args of linux/sched.h, CLONE_ARGS_SIZE_VER2 (Linux 5.7): the
+// size C's sizeof passes to clone3.
 type cloneArgs struct {
 	flags, pidfd, childTid, parentTid, exitSignal, stack, stackSize, tls uint64
+	setTid, setTidSize, cgroup                                           uint64
 }
 
-// forkChild is all the memory the child uses, prepared by the parent before each clone;
-// the child works on its own copy of it.
-type forkChild struct {
+// child is the memory the child serves in, a copy of the parent's: forkChild fills it in
+// the parent before each clone, so one child value serves every fork.
+type child struct {
 	args  cloneArgs
-	pidFd int32           // the kernel stores the child's pidfd here, in the parent (CLONE_PIDFD)
-	ign   kernelSigaction // SIG_IGN, for signal 33 (serveChild)
+	pidFd int32 // the kernel stores the child's pidfd here, in the parent (CLONE_PIDFD)
 
 	connFd, stopFd, outFd, errFd int
-	keep                         [4]int // close_other_fds's sorted copy
+	ign                          kernelSigaction // SIG_IGN, for signal 33
+	keep                         [4]int          // close_other_fds's sorted copy
 	pfd                          [2]unix.PollFd
 	buf                          [BufSize]byte // echo_once's buffer
 	line                         [BufSize + 128]byte
@@ -70,26 +58,16 @@ var errTexts = func() (t [134]string) {
 	return t
 }()
 
-// serveChild is serve_child: keep only the connection and the server's streams, serve, _exit.
+// ignoreSignal33 sets signal 33 ignored. Go only: 33 is the runtime's (its all-thread
+// system calls), handled, and so back at SIG_DFL after the clone, where it would kill the
+// child; the C server ignores it (server_main.c's reset_signals), and so does its child.
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) serveChild() {
-	// Go only: signal 33 is the runtime's (its all-thread system calls), handled, and so
-	// back at SIG_DFL after the clone, where it would kill the child; the C server ignores
-	// it (server_main.c's reset_signals), and so does its child. The Go one ignores it too.
+func (c *child) ignoreSignal33() {
 	c.ign.handler = sigIgn
 	syscall.RawSyscall6(unix.SYS_RT_SIGACTION, 33, uintptr(unsafe.Pointer(&c.ign)), 0, unsafe.Sizeof(c.ign.mask), 0, 0)
-	c.closeOtherFds()
-	if c.waitReadable() == 1 {
-		c.echoOnce()
-	} else {
-		rawClose(c.connFd)
-	}
-	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
-	}
 }
 
 // closeOtherFds is close_other_fds(keep, 4): close_range over the gaps between the kept ones.
@@ -97,7 +75,7 @@ func (c *forkChild) serveChild() {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) closeOtherFds() {
+func (c *child) closeOtherFds() {
 	c.keep = [4]int{c.connFd, c.stopFd, c.outFd, c.errFd}
 	for i := 1; i < len(c.keep); i++ { // insertion sort: n is tiny
 		for j := i; j > 0 && c.keep[j-1] > c.keep[j]; j-- {
@@ -120,7 +98,7 @@ func (c *forkChild) closeOtherFds() {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) waitReadable() int {
+func (c *child) waitReadable() int {
 	c.pfd = [2]unix.PollFd{{Fd: int32(c.connFd), Events: unix.POLLIN}, {Fd: int32(c.stopFd), Events: unix.POLLIN}}
 	if _, errno := rawNoEINTR(sysPollForever, uintptr(unsafe.Pointer(&c.pfd[0])), 2, pollForever, 0, 0, 0); errno != 0 {
 		return -1
@@ -136,7 +114,7 @@ func (c *forkChild) waitReadable() int {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) echoOnce() {
+func (c *child) echoOnce() {
 	buf := uintptr(unsafe.Pointer(&c.buf[0]))
 	n, errno := rawNoEINTR(unix.SYS_RECVFROM, uintptr(c.connFd), buf, BufSize, 0, 0, 0)
 	if errno != 0 {
@@ -168,6 +146,16 @@ func rawNoEINTR(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, syscall.Errno) {
 	}
 }
 
+// exitGroup is _exit: exit_group(2), which does not return.
+//
+//go:nosplit
+//go:norace
+func exitGroup(status int) {
+	for {
+		syscall.RawSyscall(unix.SYS_EXIT_GROUP, uintptr(status), 0, 0)
+	}
+}
+
 //go:nosplit
 //go:norace
 func rawClose(fd int) {
@@ -181,7 +169,7 @@ func rawClose(fd int) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) logMsg(prefix string, n int) {
+func (c *child) logMsg(prefix string, n int) {
 	for i := 0; i < n; i++ {
 		if c.buf[i] == 0 {
 			n = i
@@ -201,7 +189,7 @@ func (c *forkChild) logMsg(prefix string, n int) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) logErrno(what string, errno syscall.Errno) {
+func (c *child) logErrno(what string, errno syscall.Errno) {
 	c.n = 0
 	c.putStr(what)
 	c.putStr(" error: ")
@@ -217,7 +205,7 @@ func (c *forkChild) logErrno(what string, errno syscall.Errno) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) putByte(b byte) {
+func (c *child) putByte(b byte) {
 	if c.n < len(c.line) {
 		c.line[c.n] = b
 		c.n++
@@ -227,7 +215,7 @@ func (c *forkChild) putByte(b byte) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) putStr(s string) {
+func (c *child) putStr(s string) {
 	for i := 0; i < len(s); i++ {
 		c.putByte(s[i])
 	}
@@ -236,7 +224,7 @@ func (c *forkChild) putStr(s string) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) putUint(v uint) {
+func (c *child) putUint(v uint) {
 	var digits [20]byte
 	i := len(digits)
 	for {
@@ -257,7 +245,7 @@ func (c *forkChild) putUint(v uint) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (c *forkChild) emit(fd int) {
+func (c *child) emit(fd int) {
 	c.putByte('\n')
 	off := 0
 	for off < c.n {

@@ -35,7 +35,7 @@ func TestNoLeaks(t *testing.T) {
 }
 
 // TestForkInProcess runs the Go fork model in this process under load while os/exec keeps
-// working beside it: each connection's child is a clone of this (-race) test process that
+// working beside it: each connection's child is a fork of this (-race) test process that
 // runs fork_child.go's system calls and exits, and the parent reaps each by its pid
 // through a pidfd. As many clients as the C test.
 func TestForkInProcess(t *testing.T) {

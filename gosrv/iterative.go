@@ -6,12 +6,15 @@ package gosrv
 //
 // One loop accepts a connection and serves it to the end before accepting the next, so a
 // client that connects and says nothing holds every other client in the listen queue:
-// connections are answered strictly in the order they were accepted. Both phases of a
-// recv block this one thread. C twin: csrc/iterative.c.
+// connections are answered strictly in the order they were accepted. Both phases of a recv
+// block this one thread. Go only: raw.* are the calls that cannot wait (rawcalls.go),
+// slice.yield the scheduler's time slice (timeSlice in common.go). C twin:
+// csrc/iterative.c.
 
 import "golang.org/x/sys/unix"
 
 func serveIterative(srv *Server) int {
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 
@@ -19,6 +22,7 @@ func serveIterative(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 
+		// step: accept
 		// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
 		connFd := acceptBlocking(srv, &acc)
 		if connFd == acceptStopped {
@@ -28,6 +32,7 @@ func serveIterative(srv *Server) int {
 			return -1 // acceptFailed: poll failed, logged
 		}
 
+		// step: wait
 		// Serve this client completely; nobody else is served meanwhile.
 		ready, err := waitReadable(connFd, srv.StopFd)
 		if ready <= 0 {
@@ -38,6 +43,7 @@ func serveIterative(srv *Server) int {
 			logErrno(srv.ErrFd, "poll_connfd", err)
 			continue
 		}
+		// step: serve
 		echoOnce(srv, connFd)
 	}
 }

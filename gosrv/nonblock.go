@@ -8,41 +8,18 @@ package gosrv
 // nothing is there they fail at once with EAGAIN, "not yet". One thread goes round and
 // round: accept whatever is pending, then try a recv on every connection in accept order.
 // Nothing tells it when something arrives, which is the model's cost: a loop that only
-// retries burns a whole core. So an idle loop backs off: it spins spinRounds empty rounds
-// (a reply on loopback arrives within microseconds, cheaper to catch by retrying than by
-// sleeping), then sleeps, doubling the sleep from backoffMinNs up to a cap; any progress
-// (a new connection, a recv that returned anything but EAGAIN) starts over with spinning.
-// And every round costs a recv per open connection: the seed credits this model with one
-// system call per answer (recv) against multiplexing's two (select, recv), but the
-// polling makes that call again and again, so the cap grows with the number of
-// connections polled, n: it is the larger of backoffMaxNs (2 ms) and n * backoffPerConnNs
-// (50 µs), which keeps an idle round's work (~1 µs a connection, measured) near 2% of the
-// time whatever n is. With a fixed 2 ms cap, 5000 idle connections kept 67% of a core
-// busy in C, 76% in Go.
-//
-// The schedule, the same in C: 50 spinning rounds, then sleeps of 50, 100, 200, ... µs,
-// doubling up to max(2 ms, n * 50 µs): 2 ms up to 40 connections, 50 ms with 1000, 250 ms
-// with 5000. The price is latency: a client that speaks after an idle spell waits up to
-// that cap (plus one round), and with more connections longer. Go only: a stop signal
-// lands on another thread than the sleeping one, so the stop, too, may wait for the sleep
-// to end (C's handler interrupts the sleep).
-// C twin: csrc/nonblock.c, on the same schedule.
-//
-// The sleep is clock_nanosleep(CLOCK_REALTIME), the system call glibc's nanosleep makes,
-// so that both servers make the same calls; time.Sleep would park the goroutine on a
-// runtime timer instead, a different mechanism with its own wake-ups. It is made as a
-// raw system call (backoffSleep), which the runtime does not see, for a reason measured
-// here: through unix.ClockNanosleep the runtime marks the thread as in a system call,
-// its monitor (sysmon) takes the processor (P) from the sleeping thread after 20 µs and
-// wakes another thread to look for work that does not exist, which spins and parks
-// again; at ~450 sleeps a second that cost ~100 µs of CPU per sleep: an idle server used
-// 4.6% of a core, against 2.2% with the raw call and 1.9% for C (10 s, 2-core VM). Kept
-// by the raw call, the P waits at most backoffCap for the thread, which only delays a
-// garbage collection's stop-the-world by as much, and sysmon still preempts this
-// goroutine every 10 ms so that others (the signal handler's) run even with
-// GOMAXPROCS=1; the preemption signal ends a sleep early with EINTR, harmless.
-// (runtime.Gosched before each sleep would avoid those preemptions, but it wakes another
-// thread every time: measured, it costs more than the SIGURG every 10 ms.)
+// retries burns a whole core, and every round costs a recv per open connection (the seed
+// credits this model with one system call per answer against multiplexing's two, but the
+// polling makes that call again and again). So an idle loop backs off: it spins spinRounds
+// empty rounds, then sleeps, doubling the sleep from backoffMinNs up to a cap that grows
+// with the number of connections polled (backoffCap); any progress (a new connection, a
+// recv that returned anything but EAGAIN) starts over with spinning. The price is latency:
+// a client that speaks after an idle spell waits up to that cap. Go only: the sleep is a
+// raw clock_nanosleep (backoffSleep says why), and a stop signal lands on another thread
+// than the sleeping one, so the stop, too, may wait for the sleep to end (C's handler
+// interrupts it); raw.* are the calls that cannot wait (rawcalls.go), slice.yield the
+// scheduler's time slice (timeSlice in common.go). C twin: csrc/nonblock.c, on the same
+// schedule.
 
 import (
 	"unsafe"
@@ -50,11 +27,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The schedule, as in C (see there for why these numbers).
+// The schedule, as in C (see there for what it is, and compare/cmd/benchreport/README.md,
+// "nonblock's back-off", for why these numbers).
 const (
 	spinRounds   = 50
 	backoffMinNs = 50000   // 50 µs: the kernel's default timer slack
-	backoffMaxNs = 2000000 // 2 ms: ~450 idle wake-ups a second, ~2% of a core (measured)
+	backoffMaxNs = 2000000 // 2 ms: the cap with few connections
 	// the cap with n connections: at least n * 50 µs
 	backoffPerConnNs = 50000
 )
@@ -65,16 +43,26 @@ func backoffCap(n int) int64 {
 	return max(backoffMaxNs, int64(n)*backoffPerConnNs)
 }
 
-// backoffSleep is clock_nanosleep(CLOCK_REALTIME, 0, ns, NULL) as a raw system call, one
-// that the runtime does not account as blocking (see the top of the file for why). Its
+// backoffSleep is clock_nanosleep(CLOCK_REALTIME, 0, ns, NULL), the system call glibc's
+// nanosleep makes, so that both servers make the same calls (time.Sleep would park the
+// goroutine on a runtime timer instead, a different mechanism with its own wake-ups). Its
 // only error is EINTR, which ends the sleep early: fine, the next round looks at the stop.
 //
-// A sleep of 10 ms or more (many connections) is made through the runtime instead
+// A short sleep is a raw system call, which the runtime does not account as blocking:
+// through unix.Syscall the runtime marks the thread as in a system call, and its monitor
+// (sysmon) takes the processor (P) from the sleeping thread after 20 µs and wakes another
+// thread to look for work that does not exist, which spins and parks again, on every
+// sleep. Kept by the raw call, the P waits at most backoffCap for the thread, which only
+// delays a garbage collection's stop-the-world by as much; sysmon still preempts this
+// goroutine every 10 ms so that others (the signal handler's) run even with GOMAXPROCS=1,
+// and the preemption signal ends a sleep early with EINTR, harmless.
+//
+// A sleep of 10 ms or more (many connections) goes through the runtime instead
 // (Syscall6: entersyscall): sysmon preempts a goroutine that has run 10 ms without a
-// scheduling point, and to a raw call that looks like running, so its SIGURG cut every
-// long sleep to ~10 ms (measured: 5000 idle connections at 20% of a core instead of
-// ~2%). Seen as blocked, the thread keeps sleeping while sysmon hands its P on, once per
-// sleep: at most ~100 such sleeps a second, where that hand-off costs little.
+// scheduling point, and to a raw call that looks like running, so its SIGURG would cut
+// every long sleep short. Seen as blocked, the thread keeps sleeping while sysmon hands
+// its P on, once per sleep, and long sleeps are few. What each choice cost, measured:
+// compare/cmd/benchreport/README.md, "nonblock's back-off".
 func backoffSleep(ns int64) {
 	ts := unix.NsecToTimespec(ns)
 	if ns < longSleepNs {
@@ -87,6 +75,7 @@ func backoffSleep(ns int64) {
 // longSleepNs is sysmon's forcePreemptNS (runtime/proc.go): see backoffSleep.
 const longSleepNs = 10e6
 
+// step: accept
 // acceptPending accepts every pending connection onto conns (accept order); it returns
 // the list and how many joined it. At the descriptor limit (acceptPaused) the rest stay
 // queued, and the next round tries again: polling is this model's way of waiting, for a
@@ -103,6 +92,7 @@ func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	}
 }
 
+// step: serve
 // tryConns makes one recv on every connection, in accept order. EAGAIN keeps the
 // connection for the next round; anything else (bytes, end of stream, an error) is the
 // one-shot answer. It returns the kept connections, still in order, and how many were
@@ -125,12 +115,14 @@ func tryConns(srv *Server, conns []int) ([]int, int) {
 }
 
 func serveNonblock(srv *Server) int {
+	// step: prepare the listener
 	// accept on an empty queue must return EAGAIN instead of sleeping.
 	if err := unix.SetNonblock(srv.ListenFd, true); err != nil {
 		logErrno(srv.ErrFd, "fcntl_listenfd", err)
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	var conns []int
@@ -138,16 +130,19 @@ func serveNonblock(srv *Server) int {
 	backoffNs := int64(backoffMinNs)
 
 	var slice timeSlice
+	// step: the stop
 	// The stop eventfd is looked at once per round with a zero-timeout poll: one cheap
 	// system call, and the eventfd is never read, so it stays readable for everyone.
 	for !stopRequested(srv.StopFd) {
 		slice.yield() // Go only: see timeSlice
 
+		// step: poll by hand
 		// New connections first, so that one accepted now is tried in this round.
 		var accepted, served int
 		conns, accepted = acceptPending(srv, &acc, conns)
 		conns, served = tryConns(srv, conns)
 
+		// step: back off
 		if accepted+served > 0 {
 			idleRounds = 0
 			backoffNs = backoffMinNs
@@ -165,6 +160,7 @@ func serveNonblock(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for _, connFd := range conns {
 		unix.Close(connFd)
 	}

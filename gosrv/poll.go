@@ -8,22 +8,26 @@ package gosrv
 // and the kernel writes results into revents, leaving events alone, so the array is built
 // once and kept, not rebuilt before every call. Like select, every call still copies the
 // whole array into the kernel and scans it: the cost grows with the number of connections,
-// not with the number that are ready, which is what epoll removes.
-// The array is [0] listener, [1] stop eventfd, then one slot per connection; a served
-// connection's slot takes the last one's place. C twin: csrc/poll.c.
+// not with the number that are ready, which is what epoll removes. The array is [0]
+// listener, [1] stop eventfd, then one slot per connection; a served connection's slot
+// takes the last one's place. Go only: slice.yield is the scheduler's time slice (timeSlice
+// in common.go). C twin: csrc/poll.c.
 
 import "golang.org/x/sys/unix"
 
 func servePoll(srv *Server) int {
+	// step: build the array
 	pfds := make([]unix.PollFd, 0, 64)
 	pfds = append(pfds,
 		unix.PollFd{Fd: int32(srv.ListenFd), Events: unix.POLLIN}, // [0]
 		unix.PollFd{Fd: int32(srv.StopFd), Events: unix.POLLIN},   // [1]
 	)
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
+	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -41,10 +45,12 @@ func servePoll(srv *Server) int {
 			break
 		}
 
+		// step: the stop
 		if pfds[1].Revents != 0 {
 			break
 		}
 
+		// step: accept
 		if pfds[0].Revents != 0 {
 			connFd, peer := acceptConn(srv, &acc)
 			if connFd >= 0 {
@@ -54,6 +60,7 @@ func servePoll(srv *Server) int {
 			}
 		}
 
+		// step: serve
 		// Any Revents counts, POLLIN or POLLERR/POLLHUP (a reset peer): recv reports it and
 		// echoOnce closes. The slot that moves into i was polled too, so i is looked at
 		// again before moving on.
@@ -79,6 +86,7 @@ func servePoll(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for _, pfd := range pfds[2:] {
 		unix.Close(int(pfd.Fd))
 	}

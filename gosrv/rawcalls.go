@@ -8,11 +8,10 @@ package gosrv
 // unix.Syscall brackets a call with the runtime's entersyscall and exitsyscall: the
 // goroutine's processor (P) is marked as in a system call, so that if the thread blocks
 // there, sysmon can hand the P to another thread and the program's other goroutines run
-// on. For a call that returns without waiting that bookkeeping buys nothing and costs
-// tens of nanoseconds a call (perf, poll model: entersyscall, exitsyscall and their
-// wrappers were ~1 % of the Go server's samples, a third of what Go added in user space
-// over C). unix.RawSyscall skips it: to the runtime the goroutine is running Go code
-// throughout the call.
+// on. For a call that returns without waiting that bookkeeping buys nothing and costs time
+// on every call (measured: compare/cmd/benchreport/README.md, "Raw system calls").
+// unix.RawSyscall skips it: to the runtime the goroutine is running Go code throughout the
+// call.
 //
 // The rule: a raw call must never wait. If one did, its thread would keep the P while it
 // waited, a garbage collection's stop-the-world would wait with it, and with one P every
@@ -39,9 +38,8 @@ package gosrv
 //
 // The raw calls of the serving paths go through rawSyscall6, one assembly function on
 // amd64 (rawsyscall_amd64.s): unix.RawSyscall6 reaches the same SYSCALL instruction through
-// three functions and two ABI wrappers, and perf put those at ~200 of the Go sigio server's
-// ~26000 samples over 60000 connections, about half of what its raw calls cost in user
-// space. Setup and teardown (once per server) keep x/sys/unix's wrappers: nothing to gain
+// three functions and two ABI wrappers, which cost as much again as the calls themselves
+// in user space (the same section of the performance document). Setup and teardown (once per server) keep x/sys/unix's wrappers: nothing to gain
 // there. Where a call takes a pointer, the conversion to uintptr stays in the call
 // expression itself (unsafe.Pointer's rule for system calls, which holds for any function
 // written in assembly), as in first's callers.
@@ -93,6 +91,18 @@ func (rawCalls) Recv(fd int, p []byte, flags int) (int, error) {
 func (rawCalls) Send(fd int, p []byte, flags int) (int, error) {
 	n, errno := rawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
 	return result(n, errno)
+}
+
+// Getpid is getpid(2) and Gettid gettid(2). (x/sys's go through an assembly stub with no
+// frame, where a stack walker such as strace -k's loses the caller.)
+func (rawCalls) Getpid() int {
+	pid, _ := rawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+	return int(pid)
+}
+
+func (rawCalls) Gettid() int {
+	tid, _ := rawSyscall6(unix.SYS_GETTID, 0, 0, 0, 0, 0, 0)
+	return int(tid)
 }
 
 // errnoErr is a raw call's errno as an error: nil for 0.

@@ -8,8 +8,10 @@
 // the arguments in DI, SI, DX, R10, R8, R9; a return in [-4095, -1] is -errno (r1 is then
 // -1, as unix.RawSyscall6 gives). unix.RawSyscall6 reaches the same SYSCALL through three
 // functions and two ABI wrappers (x/sys's jump, syscall.RawSyscall6, the runtime's
-// Syscall6); see rawcalls.go for what that costs.
-TEXT ·rawSyscall6(SB),NOSPLIT,$0-72
+// Syscall6); see rawcalls.go for what that costs. Its 8-byte frame makes the assembler
+// save BP: a stack walker (strace -k) then finds the caller, which a frameless function
+// hides.
+TEXT ·rawSyscall6(SB),NOSPLIT,$8-72
 	MOVQ	a1+8(FP), DI
 	MOVQ	a2+16(FP), SI
 	MOVQ	a3+24(FP), DX

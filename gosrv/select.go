@@ -4,17 +4,15 @@ package gosrv
 
 // select.go - I/O multiplexing with select(2) (seed: IO多路复用, select named without code).
 //
-// One thread hands the kernel a bitmap of descriptors (fd_set) and sleeps until one of
-// them is readable; select overwrites the bitmap with the ready ones, so it is rebuilt
-// from the set of open connections before every call, and the kernel scans every bit
-// below maxfd+1 each time. The bitmap has FD_SETSIZE (1024) bits: a descriptor number at
-// or above it cannot be watched at all (FdSet.Set would index past the array), so such a
-// connection is refused with a log line and closed. Ready descriptors are served in this
-// order: stop, listener, then connections by ascending descriptor number.
-// C twin: csrc/select.c.
-//
-// The call is pselect6 with no signal mask, the system call glibc's select makes on
-// x86-64, so that both servers make the same calls; without a mask it is select.
+// One thread hands the kernel a bitmap of descriptors (fd_set) and sleeps until one of them
+// is readable; select overwrites the bitmap with the ready ones, so it is rebuilt from the
+// set of open connections before every call, and the kernel scans every bit below maxfd+1
+// each time. The bitmap has FD_SETSIZE (1024) bits: a descriptor number at or above it
+// cannot be watched at all (FdSet.Set would index past the array), so such a connection is
+// refused with a log line and closed. Ready descriptors are served in this order: stop,
+// listener, then connections by ascending descriptor number. Go only: raw.* are the calls
+// that cannot wait (rawcalls.go), slice.yield the scheduler's time slice (timeSlice in
+// common.go). C twin: csrc/select.c.
 
 import (
 	"strconv"
@@ -28,6 +26,7 @@ func logBeyond(errFd, fd int, what string) {
 }
 
 func serveSelect(srv *Server) int {
+	// step: check the limit
 	if srv.ListenFd >= unix.FD_SETSIZE || srv.StopFd >= unix.FD_SETSIZE {
 		fd := srv.StopFd
 		if srv.ListenFd >= unix.FD_SETSIZE {
@@ -37,16 +36,19 @@ func serveSelect(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var conns [unix.FD_SETSIZE]bool // the open connections, by descriptor number
 	// Go only: conns[top:] is all false, so the loops stop there. C's fdset grows to the
-	// highest descriptor it has held and its loops stop at its size; without a bound
-	// Go scanned all 1024 entries twice per turn (2 % of its CPU under load, perf).
+	// highest descriptor it has held and its loops stop at its size; without a bound Go
+	// would scan all 1024 entries twice per turn (compare/cmd/benchreport/README.md,
+	// "select's scan", has what that cost).
 	top := 0
 	var rset unix.FdSet
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	status := 0
 
+	// step: fill the bitmap
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
@@ -65,7 +67,10 @@ func serveSelect(srv *Server) int {
 			}
 		}
 
-		// A failed select leaves rset as it was: retrying after EINTR is safe.
+		// step: wait
+		// A failed select leaves rset as it was: retrying after EINTR is safe. The call is
+		// pselect6 with no signal mask, the system call glibc's select makes on x86-64, so
+		// that both servers make the same calls; without a mask it is select.
 		var pause *unix.Timespec
 		if acc.paused {
 			pause = &unix.Timespec{Nsec: acceptPauseMs * 1000000}
@@ -78,10 +83,12 @@ func serveSelect(srv *Server) int {
 			break
 		}
 
+		// step: the stop
 		if rset.IsSet(srv.StopFd) {
 			break
 		}
 
+		// step: accept
 		if rset.IsSet(srv.ListenFd) {
 			connFd, peer := acceptConn(srv, &acc)
 			if connFd >= 0 {
@@ -98,6 +105,7 @@ func serveSelect(srv *Server) int {
 			}
 		}
 
+		// step: serve
 		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
 		closed := 0
 		for fd := 0; fd < top && fd <= maxFd; fd++ {
@@ -116,6 +124,7 @@ func serveSelect(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	for fd, open := range conns[:top] {
 		if open {
 			unix.Close(fd)

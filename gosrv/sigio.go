@@ -7,21 +7,18 @@ package gosrv
 // The kernel tells the server that a descriptor became ready by queueing a signal: with
 // O_ASYNC set on a file, every wake-up of its wait queue (new data, a new connection, an
 // error, a hang-up) calls kill_fasync, which sends the signal chosen by F_SETSIG to the
-// owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code
-// (POLL_IN, POLL_ERR, POLL_HUP). The first phase of I/O (waiting for readiness) is thus
-// the kernel's business; the second (copying the bytes) is still the server's own recv.
-// Unlike epoll, nothing is registered with a waiting object: the signal queue is the event
-// queue. Like edge-triggered epoll, a signal reports a change, not a state, so every
-// descriptor is non-blocking and a signal may be stale (the descriptor closed, or already
-// served): every call tolerates EAGAIN.
-//
-// The signal is never handled: it is blocked on the serving thread and taken from the
-// thread's pending queue with rt_sigtimedwait, which hands over its siginfo. Go's runtime owns
-// every signal handler, so this is the only way a Go program can see si_fd. The goroutine
-// is locked to its OS thread, and that thread is the owner (F_OWNER_TID), not the process:
-// a signal directed at the process goes to any thread that does not block it, where the
-// runtime's handler drops a signal nobody asked for. The stop eventfd cannot raise a
-// signal, so a small watcher goroutine turns it into one (below). C twin: csrc/sigio.c.
+// owner chosen by F_SETOWN_EX, with the descriptor in si_fd and the cause in si_code. The
+// first phase of I/O (waiting for readiness) is thus the kernel's business; the second
+// (copying the bytes) is still the server's own recv. Unlike epoll, nothing is registered
+// with a waiting object: the signal queue is the event queue. Like edge-triggered epoll, a
+// signal reports a change, not a state, so every descriptor is non-blocking and a signal
+// may be stale: every call tolerates EAGAIN. The signal is never handled: it stays blocked
+// on the serving thread, its owner, and rt_sigtimedwait takes it from the thread's queue
+// with its siginfo; Go's runtime owns every signal handler, so this is the only way a Go
+// program can see si_fd, and the goroutine is locked to its OS thread. The stop eventfd
+// cannot raise a signal, so a small watcher goroutine turns it into one (stopWatch). Go
+// only: raw.* are the calls that cannot wait (rawcalls.go), slice.yield the scheduler's
+// time slice (timeSlice in common.go). C twin: csrc/sigio.c.
 
 import (
 	"runtime"
@@ -41,6 +38,7 @@ const sigioReady = unix.Signal(40)
 // SigioReady is sigioReady, for the standalone server, which leaves it to the model.
 const SigioReady = sigioReady
 
+// step: watch the stop
 // The stop. eventfd has no fasync method, so O_ASYNC on the stop eventfd is silently
 // ignored (F_SETFL leaves the flag unset and no signal comes; checked on Linux 6.18), and
 // the stop cannot raise the signal by itself. A watcher does it: a goroutine sleeps in poll
@@ -49,7 +47,9 @@ const SigioReady = sigioReady
 // queue entry, which tgkill cannot get once the queue is full (RLIMIT_SIGPENDING; it fails
 // with EAGAIN and the stop would be lost: seen with the limit at 3), while a classic
 // signal is a pending bit that is always set. So the serving thread waits for signals
-// only, without a timeout, and a stop is as prompt as any event. (C uses a pthread.)
+// only, without a timeout, and a stop is as prompt as any event. (C uses a pthread, which
+// starts with the stop signals blocked so that the serving thread takes them; here the
+// runtime takes them on a thread of its own.)
 type stopWatch struct {
 	quitFd int           // written when serveSigio returns, so the watcher ends with it
 	done   chan struct{} // closed when the watcher has ended
@@ -69,7 +69,7 @@ func startWatch(stopFd, tid int) (*stopWatch, error) {
 		}
 		ignoringEINTR(func() error { _, err := poll(pfd, -1); return err })
 		if pfd[0].Revents != 0 {
-			unix.Tgkill(unix.Getpid(), tid, unix.SIGIO)
+			unix.Tgkill(raw.Getpid(), tid, unix.SIGIO)
 		}
 	}()
 	return w, nil
@@ -81,9 +81,12 @@ func (w *stopWatch) end() {
 	unix.Close(w.quitFd)
 }
 
+// step: arm a descriptor
 // armFd makes fd raise sigioReady at thread tid whenever it becomes ready. flags are fd's
 // current file status flags (F_GETFL): the caller knows them, which saves a system call
-// per connection.
+// per connection. The owner is this thread (F_OWNER_TID), not the process: a signal
+// directed at the process goes to any thread that does not block it, where the runtime's
+// handler drops a signal nobody asked for.
 func armFd(fd, tid, flags int) error {
 	if err := setOwnEx(fd, &fOwnerEx{Type: fOwnerTid, Pid: int32(tid)}); err != nil {
 		return err
@@ -97,6 +100,7 @@ func armFd(fd, tid, flags int) error {
 	return err
 }
 
+// step: serve
 // tryEcho is the one-shot protocol on a non-blocking connection: recv, and unless it meets
 // EAGAIN, echoReply. It returns false when the connection had nothing to read yet (EAGAIN:
 // its signal will come), true when it was served and closed.
@@ -112,13 +116,14 @@ func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 	return true
 }
 
+// step: accept
 // sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
 // several queued connections. At the descriptor limit (acceptPaused) the rest stay
 // queued: the loop calls this again when a connection closes or the pause ends. Under load it is the serving loop: each connection is served here as it is
 // accepted (tryEcho below), and the clients' next connections refill the backlog, so it
 // may go on for seconds without returning; it ends the time slice too (Go only: see
-// timeSlice; measured, without it sysmon preempted and retook the serving thread's P ~500
-// times a second: preemptone 1397, handoffp 1059 in 20000 connections).
+// timeSlice; without it sysmon preempts the loop and retakes its P, measured in
+// compare/cmd/benchreport/README.md, "sigio's accept loop").
 func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *timeSlice) {
 	for {
 		slice.yield()
@@ -140,11 +145,12 @@ func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *ti
 }
 
 func serveSigio(srv *Server) int {
+	// step: block the signals
 	// The signals are directed at this thread and blocked on it alone: the goroutine must
 	// not move to another thread until it has restored the mask.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	tid := unix.Gettid()
+	tid := raw.Gettid()
 
 	var waitSet, oldMask unix.Sigset_t
 	sigsetAdd(&waitSet, sigioReady)
@@ -156,6 +162,7 @@ func serveSigio(srv *Server) int {
 		logErrno(srv.ErrFd, "sigmask", err)
 		return -1
 	}
+	// step: arm the listener
 	listenFlags, err := unix.FcntlInt(uintptr(srv.ListenFd), unix.F_GETFL, 0)
 	if err == nil {
 		err = armFd(srv.ListenFd, tid, listenFlags)
@@ -166,6 +173,7 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	// step: start the watcher
 	watch, err := startWatch(srv.StopFd, tid)
 	if err != nil {
 		logErrno(srv.ErrFd, "start_stopwatch", err)
@@ -174,6 +182,7 @@ func serveSigio(srv *Server) int {
 		return -1
 	}
 
+	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	var conns fdSet
@@ -183,6 +192,7 @@ func serveSigio(srv *Server) int {
 	// Connections queued before O_ASYNC was set raised no signal either.
 	var slice timeSlice
 	sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+	// step: wait
 	for {
 		slice.yield() // Go only: see timeSlice
 		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
@@ -205,6 +215,7 @@ func serveSigio(srv *Server) int {
 			status = -1
 			break
 		}
+		// step: the stop
 		if sig == unix.SIGIO {
 			// The watcher's stop, or the kernel's word that the real-time queue was full.
 			if stopRequested(srv.StopFd) {
@@ -219,6 +230,7 @@ func serveSigio(srv *Server) int {
 			}
 			continue
 		}
+		// step: dispatch
 		// POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block.
 		fd := int(info.Fd)
 		if fd == srv.ListenFd {
@@ -233,6 +245,7 @@ func serveSigio(srv *Server) int {
 		// else: stale, for a descriptor already served and closed.
 	}
 
+	// step: clean up
 	watch.end()
 	conns.closeAll()
 	// Give the listener back as it came: no more signals from it.

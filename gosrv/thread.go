@@ -2,33 +2,19 @@
 
 package gosrv
 
-// thread.go - blocking I/O, one thread per connection (seed: 多线程 + 阻塞IO, named in the
-// text without code).
+// thread.go - blocking I/O, one thread per connection (seed: 多线程 + 阻塞IO, named in the text
+// without code).
 //
 // The accept loop is iterative's; each accepted connection gets a goroutine that blocks in
-// its own poll and recv, so a silent client holds only its own thread. C twin:
-// csrc/thread.c, where that is a detached pthread.
-//
-// Why a goroutine here is a thread: the calls are raw system calls (poll, recvfrom,
-// sendto through unix.Syscall), which the runtime's netpoller never sees. A goroutine blocked in one keeps its
-// OS thread (M) blocked in the kernel, and the runtime hands the processor (P) to another
-// thread, so each connection blocked in poll occupies one OS thread of its own: a stalled
-// client holds only its own thread, and n silent connections hold n threads (the
-// thread-500-at-once scenario asserts more than 500 threads with 500 connections open).
-// What differs from C is what happens to the thread afterwards: the pthread ends with its
-// connection, while the goroutine's thread goes back to the runtime's idle pool and serves
-// the next connection's goroutine. The process keeps as many idle threads as it ever had
-// connections blocked at once (the runtime never ends an idle thread); none is created
-// while one is idle. A sync.WaitGroup takes the place of C's counter and condition variable.
-//
-// Why the goroutine is not locked to its thread (runtime.LockOSThread, exiting locked),
-// which would make the runtime create and end one thread per connection as C does:
-// creating a Go thread (newm: its g0 stack, signal stack and mask, clone) and ending it
-// costs more than a pthread's, and measured against C (16 clients, 4 interleaved rounds
-// of 10000 connections, 2 shared cores) the locked goroutine made 0.51x C's connections
-// per second at 1.69x C's server CPU per connection; unlocked, 1.31x and 0.69x: every
-// connection is served on a thread that already exists. The model's property holds
-// either way, because what holds the thread is the blocking system call, not the lock.
+// its own poll and recv, so a silent client holds only its own thread: the calls are raw
+// system calls (poll, recvfrom, sendto through unix.Syscall), which the runtime's netpoller
+// never sees, so a goroutine blocked in one keeps its OS thread blocked in the kernel while
+// the runtime hands the processor (P) to another thread, and n silent connections hold n
+// threads, as C's detached pthreads do. What differs from C is the thread afterwards: the
+// pthread ends with its connection, the goroutine's thread returns to the runtime's idle
+// pool and serves a later connection (serveConn says why the goroutine is not locked to
+// it). A sync.WaitGroup takes the place of C's counter and condition variable. C twin:
+// csrc/thread.c.
 
 import (
 	"sync"
@@ -43,8 +29,17 @@ import (
 // connection is refused the way C refuses one whose thread cannot be created.
 const maxConnThreads = 9000
 
+// step: serve on the connection's thread
 // serveConn is one connection's thread: block until it speaks (or a stop), answer once.
-// Not locked to its thread: see the header.
+//
+// It is not locked to its thread (runtime.LockOSThread, exiting locked), which would make
+// the runtime create and end one thread per connection as C does: creating a Go thread
+// (newm: its g0 stack, signal stack and mask, clone) and ending it costs more than a
+// pthread's (compare/cmd/benchreport/README.md, "thread: unlocked goroutines"), and the
+// model's property holds either way, because what holds the thread is the blocking system
+// call, not the lock. The process keeps as many idle threads as it ever had connections
+// blocked at once (the runtime never ends an idle thread); none is created while one is
+// idle (the thread-500-at-once scenario counts them).
 func serveConn(srv *Server, connFd int) {
 	ready, err := waitReadable(connFd, srv.StopFd)
 	if ready == 1 {
@@ -58,14 +53,17 @@ func serveConn(srv *Server, connFd int) {
 }
 
 func serveThread(srv *Server) int {
+	// step: set up
 	var threads sync.WaitGroup // the live connection threads
 	var live atomic.Int32
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
 	var connFd int
 
+	// step: accept
 	// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
 	for connFd = acceptBlocking(srv, &acc); connFd >= 0; connFd = acceptBlocking(srv, &acc) {
+		// step: start a thread
 		// The connection is the thread's from here: it closes it.
 		if live.Load() >= maxConnThreads {
 			logErrno(srv.ErrFd, "pthread_create", unix.EAGAIN)
@@ -81,6 +79,7 @@ func serveThread(srv *Server) int {
 		}(connFd)
 	}
 
+	// step: stop
 	// Every thread sees the same stop eventfd in its poll and finishes; after a failed poll
 	// (acceptFailed) they still end when their clients speak or the stop comes.
 	threads.Wait()

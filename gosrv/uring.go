@@ -7,24 +7,22 @@ package gosrv
 // The epoll models ask the kernel "which descriptor is ready?" and then make the call
 // themselves; here the server hands the kernel the calls themselves (accept, recv, send,
 // shutdown, close) as requests in a shared ring, and later reads their results from a
-// second ring: completions, not readiness. Both phases of I/O, waiting and copying, are
-// the kernel's: when a recv completes, the bytes are already in the connection's buffer.
-// The buffer must therefore stay put and untouched from submission to completion, so
-// each connection owns a slot with its own buffer, and each connection has exactly one
-// request in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The
-// slot's index travels in the request's user_data and comes back in the completion.
-//
-// One ACCEPT is in flight while a slot is free; with every slot busy, new connections
-// wait in the listen backlog. So they do at the descriptor limit (an ACCEPT that completes
-// with -EMFILE): the next ACCEPT waits for a connection to close, or for a TIMEOUT request
-// of acceptPauseMs. A POLL_ADD on the stop eventfd completes when a stop is
-// requested (it does not read the counter); then one ASYNC_CANCEL cancels every request
-// still in flight, and the server waits for all their completions before it unmaps the
-// buffers and the ring: the kernel may write into them until it has completed. The
-// buffers and accept's sockaddr live in mmapped memory, outside Go's heap, which the
-// garbage collector could move or free behind the kernel's back. Where io_uring is
-// missing or disabled (ENOSYS, EPERM), serveUring logs and returns -1.
-// C twin: csrc/uring.c; the ring itself is in uring_ring.go.
+// second ring: completions, not readiness. Both phases of I/O, waiting and copying, are the
+// kernel's: when a recv completes, the bytes are already in the connection's buffer. The
+// buffer must therefore stay put and untouched from submission to completion, so each
+// connection owns a slot with its own buffer, and each connection has exactly one request
+// in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
+// travels in the request's user_data and comes back in the completion. One ACCEPT is in
+// flight while a slot is free; with every slot busy, new connections wait in the listen
+// backlog, and so they do at the descriptor limit (an ACCEPT that completes with -EMFILE):
+// the next ACCEPT waits for a connection to close, or for a TIMEOUT request of
+// acceptPauseMs. At a stop every
+// request still in flight is cancelled, and the buffers are unmapped only after the last
+// completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serveUring logs
+// and returns -1. Go only: the buffers and accept's sockaddr live in mmapped memory,
+// outside Go's heap, which the garbage collector could move or free behind the kernel's
+// back; slice.yield is the scheduler's time slice (timeSlice in common.go). C twin:
+// csrc/uring.c; the ring itself is in uring_ring.go.
 
 import (
 	"runtime"
@@ -86,6 +84,7 @@ type userver struct {
 // addr is the address the kernel gets for b, which lies in mmapped memory.
 func addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 
+// step: submit a request
 // getSqe returns a free SQE for opcode, submitting what is queued first if the SQ is full.
 func (us *userver) getSqe(opcode uint8, op, slot int) *ioUringSqe {
 	sqe := us.ring.getSqe()
@@ -99,7 +98,9 @@ func (us *userver) getSqe(opcode uint8, op, slot int) *ioUringSqe {
 	return sqe
 }
 
-// submitAccept is accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request.
+// submitAccept is accept4(listenfd, &peeraddr, &peerlen, SOCK_CLOEXEC), as a request. One
+// ACCEPT is in flight while a slot is free; with every slot busy, new connections wait in
+// the listen backlog.
 func (us *userver) submitAccept() {
 	peerLen := us.mem[memPeerLen : memPeerLen+4]
 	*(*uint32)(unsafe.Pointer(&peerLen[0])) = uint32(unsafe.Sizeof(unix.RawSockaddrInet4{}))
@@ -145,7 +146,8 @@ func (us *userver) freeSlot() int {
 	return -1
 }
 
-// step: a connection's request completed with res; submit its next step.
+// step: a connection's next request
+// step handles a connection's completed request (res): it submits the next one.
 func (us *userver) step(op, slot int, res int32) {
 	c := &us.conns[slot]
 	if us.stopping {
@@ -186,6 +188,7 @@ func (us *userver) step(op, slot int, res int32) {
 	}
 }
 
+// step: accept
 func (us *userver) accepted(res int32) {
 	us.accepting = false
 	if us.stopping {
@@ -236,7 +239,11 @@ func (us *userver) paused() {
 	}
 }
 
-// stop: the stop eventfd became readable; cancel every request in flight, start none.
+// step: the stop
+// stop: the stop eventfd became readable (its POLL_ADD completed; it does not read the
+// counter); cancel every request in flight, start none. The server then waits for all
+// their completions before it unmaps the buffers and the ring: the kernel may write into
+// them until it has completed.
 func (us *userver) stop() {
 	us.stopping = true
 	sqe := us.getSqe(ioringOpAsyncCancel, opCancel, 0)
@@ -263,6 +270,7 @@ func (us *userver) cancelEach() {
 }
 
 func serveUring(srv *Server) int {
+	// step: create the ring
 	// Completions that need more work (a recv that waited for data) are finished by
 	// task_work queued to the thread that submitted the request; with the goroutine
 	// locked, that is the thread waiting in io_uring_enter, not one parked elsewhere.
@@ -274,6 +282,7 @@ func serveUring(srv *Server) int {
 		logErrno(srv.ErrFd, "io_uring_setup", err)
 		return -1
 	}
+	// step: set up
 	mem, err := unix.Mmap(-1, 0, memBufs+uringSlots*BufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		// C's label (its malloc of the slots): a label is output, the same in both
@@ -289,6 +298,7 @@ func serveUring(srv *Server) int {
 		us.conns[i] = uconn{fd: -1, buf: mem[off : off+BufSize : off+BufSize]}
 	}
 
+	// step: submit the stop and the accept
 	// A one-shot poll: it completes once, when the eventfd's counter is non-zero.
 	sqe := us.getSqe(ioringOpPollAdd, opStop, 0)
 	sqe.Fd = int32(srv.StopFd)
@@ -297,6 +307,7 @@ func serveUring(srv *Server) int {
 	us.submitAccept()
 
 	status := 0
+	// step: wait
 	var slice timeSlice
 	for us.inflight > 0 {
 		slice.yield() // Go only: see timeSlice
@@ -329,6 +340,7 @@ func serveUring(srv *Server) int {
 		}
 	}
 
+	// step: clean up
 	// Every request has completed: nothing writes the buffers now. If io_uring_enter
 	// failed instead, closing the ring cancels what is left, but asynchronously, in a
 	// kernel worker: the buffers are then left mapped (a leak, on a path that should

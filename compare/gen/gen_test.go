@@ -23,6 +23,7 @@ import (
 	"github.com/iomodels/iomodels/compare/gen"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -218,7 +219,7 @@ func TestRefused(t *testing.T) {
 func TestOutsideGoTest(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build testdata/outside with")
+		ciskip.Skipf(t, ciskip.Because, "no go command to build testdata/outside with")
 	}
 	bin := filepath.Join(t.TempDir(), "outside")
 	build := exec.Command(goTool, "build", "-o", bin, "./testdata/outside")

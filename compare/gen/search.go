@@ -408,7 +408,7 @@ func (s *search) property(t *rapid.T) {
 	if !s.found {
 		s.found, s.foundAt = true, time.Now()
 	}
-	s.last = d
+	s.last = keptDivergence(s.last, d)
 	// One call site per kind: rapid shrinks a failure only to scripts that fail at the
 	// same place, so a port's divergence never shrinks into the reference's noise. The
 	// messages are fixed: rapid also wants the same message to count a failure reproduced
@@ -424,6 +424,24 @@ func (s *search) property(t *rapid.T) {
 		t.Fatalf("%s", ReferenceFailed)
 	}
 }
+
+// keptDivergence is the divergence a search reports after last, when d is found: the
+// port's (PortDiffers, PortFailed) over the reference's (ErrModel's kinds), and otherwise
+// the latest of last's kind (rapid's shrinking runs end with the shrunk case). A run
+// that fails another way while a divergence is shrunk (the reference's noise, on a
+// loaded machine) does not replace it.
+func keptDivergence(last, d *Divergence) *Divergence {
+	switch {
+	case last == nil, d.Kind == last.Kind:
+		return d
+	case d.portKind() && !last.portKind():
+		return d
+	}
+	return last
+}
+
+// portKind: the divergence is the port's, not the model's.
+func (d *Divergence) portKind() bool { return d.Kind == PortDiffers || d.Kind == PortFailed }
 
 // maxMinimizeRuns bounds the runs minimize makes.
 const maxMinimizeRuns = 100

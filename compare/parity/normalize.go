@@ -20,7 +20,9 @@ var DefaultNormalizers = []Normalizer{ClientPorts, ListenPort}
 
 var (
 	peerRE   = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
-	listenRE = regexp.MustCompile(`0\.0\.0\.0:\d+`)
+	listenRE = regexp.MustCompile(`0\.0\.0\.0:(\d+)`)
+	// reportRE is the line a server reports its listening port in.
+	reportRE = regexp.MustCompile(`(?m)^listening on 0\.0\.0\.0:(\d+)$`)
 )
 
 // ClientPorts replaces each client's port (127.0.0.1:PORT) by its connection's name. A
@@ -37,9 +39,16 @@ func ClientPorts(log string, r *Run) string {
 }
 
 // NamePorts is ClientPorts then ListenPort given the ports' names, for a check that made
-// its connections without a Run.
+// its connections without a Run: the listening port is the one the log itself reports
+// ("listening on 0.0.0.0:PORT", the first stderr line), and a log without that line (a
+// stdout) has none to rewrite.
 func NamePorts(log string, ports map[int][]string) string {
-	return ListenPort(nameClientPorts(log, ports), nil)
+	log = nameClientPorts(log, ports)
+	if m := reportRE.FindStringSubmatch(log); m != nil {
+		port, _ := strconv.Atoi(m[1])
+		return listenPort(log, port)
+	}
+	return log
 }
 
 func nameClientPorts(log string, ports map[int][]string) string {
@@ -56,9 +65,23 @@ func nameClientPorts(log string, ports map[int][]string) string {
 	})
 }
 
-// ListenPort replaces the listening address 0.0.0.0:PORT by 0.0.0.0:PORT literally.
-func ListenPort(log string, _ *Run) string {
-	return listenRE.ReplaceAllString(log, "0.0.0.0:PORT")
+// ListenPort replaces the listening address 0.0.0.0:PORT, PORT being the port the server
+// listens on (its target's Port: what it reported), by 0.0.0.0:PORT literally. Any other
+// port after 0.0.0.0 is left as it is, for the comparison to see.
+func ListenPort(log string, r *Run) string {
+	if r == nil {
+		return log
+	}
+	return listenPort(log, r.target.Port())
+}
+
+func listenPort(log string, port int) string {
+	return listenRE.ReplaceAllStringFunc(log, func(m string) string {
+		if p, err := strconv.Atoi(m[len("0.0.0.0:"):]); err == nil && p == port {
+			return "0.0.0.0:PORT"
+		}
+		return m
+	})
 }
 
 // Replace is a Normalizer that replaces every match of re by repl (regexp.ReplaceAllString

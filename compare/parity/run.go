@@ -261,12 +261,13 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	// The server has seen every end once its descriptor count is back where it started
 	// (it logs before it closes): only then are its logs complete. The wait is bounded by
 	// the scenario's deadline, at least 3 s from now: on a loaded machine a server with
-	// many connections to close (40 fork children) took longer than a fixed 3 s, and the
-	// note would then record the machine's load as the server's behaviour.
+	// many connections to close (40 fork children) took longer than a fixed 3 s. A server
+	// still holding more is a leak, and fails the run whichever side it is: two servers
+	// that leak alike are not at parity with a correct one.
 	if hasProc {
 		settled := WaitFor(later(r.deadline, time.Now().Add(3*time.Second)), func() bool { return procfs.ConnFds(pi.ServerPid()) <= startFds })
 		if !settled {
-			r.Note("server connections not back to %d after the clients closed: %d", startFds, procfs.ConnFds(pi.ServerPid()))
+			return nil, fmt.Errorf("descriptor leak: the server holds %d connection descriptors after every client closed, %d at the start", procfs.ConnFds(pi.ServerPid()), startFds)
 		}
 	}
 	tr.Notes = r.notes

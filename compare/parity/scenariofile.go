@@ -26,6 +26,8 @@ package parity
 //	start-reading NAME       the quiet connection starts reading
 //	send NAME P              one write of the payload P, waited for
 //	send-corked NAME P P...  two or more writes under TCP_CORK: they arrive as one segment
+//	send-half-close NAME P   one write and the half-close under TCP_CORK: they arrive as
+//	                         one segment (the server cannot answer in between)
 //	send-async NAME P        one write from the background (it may block: a slow reader)
 //	await-sent NAME          wait until the background write of NAME is done
 //	half-close NAME          shutdown(SHUT_WR): the server sees end of stream
@@ -167,6 +169,8 @@ func (s FileStep) Step() Step {
 			parts[i] = p.Bytes
 		}
 		return SendCorked(s.Conn, parts...)
+	case "send-half-close":
+		return SendHalfClose(s.Conn, s.Payloads[0].Bytes)
 	case "send-async":
 		return SendAsync(s.Conn, s.Payloads[0].Bytes)
 	case "await-sent":
@@ -259,6 +263,7 @@ var stepOps = map[string]stepArgs{
 	"start-reading":      argsConn,
 	"send":               argsConnPayload,
 	"send-corked":        argsConnPayloads,
+	"send-half-close":    argsConnPayload,
 	"send-async":         argsConnPayload,
 	"await-sent":         argsConn,
 	"half-close":         argsConn,

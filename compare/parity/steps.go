@@ -246,16 +246,35 @@ func SendCorked(name string, parts ...[]byte) Step {
 	})
 }
 
+// SendHalfClose writes p and half-closes under TCP_CORK: the bytes and the FIN leave in
+// one segment, so the server cannot read (and answer, and close) between the write and
+// the half-close, whose outcome is then certain.
+func SendHalfClose(name string, p []byte) Step {
+	return ConnStep(fmt.Sprintf("send %d bytes on %s and half-close, in one segment", len(p), name), name, func(r *Run, c *Conn) error {
+		if err := Control(c.c, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1) }); err != nil {
+			return err
+		}
+		c.c.SetWriteDeadline(r.deadline)
+		if _, err := c.c.Write(p); err != nil {
+			return err
+		}
+		// The FIN joins the corked bytes in the last segment, which the kernel then sends.
+		return Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
+	})
+}
+
 // HalfClose is shutdown(SHUT_WR): the server sees end of stream, the client still reads.
 func HalfClose(name string) Step {
 	return ConnStep("half-close "+name, name, func(r *Run, c *Conn) error {
-		// ENOTCONN: the server already reset the connection (a one-shot server that
-		// closes with unread bytes sends RST); the half-close has nothing left to do, and
-		// the connection's ending records what happened.
-		if err := Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil && !errors.Is(err, syscall.ENOTCONN) {
-			return err
+		// ENOTCONN: the server reset the connection first (a one-shot server that closes
+		// with unread bytes sends RST). Not an error of the run, but an outcome: noted, so
+		// that the runs compare it.
+		err := Control(c.c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
+		if errors.Is(err, syscall.ENOTCONN) {
+			r.Note("%s: half-close: the connection was already reset (ENOTCONN)", name)
+			return nil
 		}
-		return nil
+		return err
 	})
 }
 
@@ -409,46 +428,23 @@ func AwaitThreads(n int) Step {
 // client is then full, so the server's send has met EAGAIN (or blocked).
 func AwaitUnreadStable(name string, min int) Step {
 	return ConnStep(fmt.Sprintf("await a full receive queue on %s", name), name, func(r *Run, c *Conn) error {
-		unread := func() int {
-			var n int
-			Control(c.c, func(fd int) error { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ); return nil })
-			return n
-		}
+		var ioctlErr error
 		last, since := -1, time.Now()
-		return r.WaitFor("a full, stable receive queue on "+name, func() bool {
-			n := unread()
+		if err := r.WaitFor("a full, stable receive queue on "+name, func() bool {
+			var n int
+			if ioctlErr = Control(c.c, func(fd int) (err error) { n, err = unix.IoctlGetInt(fd, unix.SIOCINQ); return err }); ioctlErr != nil {
+				return true
+			}
 			if n != last {
 				last, since = n, time.Now()
 				return false
 			}
 			return n >= min && time.Since(since) >= 50*time.Millisecond
-		})
+		}); err != nil {
+			return err
+		}
+		return os.NewSyscallError("ioctl SIOCINQ", ioctlErr)
 	})
-}
-
-// CPUQuiet measures the server's CPU time over d and notes whether it stayed under half
-// of d: a server spinning on a descriptor (the seed's level-triggered EPOLLERR loop) uses
-// all of it.
-func CPUQuiet(d time.Duration) Step {
-	return Step{Desc: fmt.Sprintf("measure the server's CPU for %v", d), Do: func(r *Run) error {
-		pi, ok := r.target.(ServerProcess)
-		if !ok {
-			return errors.New("target has no process to measure")
-		}
-		before, err := procfs.CPUTime(pi.ServerPid())
-		if err != nil {
-			return err
-		}
-		end := time.Now().Add(d)
-		MeasureUntil(end)
-		after, err := procfs.CPUTime(pi.ServerPid())
-		if err != nil {
-			return err
-		}
-		used := after - before
-		r.Note("server CPU over %v below half: %v", d, used < d/2)
-		return nil
-	}}
 }
 
 // StopServer stops the server in the middle of a scenario (connections may still be open):

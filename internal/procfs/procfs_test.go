@@ -3,6 +3,7 @@
 package procfs
 
 import (
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"net"
 	"os"
 	"os/exec"
@@ -56,7 +57,7 @@ func TestCounts(t *testing.T) {
 
 	cmd := exec.Command("sleep", "10")
 	if err := cmd.Start(); err != nil {
-		t.Skipf("no sleep(1): %v", err)
+		ciskip.Skipf(t, ciskip.Because, "no sleep(1): %v", err)
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
@@ -154,7 +155,7 @@ func TestListeningWhose(t *testing.T) {
 	holder.ExtraFiles = []*os.File{f} // holds the listener, as a server behind a wrapper would
 	for _, c := range []*exec.Cmd{other, holder} {
 		if err := c.Start(); err != nil {
-			t.Skipf("no sleep(1): %v", err)
+			ciskip.Skipf(t, ciskip.Because, "no sleep(1): %v", err)
 		}
 		defer c.Wait()
 		defer c.Process.Kill()

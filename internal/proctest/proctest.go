@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -125,6 +126,6 @@ func SkipUnsupported(t *testing.T, model string) {
 		return
 	}
 	if why := gosrv.UringUnavailable(); why != "" {
-		t.Skip("io_uring unavailable: " + why)
+		ciskip.Skipf(t, ciskip.Uring, "io_uring unavailable: %s", why)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,7 +77,7 @@ func TestAgreesEveryModel(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			if m.NeedsUring {
 				if reason := gosrv.UringUnavailable(); reason != "" {
-					t.Skipf("uring unavailable: %s", reason)
+					ciskip.Skipf(t, ciskip.Uring, "uring unavailable: %s", reason)
 				}
 			}
 			r := paritydiff(t, "-ref", cmdline(b.Server(standalone.C), m.Name), "-port", cmdline(b.Server(standalone.Go), m.Name))
@@ -108,21 +109,21 @@ func TestTellsApart(t *testing.T) {
 }
 
 // TestCatchesMutant: a Go server whose one-shot buffer is 511 bytes (one line changed, built
-// with go build -overlay as compare/mutants_test.go does) is caught on size-512, the
-// smallest scenario it fails, with the bytes and the log line that differ.
+// with go build -overlay as compare/mutants_test.go does) is caught on size-513, the
+// smallest scenario it fails (size-512 too), with the bytes and the log line that differ.
 func TestCatchesMutant(t *testing.T) {
 	b := binaries(t)
 	mutant := buildMutant(t, "gosrv/common.go", "BufSize     = 512", "BufSize     = 511")
 	r := paritydiff(t, "-ref", cmdline(b.Server(standalone.C), "iterative"), "-port", cmdline(mutant, "iterative"))
 	require.Equal(t, exitDiffers, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	t.Logf("output:\n%s", r.stdout)
-	assert.Contains(t, r.stdout, "the smallest diverging scenario, size-512 (4 steps, builtin/size-512.scenario)")
-	assert.Contains(t, r.stdout, "    send a text:512:512\n")
+	assert.Contains(t, r.stdout, "the smallest diverging scenario, size-513 (3 steps, builtin/size-513.scenario)")
+	assert.Contains(t, r.stdout, "    send-half-close a text:513:513\n")
 	assert.Contains(t, r.stdout, "bytes received on a differs at byte 511")
 	assert.Regexp(t, `(?m)^! conn a +512 bytes, from 505: …"[a-z]{7}" +511 bytes, from 505: …"[a-z]{6}"$`, r.stdout)
 	// The log line differs at its end: both columns show it from a little before.
 	assert.Regexp(t, `(?m)^! stdout 2 +…[a-z]{23} +…[a-z]{22}$`, r.stdout)
-	assert.Regexp(t, `(?m)^  size-513 +4: bytes received on a differs at byte 511`, r.stdout)
+	assert.Regexp(t, `(?m)^  size-512 +4: bytes received on a differs at byte 511`, r.stdout)
 	for _, equal := range []string{"plain", "utf8", "empty", "sequential-5"} {
 		assert.NotRegexp(t, `(?m)^  `+equal+` `, r.stdout, "%s does not depend on the buffer's size", equal)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
+	"github.com/iomodels/iomodels/internal/ciskip"
 )
 
 func TestOneLine(t *testing.T) {
@@ -25,7 +26,7 @@ func TestOneLine(t *testing.T) {
 // epoll-et, which logs each peer's end) do not.
 func TestParityColumn(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the servers and runs 48 of them")
+		ciskip.Skipf(t, ciskip.Because, "-short: builds the servers and runs 48 of them")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

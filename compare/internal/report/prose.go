@@ -59,7 +59,7 @@ func (r *Report) Targets() []string {
 	rounds := max(r.Opt.Rounds, 1)
 	return append(lines, fmt.Sprintf("  (one report is %d rounds of %v per model and language: a ratio moves by about ±0.1 from run to run;",
 		rounds, r.Opt.Duration/time.Duration(rounds)),
-		"   the targets are judged by abtool over 15 rounds, compare/cmd/sidebyside/README.md)")
+		"   the targets are judged by abtool over 15 rounds, compare/cmd/benchreport/README.md)")
 }
 
 func mark(ok bool) string {

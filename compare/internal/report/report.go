@@ -1,7 +1,7 @@
 //go:build linux
 
-// Package report measures every model in both languages and writes the side-by-side
-// table (text) and page (HTML with inline SVG plots) of compare/cmd/sidebyside. By job:
+// Package report measures every model in both languages and writes the benchmark
+// table (text) and page (HTML with inline SVG plots) of compare/cmd/benchreport. By job:
 // report.go (the data a report holds), collect.go (measuring: load, system calls, the
 // seed's benchmark), parity.go (the parity column: probes run by compare/parity),
 // example.go (the idiomatic example's row), table.go (the text table), prose.go

@@ -442,9 +442,13 @@ func SignalName(sig syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
-// Kill ends the server if it still runs and waits for it.
+// Kill ends the server if it still runs and waits for it: with Group, its whole process
+// group (a wrapper's child, such as strace's tracee, holds the output pipes too).
 func (p *Process) Kill() {
 	p.unhold()
+	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
+		syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	}
 	p.Cmd.Process.Kill()
 	<-p.done
 }

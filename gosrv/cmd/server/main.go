@@ -123,8 +123,6 @@ func lowestStop(first os.Signal, sigs chan os.Signal) os.Signal {
 }
 
 func run(args []string) int {
-	gosrv.LogNonblocking(1)
-	gosrv.LogNonblocking(2)
 	if len(args) < 2 || len(args) > 3 {
 		return usage()
 	}
@@ -149,6 +147,8 @@ func run(args []string) int {
 		return 1
 	}
 	gosrv.LogStopOn(stopFd)
+	gosrv.LogNonblocking(1)
+	gosrv.LogNonblocking(2)
 	defaultSignals(m.Name)
 	faults := make(chan os.Signal, 1)
 	signal.Notify(faults, faultSignals...)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # render_check.sh - renders the report's HTML page to a PNG in headless Chromium, to look
 # at it (the page loads nothing from the network: everything is inline).
-#   compare/cmd/sidebyside/render_check.sh [report.html [out.png]]
+#   compare/cmd/benchreport/render_check.sh [report.html [out.png]]
 # Without a page it makes one with a short run of the report. Needs chromium
 # (apt-get install -y chromium).
 set -eu
@@ -9,7 +9,7 @@ html=${1:-}
 png=${2:-report.png}
 if [ -z "$html" ]; then
     html=$(mktemp --suffix=.html)
-    go run ./compare/cmd/sidebyside -duration 1s -html "$html" > /dev/null
+    go run ./compare/cmd/benchreport -duration 1s -html "$html" > /dev/null
 fi
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
