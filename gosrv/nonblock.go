@@ -35,7 +35,24 @@ const (
 	backoffMaxNs = 2000000 // 2 ms: the cap with few connections
 	// the cap with n connections: at least n * 50 µs
 	backoffPerConnNs = 50000
+	spinConns        = 40    // beyond it, fewer spinning rounds
+	firstPerConnNs   = 20000 // the first sleep with n connections: at least n * 20 µs
 )
+
+// spinRoundsFor is the spinning rounds with n connections polled: spinRounds up to
+// spinConns, then fewer.
+func spinRoundsFor(n int) int {
+	if n <= spinConns {
+		return spinRounds
+	}
+	return spinRounds * spinConns / n
+}
+
+// backoffFirst is the first sleep with n connections polled: max(backoffMinNs, n *
+// firstPerConnNs).
+func backoffFirst(n int) int64 {
+	return max(backoffMinNs, int64(n)*firstPerConnNs)
+}
 
 // backoffCap is the longest sleep with n connections polled: max(backoffMaxNs, n *
 // backoffPerConnNs).
@@ -145,11 +162,11 @@ func serveNonblock(srv *Server) int {
 		// step: back off
 		if accepted+served > 0 {
 			idleRounds = 0
-			backoffNs = backoffMinNs
+			backoffNs = backoffFirst(len(conns))
 			continue
 		}
 		idleRounds++
-		if idleRounds <= spinRounds {
+		if idleRounds <= spinRoundsFor(len(conns)) {
 			continue
 		}
 		// A signal cuts the sleep short (EINTR): fine, the next round looks at the stop.
