@@ -15,7 +15,7 @@ package compare
 // reaped children, from its own accounting), client-cpu-µs/op (the load generator's
 // threads, to show it is not the bottleneck). Nothing here asserts a speed; the servers
 // are built once per test binary and run as processes, like in production, started and
-// stopped as the engine's implementations under test (load.Server: a parity.Impl).
+// stopped as the engine's implementations under test (load.Server: an engine.Impl).
 
 import (
 	"context"
@@ -27,9 +27,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -77,7 +77,7 @@ func reportLoad(b *testing.B, m load.Measurement) {
 
 // benchMeasure starts a server of im, runs the load that cfg makes for its port against
 // it, and stops it, timing only the load itself.
-func benchMeasure(b *testing.B, name string, im parity.Impl, cfg func(port int) load.Runner) load.Measurement {
+func benchMeasure(b *testing.B, name string, im engine.Impl, cfg func(port int) load.Runner) load.Measurement {
 	m, err := load.Measure(im, func(port int) (load.Result, error) {
 		run := cfg(port)
 		b.ResetTimer()

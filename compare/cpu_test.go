@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
@@ -90,7 +90,7 @@ func cpuOver(window time.Duration, pids ...int) ([]time.Duration, time.Duration,
 		}
 	}
 	start := time.Now()
-	parity.MeasureUntil(start.Add(window))
+	engine.MeasureUntil(start.Add(window))
 	used := make([]time.Duration, len(pids))
 	for i, pid := range pids {
 		after, err := serverCPU(pid)
@@ -110,7 +110,7 @@ func resetConn(p *standalone.Process) error {
 		return err
 	}
 	defer conn.Close()
-	if !parity.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= 1 }) {
+	if !engine.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= 1 }) {
 		return fmt.Errorf("the connection was not logged; stdout %q", p.Stdout())
 	}
 	return conn.(*net.TCPConn).SetLinger(0)

@@ -21,8 +21,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
@@ -87,12 +87,12 @@ func TestDescriptorTables(t *testing.T) {
 						require.NoError(t, err, "%s: client %d", s.name, j)
 						clients = append(clients, cl)
 					}
-					require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= held }),
+					require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(p) >= held }),
 						"%s: %d new conn lines; stdout %q", s.name, held, p.Stdout())
 					// The model's own descriptors are made before its first accept; a
 					// fork child's pidfd right after its fork, and the parent closes its
 					// copy of the connection (Go: and the exec's pipe) once the child runs.
-					require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool {
+					require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool {
 						return settled(p.Pid(), model, held)
 					}), "%s: %d connections held", s.name, held)
 					tables[i], err = procfs.FdTable(p.Pid())
@@ -157,7 +157,7 @@ func (c *heldClient) ended() (string, []byte) {
 // sends and is answered, and after each answer the next waiting client is accepted (a
 // descriptor came free); then a last client after them (recovery); stdout and stderr
 // with ports named; the exit status.
-func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript, cpu cpuSample, err error) {
+func limitRun(s side, model string, window time.Duration) (tr *engine.Transcript, cpu cpuSample, err error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, cpu, err
@@ -168,10 +168,10 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		return nil, cpu, os.NewSyscallError("prlimit", err)
 	}
 	deadline := time.Now().Add(processTimeout)
-	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := p.Send(syscall.SIGSTOP); err != nil {
 		return nil, cpu, err
 	}
-	if !parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
+	if !engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
 		return nil, cpu, fmt.Errorf("the server did not stop")
 	}
 	clients := make([]*heldClient, limitClients)
@@ -186,7 +186,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	for i := range clients {
 		conn, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(p.Port), processTimeout)
 		if err != nil {
-			p.Cmd.Process.Signal(syscall.SIGCONT)
+			p.Send(syscall.SIGCONT)
 			return nil, cpu, err
 		}
 		c := &heldClient{name: fmt.Sprintf("c%02d", i), conn: conn.(*net.TCPConn), port: conn.LocalAddr().(*net.TCPAddr).Port}
@@ -194,7 +194,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		ports[c.port] = []string{c.name}
 		go c.read()
 	}
-	if err := p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := p.Send(syscall.SIGCONT); err != nil {
 		return nil, cpu, err
 	}
 	// At the limit: the descriptor table full, the limit logged, and a "new conn" line for
@@ -221,7 +221,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		}
 		return taken == limitNofile && stdoutLines(p) == held
 	}
-	if !parity.WaitFor(deadline, atLimit) {
+	if !engine.WaitFor(deadline, atLimit) {
 		var turnedAway []string
 		for _, c := range clients {
 			if end, data := c.ended(); end != "" {
@@ -233,14 +233,14 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 			turnedAway, p.Stdout(), p.Stderr(), table)
 	}
 	held := stdoutLines(p)
-	tr = &parity.Transcript{}
+	tr = &engine.Transcript{}
 	tr.Notes = append(tr.Notes, fmt.Sprintf("at the limit: %d held, %d waiting", held, limitClients-held))
 	for _, c := range clients {
 		if end, data := c.ended(); end != "" {
 			tr.Notes = append(tr.Notes, fmt.Sprintf("at the limit: %s ended (%d bytes, %s)", c.name, len(data), end))
 		}
 	}
-	tr.Notes = append(tr.Notes, "at the limit: stderr "+parity.NamePorts(p.Stderr(), ports))
+	tr.Notes = append(tr.Notes, "at the limit: stderr "+engine.NamePorts(p.Stderr(), ports))
 
 	// At the limit, held there by the silent clients: the server's CPU over the window.
 	used, elapsed, err := cpuOver(window, p.Pid())
@@ -257,15 +257,15 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		if _, err := c.conn.Write(msg); err != nil {
 			return nil, cpu, fmt.Errorf("%s: %w", c.name, err)
 		}
-		if model == "epoll-et" && !parity.WaitFor(deadline, func() bool { _, d := c.ended(); return len(d) >= len(msg) }) {
+		if model == "epoll-et" && !engine.WaitFor(deadline, func() bool { _, d := c.ended(); return len(d) >= len(msg) }) {
 			return nil, cpu, fmt.Errorf("%s: no echo: stdout %q, stderr %q", c.name, p.Stdout(), p.Stderr())
 		}
 		c.conn.CloseWrite()
-		if !parity.WaitFor(deadline, func() bool { end, _ := c.ended(); return end != "" }) {
+		if !engine.WaitFor(deadline, func() bool { end, _ := c.ended(); return end != "" }) {
 			return nil, cpu, fmt.Errorf("%s: not served: stdout %q, stderr %q", c.name, p.Stdout(), p.Stderr())
 		}
 		accepted := min(limitClients, held+i+1)
-		if !parity.WaitFor(deadline, func() bool { return strings.Count(p.Stdout(), "new conn") >= accepted }) {
+		if !engine.WaitFor(deadline, func() bool { return strings.Count(p.Stdout(), "new conn") >= accepted }) {
 			return nil, cpu, fmt.Errorf("after %s: %d accepted, want %d: stdout %q, stderr %q", c.name, strings.Count(p.Stdout(), "new conn"), accepted, p.Stdout(), p.Stderr())
 		}
 	}
@@ -279,7 +279,7 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 	go lc.read()
 	lc.conn.Write([]byte("after the limit"))
 	lc.conn.CloseWrite()
-	if !parity.WaitFor(deadline, func() bool { end, _ := lc.ended(); return end != "" }) {
+	if !engine.WaitFor(deadline, func() bool { end, _ := lc.ended(); return end != "" }) {
 		return nil, cpu, fmt.Errorf("the client after the limit was not served: stdout %q, stderr %q", p.Stdout(), p.Stderr())
 	}
 	for _, c := range clients {
@@ -291,8 +291,8 @@ func limitRun(s side, model string, window time.Duration) (tr *parity.Transcript
 		return nil, cpu, err
 	}
 	tr.Status = status
-	tr.Stdout = parity.NamePorts(p.Stdout(), ports)
-	tr.Stderr = parity.NamePorts(p.Stderr(), ports)
+	tr.Stdout = engine.NamePorts(p.Stdout(), ports)
+	tr.Stderr = engine.NamePorts(p.Stderr(), ports)
 	return tr, cpu, nil
 }
 
@@ -312,7 +312,7 @@ func TestDescriptorLimit(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
 				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
-			var trs [2]*parity.Transcript
+			var trs [2]*engine.Transcript
 			var cpus [2]cpuSample
 			for i, s := range []side{c, g} {
 				tr, cpu, err := limitRun(s, model, window)
@@ -343,7 +343,7 @@ func TestDescriptorLimit(t *testing.T) {
 				assert.Contains(t, ref.Stderr, line, "C: the episode's line")
 			}
 			assert.Equal(t, "exited 0", ref.Status, "C: exit status")
-			if d := parity.Diff(ref, trs[1], "C", "Go"); d != "" {
+			if d := engine.Diff(ref, trs[1], "C", "Go"); d != "" {
 				t.Errorf("not at parity at the descriptor limit:\n%s", d)
 			}
 		})
@@ -358,7 +358,7 @@ func fdlimitChecks(t *testing.T) []check {
 		if unavailable(model) != "" {
 			continue
 		}
-		cs = append(cs, check{"fdlimit/" + model, func(s side) (*parity.Transcript, error) {
+		cs = append(cs, check{"fdlimit/" + model, func(s side) (*engine.Transcript, error) {
 			tr, cpu, err := limitRun(s, model, 300*time.Millisecond)
 			if tr != nil && cpu.used*10 >= cpu.window {
 				tr.Notes = append(tr.Notes, "spins at the limit")
@@ -418,30 +418,30 @@ func TestThousandsOfConnections(t *testing.T) {
 					}()
 					require.NoError(t, err, "%s", s.name)
 					deadline := time.Now().Add(processTimeout)
-					require.True(t, parity.WaitFor(deadline, func() bool { return stdoutLines(p) >= n && settled(p.Pid(), model, n) }),
+					require.True(t, engine.WaitFor(deadline, func() bool { return stdoutLines(p) >= n && settled(p.Pid(), model, n) }),
 						"%s: %d clients accepted; %d lines", s.name, n, stdoutLines(p))
 					tables[i], err = procfs.FdTable(p.Pid())
 					require.NoError(t, err)
 					// Every client speaks while the server is stopped, so that all are ready
 					// at once when it resumes: the order of service is then the model's own
 					// (CONTRACT.md § Parity), not the timing's.
-					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGSTOP))
-					require.True(t, parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }), "%s: stopped", s.name)
+					require.NoError(t, p.Send(syscall.SIGSTOP))
+					require.True(t, engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }), "%s: stopped", s.name)
 					for _, c := range clients {
 						go c.read()
 						c.conn.Write([]byte(c.name))
 						c.conn.CloseWrite()
 					}
-					require.NoError(t, p.Cmd.Process.Signal(syscall.SIGCONT))
+					require.NoError(t, p.Send(syscall.SIGCONT))
 					for _, c := range clients {
-						require.True(t, parity.WaitFor(deadline.Add(time.Minute), func() bool { end, _ := c.ended(); return end != "" }), "%s: %s not served", s.name, c.name)
+						require.True(t, engine.WaitFor(deadline.Add(time.Minute), func() bool { end, _ := c.ended(); return end != "" }), "%s: %s not served", s.name, c.name)
 						if end, data := c.ended(); end != "EOF" || string(data) != c.name {
 							t.Fatalf("%s: %s got %q, %s", s.name, c.name, data, end)
 						}
 					}
 					status, err := p.Signal(syscall.SIGTERM, processTimeout)
 					require.NoError(t, err)
-					outs[i] = fmt.Sprintf("status %s\nstdout:\n%s\nstderr:\n%s", status, parity.NamePorts(p.Stdout(), ports), parity.NamePorts(p.Stderr(), ports))
+					outs[i] = fmt.Sprintf("status %s\nstdout:\n%s\nstderr:\n%s", status, engine.NamePorts(p.Stdout(), ports), engine.NamePorts(p.Stderr(), ports))
 				}()
 			}
 			assert.Equal(t, tables[0], tables[1], "descriptor tables with %d connections, C then Go", n)
@@ -530,7 +530,7 @@ func TestNonblockIdleThousands(t *testing.T) {
 	wg.Wait()
 	for i, sv := range servers {
 		require.NoError(t, errs[i], "%s", sv.side.name)
-		require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(sv.p) >= n }), "%s: accepted", sv.side.name)
+		require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool { return stdoutLines(sv.p) >= n }), "%s: accepted", sv.side.name)
 	}
 	// The first second after the last accept: no spin over 5000 descriptors, and a first
 	// sleep of n * 20 µs (100 ms), so that the backoff's climb costs little more than its
@@ -546,7 +546,7 @@ func TestNonblockIdleThousands(t *testing.T) {
 	// against one already at the cap.
 	for _, sv := range servers {
 		var err error
-		require.True(t, parity.WaitFor(time.Now().Add(processTimeout), func() bool {
+		require.True(t, engine.WaitFor(time.Now().Add(processTimeout), func() bool {
 			var at bool
 			at, err = sleepsAtLeast(sv.p.Pid(), 250*time.Millisecond)
 			return at || err != nil
@@ -563,7 +563,7 @@ func TestNonblockIdleThousands(t *testing.T) {
 		go cl.read()
 		t0 := time.Now()
 		cl.conn.Write([]byte("after the idle spell"))
-		require.True(t, parity.WaitFor(t0.Add(processTimeout), func() bool { _, d := cl.ended(); return len(d) > 0 }), "%s: no answer", sv.side.name)
+		require.True(t, engine.WaitFor(t0.Add(processTimeout), func() bool { _, d := cl.ended(); return len(d) > 0 }), "%s: no answer", sv.side.name)
 		lat := time.Since(t0)
 		t.Logf("%s: answered %v after the idle spell", sv.side.name, lat)
 		assert.Less(t, lat, time.Second, "%s: latency after the idle spell (cap 250 ms)", sv.side.name)

@@ -26,21 +26,22 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
 // groupImpl is s.impl() with the server leading a process group of its own.
-func (s side) groupImpl() parity.Impl {
-	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
+func (s side) groupImpl() engine.Impl {
+	return engine.Impl{Name: s.name, Start: func(model string) (engine.Target, error) {
 		p, err := standalone.Start([]string{s.server, model, "0"}, standalone.Options{Group: true}, processTimeout)
 		if err != nil {
 			return nil, err
 		}
-		return parity.Process{Proc: p}, nil
+		return engine.Process{Proc: p}, nil
 	}}
 }
 
@@ -73,8 +74,8 @@ func serverSocketInode(serverPort, clientPort int) (uint64, error) {
 
 // findChild waits until a child of the server holds connection name's socket, and it alone
 // (the parent has closed its copy), and stores the child's pid in *pid.
-func findChild(name string, pid *int) parity.Step {
-	return parity.Step{Desc: "find the child serving " + name, Do: func(r *parity.Run) error {
+func findChild(name string, pid *int) engine.Step {
+	return engine.Step{Desc: "find the child serving " + name, Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -100,15 +101,15 @@ func findChild(name string, pid *int) parity.Step {
 }
 
 // killChild sends sig to the child found for name.
-func killChild(name string, pid *int, sig syscall.Signal) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("send %v to the child serving %s", sig, name), Do: func(r *parity.Run) error {
+func killChild(name string, pid *int, sig syscall.Signal) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("send %v to the child serving %s", sig, name), Do: func(r *engine.Run) error {
 		return os.NewSyscallError("kill", unix.Kill(*pid, sig))
 	}}
 }
 
 // signalGroup sends sig to the server's process group, as Ctrl-C in its terminal would.
-func signalGroup(sig syscall.Signal) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("send %v to the server's process group", sig), Do: func(r *parity.Run) error {
+func signalGroup(sig syscall.Signal) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("send %v to the server's process group", sig), Do: func(r *engine.Run) error {
 		server, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -137,8 +138,8 @@ const kcmpVM = 1
 // noteMemory notes whether the child found for name has an address space of its own, as a
 // forked process has, or shares the server's (a clone with CLONE_VM): kcmp(2) returns 0
 // when two processes have the same one.
-func noteMemory(name string, pid *int) parity.Step {
-	return parity.Step{Desc: "compare the address spaces of the server and the child serving " + name, Do: func(r *parity.Run) error {
+func noteMemory(name string, pid *int) engine.Step {
+	return engine.Step{Desc: "compare the address spaces of the server and the child serving " + name, Do: func(r *engine.Run) error {
 		server, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -158,8 +159,8 @@ func noteMemory(name string, pid *int) parity.Step {
 
 // awaitZombie waits until the child found for name is a zombie (the parent is stopped, so
 // it cannot reap it) and notes how it died.
-func awaitZombie(name string, pid *int) parity.Step {
-	return parity.Step{Desc: "wait for the child serving " + name + " to be a zombie", Do: func(r *parity.Run) error {
+func awaitZombie(name string, pid *int) engine.Step {
+	return engine.Step{Desc: "wait for the child serving " + name + " to be a zombie", Do: func(r *engine.Run) error {
 		var fields []string
 		if err := r.WaitFor("the child serving "+name+" dead", func() bool {
 			f, err := procStat(*pid)
@@ -179,8 +180,8 @@ func awaitZombie(name string, pid *int) parity.Step {
 
 // awaitReaped waits until the child found for name is gone from /proc: its parent waited
 // for it (this process, a subreaper, never does).
-func awaitReaped(name string, pid *int) parity.Step {
-	return parity.Step{Desc: "wait for the child serving " + name + " to be reaped", Do: func(r *parity.Run) error {
+func awaitReaped(name string, pid *int) engine.Step {
+	return engine.Step{Desc: "wait for the child serving " + name + " to be reaped", Do: func(r *engine.Run) error {
 		if err := r.WaitFor("the child serving "+name+" reaped", func() bool {
 			_, err := os.Stat(fmt.Sprintf("/proc/%d", *pid))
 			return errors.Is(err, os.ErrNotExist)
@@ -195,8 +196,8 @@ func awaitReaped(name string, pid *int) parity.Step {
 
 // awaitChildrenReaped waits until the server has no child process left, zombie or not: it
 // has reaped every one (for every model but fork, at once).
-func awaitChildrenReaped() parity.Step {
-	return parity.Step{Desc: "wait until the server has reaped its children", Do: func(r *parity.Run) error {
+func awaitChildrenReaped() engine.Step {
+	return engine.Step{Desc: "wait until the server has reaped its children", Do: func(r *engine.Run) error {
 		server, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -206,9 +207,9 @@ func awaitChildrenReaped() parity.Step {
 }
 
 // awaitServerExit waits for the server to exit by itself; its status is the exit code.
-func awaitServerExit() parity.Step {
-	return parity.Step{Desc: "wait for the server to exit", Do: func(r *parity.Run) error {
-		p, ok := r.Target().(parity.Process)
+func awaitServerExit() engine.Step {
+	return engine.Step{Desc: "wait for the server to exit", Do: func(r *engine.Run) error {
+		p, ok := r.Target().(engine.Process)
 		if !ok {
 			return errors.New("target is not a process")
 		}
@@ -219,28 +220,28 @@ func awaitServerExit() parity.Step {
 }
 
 // forkChildScenarios are the contract's fork-child cases.
-func forkChildScenarios() []parity.Scenario {
+func forkChildScenarios() []engine.Scenario {
 	hello, later := []byte("after the kill"), []byte("a new client")
-	var out []parity.Scenario
+	var out []engine.Scenario
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
 		// Two clients wait in their children; one child is killed while the parent is
 		// held: that child dies of the signal (the stop handler of the parent is not its),
 		// its client sees end of file; the parent, resumed, reaps it and serves on: the
 		// other child answers, a new client is served, and the stop is the usual SIGTERM.
 		name := strings.ToLower(standalone.SignalName(sig))
-		out = append(out, parity.Scenario{
+		out = append(out, engine.Scenario{
 			Name:    "fork-kill-one-child-" + name,
 			Models:  only("fork"),
 			Process: true,
-			Steps: func(string) []parity.Step {
+			Steps: func(string) []engine.Step {
 				var pa, pb int
-				return parity.Seq(parity.Connect("a"), parity.Connect("b"), parity.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-					pauseServer(), killChild("a", &pa, sig), parity.AwaitEnd("a"), awaitZombie("a", &pa),
+				return engine.Seq(engine.Connect("a"), engine.Connect("b"), engine.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+					pauseServer(), killChild("a", &pa, sig), engine.AwaitEnd("a"), awaitZombie("a", &pa),
 					resumeServer(), awaitReaped("a", &pa),
-					parity.Send("b", hello), parity.HalfClose("b"), parity.AwaitEnd("b"), awaitReaped("b", &pb),
-					parity.Client("c", later))
+					engine.Send("b", hello), engine.HalfClose("b"), engine.AwaitEnd("b"), awaitReaped("b", &pb),
+					engine.Client("c", later))
 			},
-			Expect: func(_ string, tr *parity.Transcript) error {
+			Expect: func(_ string, tr *engine.Transcript) error {
 				want := []string{"child of a: killed by " + standalone.SignalName(sig), "child of a: reaped", "child of b: reaped"}
 				if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 					return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
@@ -264,16 +265,16 @@ func forkChildScenarios() []parity.Scenario {
 	}
 	// Signal 33, which both servers ignore (CONTRACT.md § Faults), is ignored by a child
 	// too: the child serves on as if nothing had been sent.
-	out = append(out, parity.Scenario{
+	out = append(out, engine.Scenario{
 		Name:    "fork-child-ignores-signal-33",
 		Models:  only("fork"),
 		Process: true,
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			var pa int
-			return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
-				parity.Send("a", hello), parity.HalfClose("a"), parity.AwaitEnd("a"), awaitReaped("a", &pa))
+			return engine.Seq(engine.Connect("a"), engine.AwaitStdoutLines(1), findChild("a", &pa), killChild("a", &pa, 33),
+				engine.Send("a", hello), engine.HalfClose("a"), engine.AwaitEnd("a"), awaitReaped("a", &pa))
 		},
-		Expect: func(_ string, tr *parity.Transcript) error {
+		Expect: func(_ string, tr *engine.Transcript) error {
 			if a, _ := tr.Conn("a"); string(a.Data) != string(hello) || a.End != "EOF" {
 				return fmt.Errorf("a got %q, %s; want its echo, EOF", a.Data, a.End)
 			}
@@ -285,16 +286,16 @@ func forkChildScenarios() []parity.Scenario {
 	})
 	// The child is a fork: a copy of the server's memory, not the server's memory itself.
 	// The client waits in its child while the two address spaces are compared, then is served.
-	out = append(out, parity.Scenario{
+	out = append(out, engine.Scenario{
 		Name:    "fork-child-own-memory",
 		Models:  only("fork"),
 		Process: true,
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			var pa int
-			return parity.Seq(parity.Connect("a"), parity.AwaitStdoutLines(1), findChild("a", &pa), noteMemory("a", &pa),
-				parity.Send("a", hello), parity.HalfClose("a"), parity.AwaitEnd("a"), awaitReaped("a", &pa))
+			return engine.Seq(engine.Connect("a"), engine.AwaitStdoutLines(1), findChild("a", &pa), noteMemory("a", &pa),
+				engine.Send("a", hello), engine.HalfClose("a"), engine.AwaitEnd("a"), awaitReaped("a", &pa))
 		},
-		Expect: func(_ string, tr *parity.Transcript) error {
+		Expect: func(_ string, tr *engine.Transcript) error {
 			want := []string{"child of a: a memory of its own", "child of a: reaped"}
 			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
@@ -308,18 +309,18 @@ func forkChildScenarios() []parity.Scenario {
 	// Ctrl-C: SIGINT to the whole group, while two clients wait in their children and the
 	// parent is held. Each child dies of SIGINT; the parent, resumed, stops on it, reaps
 	// both, prints its final line and exits 0.
-	out = append(out, parity.Scenario{
+	out = append(out, engine.Scenario{
 		Name:    "fork-group-sigint",
 		Models:  only("fork"),
 		Process: true,
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			var pa, pb int
-			return parity.Seq(parity.Connect("a"), parity.Connect("b"), parity.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
-				pauseServer(), signalGroup(syscall.SIGINT), parity.AwaitEnd("a"), parity.AwaitEnd("b"),
+			return engine.Seq(engine.Connect("a"), engine.Connect("b"), engine.AwaitStdoutLines(2), findChild("a", &pa), findChild("b", &pb),
+				pauseServer(), signalGroup(syscall.SIGINT), engine.AwaitEnd("a"), engine.AwaitEnd("b"),
 				awaitZombie("a", &pa), awaitZombie("b", &pb), resumeServer(), awaitServerExit(),
 				awaitReaped("a", &pa), awaitReaped("b", &pb))
 		},
-		Expect: func(_ string, tr *parity.Transcript) error {
+		Expect: func(_ string, tr *engine.Transcript) error {
 			want := []string{"child of a: killed by SIGINT", "child of b: killed by SIGINT", "child of a: reaped", "child of b: reaped"}
 			if strings.Join(tr.Notes, "\n") != strings.Join(want, "\n") {
 				return fmt.Errorf("want notes %q, got %q", want, tr.Notes)
@@ -340,7 +341,7 @@ func forkChildScenarios() []parity.Scenario {
 
 // wantStopLine: exit 0, and stderr is "listening on" and the final line naming sig, nothing
 // else (a child dies silently).
-func wantStopLine(tr *parity.Transcript, sig string) error {
+func wantStopLine(tr *engine.Transcript, sig string) error {
 	want := "listening on 0.0.0.0:PORT\nsignal: " + sig + "   close server ... done\n"
 	if tr.Status != "exited 0" || tr.Stderr != want {
 		return fmt.Errorf("want stderr %q and exited 0, got %q, %s", want, tr.Stderr, tr.Status)
@@ -358,7 +359,7 @@ func TestForkChild(t *testing.T) {
 	for _, sc := range forkChildScenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
 			base := takeBaseline()
-			parity.Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
+			enginetest.Compare(t, sc, "fork", c.groupImpl(), g.groupImpl())
 			base.check(t)
 		})
 	}

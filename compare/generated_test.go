@@ -8,8 +8,8 @@ package compare
 // does. The package comment of compare/gen says what a script is and which rules keep it
 // deterministic.
 //
-// A divergence is printed as a scenario to paste into the table (genScript is a
-// scenario's steps) and saved as MODEL-latest.json in the directory -gen-save names, or
+// A divergence is printed as a scenario to paste into the table
+// (compare/internal/contract, where genScript is a scenario's steps) and saved as MODEL-latest.json in the directory -gen-save names, or
 // else in a new temporary directory, whose path the failure prints: a test run never
 // writes into the checkout. The files under compare/testdata/generated are replayed
 // first by plain `go test`: only those someone committed there. rapid writes no fail
@@ -31,7 +31,6 @@ import (
 
 	"github.com/iomodels/iomodels/compare/gen"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 )
@@ -56,19 +55,6 @@ var genSave = flag.String("gen-save", "", "TestGenerated: the directory a diverg
 // divergence (rapid's -rapid.shrinktime, 30 s, and gen's own pass, as long again) and the
 // report.
 const genTimeoutMargin = 90 * time.Second
-
-// genScript is a generated script as a row of the scenario table writes it:
-// Steps: genScript{...}.steps.
-type genScript []gen.Op
-
-// steps are the script's steps under model's rules (gen.ForModel).
-func (gs genScript) steps(model string) []parity.Step {
-	cfg, err := gen.ForModel(model)
-	if err != nil {
-		panic(err) // the table's own model names only
-	}
-	return gen.Script(gs).Steps(cfg)
-}
 
 // genChecksFor is how many scripts model gets: genChecks, or what -rapid.checks or
 // RAPID_CHECKS says; fork a tenth of that but at least genForkMin (or all of it, when

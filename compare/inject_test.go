@@ -20,8 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/inject"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"golang.org/x/sys/unix"
 )
@@ -49,8 +50,8 @@ func (t traced) injectedOnce(err error) error {
 
 // awaitExit waits for a traced server that ends by itself (a fatal fault) and records
 // its exit status.
-func awaitExit() parity.Step {
-	return parity.Step{Desc: "await the server's exit", Do: func(r *parity.Run) error {
+func awaitExit() engine.Step {
+	return engine.Step{Desc: "await the server's exit", Do: func(r *engine.Run) error {
 		t, ok := r.Target().(traced)
 		if !ok {
 			return fmt.Errorf("target is not a traced server")
@@ -64,8 +65,8 @@ func (t traced) Signal(sig syscall.Signal) (string, error) { return t.p.Signal(s
 func (t traced) Send(sig syscall.Signal) error             { return unix.Kill(t.p.Pid, sig) }
 
 // tracedImpl starts s's server under fault.
-func (s side) tracedImpl(f inject.Fault) parity.Impl {
-	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
+func (s side) tracedImpl(f inject.Fault) engine.Impl {
+	return engine.Impl{Name: s.name, Start: func(model string) (engine.Target, error) {
 		p, err := inject.Start(s.server, nil, f, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
@@ -79,9 +80,9 @@ type injection struct {
 	fault  inject.Fault
 	models func(string) bool
 	// steps: the clients; nil means three sequential clients a, b, c.
-	steps func(model string) []parity.Step
+	steps func(model string) []engine.Step
 	// expect checks the C reference's transcript (may be nil).
-	expect func(model string, tr *parity.Transcript) error
+	expect func(model string, tr *engine.Transcript) error
 }
 
 func fault(name string, nr uint64, errno syscall.Errno, when int) inject.Fault {
@@ -95,19 +96,19 @@ func (in injection) name() string {
 // finClient sends msg and the end of stream in one segment (sendWithFin), then reads to
 // the end: how many reads the server needs (the bytes, then the end) does not depend on
 // when the FIN arrives, so the Nth recvfrom is the same event in every run.
-func finClient(name string, msg []byte) []parity.Step {
-	return []parity.Step{parity.Connect(name), sendWithFin(name, msg), parity.AwaitEnd(name)}
+func finClient(name string, msg []byte) []engine.Step {
+	return []engine.Step{engine.Connect(name), sendWithFin(name, msg), engine.AwaitEnd(name)}
 }
 
-func threeClients(string) []parity.Step {
-	return parity.Seq(finClient("a", []byte("first")), finClient("b", []byte("second")), finClient("c", []byte("third")))
+func threeClients(string) []engine.Step {
+	return engine.Seq(finClient("a", []byte("first")), finClient("b", []byte("second")), finClient("c", []byte("third")))
 }
 
 // silentFirst: a connects and sends nothing, then b and c are ordinary clients. For the
 // models that try a recv before any readiness (nonblock's rounds, sigio's look right after
 // accept), the first recvfrom is a's whether or not bytes had come, so it is a's that fails.
-func silentFirst(string) []parity.Step {
-	return parity.Seq(parity.Connect("a"), parity.AwaitEnd("a"), finClient("b", []byte("second")), finClient("c", []byte("third")))
+func silentFirst(string) []engine.Step {
+	return engine.Seq(engine.Connect("a"), engine.AwaitEnd("a"), finClient("b", []byte("second")), finClient("c", []byte("third")))
 }
 
 // Expectations on the C reference's transcript, so that a row pins what the fault does.
@@ -119,7 +120,7 @@ var (
 	// aRefused: the silent a's connection was closed (end of stream, no bytes), b and c served.
 	aRefused = expects(wantNoReply("a"), wantEcho("b", []byte("second")), wantEcho("c", []byte("third")))
 	// fatal: the model ended with exit status 1 and an error line.
-	fatal = expects(func(model string, tr *parity.Transcript) error {
+	fatal = expects(func(model string, tr *engine.Transcript) error {
 		if tr.Status != "exited 1" || !strings.Contains(tr.Stderr, " error: ") {
 			return fmt.Errorf("want exit 1 and an error line, got %s, stderr %q", tr.Status, tr.Stderr)
 		}
@@ -128,8 +129,8 @@ var (
 )
 
 // servedBy: allServed for the models named, bRefused for the others.
-func servedBy(names ...string) func(string, *parity.Transcript) error {
-	return func(model string, tr *parity.Transcript) error {
+func servedBy(names ...string) func(string, *engine.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		if only(names...)(model) {
 			return allServed(model, tr)
 		}
@@ -138,7 +139,7 @@ func servedBy(names ...string) func(string, *parity.Transcript) error {
 }
 
 func wantNoReply(name string) expectation {
-	return func(model string, tr *parity.Transcript) error {
+	return func(model string, tr *engine.Transcript) error {
 		if c, ok := tr.Conn(name); !ok || len(c.Data) != 0 || c.End == "open" {
 			return fmt.Errorf("%s: want no bytes and an ending, got %+v", name, c)
 		}
@@ -146,12 +147,12 @@ func wantNoReply(name string) expectation {
 	}
 }
 
-func (in injection) scenario() parity.Scenario {
+func (in injection) scenario() engine.Scenario {
 	steps := in.steps
 	if steps == nil {
 		steps = threeClients
 	}
-	return parity.Scenario{Name: in.name(), Models: in.models, Steps: steps, Expect: in.expect, Process: true}
+	return engine.Scenario{Name: in.name(), Models: in.models, Steps: steps, Expect: in.expect, Process: true}
 }
 
 // waitCall is the call a model waits in (its readiness or completion call), under both
@@ -255,7 +256,7 @@ func injections() []injection {
 		notOn := []uint64{3}
 		out = append(out, injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.EINTR, When: 3, NotOnFds: notOn}, models: only(model), expect: allServed})
 		in := injection{fault: inject.Fault{Name: name, Nrs: nrs, Errno: unix.ENOMEM, When: 1, NotOnFds: notOn}, models: only(model),
-			steps: func(string) []parity.Step { return parity.Seq(awaitExit()) }, expect: fatal}
+			steps: func(string) []engine.Step { return engine.Seq(awaitExit()) }, expect: fatal}
 		if model == "nonblock" {
 			in.steps, in.expect = nil, allServed
 		}
@@ -268,7 +269,7 @@ func injections() []injection {
 		Errno: unix.EINTR, When: 1, NonNullArg: 3}, models: only("sigio"), expect: allServed})
 	// io_uring_enter: EBUSY (the CQ overflowed) is an error like any other: logged, exit 1.
 	out = append(out, injection{fault: fault("io_uring_enter", unix.SYS_IO_URING_ENTER, unix.EBUSY, 1), models: only("uring"),
-		steps: func(string) []parity.Step { return parity.Seq(awaitExit()) }, expect: fatal})
+		steps: func(string) []engine.Step { return engine.Seq(awaitExit()) }, expect: fatal})
 	// clone (or clone3), counted only where it makes a process (fork's, not the runtime's
 	// threads):
 	// the 2nd process creation (b's) fails with EAGAIN or ENOMEM: logged, b's connection
@@ -277,8 +278,8 @@ func injections() []injection {
 		f := inject.Fault{Name: "clone", Nrs: []uint64{unix.SYS_CLONE, unix.SYS_CLONE3}, Errno: e, When: 2, Process: true}
 		// b sends nothing: the parent closes its connection at once, and what b sees must
 		// not depend on whether its bytes arrived before that close (a reset) or not (EOF).
-		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused, steps: func(string) []parity.Step {
-			return parity.Seq(finClient("a", []byte("first")), parity.Connect("b"), parity.AwaitEnd("b"), finClient("c", []byte("third")))
+		out = append(out, injection{fault: f, models: only("fork"), expect: bRefused, steps: func(string) []engine.Step {
+			return engine.Seq(finClient("a", []byte("first")), engine.Connect("b"), engine.AwaitEnd("b"), finClient("c", []byte("third")))
 		}})
 	}
 	return out
@@ -300,7 +301,7 @@ func TestInject(t *testing.T) {
 				}
 				t.Run(in.name(), func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
+					enginetest.Compare(t, in.scenario(), model, c.tracedImpl(in.fault), g.tracedImpl(in.fault))
 					base.check(t)
 				})
 			}
@@ -316,10 +317,10 @@ func injectChecks(t *testing.T) []check {
 			if !in.models(model) {
 				continue
 			}
-			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*parity.Transcript, error) {
+			cs = append(cs, check{"inject/" + model + "/" + in.name(), func(s side) (*engine.Transcript, error) {
 				im := s.tracedImpl(in.fault)
 				im.Deadline = mutantDeadline
-				return parity.RunOnce(in.scenario(), model, im)
+				return engine.RunOnce(in.scenario(), model, im)
 			}})
 		}
 	}

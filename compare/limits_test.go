@@ -43,8 +43,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -61,8 +62,8 @@ const listenBacklog = 1024
 // kernel dropped (the queue is full) does not. After five in a row that did not complete
 // the queue is full, and the rest are not tried (a smaller backlog would otherwise cost
 // 300 ms a connection). It notes how many completed; the others are not kept.
-func connectWhileHeld(names []string, patience time.Duration) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("try %d connections while the server is held", len(names)), Do: func(r *parity.Run) error {
+func connectWhileHeld(names []string, patience time.Duration) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("try %d connections while the server is held", len(names)), Do: func(r *engine.Run) error {
 		done, refused := 0, 0
 		for _, name := range names {
 			if refused == 5 {
@@ -91,13 +92,13 @@ func connectWhileHeld(names []string, patience time.Duration) parity.Step {
 	}}
 }
 
-func limitScenarios() []parity.Scenario {
+func limitScenarios() []engine.Scenario {
 	backlog, _ := clientNames(listenBacklog + 6)
 	held := backlog[:listenBacklog+1]
 	batch, batchMsgs := clientNames(1100)
 	silent3, _ := clientNames(3)
 	silentAll, _ := clientNames(uringSlots)
-	return []parity.Scenario{
+	return []engine.Scenario{
 		{
 			// The listen backlog: the server held, 1030 connections tried, one after the
 			// other. The kernel queues backlog+1 completed handshakes; later SYNs are dropped
@@ -106,9 +107,9 @@ func limitScenarios() []parity.Scenario {
 			Name:    "listen-backlog",
 			Models:  only("poll"),
 			Process: true,
-			Steps: func(string) []parity.Step {
-				return parity.Seq(pauseServer(), connectWhileHeld(backlog, 300*time.Millisecond), resumeServer(),
-					parity.AwaitStdoutLines(len(held)))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(pauseServer(), connectWhileHeld(backlog, 300*time.Millisecond), resumeServer(),
+					engine.AwaitStdoutLines(len(held)))
 			},
 			Expect: expects(wantNote(fmt.Sprintf("connections completed while held: %d, then 5 in a row not completed within 300ms", listenBacklog+1)),
 				// Each then served the empty recv of its client's close.
@@ -122,9 +123,9 @@ func limitScenarios() []parity.Scenario {
 			Name:    "epoll-batch",
 			Models:  only("epoll-lt", "epoll-et"),
 			Process: true,
-			Steps: func(string) []parity.Step {
-				return parity.Seq(each(batch, parity.ConnectQuiet), parity.AwaitStdoutLines(len(batch)), pauseServer(),
-					sendEach(batch, batchMsgs), each(batch, parity.HalfClose), resumeServer(), each(batch, parity.AwaitEnd))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(each(batch, engine.ConnectQuiet), engine.AwaitStdoutLines(len(batch)), pauseServer(),
+					sendEach(batch, batchMsgs), each(batch, engine.HalfClose), resumeServer(), each(batch, engine.AwaitEnd))
 			},
 			Expect: expects(append(servedAll(batch, batchMsgs), wantAcceptOrder(batch))...),
 		},
@@ -134,9 +135,9 @@ func limitScenarios() []parity.Scenario {
 			Name:    "uring-slots-three-silent",
 			Models:  only("uring"),
 			Process: true,
-			Steps: func(string) []parity.Step {
-				return parity.Seq(each(silent3, parity.ConnectQuiet), parity.AwaitStdoutLines(3), parity.Connect("l"),
-					parity.Send("l", []byte("live")), parity.HalfClose("l"), parity.ExpectOpenFor("l", 2*time.Second, 0), parity.AwaitEnd("l"))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(each(silent3, engine.ConnectQuiet), engine.AwaitStdoutLines(3), engine.Connect("l"),
+					engine.Send("l", []byte("live")), engine.HalfClose("l"), engine.ExpectOpenFor("l", 2*time.Second, 0), engine.AwaitEnd("l"))
 			},
 			Expect: expects(wantEcho("l", []byte("live")), wantNote("l: answered within 2s")),
 		},
@@ -146,10 +147,10 @@ func limitScenarios() []parity.Scenario {
 			Name:    "uring-slots-all-silent",
 			Models:  only("uring"),
 			Process: true,
-			Steps: func(string) []parity.Step {
-				return parity.Seq(each(silentAll, parity.ConnectQuiet), parity.AwaitStdoutLines(uringSlots), parity.Connect("l"),
-					parity.Send("l", []byte("live")), parity.HalfClose("l"), parity.ExpectOpenFor("l", 300*time.Millisecond, 0),
-					parity.Close(silentAll[0]), parity.AwaitEnd("l"))
+			Steps: func(string) []engine.Step {
+				return engine.Seq(each(silentAll, engine.ConnectQuiet), engine.AwaitStdoutLines(uringSlots), engine.Connect("l"),
+					engine.Send("l", []byte("live")), engine.HalfClose("l"), engine.ExpectOpenFor("l", 300*time.Millisecond, 0),
+					engine.Close(silentAll[0]), engine.AwaitEnd("l"))
 			},
 			// Every silent one is served its empty recv when the clients close at the end.
 			Expect: expects(wantEcho("l", []byte("live")), wantNote("l: open and silent for 300ms"),
@@ -171,7 +172,7 @@ func TestLimits(t *testing.T) {
 					ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 				}
 				base := takeBaseline()
-				parity.Compare(t, sc, model, c.impl(), g.impl())
+				enginetest.Compare(t, sc, model, c.impl(), g.impl())
 				base.check(t)
 			})
 		}
@@ -183,7 +184,7 @@ func TestLimits(t *testing.T) {
 // reuseAddr serves a client on a fresh server (port 0), stops it, and starts a second
 // server on the same port while the first run's connection is in TIME_WAIT on the
 // server's side (the one-shot server closes first): with SO_REUSEADDR the bind succeeds.
-func reuseAddr(s side) (*parity.Transcript, error) {
+func reuseAddr(s side) (*engine.Transcript, error) {
 	im := s.impl()
 	first, err := im.Start("iterative")
 	if err != nil {
@@ -191,9 +192,9 @@ func reuseAddr(s side) (*parity.Transcript, error) {
 	}
 	port := first.Port()
 	// No half-close: the server closes first, so the TIME_WAIT is on its side, its port.
-	tr1, err := parity.Execute(parity.Scenario{Name: "first-run", Steps: func(string) []parity.Step {
-		return parity.Seq(parity.Connect("a"), parity.Send("a", []byte("first run")), parity.AwaitEnd("a"))
-	}}, "iterative", first, parity.Options{Deadline: processTimeout})
+	tr1, err := engine.Execute(engine.Scenario{Name: "first-run", Steps: func(string) []engine.Step {
+		return engine.Seq(engine.Connect("a"), engine.Send("a", []byte("first run")), engine.AwaitEnd("a"))
+	}}, "iterative", first, engine.Options{Deadline: processTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +210,8 @@ func reuseAddr(s side) (*parity.Transcript, error) {
 		code, _ = second.Wait(processTimeout)
 		errs = second.Stderr()
 	} else {
-		tr2, err := parity.Execute(parity.Scenario{Name: "second-run", Steps: func(string) []parity.Step { return parity.Client("b", []byte("second run")) }},
-			"iterative", parity.Process{Proc: second}, parity.Options{Deadline: processTimeout})
+		tr2, err := engine.Execute(engine.Scenario{Name: "second-run", Steps: func(string) []engine.Step { return engine.Client("b", []byte("second run")) }},
+			"iterative", engine.Process{Proc: second}, engine.Options{Deadline: processTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +251,7 @@ func timeWaitOn(port int) int {
 // starts with none.
 func TestReuseAddr(t *testing.T) {
 	c, g := sides(t)
-	ref, err := inNetns(func() (*parity.Transcript, error) { return reuseAddr(c) })
+	ref, err := inNetns(func() (*engine.Transcript, error) { return reuseAddr(c) })
 	var skip errSkip
 	if errors.As(err, &skip) {
 		ciskip.Skipf(t, ciskip.Because, "no private network namespace: %s", skip.reason)
@@ -258,9 +259,9 @@ func TestReuseAddr(t *testing.T) {
 	require.NoError(t, err, "C")
 	require.Contains(t, ref.Notes, "connections in TIME_WAIT on the port after the stop: true", "the C run left no TIME_WAIT: the test tests nothing")
 	require.Equal(t, "exited 0, then exited 0", ref.Status, "C: both runs exit 0; stderr:\n%s", ref.Stderr)
-	got, err := inNetns(func() (*parity.Transcript, error) { return reuseAddr(g) })
+	got, err := inNetns(func() (*engine.Transcript, error) { return reuseAddr(g) })
 	require.NoError(t, err, "Go")
-	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")
+	enginetest.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- the default port, in a private network namespace ----
@@ -269,8 +270,8 @@ func TestReuseAddr(t *testing.T) {
 // for this check on a locked thread (children inherit the thread's namespace): the
 // host's port 8080 is never touched. The transcript holds the server's first line, the
 // client's output and the server's log.
-func defaultPort(s side) (*parity.Transcript, error) {
-	return inNetns(func() (*parity.Transcript, error) {
+func defaultPort(s side) (*engine.Transcript, error) {
+	return inNetns(func() (*engine.Transcript, error) {
 		srv, err := standalone.StartServer(s.server, processTimeout, "iterative")
 		if err != nil {
 			return nil, err
@@ -283,7 +284,7 @@ func defaultPort(s side) (*parity.Transcript, error) {
 		if cl == nil {
 			return nil, err
 		}
-		tr := &parity.Transcript{Stdout: parity.NamePorts(srv.Stdout(), cl.ports),
+		tr := &engine.Transcript{Stdout: engine.NamePorts(srv.Stdout(), cl.ports),
 			Stderr: srv.Stderr(), Status: status,
 			Notes: []string{fmt.Sprintf("client: stdout %q stderr %q %s", cl.Stdout, cl.Stderr, cl.Status)}}
 		return tr, err
@@ -293,9 +294,9 @@ func defaultPort(s side) (*parity.Transcript, error) {
 // inNetns runs f on a thread of its own moved to a new network namespace with loopback
 // up: the processes it starts inherit the thread's namespace, and the sockets it makes
 // are made there. errSkip where a namespace cannot be made (not root).
-func inNetns(f func() (*parity.Transcript, error)) (*parity.Transcript, error) {
+func inNetns(f func() (*engine.Transcript, error)) (*engine.Transcript, error) {
 	type result struct {
-		tr  *parity.Transcript
+		tr  *engine.Transcript
 		err error
 	}
 	ch := make(chan result, 1)
@@ -336,7 +337,7 @@ func TestDefaultPort(t *testing.T) {
 	require.Contains(t, ref.Stdout, "127.0.0.1:<client>)\n", "C server's log names the client's real port")
 	got, err := defaultPort(g)
 	require.NoError(t, err, "Go")
-	parity.RequireParity(t, t.Name(), ref, got, "C", "Go")
+	enginetest.RequireParity(t, t.Name(), ref, got, "C", "Go")
 }
 
 // ---- nonblock's backoff, as strace sees it ----
@@ -375,7 +376,7 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		}
 		defer c.Close()
 	}
-	if !parity.WaitFor(time.Now().Add(processTimeout), func() bool { return parity.CountLines([]byte(p.Stdout())) >= conns }) {
+	if !engine.WaitFor(time.Now().Add(processTimeout), func() bool { return engine.CountLines([]byte(p.Stdout())) >= conns }) {
 		return nil, fmt.Errorf("%s: %d connections not accepted", s.name, conns)
 	}
 	var sleeps []int64
@@ -398,8 +399,8 @@ func backoffSleeps(s side, conns, n int) ([]int64, error) {
 		return len(sleeps) >= n
 	}
 	// The idle spell lasts until n sleeps are recorded.
-	if !parity.WaitFor(time.Now().Add(processTimeout), read) {
-		return nil, fmt.Errorf("%s: only %d sleeps recorded in %v", s.name, len(sleeps), parity.Options{Deadline: processTimeout})
+	if !engine.WaitFor(time.Now().Add(processTimeout), read) {
+		return nil, fmt.Errorf("%s: only %d sleeps recorded in %v", s.name, len(sleeps), engine.Options{Deadline: processTimeout})
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
 	if _, err := p.Wait(processTimeout); err != nil {
@@ -442,24 +443,24 @@ func limitChecks(t *testing.T) []check {
 			if !sc.AppliesTo(model) {
 				continue
 			}
-			cs = append(cs, check{"limits/" + model + "/" + sc.Name, func(s side) (*parity.Transcript, error) {
+			cs = append(cs, check{"limits/" + model + "/" + sc.Name, func(s side) (*engine.Transcript, error) {
 				im := s.impl()
 				im.Deadline = mutantDeadline
-				return parity.RunOnce(sc, model, im)
+				return engine.RunOnce(sc, model, im)
 			}})
 		}
 	}
 	return append(cs,
-		check{"limits/reuseaddr", func(s side) (*parity.Transcript, error) {
-			return inNetns(func() (*parity.Transcript, error) { return reuseAddr(s) })
+		check{"limits/reuseaddr", func(s side) (*engine.Transcript, error) {
+			return inNetns(func() (*engine.Transcript, error) { return reuseAddr(s) })
 		}},
 		check{"limits/default-port", defaultPort},
-		check{"limits/nonblock-backoff", func(s side) (*parity.Transcript, error) {
+		check{"limits/nonblock-backoff", func(s side) (*engine.Transcript, error) {
 			sleeps, err := backoffSleeps(s, 0, 12)
 			if err != nil {
 				return nil, err
 			}
-			return &parity.Transcript{Notes: []string{fmt.Sprint(sleeps)}}, nil
+			return &engine.Transcript{Notes: []string{fmt.Sprint(sleeps)}}, nil
 		}},
 	)
 }

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
@@ -26,43 +27,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inProcessServer is native.Server and gosrv.Running: Stop returns the model's return value.
-type inProcessServer interface {
-	Port() int
-	Stop() (status int, err error)
-	Stdout() []byte
-	Stderr() []byte
-}
-
-// inProcess wraps a server running in this process: its descriptors and CPU are ours.
-type inProcess struct{ inProcessServer }
-
-func (inProcess) ServerPid() int { return os.Getpid() }
-
-// Stop says what the standalone server's exit would be after the model returned this:
-// main returns 0 after a clean stop, 1 when the model could not start.
-func (s inProcess) Stop() (string, error) {
-	status, err := s.inProcessServer.Stop()
-	if status != 0 {
-		return "exited 1", err
-	}
-	return "exited 0", err
-}
-
 var (
-	cInProcess = parity.Impl{Name: "C", Start: func(model string) (parity.Target, error) {
+	cInProcess = engine.Impl{Name: "C", Start: func(model string) (engine.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
 		}
-		return inProcess{s}, nil
+		return inProcess{Server: s}, nil
 	}}
-	goInProcess = parity.Impl{Name: "Go", Start: func(model string) (parity.Target, error) {
+	goInProcess = engine.Impl{Name: "Go", Start: func(model string) (engine.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
 		}
-		return inProcess{s}, nil
+		return inProcess{Server: s}, nil
 	}}
 )
 
@@ -116,7 +94,7 @@ func TestParity(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, sc, model, cInProcess, goInProcess)
+					enginetest.Compare(t, sc, model, cInProcess, goInProcess)
 					base.check(t)
 				})
 			}
@@ -136,7 +114,7 @@ func requireTable[R any](t *testing.T, what string, rows []R, min int, name func
 }
 
 func TestScenarioTable(t *testing.T) {
-	requireTable(t, "scenarios", scenarios, 30, func(sc parity.Scenario) string { return sc.Name })
+	requireTable(t, "scenarios", scenarios, 30, func(sc engine.Scenario) string { return sc.Name })
 	for _, sc := range scenarios {
 		n := 0
 		for _, m := range models(t) {
@@ -175,7 +153,7 @@ func (b baseline) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var fds, gs int
 	var kids []string
-	ok := parity.WaitFor(deadline, func() bool {
+	ok := engine.WaitFor(deadline, func() bool {
 		fds, gs, kids = procfs.Fds(os.Getpid()), runtime.NumGoroutine(), children(os.Getpid())
 		return fds <= b.fds && gs <= b.goroutines && len(kids) == 0
 	})

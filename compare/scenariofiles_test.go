@@ -16,27 +16,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/parity/paritytest"
 	"github.com/iomodels/iomodels/gosrv"
+	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // fileProtocol is the scenario-file protocol of a model of the table.
-func fileProtocol(model string) string {
+func fileProtocol(model string) parity.Protocol {
 	if gosrv.Traits(model).Protocol == gosrv.Stream {
-		return parity.ProtocolStream
+		return parity.Stream
 	}
-	return parity.ProtocolOneShot
+	return parity.OneShot
 }
 
 func TestScenarioFiles(t *testing.T) {
 	for _, model := range availableModels(t) {
 		t.Run(model, func(t *testing.T) {
-			for _, f := range parity.BuiltinScenarios(fileProtocol(model)) {
+			c := parity.InProcess(func() (parity.Server, error) { return native.Start(model) })
+			g := parity.InProcess(func() (parity.Server, error) { return gosrv.Start(model) })
+			for _, f := range parity.Builtin(fileProtocol(model)) {
 				t.Run(f.Name, func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, f.Scenario(), model, cInProcess, goInProcess)
+					paritytest.Test(t, c, g, []parity.Scenario{f})
 					base.check(t)
 				})
 			}
@@ -47,10 +52,10 @@ func TestScenarioFiles(t *testing.T) {
 // TestBuiltinScenarioTable: every built-in file parses, prints back to itself, has a name
 // of its own, and each protocol has its set.
 func TestBuiltinScenarioTable(t *testing.T) {
-	all := parity.BuiltinScenarios("")
-	requireTable(t, "built-in scenario files", all, 20, func(f parity.ScenarioFile) string { return f.Name })
-	for _, p := range []string{parity.ProtocolOneShot, parity.ProtocolStream} {
-		assert.GreaterOrEqual(t, len(parity.BuiltinScenarios(p)), 10, "built-in scenarios for %s", p)
+	all := parity.Builtin("")
+	requireTable(t, "built-in scenario files", all, 20, func(f parity.Scenario) string { return f.Name })
+	for _, p := range []parity.Protocol{parity.OneShot, parity.Stream} {
+		assert.GreaterOrEqual(t, len(parity.Builtin(p)), 10, "built-in scenarios for %s", p)
 	}
 	for _, f := range all {
 		assert.Equal(t, f.Name+parity.ScenarioExt, filepath.Base(f.Source), "a built-in file is named after its scenario")
@@ -62,9 +67,9 @@ func TestBuiltinScenarioTable(t *testing.T) {
 }
 
 // withoutPlaces is f without where it was read from (Source, line numbers).
-func withoutPlaces(f parity.ScenarioFile) parity.ScenarioFile {
+func withoutPlaces(f parity.Scenario) parity.Scenario {
 	f.Source = ""
-	steps := make([]parity.FileStep, len(f.Steps))
+	steps := make([]parity.Step, len(f.Steps))
 	for i, s := range f.Steps {
 		s.Line = 0
 		steps[i] = s
@@ -104,24 +109,22 @@ stop
 	f, err := parity.ParseScenario("dir/x.scenario", []byte(src))
 	require.NoError(t, err)
 	assert.Equal(t, "every-step", f.Name)
-	assert.Equal(t, parity.ProtocolOneShot, f.Protocol)
+	assert.Equal(t, parity.OneShot, f.Protocol)
 	assert.True(t, f.UnorderedLog)
 	assert.Equal(t, []string{"Every step and payload kind once.", "Second line of the description."}, f.Doc)
 	require.Len(t, f.Steps, 19)
-	assert.Equal(t, "send", f.Steps[2].Op)
-	assert.Equal(t, []byte("tab\there \x00 \"q\""), f.Steps[2].Payloads[0].Bytes)
+	assert.Equal(t, parity.Send, f.Steps[2].Op)
+	assert.Equal(t, []byte("tab\there \x00 \"q\""), f.Steps[2].Data[0])
 	assert.Equal(t, 10, f.Steps[2].Line)
-	assert.Equal(t, []byte{0, 1, 0xff}, f.Steps[3].Payloads[0].Bytes)
-	assert.Equal(t, []byte("raw text"), f.Steps[3].Payloads[1].Bytes)
-	assert.Equal(t, parity.Payload(3, 10), f.Steps[4].Payloads[0].Bytes)
-	assert.Equal(t, "random:3:10", f.Steps[4].Payloads[0].Spec)
-	assert.Equal(t, 250*time.Millisecond, f.Steps[12].D)
+	assert.Equal(t, []byte{0, 1, 0xff}, f.Steps[3].Data[0])
+	assert.Equal(t, []byte("raw text"), f.Steps[3].Data[1])
+	assert.Equal(t, engine.Payload(3, 10), f.Steps[4].Data[0])
+	assert.Equal(t, "send-async q random:3:10", f.Steps[4].String())
+	assert.Equal(t, 250*time.Millisecond, f.Steps[12].For)
 	assert.Equal(t, 3, f.Steps[12].N)
 	assert.Equal(t, "watch q 1s", f.Steps[13].String())
 	assert.Equal(t, `send-corked a hex:0001ff "raw text"`, f.Steps[3].String())
-	assert.False(t, f.AppliesTo(parity.ProtocolStream))
-	assert.True(t, f.WaitsOnLogs())
-	assert.Len(t, f.Scenario().Steps(""), 19)
+	assert.False(t, f.AppliesTo(parity.Stream))
 
 	back, err := parity.ParseScenario("printed", f.Format())
 	require.NoError(t, err, "printed:\n%s", f.Format())
@@ -131,11 +134,10 @@ stop
 	f, err = parity.ParseScenario("/some/where/my-case.scenario", []byte("connect a\r\nsend a text:1:5\r\nawait-end a\r\n"))
 	require.NoError(t, err)
 	assert.Equal(t, "my-case", f.Name)
-	assert.Equal(t, parity.ProtocolAny, f.Protocol)
+	assert.Equal(t, parity.Any, f.Protocol)
 	assert.False(t, f.UnorderedLog)
-	assert.True(t, f.AppliesTo(parity.ProtocolStream) && f.AppliesTo(parity.ProtocolOneShot))
-	assert.False(t, f.WaitsOnLogs())
-	assert.Equal(t, parity.Text(1, 5), f.Steps[1].Payloads[0].Bytes)
+	assert.True(t, f.AppliesTo(parity.Stream) && f.AppliesTo(parity.OneShot))
+	assert.Equal(t, engine.Text(1, 5), f.Steps[1].Data[0])
 }
 
 func TestParseScenarioErrors(t *testing.T) {

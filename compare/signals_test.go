@@ -28,8 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,7 +136,7 @@ const signalTimeout = 3 * time.Second
 // and stays silent until the server logged it; the signal; what the server does with it
 // (exits, stops, or takes it and goes on); then s sends its request and client b is served
 // if the server still runs, and SIGTERM stops it.
-func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
+func runSignalCase(s side, c sigCase) (*engine.Transcript, error) {
 	o := startOpts{stdout: streamRead, stderr: streamRead, ignored: c.ignored, blocked: c.blocked}
 	if s.name == "C" {
 		o.wrapper = c.wrapper
@@ -145,13 +146,13 @@ func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
 		return nil, err
 	}
 	defer p.kill()
-	tr := &parity.Transcript{}
+	tr := &engine.Transcript{}
 	var cs sigClients
 	cs.add(exchange("a", p.port, "before the signal"))
 	// fork: a's child must have ended before s's is counted (under ASan it lingers in its
 	// leak check), so that the one left below is s's.
 	forkChildren := func(want int) error {
-		if c.model == "fork" && !parity.WaitFor(time.Now().Add(signalTimeout), func() bool { return p.groupMembers() == want }) {
+		if c.model == "fork" && !engine.WaitFor(time.Now().Add(signalTimeout), func() bool { return p.groupMembers() == want }) {
 			return fmt.Errorf("fork: %d children, want %d", p.groupMembers(), want)
 		}
 		return nil
@@ -162,7 +163,7 @@ func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
 	var silent *sigClient
 	if c.busy {
 		silent = cs.add(dialSig("s", p.port))
-		if !parity.WaitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
+		if !engine.WaitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client: stdout %q", p.out[0].String())
 		}
 	}
@@ -183,7 +184,7 @@ func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
 	case classPending:
 		// Nothing takes it: no thread of either server unblocks it.
 	case classSuspend:
-		if parity.WaitFor(deadline, func() bool { return p.exited() || allStopped(p.pid) }) && !p.exited() {
+		if engine.WaitFor(deadline, func() bool { return p.exited() || allStopped(p.pid) }) && !p.exited() {
 			tr.Notes = append(tr.Notes, "after the signal: stopped")
 			// A client sends while the server is stopped: the kernel queues it for when the
 			// server continues. Busy, that is the silent client, and b comes after it is
@@ -201,7 +202,7 @@ func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
 		p.wait(signalTimeout)
 	default:
 		// Taken (handled, ignored, waited for) once no thread has it pending.
-		parity.WaitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, c.sig) })
+		engine.WaitFor(deadline, func() bool { return p.exited() || !sigPending(p.pid, c.sig) })
 		if c.class() == classTerminate {
 			// A signal whose default dumps core (QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV,
 			// XCPU, XFSZ, SYS) kills once the thread that took it has stopped every other
@@ -249,7 +250,7 @@ func runSignalCase(s side, c sigCase) (*parity.Transcript, error) {
 
 // checkSignalContract checks the C reference's transcript against the contract, so that
 // two servers wrong the same way do not pass.
-func checkSignalContract(c sigCase, tr *parity.Transcript) error {
+func checkSignalContract(c sigCase, tr *engine.Transcript) error {
 	name := standalone.SignalName(c.sig)
 	served := func(cl string) error {
 		r, ok := tr.Conn(cl)
@@ -288,8 +289,8 @@ func checkSignalContract(c sigCase, tr *parity.Transcript) error {
 func parallelism() int { return max(4, 2*runtime.NumCPU()) }
 
 // runPairs runs every case against both sides, at most parallelism() at a time.
-func runPairs[C any](c, g side, cases []C, run func(side, C) (*parity.Transcript, error)) (ref, got []*parity.Transcript, errs []error) {
-	ref, got = make([]*parity.Transcript, len(cases)), make([]*parity.Transcript, len(cases))
+func runPairs[C any](c, g side, cases []C, run func(side, C) (*engine.Transcript, error)) (ref, got []*engine.Transcript, errs []error) {
+	ref, got = make([]*engine.Transcript, len(cases)), make([]*engine.Transcript, len(cases))
 	errs = make([]error, len(cases))
 	var mu sync.Mutex
 	var jobs []func()
@@ -346,14 +347,14 @@ func TestSignals(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server breaks the contract:\n%s", ref[i].Brief())
-			parity.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
 
 // logSignalTable prints, per signal, what each side did in each model (SIGNAL_TABLE=1).
-func logSignalTable(t *testing.T, cases []sigCase, ref, got []*parity.Transcript) {
-	outcome := func(tr *parity.Transcript) string {
+func logSignalTable(t *testing.T, cases []sigCase, ref, got []*engine.Transcript) {
+	outcome := func(tr *engine.Transcript) string {
 		if tr == nil {
 			return "error"
 		}
@@ -398,7 +399,7 @@ func logSignalTable(t *testing.T, cases []sigCase, ref, got []*parity.Transcript
 func TestSignalProcessGroup(t *testing.T) {
 	c, g := sides(t)
 	cases := availableModels(t)
-	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*parity.Transcript, error) {
+	ref, got, errs := runPairs(c, g, cases, func(s side, model string) (*engine.Transcript, error) {
 		p, err := startSig(s.server, model, startOpts{stdout: streamRead, stderr: streamRead})
 		if err != nil {
 			return nil, err
@@ -408,13 +409,13 @@ func TestSignalProcessGroup(t *testing.T) {
 		cs.add(exchange("a", p.port, "before the signal"))
 		silent := cs.add(dialSig("s", p.port))
 		defer silent.close()
-		if !parity.WaitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
+		if !engine.WaitFor(time.Now().Add(signalTimeout), func() bool { return strings.Count(p.out[0].String(), "new conn") >= 2 }) {
 			return nil, fmt.Errorf("the server did not log the silent client")
 		}
 		if err := unix.Kill(-p.pid, unix.SIGINT); err != nil {
 			return nil, err
 		}
-		tr := &parity.Transcript{Status: p.wait(processTimeout)}
+		tr := &engine.Transcript{Status: p.wait(processTimeout)}
 		silent.readEnd(signalTimeout)
 		if n := p.groupMembers(); n > 0 {
 			tr.Notes = append(tr.Notes, fmt.Sprintf("left in the process group: %d", n))
@@ -433,7 +434,7 @@ func TestSignalProcessGroup(t *testing.T) {
 			ok := tr.Status == "exited 0" && strings.HasSuffix(tr.Stderr, "\nsignal: SIGINT(2)   close server ... done\n") &&
 				s.End == "EOF" && len(tr.Notes) == 0
 			require.True(t, ok, "the C server breaks the contract:\n%s", tr.Brief())
-			parity.RequireParity(t, model, ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, model, ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -455,13 +456,13 @@ var stallLatency sync.Map // "C model/SIG" -> time.Duration
 // POLLOUT on fd 1); then the signal; then, with stdout still unread, the server must end
 // on its own (a stop: within a bound, not when the pipe drains; a terminating signal: at
 // once). Then the test drains stdout and reads what the clients saw.
-func runStallCase(s side, c stallCase) (*parity.Transcript, error) {
+func runStallCase(s side, c stallCase) (*engine.Transcript, error) {
 	p, err := startSig(s.server, c.model, startOpts{stdout: streamStall, stderr: streamRead})
 	if err != nil {
 		return nil, err
 	}
 	defer p.kill()
-	tr := &parity.Transcript{}
+	tr := &engine.Transcript{}
 	var cs sigClients
 	waiting := func() bool {
 		pids := []int{p.pid}
@@ -481,11 +482,11 @@ func runStallCase(s side, c stallCase) (*parity.Transcript, error) {
 	// epoll-et logs only "new conn" lines (a stream echo): it takes ~140 clients.
 	for i := 0; i < 200 && !stalled; i++ {
 		cl := cs.add(dialSig(fmt.Sprintf("c%02d", i), p.port))
-		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, parity.Text(uint64(i), 400)))
+		cl.sendHalfClose(fmt.Sprintf("%02d %s", i, engine.Text(uint64(i), 400)))
 		// Served (it reads its echo and the end) or the server waits to log it.
 		done := make(chan struct{})
 		go func() { defer close(done); cl.readEnd(processTimeout) }()
-		parity.WaitFor(time.Now().Add(signalTimeout), func() bool {
+		engine.WaitFor(time.Now().Add(signalTimeout), func() bool {
 			select {
 			case <-done:
 				return true
@@ -507,7 +508,7 @@ func runStallCase(s side, c stallCase) (*parity.Transcript, error) {
 	if err := p.send(c.sig); err != nil {
 		return nil, err
 	}
-	ended := parity.WaitFor(start.Add(signalTimeout), p.exited)
+	ended := engine.WaitFor(start.Add(signalTimeout), p.exited)
 	stallLatency.Store(s.name+" "+c.name(), time.Since(start))
 	tr.Notes = append(tr.Notes, fmt.Sprintf("with stdout unread, after the signal: %s", p.statusNow()))
 	if !ended {
@@ -557,7 +558,7 @@ func TestSignalsWhileLogBlocked(t *testing.T) {
 					len(tr.Notes) == 1 && tr.Notes[0] == "with stdout unread, after the signal: exited 0"
 				require.True(t, ok, "the C server breaks the contract (want it stopped with stdout unread, then %q):\n%s", line, tr.Brief())
 			}
-			parity.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -585,9 +586,9 @@ func (c streamCase) name() string {
 
 // runStreamCase: client a connects and stays silent (its "new conn" line is the first on
 // stdout), then sends; client b is served; SIGTERM. Where fds 1 and 2 point is noted.
-func runStreamCase(s side, c streamCase) (*parity.Transcript, error) {
+func runStreamCase(s side, c streamCase) (*engine.Transcript, error) {
 	p, err := startSig(s.server, c.model, startOpts{stdout: c.stdout, stderr: c.stderr, ignored: c.ignored, blocked: c.blocked})
-	tr := &parity.Transcript{}
+	tr := &engine.Transcript{}
 	if err == nil && c.stderr == streamBroken {
 		// Its "listening on" line kills it: the test may have seen it listen just before.
 		p.wait(signalTimeout)
@@ -672,7 +673,7 @@ func TestLogStreams(t *testing.T) {
 				}
 			}
 			require.False(t, bad, "the C server breaks the contract:\n%s", tr.Brief())
-			parity.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
 		})
 	}
 }
@@ -701,10 +702,10 @@ func runStopPair(s side, model string, c stopPair) (string, error) {
 	}
 	defer p.Kill()
 	if c.held {
-		if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := p.Send(syscall.SIGSTOP); err != nil {
 			return "", err
 		}
-		if !parity.WaitFor(time.Now().Add(processTimeout), func() bool { return allStopped(p.Pid()) }) {
+		if !engine.WaitFor(time.Now().Add(processTimeout), func() bool { return allStopped(p.Pid()) }) {
 			return "", fmt.Errorf("the server did not stop")
 		}
 	}
@@ -725,7 +726,7 @@ func runStopPair(s side, model string, c stopPair) (string, error) {
 		}
 	}
 	if c.held {
-		if err := p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		if err := p.Send(syscall.SIGCONT); err != nil {
 			return "", err
 		}
 	}

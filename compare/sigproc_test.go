@@ -2,15 +2,13 @@
 
 package compare
 
-// sigproc_test.go - a standalone server started the way the signal and log-stream cases
-// need (signals_test.go): in a process group of its own, with stdout and stderr each a
-// pipe the test reads, a pipe nobody reads, a pipe whose reader is gone, or closed; and
-// what the kernel says about it (/proc: pending signals, stopped threads, the listening
+// sigproc_test.go - a standalone server started (standalone.Start) the way the signal and
+// log-stream cases need (signals_test.go): in a process group of its own, with stdout and
+// stderr each a pipe the test reads, a pipe nobody reads, a pipe whose reader is gone, or
+// closed; and what the kernel says about it (/proc: pending signals, stopped threads, the listening
 // port, the stop eventfd's counter).
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,80 +16,51 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
 // streamMode is what one of the server's log streams (fd 1 or 2) is.
-type streamMode int
+type streamMode = standalone.Stream
 
 const (
-	streamRead   streamMode = iota // a pipe the test reads to its end
-	streamStall                    // a pipe (shrunk to one page) nobody reads until drain()
-	streamBroken                   // a pipe whose read end is closed before the start
-	streamClosed                   // no descriptor at all (`>&-`)
+	streamRead   = standalone.Read   // a pipe the test reads to its end
+	streamStall  = standalone.Stall  // a pipe (shrunk to one page) nobody reads until drain()
+	streamBroken = standalone.Broken // a pipe whose read end is closed before the start
+	streamClosed = standalone.Closed // no descriptor at all (`>&-`)
 )
 
-// sigProc is one standalone server process.
+// sigProc is one standalone server process, started by standalone.Start.
 type sigProc struct {
+	p      *standalone.Process
 	pid    int
-	proc   *os.Process
 	port   int
 	out    [2]*logStream // stdout, stderr
-	done   chan struct{}
-	status string // set when done is closed
+	status string        // set once exited, wait or kill saw it end
 }
 
-// logStream is the test's end of one of the server's log streams.
+// logStream is one of the server's log streams, as the test sees it.
 type logStream struct {
-	mode  streamMode
-	r     *os.File // read end (streamRead, streamStall)
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	eof   chan struct{}
-	start chan struct{} // closed to start reading a stalled stream
-	once  sync.Once
+	p  *standalone.Process
+	fd int
 }
 
 func (l *logStream) String() string {
 	if l == nil {
 		return ""
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logStream) read(onLine func(string)) {
-	defer close(l.eof)
-	<-l.start
-	br := bufio.NewReader(l.r)
-	for {
-		line, err := br.ReadString('\n')
-		l.mu.Lock()
-		l.buf.WriteString(line)
-		l.mu.Unlock()
-		if line != "" && onLine != nil {
-			onLine(line)
-		}
-		if err != nil {
-			l.r.Close()
-			return
-		}
-	}
+	return l.p.Log(l.fd)
 }
 
 // drain starts reading a stalled stream.
-func (l *logStream) drain() { l.once.Do(func() { close(l.start) }) }
+func (l *logStream) drain() { l.p.Drain() }
 
 // startOpts: how a server is started for a signal or log-stream case.
 type startOpts struct {
@@ -106,156 +75,54 @@ type startOpts struct {
 	wrapper []string
 }
 
-// startSig starts server MODEL 0 as o says and waits until it listens: its "listening on"
-// line when stderr is read, else its listening socket in /proc.
+// startSig starts server MODEL 0 as o says, in a process group of its own, and waits until
+// it listens: its "listening on" line when stderr is read, else its listening socket in
+// /proc.
 func startSig(server, model string, o startOpts) (*sigProc, error) {
-	stdout, stderr := o.stdout, o.stderr
-	p := &sigProc{done: make(chan struct{})}
-	files := []*os.File{nil, nil, nil}
-	var toClose []*os.File
-	defer func() {
-		for _, f := range toClose {
-			f.Close()
-		}
-	}()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	toClose = append(toClose, devnull)
-	files[0] = devnull
-	for i, mode := range []streamMode{stdout, stderr} {
-		if mode == streamClosed {
-			continue
-		}
-		r, w, err := brokenOrNot(mode)
-		if err != nil {
-			return nil, err
-		}
-		toClose = append(toClose, w)
-		files[1+i] = w
-		if mode == streamBroken {
-			continue
-		}
-		l := &logStream{mode: mode, r: r, eof: make(chan struct{}), start: make(chan struct{})}
-		switch mode {
-		case streamStall:
-			// The smallest pipe (one page), so that a few lines fill it.
-			if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize()); err != nil {
-				return nil, err
-			}
-		default:
-			l.drain()
-		}
-		p.out[i] = l
-	}
-	ready := make(chan int, 1)
-	onErrLine := func(string) {}
-	if l := p.out[1]; l != nil && l.mode == streamRead {
-		first := true
-		onErrLine = func(line string) {
-			if first {
-				first = false
-				port := -1
-				if m := listeningRE.FindStringSubmatch(strings.TrimSuffix(line, "\n")); m != nil {
-					port, _ = strconv.Atoi(m[1])
-				}
-				ready <- port
-			}
-		}
-	}
-	path, args := server, []string{server, model, "0"}
+	args := []string{server, model, "0"}
 	if o.ignored != "" {
-		path, args = "/bin/sh", []string{"sh", "-c", `trap "" ` + o.ignored + `; exec "$0" "$@"`, server, model, "0"}
+		args = []string{"/bin/sh", "-c", `trap "" ` + o.ignored + `; exec "$0" "$@"`, server, model, "0"}
 	}
 	if o.blocked != 0 {
 		sb, err := sigblockProgram()
 		if err != nil {
 			return nil, err
 		}
-		path, args = sb, append([]string{sb, strconv.Itoa(int(o.blocked))}, args...)
+		args = append([]string{sb, strconv.Itoa(int(o.blocked))}, args...)
 	}
 	if len(o.wrapper) > 0 {
-		path, args = o.wrapper[0], append(append([]string(nil), o.wrapper...), args...)
+		args = append(append([]string(nil), o.wrapper...), args...)
 	}
-	proc, err := os.StartProcess(path, args, &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}})
-	if err != nil {
+	timeout := processTimeout
+	if len(o.wrapper) > 0 {
+		timeout = 4 * processTimeout // valgrind starts slowly
+	}
+	sp, err := standalone.Start(args, standalone.Options{Stdout: o.stdout, Stderr: o.stderr, Group: true}, timeout)
+	if sp == nil {
 		return nil, err
 	}
-	p.proc, p.pid = proc, proc.Pid
-	for i, l := range p.out {
-		if l != nil {
-			if i == 1 {
-				go l.read(onErrLine)
-			} else {
-				go l.read(nil)
-			}
+	p := &sigProc{p: sp, pid: sp.Pid(), port: sp.Port}
+	for i, mode := range []streamMode{o.stdout, o.stderr} {
+		if mode == streamRead || mode == streamStall {
+			p.out[i] = &logStream{p: sp, fd: i + 1}
 		}
 	}
-	go func() {
-		ps, _ := proc.Wait()
-		p.status = standalone.Status(ps)
-		close(p.done)
-	}()
-	deadline := time.Now().Add(processTimeout)
-	if len(o.wrapper) > 0 {
-		deadline = time.Now().Add(4 * processTimeout) // valgrind starts slowly
-	}
-	if l := p.out[1]; l != nil && l.mode == streamRead {
-		select {
-		case p.port = <-ready:
-		case <-p.done:
-		case <-time.After(time.Until(deadline)):
-		}
-	} else {
-		parity.WaitFor(deadline, func() bool {
-			p.port = listeningPortOf(p.pid)
-			return p.port > 0 || p.exited()
-		})
-	}
-	if p.port <= 0 && p.exited() {
+	if errors.Is(err, standalone.ErrExited) {
+		p.status = sp.WaitExit(0)
 		return p, errExited
 	}
-	if p.port <= 0 {
-		err := fmt.Errorf("%s %s did not start: %s, stderr %q", server, model, p.statusNow(), p.out[1].String())
-		p.kill()
-		return p, err
-	}
-	return p, nil
+	return p, err
 }
 
 // errExited: the server exited before it listened (a broken stderr kills it at its first line).
 var errExited = errors.New("the server exited before it listened")
 
-// brokenOrNot makes a log pipe; for streamBroken its read end is closed at once (r is nil).
-// While the read end exists, a process that another test goroutine forks gets a copy of it
-// until it execs (close-on-exec): on a loaded machine long enough for a server started
-// meanwhile to write its first line into the pipe and live on (seen once in ~20 runs:
-// a Go fork server idle with a "broken" stderr). Holding syscall.ForkLock for reading
-// keeps forks out (os.StartProcess takes it for writing, and its vfork'ed child has exec'd
-// when it returns).
-func brokenOrNot(mode streamMode) (r, w *os.File, err error) {
-	if mode != streamBroken {
-		return os.Pipe()
-	}
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	r, w, err = os.Pipe()
-	if err == nil {
-		r.Close()
-	}
-	return nil, w, err
-}
-
-var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
-
 func (p *sigProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
+	if !p.p.Exited() {
 		return false
 	}
+	p.status = p.p.WaitExit(0)
+	return true
 }
 
 func (p *sigProc) statusNow() string {
@@ -276,44 +143,23 @@ func (p *sigProc) send(sig syscall.Signal) error {
 
 // wait waits up to d for the exit and returns the status, or "running".
 func (p *sigProc) wait(d time.Duration) string {
-	select {
-	case <-p.done:
-		return p.status
-	case <-time.After(d):
-		return "running"
+	st := p.p.WaitExit(d)
+	if st != "running" {
+		p.status = st
 	}
+	return st
 }
 
 // kill ends the server and whatever is left in its process group (fork's children), and
 // waits for the server.
 func (p *sigProc) kill() {
-	unix.Kill(-p.pid, unix.SIGKILL)
-	unix.Kill(p.pid, unix.SIGKILL)
-	<-p.done
-	for _, l := range p.out {
-		if l != nil {
-			l.drain()
-		}
-	}
+	p.p.Kill()
+	p.status = p.p.WaitExit(0)
 }
 
 // logs waits (bounded) until the server's log pipes reached their end (every writer gone,
 // fork's children included) and returns stdout and stderr.
-func (p *sigProc) logs(d time.Duration) (string, string, error) {
-	deadline := time.After(d)
-	for _, l := range p.out {
-		if l == nil || l.mode == streamBroken {
-			continue
-		}
-		l.drain()
-		select {
-		case <-l.eof:
-		case <-deadline:
-			return p.out[0].String(), p.out[1].String(), errors.New("a log pipe did not reach its end")
-		}
-	}
-	return p.out[0].String(), p.out[1].String(), nil
-}
+func (p *sigProc) logs(d time.Duration) (string, string, error) { return p.p.Logs(d) }
 
 // groupMembers counts the live processes (zombies aside: a child that ended but was not
 // reaped yet) in the server's process group other than the server.
@@ -323,10 +169,6 @@ func (p *sigProc) groupMembers() int { return len(procfs.GroupMembers(p.pid)) }
 
 // sigPending: sig is pending for pid, process-wide or on one of its threads.
 func sigPending(pid int, sig syscall.Signal) bool { return procfs.SigPending(pid, sig) }
-
-// listeningPortOf finds the port of pid's listening TCP socket, for a server whose stderr
-// is closed.
-func listeningPortOf(pid int) int { return procfs.ListeningPort(pid) }
 
 // stopRequestedIn: one of pid's eventfds has a count above zero. Only the stop eventfd is
 // ever written while a server runs (sigio's private one is written as it returns), so this
@@ -454,12 +296,12 @@ func (cl *sigClient) close() {
 	}
 }
 
-func (cl *sigClient) record() parity.ConnRecord {
+func (cl *sigClient) record() engine.ConnRecord {
 	end := cl.end
 	if cl.err != "" {
 		end = cl.err
 	}
-	return parity.ConnRecord{Name: cl.name, Data: cl.data, End: end}
+	return engine.ConnRecord{Name: cl.name, Data: cl.data, End: end}
 }
 
 // sigClients are a run's clients, in the order they were added, and their ports' names.
@@ -483,13 +325,13 @@ func (cs *sigClients) add(cl *sigClient) *sigClient {
 
 // finish closes every client and fills tr in with what they saw, in order, and with the
 // server's log streams (p has ended), each client's port named.
-func (cs *sigClients) finish(p *sigProc, tr *parity.Transcript) error {
+func (cs *sigClients) finish(p *sigProc, tr *engine.Transcript) error {
 	for _, cl := range cs.list {
 		cl.close()
 		tr.Conns = append(tr.Conns, cl.record())
 	}
 	stdout, stderr, err := p.logs(signalTimeout)
-	tr.Stdout, tr.Stderr = parity.NamePorts(stdout, cs.ports), parity.NamePorts(stderr, cs.ports)
+	tr.Stdout, tr.Stderr = engine.NamePorts(stdout, cs.ports), engine.NamePorts(stderr, cs.ports)
 	return err
 }
 

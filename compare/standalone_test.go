@@ -20,8 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
@@ -55,7 +56,7 @@ func sides(t *testing.T) (c, g side) {
 
 // ---- a standalone server as a scenario target ----
 
-const processTimeout = parity.ProcessTimeout
+const processTimeout = engine.ProcessTimeout
 
 // signaler is a target that is a process of its own.
 type signaler interface {
@@ -63,20 +64,20 @@ type signaler interface {
 	Send(sig syscall.Signal) error             // send sig
 }
 
-func (s side) impl() parity.Impl {
-	return parity.Impl{Name: s.name, Start: func(model string) (parity.Target, error) {
+func (s side) impl() engine.Impl {
+	return engine.Impl{Name: s.name, Start: func(model string) (engine.Target, error) {
 		p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 		if err != nil {
 			return nil, err
 		}
-		return parity.Process{Proc: p}, nil
+		return engine.Process{Proc: p}, nil
 	}}
 }
 
 // signalServer sends sig to a standalone server in the middle of a scenario; its status is
 // the exit code.
-func signalServer(sig syscall.Signal) parity.Step {
-	return parity.Step{Desc: "signal " + sig.String(), Do: func(r *parity.Run) error {
+func signalServer(sig syscall.Signal) engine.Step {
+	return engine.Step{Desc: "signal " + sig.String(), Do: func(r *engine.Run) error {
 		s, ok := r.Target().(signaler)
 		if !ok {
 			return fmt.Errorf("target is not a process")
@@ -88,7 +89,7 @@ func signalServer(sig syscall.Signal) parity.Step {
 }
 
 // signaled is the target as a process of its own, for a process-level step.
-func signaled(r *parity.Run) (signaler, error) {
+func signaled(r *engine.Run) (signaler, error) {
 	s, ok := r.Target().(signaler)
 	if !ok {
 		return nil, fmt.Errorf("target is not a process")
@@ -98,8 +99,8 @@ func signaled(r *parity.Run) (signaler, error) {
 
 // pauseServer stops the server's process (SIGSTOP) and waits until every thread of it is
 // stopped: from then on the kernel queues what the server would otherwise take at once.
-func pauseServer() parity.Step {
-	return parity.Step{Desc: "pause the server (SIGSTOP)", Do: func(r *parity.Run) error {
+func pauseServer() engine.Step {
+	return engine.Step{Desc: "pause the server (SIGSTOP)", Do: func(r *engine.Run) error {
 		s, err := signaled(r)
 		if err != nil {
 			return err
@@ -116,8 +117,8 @@ func pauseServer() parity.Step {
 }
 
 // resumeServer continues the server's process (SIGCONT).
-func resumeServer() parity.Step {
-	return parity.Step{Desc: "resume the server (SIGCONT)", Do: func(r *parity.Run) error {
+func resumeServer() engine.Step {
+	return engine.Step{Desc: "resume the server (SIGCONT)", Do: func(r *engine.Run) error {
 		s, err := signaled(r)
 		if err != nil {
 			return err
@@ -132,8 +133,8 @@ func allStopped(pid int) bool { return procfs.AllStopped(pid) }
 // limitSigpending sets the server process's RLIMIT_SIGPENDING to n: the kernel checks it
 // when it queues a signal for the process, so setting it after the start is enough. Only
 // for a process of its own: in process it would limit the test.
-func limitSigpending(n uint64) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), Do: func(r *parity.Run) error {
+func limitSigpending(n uint64) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("limit the server's RLIMIT_SIGPENDING to %d", n), Do: func(r *engine.Run) error {
 		if _, err := signaled(r); err != nil {
 			return err
 		}
@@ -148,27 +149,27 @@ func limitSigpending(n uint64) parity.Step {
 
 // processScenarios need a process: signals, a stopped process, a process's limits. They
 // run only against the standalone programs.
-func processScenarios() []parity.Scenario {
-	var out []parity.Scenario
+func processScenarios() []engine.Scenario {
+	var out []engine.Scenario
 	for _, sig := range []struct {
 		sig  syscall.Signal
 		name string
 	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
 		line := fmt.Sprintf("signal: %s(%d)   close server ... done\n", sig.name, int(sig.sig))
-		out = append(out, parity.Scenario{
+		out = append(out, engine.Scenario{
 			// A served client, then a stalled one, then the signal: the server prints the
 			// seed's line, closes the stalled connection and exits 0.
 			Name:    "signal-" + strings.ToLower(sig.name),
 			Process: true,
-			Steps: func(model string) []parity.Step {
+			Steps: func(model string) []engine.Step {
 				lines := 3 // new conn a, recv_msg, new conn s
 				if streamModel(model) {
 					lines = 2
 				}
-				return parity.Seq(parity.Client("a", []byte("before the signal")), parity.Connect("s"), parity.AwaitStdoutLines(lines),
-					signalServer(sig.sig), parity.AwaitEnd("s"))
+				return engine.Seq(engine.Client("a", []byte("before the signal")), engine.Connect("s"), engine.AwaitStdoutLines(lines),
+					signalServer(sig.sig), engine.AwaitEnd("s"))
 			},
-			Expect: func(model string, tr *parity.Transcript) error {
+			Expect: func(model string, tr *engine.Transcript) error {
 				if !strings.HasSuffix(tr.Stderr, line) || tr.Status != "exited 0" {
 					return fmt.Errorf("want stderr ending %q and exited 0, got %q, %s", line, tr.Stderr, tr.Status)
 				}
@@ -193,23 +194,23 @@ func processScenarios() []parity.Scenario {
 // real-time 40) and looks at every descriptor once, by ascending number: it serves all n
 // in accept order, not in the order they sent. Compared unsorted: Go walked its map, in
 // random order, until it walked the descriptors in order as C does.
-func sigioQueueOverflow(n int) parity.Scenario {
+func sigioQueueOverflow(n int) engine.Scenario {
 	names, msgs := clientNames(n)
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:    "sigio-signal-queue-overflow",
 		Models:  only("sigio"),
 		Process: true,
-		Steps: func(string) []parity.Step {
+		Steps: func(string) []engine.Step {
 			h := &hold{}
-			s := parity.Seq(limitSigpending(3), each(names, parity.ConnectQuiet), parity.AwaitStdoutLines(n),
-				holdServer(h), parity.ConnectQuiet("h"), awaitHeld(h))
+			s := engine.Seq(limitSigpending(3), each(names, engine.ConnectQuiet), engine.AwaitStdoutLines(n),
+				holdServer(h), engine.ConnectQuiet("h"), awaitHeld(h))
 			for i := n - 1; i >= 0; i-- {
 				s = append(s, sendAcked(names[i], msgs[i]))
 			}
-			return append(append(s, releaseServer(h)), each(names, parity.AwaitEnd)...)
+			return append(append(s, releaseServer(h)), each(names, engine.AwaitEnd)...)
 		},
 		Expect: expects(append(servedAll(names, msgs), wantStdoutLines(0, n+1), wantAcceptOrder(names), wantCleanStop(),
-			func(model string, tr *parity.Transcript) error {
+			func(model string, tr *engine.Transcript) error {
 				lines := strings.Split(tr.Stdout, "\n")
 				for i := range names {
 					// n accept lines, h's, then the answers.
@@ -226,7 +227,7 @@ func sigioQueueOverflow(n int) parity.Scenario {
 // standalone servers: C (twice, for noise) against Go.
 func TestStandalone(t *testing.T) {
 	c, g := sides(t)
-	all := append(append([]parity.Scenario(nil), scenarios...), processScenarios()...)
+	all := append(append([]engine.Scenario(nil), scenarios...), processScenarios()...)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -245,7 +246,7 @@ func TestStandalone(t *testing.T) {
 				}
 				t.Run(sc.Name, func(t *testing.T) {
 					base := takeBaseline()
-					parity.Compare(t, sc, model, c.impl(), g.impl())
+					enginetest.Compare(t, sc, model, c.impl(), g.impl())
 					base.check(t)
 				})
 			}
@@ -258,17 +259,17 @@ func TestStandalone(t *testing.T) {
 // cliCase runs one side's programs and returns what they printed and their exit codes.
 type cliCase struct {
 	name string
-	run  func(s side) (*parity.Transcript, error)
+	run  func(s side) (*engine.Transcript, error)
 	// expect checks the reference's transcript; may be nil.
-	expect func(tr *parity.Transcript) error
+	expect func(tr *engine.Transcript) error
 }
 
-func exited(stdout, stderr, status string) *parity.Transcript {
-	return &parity.Transcript{Stdout: stdout, Stderr: stderr, Status: status}
+func exited(stdout, stderr, status string) *engine.Transcript {
+	return &engine.Transcript{Stdout: stdout, Stderr: stderr, Status: status}
 }
 
-func wantExit(code int, stderrPrefix string) func(tr *parity.Transcript) error {
-	return func(tr *parity.Transcript) error {
+func wantExit(code int, stderrPrefix string) func(tr *engine.Transcript) error {
+	return func(tr *engine.Transcript) error {
 		if want := fmt.Sprintf("exited %d", code); tr.Status != want || !strings.HasPrefix(tr.Stderr, stderrPrefix) {
 			return fmt.Errorf("want %s and stderr starting %q, got %s, stderr %q", want, stderrPrefix, tr.Status, tr.Stderr)
 		}
@@ -281,7 +282,7 @@ func wantExit(code int, stderrPrefix string) func(tr *parity.Transcript) error {
 // the client's real port named: the server is stopped (SIGSTOP) from before the client
 // starts until the client's connection, if it makes one, is seen and its local port read
 // (connectedPort), so that the port the server logs is checked, not hidden.
-func withClient(s side, model, client string, args func(port int) []string) (*parity.Transcript, error) {
+func withClient(s side, model, client string, args func(port int) []string) (*engine.Transcript, error) {
 	p, err := standalone.StartServer(s.server, processTimeout, model, "0")
 	if err != nil {
 		return nil, err
@@ -291,7 +292,7 @@ func withClient(s side, model, client string, args func(port int) []string) (*pa
 		err = serr
 	}
 	if tr != nil {
-		tr.Notes = append(tr.Notes, "server stdout: "+parity.NamePorts(p.Stdout(), tr.ports))
+		tr.Notes = append(tr.Notes, "server stdout: "+engine.NamePorts(p.Stdout(), tr.ports))
 	}
 	if tr == nil {
 		return nil, err
@@ -301,13 +302,13 @@ func withClient(s side, model, client string, args func(port int) []string) (*pa
 
 // clientRun is a client's transcript and the port its connection came from.
 type clientRun struct {
-	parity.Transcript
+	engine.Transcript
 	ports map[int][]string
 }
 
 func runClient(p *standalone.Process, client string, args []string) (*clientRun, error) {
 	deadline := time.Now().Add(processTimeout)
-	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := p.Send(syscall.SIGSTOP); err != nil {
 		return nil, err
 	}
 	resumed := false
@@ -316,10 +317,10 @@ func runClient(p *standalone.Process, client string, args []string) (*clientRun,
 			return nil
 		}
 		resumed = true
-		return p.Cmd.Process.Signal(syscall.SIGCONT)
+		return p.Send(syscall.SIGCONT)
 	}
 	defer resume()
-	if !parity.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
+	if !engine.WaitFor(deadline, func() bool { return allStopped(p.Pid()) }) {
 		return nil, errors.New("the server did not stop")
 	}
 	cmd := exec.Command(client, args...)
@@ -333,7 +334,7 @@ func runClient(p *standalone.Process, client string, args []string) (*clientRun,
 	kill := func() { cmd.Process.Kill(); <-done }
 	cr := &clientRun{ports: map[int][]string{}}
 	var perr error
-	parity.WaitFor(deadline, func() bool {
+	engine.WaitFor(deadline, func() bool {
 		select {
 		case <-done:
 			return true
@@ -406,8 +407,8 @@ func connectedPort(pid, serverPort int) (int, bool, error) {
 	return 0, false, nil
 }
 
-func serverArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
-	return cliCase{"server-" + name, func(s side) (*parity.Transcript, error) {
+func serverArgs(name string, args []string, expect func(*engine.Transcript) error) cliCase {
+	return cliCase{"server-" + name, func(s side) (*engine.Transcript, error) {
 		out, errs, status, err := standalone.Run(processTimeout, s.server, args...)
 		return exited(out, errs, status), err
 	}, expect}
@@ -415,8 +416,8 @@ func serverArgs(name string, args []string, expect func(*parity.Transcript) erro
 
 // clientArgs runs the client with args against a fresh server of the same side; PORT in
 // args stands for the server's port, CLOSED for a port nothing listens on.
-func clientArgs(name string, args []string, expect func(*parity.Transcript) error) cliCase {
-	return cliCase{"client-" + name, func(s side) (*parity.Transcript, error) {
+func clientArgs(name string, args []string, expect func(*engine.Transcript) error) cliCase {
+	return cliCase{"client-" + name, func(s side) (*engine.Transcript, error) {
 		closed, release, err := standalone.ClosedPort()
 		if err != nil {
 			return nil, err
@@ -447,7 +448,7 @@ func cliCases() []cliCase {
 		cases = append(cases, serverArgs("bad-port-"+strconv.Quote(port), []string{"iterative", port},
 			wantExit(1, `server: bad port "`+port+`": want a number from 0 to 65535`)))
 	}
-	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*parity.Transcript, error) {
+	cases = append(cases, cliCase{"server-port-in-use", func(s side) (*engine.Transcript, error) {
 		// A loopback listener holds the port, so binding 0.0.0.0 on it fails.
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
@@ -478,8 +479,8 @@ func cliCases() []cliCase {
 	return cases
 }
 
-func wantEchoOut(msg string) func(*parity.Transcript) error {
-	return func(tr *parity.Transcript) error {
+func wantEchoOut(msg string) func(*engine.Transcript) error {
+	return func(tr *engine.Transcript) error {
 		if want := "echo_msg: " + msg + "\n"; tr.Stdout != want || tr.Status != "exited 0" || tr.Stderr != "" {
 			return fmt.Errorf("want stdout %q, exited 0, no stderr; got %q, %s, stderr %q", want, tr.Stdout, tr.Status, tr.Stderr)
 		}
@@ -500,7 +501,7 @@ func TestCommandLine(t *testing.T) {
 			}
 			got, err := cc.run(g)
 			require.NoError(t, err, "Go")
-			parity.RequireParity(t, cc.name, ref, got, "C", "Go")
+			enginetest.RequireParity(t, cc.name, ref, got, "C", "Go")
 		})
 	}
 }
@@ -509,7 +510,7 @@ func TestCommandLine(t *testing.T) {
 // output must not depend on which language either side is written in.
 func TestClientsCross(t *testing.T) {
 	c, g := sides(t)
-	msg := "cross: " + string(parity.Text(42, 40))
+	msg := "cross: " + string(engine.Text(42, 40))
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
@@ -539,11 +540,11 @@ func TestClientsCross(t *testing.T) {
 func TestNonblockIdleCPU(t *testing.T) {
 	c, g := sides(t)
 	const window = 2 * time.Second
-	var servers []parity.Process
+	var servers []engine.Process
 	for _, s := range []side{c, g} {
 		tg, err := s.impl().Start("nonblock")
 		require.NoError(t, err, "%s: starting the nonblock server", s.name)
-		p := tg.(parity.Process)
+		p := tg.(engine.Process)
 		t.Cleanup(p.Proc.Kill)
 		servers = append(servers, p)
 	}

@@ -38,9 +38,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/internal/systrace"
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -71,9 +72,13 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := parity.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, parity.Options{Deadline: tracedTimeout})
+	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
+		// What the server did until it failed is still a trace (a mutant's first wrong
+		// call comes before its crash): it is returned with the error.
+		p.Kill()
+		t, _ := analyse(out, s)
+		return t, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
 	if keep := os.Getenv("IOMODELS_KEEP_TRACES"); keep != "" {
 		if b, err := os.ReadFile(out); err == nil {
@@ -169,24 +174,24 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 
 // oneConnection is the traced scenario: one connection served, then one silent at the
 // stop (what the stop closes is part of the sequence).
-func oneConnection(model string, beforeStop parity.Step) parity.Scenario {
+func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
 	lines := 3 // new conn a, recv_msg a, new conn s
 	if streamModel(model) {
 		lines = 2
 	}
-	return parity.Scenario{Name: "one-connection", Steps: func(string) []parity.Step {
+	return engine.Scenario{Name: "one-connection", Steps: func(string) []engine.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return parity.Seq(parity.Connect("a"), sendWithFin("a", []byte("hello, strace")), parity.AwaitEnd("a"), awaitChildrenReaped(),
-			awaitClosed(), parity.Connect("s"), parity.AwaitStdoutLines(lines), beforeStop, parity.StopServer())
+		return engine.Seq(engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
+			awaitClosed(), awaitWaiting(model), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
 	}}
 }
 
 // awaitClosed waits until the server holds no connection but its listener: the client
 // sees the end of a at the server's shutdown, and whether the close that follows comes
 // before s is accepted (and so which number, which uring slot s gets) is otherwise timing.
-func awaitClosed() parity.Step {
-	return parity.Step{Desc: "wait until the server has closed its connections", Do: func(r *parity.Run) error {
+func awaitClosed() engine.Step {
+	return engine.Step{Desc: "wait until the server has closed its connections", Do: func(r *engine.Run) error {
 		server, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -209,8 +214,8 @@ func ringRequests(s side) ([]string, error) {
 		return nil, err
 	}
 	defer p.Kill()
-	nothing := parity.Step{Desc: "nothing", Do: func(*parity.Run) error { return nil }}
-	tr, err := parity.Execute(oneConnection("uring", nothing), "uring", parity.Process{Proc: p}, parity.Options{})
+	nothing := engine.Step{Desc: "nothing", Do: func(*engine.Run) error { return nil }}
+	tr, err := engine.Execute(oneConnection("uring", nothing), "uring", engine.Process{Proc: p}, engine.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: uring with its ring traced: %w", s.name, err)
 	}
@@ -228,11 +233,37 @@ func ringRequests(s side) ([]string, error) {
 	return reqs, nil
 }
 
+// awaitWaiting: sigio serves a connection inside its accept loop, and the loop's next
+// accept4 races the next client (EAGAIN then a signal, or the client at once) unless the
+// client waits until the server waits for signals again (a thread of it in
+// rt_sigtimedwait, /proc/PID/task/TID/syscall).
+func awaitWaiting(model string) engine.Step {
+	return engine.Step{Desc: "await the server in its wait", Do: func(r *engine.Run) error {
+		if model != "sigio" {
+			return nil
+		}
+		server, err := r.ServerPid()
+		if err != nil {
+			return err
+		}
+		return r.WaitFor("the server waiting for signals", func() bool {
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", server))
+			for _, t := range tasks {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", server, t.Name()))
+				if strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_RT_SIGTIMEDWAIT)+" ") {
+					return true
+				}
+			}
+			return false
+		})
+	}}
+}
+
 // awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
 // slept once after its last accept (the trace shows it), so that both languages have made
 // at least one idle round when the stop comes, whichever moment it lands at.
-func awaitIdle(model, trace string) parity.Step {
-	return parity.Step{Desc: "await an idle round in the trace", Do: func(r *parity.Run) error {
+func awaitIdle(model, trace string) engine.Step {
+	return engine.Step{Desc: "await an idle round in the trace", Do: func(r *engine.Run) error {
 		if model != "nonblock" {
 			return nil
 		}
@@ -242,7 +273,7 @@ func awaitIdle(model, trace string) parity.Step {
 			i := strings.LastIndex(text, `"new conn `)
 			return i >= 0 && strings.Contains(text[i:], "clock_nanosleep(")
 		}
-		if !parity.WaitFor(r.Deadline(), idle) {
+		if !engine.WaitFor(r.Deadline(), idle) {
 			return fmt.Errorf("no idle round in the trace after the last accept")
 		}
 		return nil
@@ -252,14 +283,14 @@ func awaitIdle(model, trace string) parity.Step {
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
 // the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
 // many reads it makes does not depend on when the FIN arrives.
-func sendWithFin(name string, p []byte) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *parity.Run) error {
+func sendWithFin(name string, p []byte) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
 		cork := func(on int) error {
-			return parity.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
+			return engine.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
 		}
 		if err := cork(1); err != nil {
 			return err
@@ -268,7 +299,7 @@ func sendWithFin(name string, p []byte) parity.Step {
 		if _, err := c.Sock().Write(p); err != nil {
 			return err
 		}
-		if err := parity.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
+		if err := engine.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
 			return err
 		}
 		return cork(0)
@@ -277,19 +308,24 @@ func sendWithFin(name string, p []byte) parity.Step {
 
 // syscallCheck is one model's model calls as a transcript (one note per step), for the
 // mutants; errSkip without strace.
-func syscallCheck(model string) func(s side) (*parity.Transcript, error) {
-	return func(s side) (*parity.Transcript, error) {
+func syscallCheck(model string) func(s side) (*engine.Transcript, error) {
+	return func(s side) (*engine.Transcript, error) {
 		strace, err := exec.LookPath("strace")
 		if err != nil {
 			return nil, errSkip{"strace not found"}
 		}
 		t, err := straceServer(strace, s, model)
-		if err != nil {
+		if t == nil {
 			return nil, err
 		}
-		tr := &parity.Transcript{}
+		tr := &engine.Transcript{}
 		for _, st := range t.Sequence(threaded(model)) {
 			tr.Notes = append(tr.Notes, st.Text)
+		}
+		if err != nil {
+			// The calls it made until then are compared; its failure is one more note.
+			tr.Notes = append(tr.Notes, "-- the run failed")
+			return tr, nil
 		}
 		if model == "uring" {
 			reqs, err := ringRequests(s)
@@ -334,7 +370,7 @@ func (s stracedTarget) Stop() (string, error) {
 // tracedChild is strace's child: the server.
 func tracedChild(pid int) (int, error) {
 	var kids []string
-	parity.WaitFor(time.Now().Add(tracedTimeout), func() bool {
+	engine.WaitFor(time.Now().Add(tracedTimeout), func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 		kids = strings.Fields(string(b))
 		return len(kids) > 0
@@ -348,13 +384,13 @@ func tracedChild(pid int) (int, error) {
 func TestSyscallSequence(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
+		ciskip.Skipf(t, ciskip.Because, "strace not found: install it (apt-get install strace; .ci/run does) to compare system calls")
 	}
 	c, g := sides(t)
 	for _, model := range models(t) {
 		t.Run(model, func(t *testing.T) {
 			if reason := unavailable(model); reason != "" {
-				t.Skipf("%s unavailable: %s", model, reason)
+				ciskip.Skipf(t, ciskip.Uring, "%s unavailable: %s", model, reason)
 			}
 			ct, err := straceServer(strace, c, model)
 			require.NoError(t, err)
@@ -423,7 +459,7 @@ func checkStoredTraces(t *testing.T, model string, ts ...*systrace.Trace) {
 func skipOn(t *testing.T, err error) {
 	var skip errSkip
 	if errors.As(err, &skip) {
-		t.Skip(skip.reason)
+		ciskip.Skipf(t, ciskip.Because, "%s", skip.reason)
 	}
 }
 

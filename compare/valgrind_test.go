@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/iomodels/iomodels/compare/internal/enginetest"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +48,7 @@ func TestValgrind(t *testing.T) {
 		t.Run(cs.name(), func(t *testing.T) {
 			require.NoError(t, errs[i])
 			require.NoError(t, checkSignalContract(cs, ref[i]), "the C server under valgrind:\n%s", ref[i].Brief())
-			parity.RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C under valgrind", "Go")
 		})
 	}
 }

@@ -495,20 +495,25 @@ func logListening(errFd, port int) {
 // logNewConn writes "new conn(IP:PORT)" for the blocking models, "new conn IP:PORT" for
 // the others.
 func logNewConn(outFd int, peer unix.SockaddrInet4, parens bool) {
-	addr, port := peer.Addr, peer.Port
-	line := make([]byte, 0, 48)
+	var ipPort [len("255.255.255.255:65535")]byte
+	p := appendIPv4(ipPort[:0], peer.Addr)
+	p = append(p, ':')
+	p = strconv.AppendInt(p, int64(peer.Port), 10)
+	emit(outFd, appendNewConn(make([]byte, 0, 48), parens, p))
+}
+
+// appendNewConn appends the line of a new connection from peer (IP:PORT), without its
+// newline: "new conn(IP:PORT)" when parens (the table's ConnParens), else
+// "new conn IP:PORT". It is the one formatter of that line in Go but the fork child's
+// allocation-free writer.
+func appendNewConn(b []byte, parens bool, peer []byte) []byte {
 	if parens {
-		line = append(line, "new conn("...)
-	} else {
-		line = append(line, "new conn "...)
+		b = append(b, "new conn("...)
+		b = append(b, peer...)
+		return append(b, ')')
 	}
-	line = appendIPv4(line, addr)
-	line = append(line, ':')
-	line = strconv.AppendInt(line, int64(port), 10)
-	if parens {
-		line = append(line, ')')
-	}
-	emit(outFd, line)
+	b = append(b, "new conn "...)
+	return append(b, peer...)
 }
 
 // LogMsg writes "PREFIXMSG" ("recv_msg: ", "echo_msg: "), MSG cut at its first NUL byte

@@ -77,8 +77,5 @@ func Traits(name string) Model {
 // NewConnLine is the stdout line the model writes when it accepts a connection from peer
 // (IP:PORT), with its newline.
 func (m Model) NewConnLine(peer string) string {
-	if m.ConnLog == ConnParens {
-		return "new conn(" + peer + ")\n"
-	}
-	return "new conn " + peer + "\n"
+	return string(appendNewConn(nil, m.ConnLog == ConnParens, []byte(peer))) + "\n"
 }

@@ -1,8 +1,9 @@
 //go:build linux
 
 // Package gen generates client traffic nobody wrote, for the differential engine
-// (compare/parity): scripts drawn by pgregory.net/rapid, run against a reference server
-// twice and a port of it once, and the first failing script shrunk to a minimal one.
+// (compare/internal/engine): scripts drawn by pgregory.net/rapid, run against a reference
+// server twice and a port of it once, and the first failing script shrunk to a minimal
+// one.
 //
 //	cfg, _ := gen.ForModel("epoll-lt")     // or gen.Config{Protocol: gen.Stream, Model: ...}
 //	cfg.Budget = 30 * time.Second          // or cfg.Checks = 30
@@ -49,13 +50,13 @@
 // The predicted lines are this repository's servers' (CONTRACT.md § Output: a "new conn"
 // line per connection, a recv_msg line per one-shot message, "listening on" first on
 // stderr), and the socket counts need the server's process: generated scripts drive
-// servers that log as these do, started by the engine (in process, or parity.Command),
-// not a parity.Address: Search starts and stops each server once before the first script,
+// servers that log as these do, started by the engine (in process, or engine.Command),
+// not an engine.Address: Search starts and stops each server once before the first script,
 // and refuses with a plain error one that does not start or has no process to look at.
 //
 // # Reference noise
 //
-// [parity.Differential] runs the reference twice. Since the model admits only steps whose
+// [engine.Differential] runs the reference twice. Since the model admits only steps whose
 // outcome is determined, a reference that disagrees with itself on a generated script is
 // a defect of the model, not of the port, which is then not run: Search reports it as a
 // Divergence of Kind [ReferenceNoise] with an error wrapping [ErrModel], shrunk like any

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/gen"
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/ciskip"
 	"github.com/iomodels/iomodels/native"
@@ -29,7 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inProcess is native.Server or gosrv.Running as a parity.Target.
+// inProcess is native.Server or gosrv.Running as an engine.Target.
 type inProcess struct {
 	s interface {
 		Port() int
@@ -49,8 +49,8 @@ func (p inProcess) Stop() (string, error) {
 }
 
 // cServer and goServer start model in process, whatever label the scenario gives.
-func cServer(model string) parity.Impl {
-	return parity.Impl{Name: "C " + model, Start: func(string) (parity.Target, error) {
+func cServer(model string) engine.Impl {
+	return engine.Impl{Name: "C " + model, Start: func(string) (engine.Target, error) {
 		s, err := native.Start(model)
 		if err != nil {
 			return nil, err
@@ -59,8 +59,8 @@ func cServer(model string) parity.Impl {
 	}}
 }
 
-func goServer(model string) parity.Impl {
-	return parity.Impl{Name: "Go " + model, Start: func(string) (parity.Target, error) {
+func goServer(model string) engine.Impl {
+	return engine.Impl{Name: "Go " + model, Start: func(string) (engine.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -116,7 +116,7 @@ func TestSearchShrinksToTheCause(t *testing.T) {
 	cfg.ShrinkTime = shrinkBound
 	port := goServer("epoll-lt")
 	port.Name = "cut"
-	port.Normalize = append([]parity.Normalizer{parity.Replace(regexp.MustCompile(`(recv_msg: [^\n]{500})[^\n]+`), "$1")}, parity.DefaultNormalizers...)
+	port.Normalize = append([]engine.Normalizer{engine.Replace(regexp.MustCompile(`(recv_msg: [^\n]{500})[^\n]+`), "$1")}, engine.DefaultNormalizers...)
 	d, stats, err := gen.Search(cfg, cServer("epoll-lt"), port)
 	require.NoError(t, err)
 	require.NotNil(t, d, "the cut port is found (%+v)", stats)
@@ -169,10 +169,10 @@ func TestSearchBudget(t *testing.T) {
 func TestSearchReferenceNoise(t *testing.T) {
 	runs := 0
 	ref := cServer("epoll-lt")
-	ref.Normalize = append([]parity.Normalizer{func(log string, _ *parity.Run) string {
+	ref.Normalize = append([]engine.Normalizer{func(log string, _ *engine.Run) string {
 		runs++ // twice a run: stdout, stderr
 		return log + strings.Repeat("!", runs/2%2)
-	}}, parity.DefaultNormalizers...)
+	}}, engine.DefaultNormalizers...)
 	cfg := forModel(t, "epoll-lt")
 	cfg.Checks, cfg.ShrinkTime = 5, shrinkBound
 	d, _, err := gen.Search(cfg, ref, goServer("epoll-lt"))
@@ -200,7 +200,7 @@ func TestRefused(t *testing.T) {
 	assert.Error(t, err, "neither Budget nor Checks")
 
 	// Servers that cannot run a generated script are refused before any script.
-	broken := parity.Impl{Name: "broken", Start: func(string) (parity.Target, error) { return nil, errors.New("no such server") }}
+	broken := engine.Impl{Name: "broken", Start: func(string) (engine.Target, error) { return nil, errors.New("no such server") }}
 	cfg := forModel(t, "epoll-lt")
 	cfg.Checks = 1
 	_, _, err = gen.Search(cfg, cServer("epoll-lt"), broken)
@@ -209,7 +209,7 @@ func TestRefused(t *testing.T) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
-	_, _, err = gen.Search(cfg, parity.Address("there", l.Addr().String()), goServer("epoll-lt"))
+	_, _, err = gen.Search(cfg, engine.Address("there", l.Addr().String()), goServer("epoll-lt"))
 	assert.ErrorContains(t, err, "there has no process to look at")
 }
 

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
 // Op is one operation of a script, on one of up to four named connections.
@@ -34,12 +34,12 @@ type Script []Op
 
 // Content is the bytes a send op sends.
 func Content(op Op) []byte {
-	p := parity.Payload(op.Seed, op.Size)
+	p := engine.Payload(op.Seed, op.Size)
 	switch op.Kind {
 	case "text":
-		return parity.Text(op.Seed, op.Size)
+		return engine.Text(op.Seed, op.Size)
 	case "nul":
-		t := parity.Text(op.Seed, op.Size)
+		t := engine.Text(op.Seed, op.Size)
 		for i := range t {
 			if p[i]%7 == 0 {
 				t[i] = 0
@@ -69,13 +69,13 @@ func splitParts(p []byte, n int) [][]byte {
 
 // Steps are the script's steps under cfg's rules, with their waits: a scenario's steps.
 // A script that is not valid under cfg (Valid) gets one step that fails and says why.
-func (s Script) Steps(cfg Config) []parity.Step {
+func (s Script) Steps(cfg Config) []engine.Step {
 	g := &genRun{}
 	sim := newSim(cfg, g)
-	st := []parity.Step{g.begin()}
+	st := []engine.Step{g.begin()}
 	for i, op := range s {
 		if !sim.valid(op) {
-			return []parity.Step{{Desc: fmt.Sprintf("op %d (%s)", i+1, op), Do: func(*parity.Run) error {
+			return []engine.Step{{Desc: fmt.Sprintf("op %d (%s)", i+1, op), Do: func(*engine.Run) error {
 				return fmt.Errorf("op %d (%s) is not valid at this point of the script for %s", i+1, op, cfg.rules())
 			}}}
 		}
@@ -97,8 +97,8 @@ func (s Script) Valid(cfg Config) error {
 }
 
 // Scenario is the script as a scenario called name, under cfg's rules.
-func (s Script) Scenario(name string, cfg Config) parity.Scenario {
-	return parity.Scenario{Name: name, Steps: func(string) []parity.Step { return s.Steps(cfg) }}
+func (s Script) Scenario(name string, cfg Config) engine.Scenario {
+	return engine.Scenario{Name: name, Steps: func(string) []engine.Step { return s.Steps(cfg) }}
 }
 
 // Name is "generated-LABEL-HASH": LABEL is cfg's model (or protocol), HASH the first 4
@@ -186,7 +186,7 @@ func (op Op) literal() string {
 }
 
 // Row is the script as a Go expression for a program that imports parity and gen: a
-// parity.Scenario called name, under cfg's rules.
+// engine.Scenario called name, under cfg's rules.
 func (s Script) Row(name string, cfg Config) string {
 	return fmt.Sprintf("%s.Scenario(%q, %s)", s.GoLiteral("gen.Script", 0), name, cfg.literal())
 }

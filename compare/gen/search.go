@@ -3,7 +3,7 @@
 package gen
 
 // search.go - Search: scripts drawn by rapid for a number of checks or a time budget, each
-// run by parity.Differential (the reference twice, the port once), and the first failure
+// run by engine.Differential (the reference twice, the port once), and the first failure
 // shrunk; Replay runs one script.
 
 import (
@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/gosrv"
 	"pgregory.net/rapid"
 )
@@ -118,7 +118,7 @@ func (cfg Config) literal() string {
 }
 
 // impl is im with cfg's deadline.
-func (cfg Config) impl(im parity.Impl) parity.Impl {
+func (cfg Config) impl(im engine.Impl) engine.Impl {
 	im.Deadline = cfg.Deadline
 	if im.Deadline == 0 {
 		im.Deadline = DefaultDeadline
@@ -162,7 +162,7 @@ type Divergence struct {
 	Name string
 	// Script is the shrunk script as text, one op a line.
 	Script string
-	// Row is the shrunk script as Go: a parity.Scenario (Script.Row).
+	// Row is the shrunk script as Go: an engine.Scenario (Script.Row).
 	Row string
 	// Ops is the shrunk script as data (Save writes it as JSON).
 	Ops Script
@@ -172,7 +172,7 @@ type Divergence struct {
 	Found string
 	// Outcome is the engine's: both transcripts of the reference, the port's (nil when
 	// it did not run or failed), and the differences.
-	Outcome parity.Outcome
+	Outcome engine.Outcome
 	// Err is the run that failed (PortFailed, ReferenceFailed), else nil.
 	Err error
 	// Seed is the seed rapid drew the script from before shrinking (0 when it came from
@@ -194,7 +194,7 @@ type Stats struct {
 // Replay runs ops once (the reference twice, the port once): nil when all agree. An error
 // for a script not valid under cfg, or wrapping ErrModel with the Divergence when the
 // reference did not do what the model predicts.
-func Replay(cfg Config, ops Script, ref, port parity.Impl) (*Divergence, error) {
+func Replay(cfg Config, ops Script, ref, port engine.Impl) (*Divergence, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -207,25 +207,25 @@ func Replay(cfg Config, ops Script, ref, port parity.Impl) (*Divergence, error) 
 
 // probe starts a server of im and stops it: a server that does not start, or whose
 // process cannot be seen, is a plain error before any script, not a failure to shrink.
-func probe(cfg Config, im parity.Impl) error {
+func probe(cfg Config, im engine.Impl) error {
 	tg, err := im.Start(cfg.Model)
 	if err != nil {
 		return fmt.Errorf("gen: %s does not start: %w", im.Name, err)
 	}
-	_, isProc := tg.(parity.ServerProcess)
+	_, isProc := tg.(engine.ServerProcess)
 	if _, err := tg.Stop(); err != nil {
 		return fmt.Errorf("gen: %s: stop: %w", im.Name, err)
 	}
 	if !isProc {
-		return fmt.Errorf("gen: %s has no process to look at: generated scripts wait on the server's sockets and log lines, so they need a server the engine starts (in process, or parity.Command)", im.Name)
+		return fmt.Errorf("gen: %s has no process to look at: generated scripts wait on the server's sockets and log lines, so they need a server the engine starts (in process, or engine.Command)", im.Name)
 	}
 	return nil
 }
 
 // runScript runs ops through the engine and classifies what it saw; nil when all agree.
-func runScript(cfg Config, ops Script, ref, port parity.Impl) *Divergence {
+func runScript(cfg Config, ops Script, ref, port engine.Impl) *Divergence {
 	name := ops.Name(cfg)
-	o, err := parity.Differential(ops.Scenario(name, cfg), cfg.Model, ref, port)
+	o, err := engine.Differential(ops.Scenario(name, cfg), cfg.Model, ref, port)
 	d := &Divergence{Name: name, Script: ops.String(), Row: ops.Row(name, cfg), Ops: ops, Config: cfg, Outcome: o, Err: err}
 	switch {
 	case err != nil && (o.Ref == nil || o.Ref2 == nil):
@@ -275,14 +275,14 @@ const roundSize = 10
 // (-rapid.v, -rapid.log, ...) apply. Outside go test, Search calls testing.Init, and marks
 // flag.CommandLine parsed if nobody did (rapid reads testing.Short), so the test.* flags
 // are registered on flag.CommandLine from then on.
-func Search(cfg Config, ref, port parity.Impl) (*Divergence, Stats, error) {
+func Search(cfg Config, ref, port engine.Impl) (*Divergence, Stats, error) {
 	if err := cfg.check(); err != nil {
 		return nil, Stats{}, err
 	}
 	if cfg.Budget <= 0 && cfg.Checks <= 0 {
 		return nil, Stats{}, errors.New("gen: a Budget or a number of Checks is needed")
 	}
-	for _, im := range []parity.Impl{ref, port} {
+	for _, im := range []engine.Impl{ref, port} {
 		if err := probe(cfg, im); err != nil {
 			return nil, Stats{}, err
 		}
@@ -366,7 +366,7 @@ var seedRE = regexp.MustCompile(`-rapid\.seed=(\d+)`)
 // search is one Search's state, which the property updates.
 type search struct {
 	cfg        Config
-	ref, port  parity.Impl
+	ref, port  engine.Impl
 	start, end time.Time
 	found      bool // a script failed: from then on rapid reproduces and shrinks it
 	foundAt    time.Time

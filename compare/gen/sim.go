@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
 type simConn struct {
@@ -46,8 +46,8 @@ func (s *sim) conn(name string) *simConn {
 }
 
 // settle waits until the server did what the model predicts.
-func (s *sim) settle() []parity.Step {
-	return []parity.Step{parity.AwaitStdoutLines(s.stdout), parity.AwaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
+func (s *sim) settle() []engine.Step {
+	return []engine.Step{engine.AwaitStdoutLines(s.stdout), engine.AwaitStderrLines(s.stderr), s.g.awaitSockets(s.clients, s.serverHeld)}
 }
 
 // serve marks c finished by the server.
@@ -68,13 +68,13 @@ func recvLines(msg []byte) int {
 
 // streamDrained makes a stream connection read and waits until every byte it sent came
 // back: the server is then waiting in epoll, not echoing.
-func (s *sim) streamDrained(c *simConn) []parity.Step {
-	st := []parity.Step{s.g.awaitWrites(c.name)}
+func (s *sim) streamDrained(c *simConn) []engine.Step {
+	st := []engine.Step{s.g.awaitWrites(c.name)}
 	if !c.reading {
 		c.reading = true
-		st = append(st, parity.StartReading(c.name))
+		st = append(st, engine.StartReading(c.name))
 	}
-	return append(st, parity.AwaitBytes(c.name, c.sent))
+	return append(st, engine.AwaitBytes(c.name, c.sent))
 }
 
 // valid says whether op may come now.
@@ -120,7 +120,7 @@ func (s *sim) valid(op Op) bool {
 }
 
 // apply moves the model past op and returns op's steps, waits included. op must be valid.
-func (s *sim) apply(op Op) []parity.Step {
+func (s *sim) apply(op Op) []engine.Step {
 	name := op.Conn
 	if op.Op == "connect" {
 		c := &simConn{name: name, clientOpen: true, reading: !op.Quiet}
@@ -128,17 +128,17 @@ func (s *sim) apply(op Op) []parity.Step {
 		s.clients++
 		s.serverHeld++
 		s.stdout++ // new conn
-		var st []parity.Step
+		var st []engine.Step
 		switch {
 		case op.Rcvbuf > 0:
-			st = []parity.Step{parity.ConnectRcvbuf(name, op.Rcvbuf)}
+			st = []engine.Step{engine.ConnectRcvbuf(name, op.Rcvbuf)}
 			if !op.Quiet {
-				st = append(st, parity.StartReading(name))
+				st = append(st, engine.StartReading(name))
 			}
 		case op.Quiet:
-			st = []parity.Step{parity.ConnectQuiet(name)}
+			st = []engine.Step{engine.ConnectQuiet(name)}
 		default:
-			st = []parity.Step{parity.Connect(name)}
+			st = []engine.Step{engine.Connect(name)}
 		}
 		return append(st, s.settle()...)
 	}
@@ -148,42 +148,42 @@ func (s *sim) apply(op Op) []parity.Step {
 		msg := Content(op)
 		if s.stream {
 			c.sent += len(msg)
-			st := []parity.Step{s.g.write(name, splitParts(msg, op.Parts))}
+			st := []engine.Step{s.g.write(name, splitParts(msg, op.Parts))}
 			if c.reading {
-				st = append(st, parity.AwaitBytes(name, c.sent))
+				st = append(st, engine.AwaitBytes(name, c.sent))
 			}
 			return st
 		}
-		st := []parity.Step{parity.Send(name, msg)}
+		st := []engine.Step{engine.Send(name, msg)}
 		if op.Parts > 1 {
-			st = []parity.Step{parity.SendCorked(name, splitParts(msg, op.Parts)...)}
+			st = []engine.Step{engine.SendCorked(name, splitParts(msg, op.Parts)...)}
 		}
 		s.stdout += recvLines(msg)
 		s.serve(c)
 		st = append(st, s.settle()...)
 		if c.reading {
-			st = append(st, parity.AwaitEnd(name))
+			st = append(st, engine.AwaitEnd(name))
 		}
 		return st
 	case "halfclose":
 		c.halfClosed = true
 		if s.stream {
-			st := append(s.streamDrained(c), parity.HalfClose(name), parity.AwaitEnd(name))
+			st := append(s.streamDrained(c), engine.HalfClose(name), engine.AwaitEnd(name))
 			s.stderr++ // peer close conn...
 			s.serve(c)
 			return append(st, s.settle()...)
 		}
-		st := []parity.Step{parity.HalfClose(name)}
+		st := []engine.Step{engine.HalfClose(name)}
 		if !c.served {
 			s.stdout++ // recv_msg: (empty)
 			s.serve(c)
 			if c.reading {
-				st = append(st, parity.AwaitEnd(name))
+				st = append(st, engine.AwaitEnd(name))
 			}
 		}
 		return append(st, s.settle()...)
 	case "reset", "close":
-		var st []parity.Step
+		var st []engine.Step
 		if !c.served {
 			if s.stream {
 				st = s.streamDrained(c)
@@ -195,47 +195,47 @@ func (s *sim) apply(op Op) []parity.Step {
 			}
 			s.serve(c)
 		} else if !s.stream && c.reading {
-			st = append(st, parity.AwaitEnd(name)) // the reply is read before the client closes
+			st = append(st, engine.AwaitEnd(name)) // the reply is read before the client closes
 		}
 		c.clientOpen = false
 		s.clients--
 		if op.Op == "reset" {
-			st = append(st, parity.Reset(name))
+			st = append(st, engine.Reset(name))
 		} else {
-			st = append(st, parity.Close(name))
+			st = append(st, engine.Close(name))
 		}
 		return append(st, s.settle()...)
 	case "read":
 		c.reading = true
-		st := []parity.Step{parity.StartReading(name)}
+		st := []engine.Step{engine.StartReading(name)}
 		if s.stream {
-			return append(st, parity.AwaitBytes(name, c.sent))
+			return append(st, engine.AwaitBytes(name, c.sent))
 		}
 		if c.served {
-			st = append(st, parity.AwaitEnd(name))
+			st = append(st, engine.AwaitEnd(name))
 		}
 		return st
 	case "readsome":
 		c.readSome += op.Size
-		return []parity.Step{s.g.readSome(name, op.Size)}
+		return []engine.Step{s.g.readSome(name, op.Size)}
 	case "pause":
 		had := 0
 		if s.stream {
 			had = c.sent
 		}
-		return []parity.Step{parity.ExpectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
+		return []engine.Step{engine.ExpectOpenFor(name, time.Duration(op.Ms)*time.Millisecond, had)}
 	}
 	panic("gen: unknown op " + op.Op)
 }
 
 // finish closes every connection still open, in order, each awaited.
-func (s *sim) finish() []parity.Step {
-	var st []parity.Step
+func (s *sim) finish() []engine.Step {
+	var st []engine.Step
 	for _, c := range s.conns {
 		if c.clientOpen {
 			if !s.stream && c.served && !c.reading {
 				c.reading = true
-				st = append(st, parity.StartReading(c.name), parity.AwaitEnd(c.name))
+				st = append(st, engine.StartReading(c.name), engine.AwaitEnd(c.name))
 			}
 			st = append(st, s.apply(Op{Op: "close", Conn: c.name})...)
 		}

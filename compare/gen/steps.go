@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/internal/procfs"
 )
 
@@ -31,9 +31,9 @@ type genWriter struct {
 }
 
 // begin counts the sockets before the first connection. A target without a process to
-// look at (parity.Address) fails here: the model's waits need the server's sockets.
-func (g *genRun) begin() parity.Step {
-	return parity.Step{Desc: "count the sockets at the start", Do: func(r *parity.Run) error {
+// look at (engine.Address) fails here: the model's waits need the server's sockets.
+func (g *genRun) begin() engine.Step {
+	return engine.Step{Desc: "count the sockets at the start", Do: func(r *engine.Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return fmt.Errorf("%w (generated scripts wait on the server's sockets and log lines: a server started by the engine is needed)", err)
@@ -45,8 +45,8 @@ func (g *genRun) begin() parity.Step {
 
 // awaitSockets waits until the server's process holds base plus the predicted sockets
 // (and fork's pidfds): the server's, and in process the clients' too, in the same table.
-func (g *genRun) awaitSockets(clients, server int) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("await %d client and %d server sockets", clients, server), Do: func(r *parity.Run) error {
+func (g *genRun) awaitSockets(clients, server int) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("await %d client and %d server sockets", clients, server), Do: func(r *engine.Run) error {
 		pid, err := r.ServerPid()
 		if err != nil {
 			return err
@@ -63,8 +63,8 @@ func (g *genRun) awaitSockets(clients, server int) parity.Step {
 
 // write writes parts, one write each, in the background and after every earlier write on
 // the connection: a stream's reader may be quiet, and the write then waits for it.
-func (g *genRun) write(name string, parts [][]byte) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("write %d parts on %s in the background", len(parts), name), Do: func(r *parity.Run) error {
+func (g *genRun) write(name string, parts [][]byte) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("write %d parts on %s in the background", len(parts), name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -101,8 +101,8 @@ func (g *genRun) write(name string, parts [][]byte) parity.Step {
 }
 
 // awaitWrites waits until every background write on name is done.
-func (g *genRun) awaitWrites(name string) parity.Step {
-	return parity.Step{Desc: "await the background writes on " + name, Do: func(r *parity.Run) error {
+func (g *genRun) awaitWrites(name string) engine.Step {
+	return engine.Step{Desc: "await the background writes on " + name, Do: func(r *engine.Run) error {
 		g.mu.Lock()
 		w := g.writers[name]
 		g.mu.Unlock()
@@ -119,8 +119,8 @@ func (g *genRun) awaitWrites(name string) parity.Step {
 }
 
 // readSome reads exactly n bytes from a quiet connection into its data.
-func (g *genRun) readSome(name string, n int) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("read %d bytes on %s", n, name), Do: func(r *parity.Run) error {
+func (g *genRun) readSome(name string, n int) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("read %d bytes on %s", n, name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err

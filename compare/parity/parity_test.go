@@ -1,223 +1,109 @@
 //go:build linux
 
-package parity
-
-// parity_test.go - the engine on its own, against toy servers in this process: what it
-// sees as equal, what it tells apart, how it names ports, when its watchdog fires, and the
-// targets that are processes or addresses.
+package parity_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/iomodels/iomodels/compare/parity"
 )
 
-// toy is a one-shot echo server in this process: it reads a connection to its end, logs
-// the peer and the message, and answers with reply(msg).
-type toy struct {
-	l      net.Listener
-	reply  func(msg []byte) []byte
-	mu     sync.Mutex
-	stdout bytes.Buffer
-	wg     sync.WaitGroup
+func echoTarget(reply func([]byte) []byte) parity.Target {
+	return parity.InProcess(func() (parity.Server, error) { return startEcho(reply) })
 }
 
-func startToy(reply func([]byte) []byte) (*toy, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+func client(name, msg string) []parity.Step {
+	return []parity.Step{
+		{Op: parity.Connect, Conn: name},
+		{Op: parity.Send, Conn: name, Data: [][]byte{[]byte(msg)}},
+		{Op: parity.HalfClose, Conn: name},
+		{Op: parity.AwaitEnd, Conn: name},
 	}
-	s := &toy{l: l, reply: reply}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.serve(c)
+}
+
+// Test's error names every scenario that differs, in order, and only those.
+func TestTestReportsEveryDifference(t *testing.T) {
+	lower := parity.Scenario{Name: "lower", Steps: client("a", "abc")}
+	digits := parity.Scenario{Name: "digits", Steps: client("a", "123")}
+	more := parity.Scenario{Name: "more", Steps: client("b", "xyz")}
+	err := parity.Test(echoTarget(nil), echoTarget(bytes.ToUpper), []parity.Scenario{lower, digits, more})
+	if err == nil {
+		t.Fatal("an upper-case candidate is at parity with an echo")
+	}
+	var j interface{ Unwrap() []error }
+	if !errors.As(err, &j) || len(j.Unwrap()) != 2 {
+		t.Fatalf("want two differences (lower, more), got: %v", err)
+	}
+	for i, name := range []string{"lower", "more"} {
+		e := j.Unwrap()[i].Error()
+		if !strings.HasPrefix(e, "scenario "+name+": not at parity:\nbytes received on ") {
+			t.Errorf("difference %d: %q, want it to begin with scenario %s's", i, e, name)
 		}
-	}()
-	return s, nil
+		if !strings.Contains(e, "\nreference:\n") || !strings.Contains(e, "\ncandidate:\n") {
+			t.Errorf("difference %d shows no transcripts: %q", i, e)
+		}
+	}
+	if err := parity.Test(echoTarget(nil), echoTarget(nil), []parity.Scenario{lower, digits, more}); err != nil {
+		t.Errorf("an echo against itself: %v", err)
+	}
 }
 
-func (s *toy) serve(c net.Conn) {
-	defer c.Close()
-	msg, _ := io.ReadAll(c)
-	s.mu.Lock()
-	fmt.Fprintf(&s.stdout, "%s sent %q\n", c.RemoteAddr(), msg)
-	s.mu.Unlock()
-	c.Write(s.reply(msg))
-}
-
-func (s *toy) Port() int { return s.l.Addr().(*net.TCPAddr).Port }
-func (s *toy) Stop() (string, error) {
-	s.l.Close()
-	s.wg.Wait()
-	return "exited 0", nil
-}
-func (s *toy) Stdout() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.stdout.Bytes())
-}
-func (s *toy) Stderr() []byte { return nil }
-
-func toyImpl(name string, reply func([]byte) []byte) Impl {
-	return Impl{Name: name, Start: func(string) (Target, error) { return startToy(reply) }}
-}
-
-var (
-	echo  = func(msg []byte) []byte { return msg }
-	upper = func(msg []byte) []byte { return bytes.ToUpper(msg) }
-)
-
-func twoClients() Scenario {
-	return Scenario{Name: "two-clients", Steps: func(string) []Step {
-		return Seq(Client("a", []byte("one")), Client("b", []byte("two")), AwaitStdoutLines(2))
-	}}
-}
-
-func TestDifferentialEqual(t *testing.T) {
-	o, err := Differential(twoClients(), "", toyImpl("ref", echo), toyImpl("port", echo))
-	require.NoError(t, err)
-	assert.Empty(t, o.Noise)
-	assert.Empty(t, o.Diff)
-	a, ok := o.Port.Conn("a")
-	require.True(t, ok)
-	assert.Equal(t, "one", string(a.Data))
-	assert.Equal(t, "EOF", a.End)
-	// The clients' ports became their names, in both logs.
-	assert.Equal(t, "127.0.0.1:<a> sent \"one\"\n127.0.0.1:<b> sent \"two\"\n", o.Ref.Stdout)
-	assert.Equal(t, o.Ref.Stdout, o.Port.Stdout)
-	assert.Equal(t, "exited 0", o.Port.Status)
-}
-
-func TestDifferentialTellsApart(t *testing.T) {
-	o, err := Differential(twoClients(), "", toyImpl("ref", echo), toyImpl("port", upper))
-	require.NoError(t, err)
-	assert.Empty(t, o.Noise)
-	assert.Contains(t, o.Diff, "bytes received on a differs at byte 0")
-	assert.Contains(t, o.Diff, "bytes received on b differs at byte 0")
-}
-
-// A reference whose answer depends on chance disagrees with itself: noise, and the port
-// is not run.
-func TestDifferentialFindsNoise(t *testing.T) {
+// A reference that disagrees with itself is an error, and the candidate is not run.
+func TestTestReportsNoise(t *testing.T) {
 	dice := func([]byte) []byte { return []byte(fmt.Sprint(rand.Uint64())) }
-	ported := false
-	port := Impl{Name: "port", Start: func(string) (Target, error) { ported = true; return startToy(echo) }}
-	o, err := Differential(twoClients(), "", toyImpl("ref", dice), port)
-	require.NoError(t, err)
-	assert.Contains(t, o.Noise, "bytes received on a")
-	assert.False(t, ported, "the port was run against a reference that disagrees with itself")
-	assert.Nil(t, o.Port)
-}
-
-func TestReplaceNormalizer(t *testing.T) {
-	stamp := func(msg []byte) []byte { return []byte(time.Now().Format(time.RFC3339Nano)) }
-	sc := Scenario{Name: "stamp", Steps: func(string) []Step { return Client("a", []byte("x")) }}
-	o, err := Differential(sc, "", toyImpl("ref", stamp), toyImpl("port", stamp))
-	require.NoError(t, err)
-	require.NotEmpty(t, o.Noise, "timestamps differ from run to run")
-
-	norm := []Normalizer{ClientPorts, ListenPort}
-	tr, err := Execute(sc, "", must(startToy(stamp)), Options{Normalize: norm})
-	require.NoError(t, err)
-	a, _ := tr.Conn("a")
-	assert.Regexp(t, `^\d{4}-`, string(a.Data), "normalizers rewrite the logs only, never what a client received")
-
-	// Logs with a pid or a time in them agree once a Replace normalizer names them.
-	pidLog := func(msg []byte) []byte { return msg }
-	i := 0
-	start := func(string) (Target, error) {
-		i++
-		s, err := startToy(pidLog)
-		if err == nil {
-			fmt.Fprintf(&s.stdout, "pid %d started\n", 1000+i)
-		}
-		return s, err
+	ran := false
+	cand := parity.InProcess(func() (parity.Server, error) { ran = true; return startEcho(nil) })
+	err := parity.Test(echoTarget(dice), cand, []parity.Scenario{{Name: "dice", Steps: client("a", "roll")}})
+	if err == nil || !strings.HasPrefix(err.Error(), "scenario dice: the reference disagrees with itself:\n") {
+		t.Errorf("noise: got %v", err)
 	}
-	pid := Replace(regexp.MustCompile(`pid \d+`), "pid PID")
-	ref := Impl{Name: "ref", Start: start, Normalize: []Normalizer{ClientPorts, pid}}
-	o, err = Differential(sc, "", ref, ref)
-	require.NoError(t, err)
-	assert.Empty(t, o.Noise)
-	assert.Empty(t, o.Diff)
-	assert.True(t, strings.HasPrefix(o.Ref.Stdout, "pid PID started\n"), o.Ref.Stdout)
+	if ran {
+		t.Error("the candidate ran against a reference that disagrees with itself")
+	}
 }
 
-func must[T any](v T, err error) T {
+// What cannot run is an error, never a pass.
+func TestTestRefusesWhatCannotRun(t *testing.T) {
+	ok := parity.Scenario{Name: "ok", Steps: client("a", "x")}
+	for _, c := range []struct {
+		name      string
+		ref, cand parity.Target
+		scenarios []parity.Scenario
+		want      string
+	}{
+		{"no scenarios", echoTarget(nil), echoTarget(nil), nil, "parity: no scenarios to run"},
+		{"zero target", parity.Target{}, echoTarget(nil), []parity.Scenario{ok}, "scenario ok: reference run 1: reference: start : the zero Target"},
+		{"unnamed", echoTarget(nil), echoTarget(nil), []parity.Scenario{{Steps: client("a", "x")}}, "scenario : a scenario needs a name"},
+		{"send before connect", echoTarget(nil), echoTarget(nil),
+			[]parity.Scenario{{Name: "early", Steps: []parity.Step{{Op: parity.Send, Conn: "a", Data: [][]byte{[]byte("x")}}}}},
+			"scenario early: step 1 (send a \"x\"): send a: no connection a (connect it first)"},
+		{"empty command", parity.Command(), echoTarget(nil), []parity.Scenario{ok}, "scenario ok: reference run 1: reference: start : empty command line"},
+		{"bad address", parity.Address("10.1.2.3:80"), echoTarget(nil), []parity.Scenario{ok}, "scenario ok: reference run 1: reference: start : address \"10.1.2.3:80\": an IPv4 loopback address is needed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := parity.Test(c.ref, c.cand, c.scenarios, parity.Timeout(2*time.Second))
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("got %v, want an error beginning %q", err, c.want)
+			}
+		})
+	}
+}
+
+// A built scenario prints in the file format and reads back the same.
+func TestBuiltScenarioFormat(t *testing.T) {
+	sc := parity.Scenario{Name: "built", Steps: append(client("a", "nul\x00 and \xff"),
+		parity.Step{Op: parity.Watch, Conn: "a", For: 100 * time.Millisecond})}
+	back, err := parity.ParseScenario("built.scenario", sc.Format())
 	if err != nil {
-		panic(err)
+		t.Fatalf("%v\n%s", err, sc.Format())
 	}
-	return v
-}
-
-// A server that never answers fails the run at the scenario's deadline, with what did
-// not happen.
-func TestWatchdog(t *testing.T) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	mute := listening{"127.0.0.1", l.Addr().(*net.TCPAddr).Port} // accepted by the backlog, never read
-	sc := Scenario{Name: "mute", Steps: func(string) []Step { return Client("a", []byte("hello?")) }}
-	start := time.Now()
-	_, err = Execute(sc, "", mute, Options{Deadline: 300 * time.Millisecond})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "watchdog: the end of a did not happen")
-	assert.Less(t, time.Since(start), 5*time.Second)
-}
-
-func TestAddress(t *testing.T) {
-	s, err := startToy(echo)
-	require.NoError(t, err)
-	defer s.Stop()
-	im := Address("running", fmt.Sprintf("127.0.0.1:%d", s.Port()))
-	tr, err := RunOnce(Scenario{Name: "one", Steps: func(string) []Step { return Client("a", []byte("hi")) }}, "", im)
-	require.NoError(t, err)
-	a, _ := tr.Conn("a")
-	assert.Equal(t, "hi", string(a.Data))
-	assert.Equal(t, "running", tr.Status, "an address's server is not stopped by the engine")
-	assert.Empty(t, tr.Stdout, "an address's logs are not seen")
-
-	for _, bad := range []string{"localhost", "127.0.0.1:x", "10.1.2.3:80", "[::1]:80"} {
-		_, err := Address("bad", bad).Start("")
-		assert.Error(t, err, bad)
+	if back.Protocol != parity.Any || len(back.Steps) != 5 || !bytes.Equal(back.Steps[1].Data[0], []byte("nul\x00 and \xff")) || back.Steps[4].For != 100*time.Millisecond {
+		t.Errorf("read back as %+v from:\n%s", back, sc.Format())
 	}
-}
-
-func TestCommand(t *testing.T) {
-	_, err := Command("none", nil).Start("")
-	assert.ErrorContains(t, err, "empty command line")
-	start := time.Now()
-	_, err = Command("false", []string{"false", "{port}"}).Start("")
-	assert.ErrorContains(t, err, "did not start")
-	assert.Less(t, time.Since(start), ProcessTimeout, "a server that exits is noticed at once")
-}
-
-// Test runs each scenario that applies to the model, the reference twice and the port once,
-// and passes the others over.
-func TestTest(t *testing.T) {
-	onlyX := Scenario{Name: "only-x", Models: func(m string) bool { return m == "x" }, Steps: func(string) []Step { return Client("a", []byte("x")) }}
-	starts := map[string]int{}
-	counted := func(name string) Impl {
-		return Impl{Name: name, Start: func(model string) (Target, error) {
-			starts[name+" "+model]++
-			return startToy(echo)
-		}}
-	}
-	Test(t, counted("ref"), counted("port"), "y", twoClients(), onlyX)
-	assert.Equal(t, map[string]int{"ref y": 2, "port y": 1}, starts)
 }

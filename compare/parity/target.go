@@ -2,172 +2,98 @@
 
 package parity
 
-// target.go - servers that run as processes: a command line started afresh for every run
-// (Command), and a server that is already listening (Address).
+// target.go - the servers a scenario runs against: a command line started afresh for each
+// run, an address already listening, or a server in this process behind Server.
 
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
+	"os"
 
-	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/internal/logpipe"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 )
 
-// ProcessTimeout bounds a process's start (until it listens) and its stop (until it exits).
-const ProcessTimeout = 10 * time.Second
-
-// Process is a server running as a process of its own: a Target whose descriptors and CPU
-// are its process's, and which a step may signal.
-type Process struct{ Proc *standalone.Process }
-
-func (p Process) Port() int      { return p.Proc.Port }
-func (p Process) Stdout() []byte { return []byte(p.Proc.Stdout()) }
-func (p Process) Stderr() []byte { return []byte(p.Proc.Stderr()) }
-func (p Process) ServerPid() int { return p.Proc.Pid() }
-
-// StdoutPipe is the pipe the server prints its stdout to, which a step may hold
-// (logpipe.Pipe.Hold) so that the server blocks at its next line.
-func (p Process) StdoutPipe() *logpipe.Pipe { return p.Proc.StdoutPipe() }
-
-// Signal sends sig and waits for the process to exit; it returns how it ended.
-func (p Process) Signal(sig syscall.Signal) (string, error) {
-	return p.Proc.Signal(sig, ProcessTimeout)
-}
-
-// Send sends sig and does not wait.
-func (p Process) Send(sig syscall.Signal) error { return p.Proc.Cmd.Process.Signal(sig) }
-
-// Stop is SIGTERM. A SIGCONT first, for a scenario that failed while the server was
-// stopped; a running server ignores it.
-func (p Process) Stop() (string, error) {
-	p.Send(syscall.SIGCONT)
-	return p.Proc.Signal(syscall.SIGTERM, ProcessTimeout)
-}
-
-// PortPlaceholder in a Command's argv is replaced by the port the server is to listen on.
+// PortPlaceholder in a [Command]'s argv is replaced by the TCP port the server is to
+// listen on.
 const PortPlaceholder = "{port}"
 
-// Command is an Impl that runs argv afresh for every run. Each "{port}" in argv becomes a
-// port that was free on 127.0.0.1 a moment before, and the server is ready once it, or a
-// process it started, holds a socket listening on that port (asked of the kernel: no probe
-// connection for the server to see and log; another process's listener there does not
-// count). Without "{port}", argv must print "listening on 0.0.0.0:PORT" as its first stderr
-// line, as this repository's servers do. A server that exits, or does not listen within
-// ProcessTimeout, fails the run with its stderr. Stop is SIGTERM; the status is how the
-// process ended ("exited N", "killed by SIGX").
-func Command(name string, argv []string) Impl {
-	return CommandWithin(name, argv, ProcessTimeout)
+// A Target is a server to compare: each run of a scenario starts a fresh one (but an
+// [Address], which is always the same). Make one with [Command], [Address] or
+// [InProcess]; the zero Target fails every run.
+type Target struct {
+	command bool
+	argv    []string
+	addr    string
+	start   func() (Server, error)
 }
 
-// CommandWithin is Command with timeout, instead of ProcessTimeout, bounding the server's
-// start: a tool's own timeout (paritydiff -timeout) covers a server that never listens.
-// With "{port}", a server that exits before it listens is started again on another port,
-// up to three times in all (the port may have been taken in between).
-func CommandWithin(name string, argv []string, timeout time.Duration) Impl {
-	return Impl{Name: name, Start: func(string) (Target, error) {
-		if len(argv) == 0 {
-			return nil, errors.New("empty command line")
-		}
-		if !hasPlaceholder(argv) {
-			p, err := standalone.Start(argv, standalone.Options{}, timeout)
+// Command is a server run as a process, from argv, afresh for every run. Each "{port}"
+// in argv becomes a TCP port that was free on 127.0.0.1 a moment before, and the server is
+// ready once it, or a process it started, listens on that port (asked of the kernel: no
+// probe connection for it to log). Without "{port}", the server's first stderr line must
+// be "listening on 0.0.0.0:PORT". A server that exits before it listens is started again
+// on another port, up to three times in all. Its stdout and stderr are compared; it is
+// stopped with SIGTERM, and its status is how it ended ("exited 0", "killed by SIGTERM").
+func Command(argv ...string) Target {
+	return Target{command: true, argv: append([]string(nil), argv...)}
+}
+
+// Address is a server that is already listening at addr ("127.0.0.1:PORT", any IPv4
+// loopback address), which nothing here starts or stops: its state carries from run to
+// run, its logs are not seen (empty), and its status is "running". A run fails unless
+// addr accepts a connection (closed at once, before the first step).
+func Address(addr string) Target { return Target{addr: addr} }
+
+// InProcess is a server in this process: start starts a fresh one, listening and ready to
+// accept, for every run.
+func InProcess(start func() (Server, error)) Target { return Target{start: start} }
+
+// A Server is a server running in this process, as [InProcess] starts it.
+type Server interface {
+	// Port is the TCP port it listens on, on 127.0.0.1.
+	Port() int
+	// Stop stops it and returns its status: 0 for a clean stop (shown as "exited 0").
+	Stop() (status int, err error)
+	// Stdout and Stderr are what it logged so far.
+	Stdout() []byte
+	Stderr() []byte
+}
+
+// engine is the target as the engine's implementation called name.
+func (t Target) engine(name string, o options) engine.Impl {
+	var im engine.Impl
+	switch {
+	case t.command:
+		im = engine.CommandWithin(name, t.argv, o.startTimeout())
+	case t.addr != "":
+		im = engine.Address(name, t.addr)
+	case t.start != nil:
+		im = engine.Impl{Name: name, Start: func(string) (engine.Target, error) {
+			s, err := t.start()
 			if err != nil {
 				return nil, err
 			}
-			return Process{p}, nil
-		}
-		// The port was free a moment before the server binds it; on a busy machine
-		// another process may take it in between (any connection's local port comes from
-		// the same range), and the server then exits at once. A server that exits before
-		// it listens is started again on another port, up to startAttempts times in all;
-		// one that does not listen within timeout is not.
-		var err error
-		for range startAttempts {
-			var port int
-			if port, err = FreePort(); err != nil {
-				return nil, err
+			if s == nil {
+				return nil, errors.New("InProcess: start returned no server and no error")
 			}
-			args := make([]string, len(argv))
-			for i, a := range argv {
-				args[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port))
-			}
-			began := time.Now()
-			var p *standalone.Process
-			if p, err = standalone.Start(args, standalone.Options{ReadyPort: port}, timeout); err == nil {
-				return Process{p}, nil
-			}
-			if time.Since(began) >= timeout {
-				break
-			}
-		}
-		return nil, err
-	}}
-}
-
-// startAttempts bounds how often CommandWithin starts a server that exits before it
-// listens on the port picked for it.
-const startAttempts = 3
-
-func hasPlaceholder(argv []string) bool {
-	for _, a := range argv {
-		if strings.Contains(a, PortPlaceholder) {
-			return true
-		}
+			return inProcess{s}, nil
+		}}
+	default:
+		im = engine.Impl{Name: name, Start: func(string) (engine.Target, error) {
+			return nil, errors.New("the zero Target: make one with Command, Address or InProcess")
+		}}
 	}
-	return false
+	im.Deadline = o.runTimeout()
+	im.Normalize = o.normalizers()
+	return im
 }
 
-// FreePort is a TCP port that was free on 127.0.0.1 when asked: the kernel picks it for a
-// listener that is closed at once. Another process may take it in between; the server
-// then fails to start, with its own message.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// inProcess is a Server as the engine sees it: its descriptors and CPU are this process's.
+type inProcess struct{ Server }
 
-// Address is an Impl for a server at addr ("127.0.0.1:PORT") that is already listening and
-// that this engine neither starts nor stops: every run talks to the same server, so its
-// state carries from run to run; its logs are not seen (empty), and its status is
-// "running". Start fails unless addr accepts a connection within ProcessTimeout; that
-// probe connection is closed at once, before the scenario's first step.
-func Address(name, addr string) Impl {
-	return Impl{Name: name, Start: func(string) (Target, error) {
-		host, p, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		port, err := strconv.Atoi(p)
-		if err != nil || port <= 0 || port > 65535 {
-			return nil, fmt.Errorf("address %q: bad port", addr)
-		}
-		if ip := net.ParseIP(host); ip == nil || ip.To4() == nil || !ip.IsLoopback() {
-			return nil, fmt.Errorf("address %q: an IPv4 loopback address is needed (127.0.0.0/8)", addr)
-		}
-		c, err := net.DialTimeout("tcp4", addr, ProcessTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("address %q does not accept connections: %w", addr, err)
-		}
-		c.Close()
-		return listening{host, port}, nil
-	}}
-}
+func (inProcess) ServerPid() int { return os.Getpid() }
 
-// listening is a server that someone else runs.
-type listening struct {
-	host string
-	port int
+func (s inProcess) Stop() (string, error) {
+	status, err := s.Server.Stop()
+	return fmt.Sprintf("exited %d", status), err
 }
-
-func (l listening) Port() int             { return l.port }
-func (l listening) Host() string          { return l.host }
-func (l listening) Stdout() []byte        { return nil }
-func (l listening) Stderr() []byte        { return nil }
-func (l listening) Stop() (string, error) { return "running", nil }

@@ -9,18 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Server is what native.Start and gosrv.Start return.
-type Server interface {
-	Port() int
-	Stop() (status int, err error)
-	Stdout() []byte
-	Stderr() []byte
-}
+// Server is what native.Start and gosrv.Start return: a server in this process, as
+// compare/parity defines it (the one definition of an in-process server).
+type Server = parity.Server
 
 // ThreadSlack is how many threads more than the baseline a run may end with. The runtime
 // keeps every idle thread (M) it ever made for reuse and destroys only the locked ones our

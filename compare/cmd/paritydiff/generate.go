@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/iomodels/iomodels/compare/gen"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
 )
 
@@ -50,7 +51,7 @@ func serialFrom(rep *report) (bool, string) {
 // generate runs the search and adds a diverging script to rep's scenarios; it returns a
 // message for exit 2 when the reference did not do what the generator predicts or the
 // search failed.
-func generate(c config, rep *report, ref, port parity.Impl, logf func(format string, args ...any)) string {
+func generate(c config, rep *report, ref, port engine.Impl, logf func(format string, args ...any)) string {
 	serial, why := serialFrom(rep)
 	cfg := gen.Config{
 		Protocol:   rep.Protocol,
@@ -86,7 +87,7 @@ func generate(c config, rep *report, ref, port parity.Impl, logf func(format str
 		Diff:      d.Outcome.Diff,
 		Millis:    stats.Elapsed.Milliseconds(),
 		Text:      d.Script,
-		ref:       d.Outcome.Ref, ref2: d.Outcome.Ref2, port: d.Outcome.Port,
+		ref:       public(d.Outcome.Ref), ref2: public(d.Outcome.Ref2), port: public(d.Outcome.Port),
 	}
 	if d.Err != nil {
 		r.Error = d.Err.Error()
@@ -94,4 +95,16 @@ func generate(c config, rep *report, ref, port parity.Impl, logf func(format str
 	}
 	rep.Scenarios = append(rep.Scenarios, r)
 	return ""
+}
+
+// public is a generated script's transcript as the scenario files' are reported.
+func public(tr *engine.Transcript) *parity.Transcript {
+	if tr == nil {
+		return nil
+	}
+	out := &parity.Transcript{Notes: tr.Notes, Stdout: tr.Stdout, Stderr: tr.Stderr, Status: tr.Status}
+	for _, c := range tr.Conns {
+		out.Conns = append(out.Conns, parity.Conn{Name: c.Name, Data: c.Data, End: parity.Ending(c.End)})
+	}
+	return out
 }

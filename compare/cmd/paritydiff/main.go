@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usageHead = `usage: paritydiff -ref 'CMD ARGS {port}' | -ref-addr HOST:PORT
                   -port 'CMD ARGS {port}' | -port-addr HOST:PORT  [flags]
+       paritydiff -contract MODEL -port 'CMD ARGS {port}'  [flags]
 
 Runs scenarios (client traffic) against the reference server twice and the port once,
 each against a fresh server, and compares what they did. {port} in a command line is
@@ -63,6 +65,7 @@ type config struct {
 	normalize                          listFlag
 	timeout                            time.Duration
 	json, verbose                      bool
+	contract                           string
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -80,6 +83,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound on a server's start and on each run of a scenario")
 	fs.BoolVar(&c.json, "json", false, "print one JSON document on stdout instead of text")
 	fs.BoolVar(&c.verbose, "v", false, "print every scenario's result as it comes")
+	fs.StringVar(&c.contract, "contract", "", "check the -port server against CONTRACT.md's expectations for this repository's `MODEL`, instead of against a reference")
 }
 
 // usageError is bad usage: the message, then the usage, exit 2.
@@ -107,16 +111,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, "unexpected argument %q (quote a command line: -ref 'CMD ARGS {port}')", fs.Arg(0))
 	}
-	ref, refDesc, err := impl("reference", "-ref", c.refCmd, c.refAddr, c.timeout)
+	if c.contract != "" {
+		if c.refCmd != "" || c.refAddr != "" || c.portAddr != "" || c.portCmd == "" {
+			return usageError(stderr, fs, "-contract MODEL checks one server started by paritydiff: give -port 'CMD ARGS {port}' and no reference")
+		}
+		if c.timeout <= 0 {
+			return usageError(stderr, fs, "-timeout %v: want a positive duration", c.timeout)
+		}
+		var only *regexp.Regexp
+		if c.run != "" {
+			var err error
+			if only, err = regexp.Compile(c.run); err != nil {
+				return usageError(stderr, fs, "-run: %v", err)
+			}
+		}
+		port, _, _, err := impl("port", "-port", c.portCmd, "", c.timeout)
+		if err != nil {
+			return usageError(stderr, fs, "%v", err)
+		}
+		return runContract(c, c.contract, port, only, stdout, stderr)
+	}
+	ref, refTarget, refDesc, err := impl("reference", "-ref", c.refCmd, c.refAddr, c.timeout)
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	port, portDesc, err := impl("port", "-port", c.portCmd, c.portAddr, c.timeout)
+	port, portTarget, portDesc, err := impl("port", "-port", c.portCmd, c.portAddr, c.timeout)
 	if err != nil {
 		return usageError(stderr, fs, "%v", err)
 	}
-	switch c.protocol {
-	case "", parity.ProtocolOneShot, parity.ProtocolStream:
+	switch parity.Protocol(c.protocol) {
+	case "", parity.OneShot, parity.Stream:
 	default:
 		return usageError(stderr, fs, "-protocol %q: want oneshot or stream", c.protocol)
 	}
@@ -129,7 +153,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, fs, "-run: %v", err)
 		}
 	}
-	norm := append([]parity.Normalizer(nil), parity.DefaultNormalizers...)
+	norm := append([]engine.Normalizer(nil), engine.DefaultNormalizers...)
+	opts := []parity.Option{parity.Timeout(c.timeout)}
 	for _, n := range c.normalize {
 		re, repl, ok := strings.Cut(n, "=>")
 		if !ok {
@@ -139,7 +164,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usageError(stderr, fs, "-normalize %q: %v", n, err)
 		}
-		norm = append(norm, parity.Replace(rx, repl))
+		norm = append(norm, engine.Replace(rx, repl))
+		opts = append(opts, parity.Normalize(parity.Replace(rx, repl)))
 	}
 	if !c.builtin && c.scenarios == "" && c.gen == 0 {
 		return usageError(stderr, fs, "-builtin=false and no -scenarios or -gen: nothing to run")
@@ -150,7 +176,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c.gen > 0 && (c.refAddr != "" || c.portAddr != "") {
 		return usageError(stderr, fs, "-gen needs servers started by paritydiff (-ref and -port command lines): generated scripts wait on the server's sockets and log lines")
 	}
-	for _, im := range []*parity.Impl{&ref, &port} {
+	for _, im := range []*engine.Impl{&ref, &port} {
 		im.Deadline = c.timeout
 		im.Normalize = norm
 	}
@@ -173,7 +199,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// The servers start and listen, or nothing else is tried.
 	for _, s := range []struct {
-		im   parity.Impl
+		im   engine.Impl
 		desc string
 	}{{ref, refDesc}, {port, portDesc}} {
 		tg, err := s.im.Start("")
@@ -187,16 +213,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	rep.Protocol, rep.ProtocolFrom = c.protocol, "given by -protocol"
 	if c.protocol == "" {
-		p, how, err := guessProtocol(ref, c.timeout)
+		p, how, err := guessProtocol(refTarget, c.timeout)
 		if err != nil {
 			return out.fail(rep, fmt.Sprintf("cannot guess the protocol: %v; give -protocol oneshot or -protocol stream", err))
 		}
 		rep.Protocol, rep.ProtocolFrom = p, "guessed: "+how
 	}
 
-	var forProtocol []parity.ScenarioFile
+	var forProtocol []parity.Scenario
 	for _, f := range files {
-		if f.AppliesTo(rep.Protocol) {
+		if f.AppliesTo(parity.Protocol(rep.Protocol)) {
 			forProtocol = append(forProtocol, f)
 		}
 	}
@@ -208,7 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	addrs := c.refAddr != "" || c.portAddr != ""
 	for i, f := range files {
 		out.progressLine(i, len(files), f.Name)
-		r := runScenario(f, ref, port, addrs)
+		r := runScenario(f, refTarget, portTarget, addrs, opts)
 		rep.Scenarios = append(rep.Scenarios, r)
 		out.scenarioDone(r)
 		if r.Result == resultError {
@@ -230,21 +256,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return out.finish(rep)
 }
 
-// impl makes the Impl of one side from its flags: a command line or an address.
-func impl(name, flagName, cmd, addr string, timeout time.Duration) (parity.Impl, string, error) {
+// impl makes one side from its flags, a command line or an address: as parity.Target for
+// the scenarios, and as the engine's Impl for the start check and -gen.
+func impl(name, flagName, cmd, addr string, timeout time.Duration) (engine.Impl, parity.Target, string, error) {
 	switch {
 	case cmd != "" && addr != "":
-		return parity.Impl{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("%s and %s-addr both given: give one", flagName, flagName)
 	case cmd == "" && addr == "":
-		return parity.Impl{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("no %s server: give %s 'CMD ARGS {port}' or %s-addr HOST:PORT", name, flagName, flagName)
 	case addr != "":
-		return parity.Address(name, addr), addr, nil
+		return engine.Address(name, addr), parity.Address(addr), addr, nil
 	}
 	argv, err := splitCommand(cmd)
 	if err != nil {
-		return parity.Impl{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
+		return engine.Impl{}, parity.Target{}, "", fmt.Errorf("%s %q: %v", flagName, cmd, err)
 	}
-	return parity.CommandWithin(name, argv, timeout), cmd, nil
+	return engine.CommandWithin(name, argv, timeout), parity.Command(argv...), cmd, nil
 }
 
 // The protocol probe: one connection sends probeMsg without half-closing. A one-shot
@@ -255,36 +282,33 @@ const (
 )
 
 // guessProtocol probes a fresh reference server and says which protocol it speaks, and why.
-func guessProtocol(ref parity.Impl, timeout time.Duration) (protocol, how string, err error) {
-	sc := parity.Scenario{Name: "protocol-probe", Steps: func(string) []parity.Step {
-		return []parity.Step{
-			parity.Connect("p"),
-			parity.Send("p", []byte(probeMsg)),
-			parity.AwaitBytes("p", len(probeMsg)),
-			parity.ExpectOpenFor("p", probeWatch, len(probeMsg)),
-		}
+func guessProtocol(ref parity.Target, timeout time.Duration) (protocol, how string, err error) {
+	sc := parity.Scenario{Name: "protocol-probe", Steps: []parity.Step{
+		{Op: parity.Connect, Conn: "p"},
+		{Op: parity.Send, Conn: "p", Data: [][]byte{[]byte(probeMsg)}},
+		{Op: parity.AwaitBytes, Conn: "p", N: len(probeMsg)},
+		{Op: parity.Watch, Conn: "p", For: probeWatch, N: len(probeMsg)},
 	}}
-	ref.Deadline = min(timeout, 5*time.Second)
-	tr, err := parity.RunOnce(sc, "", ref)
+	tr, err := parity.Run(sc, ref, parity.Timeout(min(timeout, 5*time.Second)))
 	if err != nil {
 		return "", "", fmt.Errorf("the probe (a connection sending %q without half-closing) failed: %v", probeMsg, err)
 	}
 	c, _ := tr.Conn("p")
 	switch {
-	case string(c.Data) == probeMsg && (c.End == "EOF" || c.End == "reset"):
-		return parity.ProtocolOneShot, fmt.Sprintf("the reference echoed %q and closed the connection (%s) before the client's end of stream", probeMsg, c.End), nil
-	case string(c.Data) == probeMsg && c.End == "open":
-		return parity.ProtocolStream, fmt.Sprintf("the reference echoed %q and kept the connection open for %v", probeMsg, probeWatch), nil
+	case string(c.Data) == probeMsg && (c.End == parity.EndEOF || c.End == parity.EndReset):
+		return string(parity.OneShot), fmt.Sprintf("the reference echoed %q and closed the connection (%s) before the client's end of stream", probeMsg, c.End), nil
+	case string(c.Data) == probeMsg && c.End == parity.EndOpen:
+		return string(parity.Stream), fmt.Sprintf("the reference echoed %q and kept the connection open for %v", probeMsg, probeWatch), nil
 	}
 	return "", "", fmt.Errorf("the probe sent %q without half-closing and got %s, then %s: neither a one-shot nor a stream echo", probeMsg, clipQuote(c.Data, 40), c.End)
 }
 
 // loadScenarios is the built-in scenarios (unless -builtin=false) and the directory's,
 // for every protocol, matching -run.
-func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error) {
-	var all []parity.ScenarioFile
+func loadScenarios(c config, only *regexp.Regexp) ([]parity.Scenario, error) {
+	var all []parity.Scenario
 	if c.builtin {
-		all = parity.BuiltinScenarios("")
+		all = parity.Builtin("")
 	}
 	if c.scenarios != "" {
 		fs, err := parity.LoadScenarios(c.scenarios)
@@ -302,7 +326,7 @@ func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error)
 		}
 		all = append(all, fs...)
 	}
-	var out []parity.ScenarioFile
+	var out []parity.Scenario
 	for _, f := range all {
 		if only == nil || only.MatchString(f.Name) {
 			out = append(out, f)
@@ -313,12 +337,9 @@ func loadScenarios(c config, only *regexp.Regexp) ([]parity.ScenarioFile, error)
 
 // needsProcess: the scenario waits for the server's log or stops it, which a server
 // given by its address does not allow.
-func needsProcess(f parity.ScenarioFile) bool {
-	if f.WaitsOnLogs() {
-		return true
-	}
+func needsProcess(f parity.Scenario) bool {
 	for _, s := range f.Steps {
-		if s.Op == "stop" {
+		if s.Op == parity.AwaitStdout || s.Op == parity.AwaitStderr || s.Op == parity.Stop {
 			return true
 		}
 	}
@@ -326,23 +347,23 @@ func needsProcess(f parity.ScenarioFile) bool {
 }
 
 // runScenario runs one scenario: the reference twice, the port once.
-func runScenario(f parity.ScenarioFile, ref, port parity.Impl, addrs bool) scenarioResult {
+func runScenario(f parity.Scenario, ref, port parity.Target, addrs bool, opts []parity.Option) scenarioResult {
 	r := scenarioResult{Name: f.Name, Source: f.Source, Steps: len(f.Steps), Text: string(f.Format())}
 	if addrs && needsProcess(f) {
 		r.Result, r.Diff = resultSkipped, "waits for the server's log or stops it: not possible with an address"
 		return r
 	}
 	start := time.Now()
-	o, err := parity.Differential(f.Scenario(), "", ref, port)
+	o, err := parity.Differential(f, ref, port, opts...)
 	r.Millis = time.Since(start).Milliseconds()
-	r.ref, r.ref2, r.port = o.Ref, o.Ref2, o.Port
+	r.ref, r.ref2, r.port = o.Reference, o.Reference2, o.Candidate
 	switch {
-	case err != nil && o.Ref2 == nil:
+	case err != nil && o.Reference2 == nil:
 		// The reference failed (run 1 or run 2): nothing to compare with.
 		r.Result, r.Error = resultError, err.Error()
 	case err != nil:
 		r.Result, r.Error = resultDiffers, err.Error()
-		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "port run: ")
+		r.Diff = "the port's run failed where the reference's did not: " + strings.TrimPrefix(err.Error(), "candidate run: ")
 	case o.Noise != "":
 		r.Result, r.Diff = resultNoise, o.Noise
 	case o.Diff != "":

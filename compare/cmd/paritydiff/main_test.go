@@ -82,12 +82,12 @@ func TestAgreesEveryModel(t *testing.T) {
 			}
 			r := paritydiff(t, "-ref", cmdline(b.Server(standalone.C), m.Name), "-port", cmdline(b.Server(standalone.Go), m.Name))
 			require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-			want := parity.ProtocolOneShot
+			want := parity.OneShot
 			if m.Protocol == gosrv.Stream {
-				want = parity.ProtocolStream
+				want = parity.Stream
 			}
-			assert.Contains(t, r.stdout, "protocol:  "+want+" (guessed: ")
-			n := len(parity.BuiltinScenarios(want))
+			assert.Contains(t, r.stdout, "protocol:  "+string(want)+" (guessed: ")
+			n := len(parity.Builtin(want))
 			assert.Contains(t, r.stdout, fmt.Sprintf("%d scenarios: %d equal, 0 differs\n", n, n))
 			assert.Empty(t, r.stderr)
 		})
@@ -137,7 +137,7 @@ func TestCatchesMutant(t *testing.T) {
 	assert.Regexp(t, `(?m)^generated: \d+ script\(s\) in .*, differs \(seed \d+; \d+ runs to shrink it\)$`, r.stdout)
 	assert.Regexp(t, `the smallest diverging scenario, generated-oneshot-[0-9a-f]{8} \(\d+ steps, generated, shrunk; drawn again with -gen-seed \d+\)`, r.stdout)
 	assert.Contains(t, r.stdout, "bytes received on a differs at byte 511")
-	assert.Contains(t, r.stdout, "as Go, for a table of parity.Scenario:\n    gen.Script{\n")
+	assert.Contains(t, r.stdout, "as Go, for a table of engine.Scenario:\n    gen.Script{\n")
 }
 
 // TestGeneratedAgree: C against Go with generated scripts after the built-in scenarios,
@@ -420,8 +420,8 @@ func TestSplitCommand(t *testing.T) {
 // late are shown from a little before the difference; long equal runs are elided.
 func TestSideBySide(t *testing.T) {
 	var ref, port parity.Transcript
-	ref.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
-	port.Conns = []parity.ConnRecord{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
+	ref.Conns = []parity.Conn{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "A"), End: "EOF"}, {Name: "b", End: "reset"}}
+	port.Conns = []parity.Conn{{Name: "a", Data: []byte(strings.Repeat("x", 100) + "B"), End: "EOF"}, {Name: "c", End: "open"}}
 	var lines []string
 	for i := 0; i < 20; i++ {
 		lines = append(lines, fmt.Sprintf("line %d", i))

@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/parity"
 )
 
@@ -40,7 +41,7 @@ type scenarioResult struct {
 	Millis int64  `json:"millis"`
 	Text   string `json:"scenario"` // the scenario in the file format (generated: gen's text)
 	// Generated: a script of -gen (shrunk), not a scenario file; Go is it as a
-	// parity.Scenario for a table.
+	// engine.Scenario for a table.
 	Generated bool   `json:"generated,omitempty"`
 	Go        string `json:"go,omitempty"`
 
@@ -92,7 +93,7 @@ func toJSON(tr *parity.Transcript) *jsonTranscript {
 	}
 	for _, c := range tr.Conns {
 		sum := sha256.Sum256(c.Data)
-		jc := jsonConn{Name: c.Name, Length: len(c.Data), SHA256: hex.EncodeToString(sum[:]), Ending: c.End}
+		jc := jsonConn{Name: c.Name, Length: len(c.Data), SHA256: hex.EncodeToString(sum[:]), Ending: string(c.End)}
 		if len(c.Data) <= jsonDataMax {
 			jc.Data = c.Data
 		} else {
@@ -231,7 +232,7 @@ func (o *output) finish(rep *report) int {
 	}
 	fmt.Fprintf(o.stdout, "\nthe smallest diverging scenario, %s (%d steps, %s):\n\n%s\n", sm.Name, sm.Steps, sm.Source, indent(strings.TrimSuffix(sm.Text, "\n"), "    "))
 	if sm.Go != "" {
-		fmt.Fprintf(o.stdout, "\nas Go, for a table of parity.Scenario:\n%s\n", indent(sm.Go, "    "))
+		fmt.Fprintf(o.stdout, "\nas Go, for a table of engine.Scenario:\n%s\n", indent(sm.Go, "    "))
 	}
 	fmt.Fprintf(o.stdout, "\nwhat differs:\n%s\n", indent(sm.Diff, "  "))
 	fmt.Fprintf(o.stdout, "\nboth transcripts (! marks a difference):\n%s", sideBySide(sm.ref, sm.port))
@@ -298,7 +299,7 @@ func sideBySide(ref, port *parity.Transcript) string {
 	for _, pc := range port.Conns {
 		if !seen[pc.Name] {
 			conns = append(conns, row{label: "conn " + pc.Name, left: "(none)", right: describeData(pc.Data, 0), differs: true},
-				row{label: "  ending", left: "", right: pc.End, differs: true})
+				row{label: "  ending", left: "", right: string(pc.End), differs: true})
 		}
 	}
 	sections = append(sections, conns)
@@ -320,19 +321,19 @@ func sideBySide(ref, port *parity.Transcript) string {
 }
 
 // connRows are a connection's two rows: its bytes, its ending.
-func connRows(c parity.ConnRecord, pc parity.ConnRecord, ok bool) []row {
+func connRows(c parity.Conn, pc parity.Conn, ok bool) []row {
 	if !ok {
 		return []row{{label: "conn " + c.Name, left: describeData(c.Data, 0), right: "(none)", differs: true},
-			{label: "  ending", left: c.End, right: "", differs: true}}
+			{label: "  ending", left: string(c.End), right: "", differs: true}}
 	}
 	same := string(c.Data) == string(pc.Data)
 	off := 0
 	if !same {
-		off = parity.FirstDiff(c.Data, pc.Data)
+		off = engine.FirstDiff(c.Data, pc.Data)
 	}
 	return []row{
 		{label: "conn " + c.Name, left: describeData(c.Data, off), right: describeData(pc.Data, off), differs: !same},
-		{label: "  ending", left: c.End, right: pc.End, differs: c.End != pc.End},
+		{label: "  ending", left: string(c.End), right: string(pc.End), differs: c.End != pc.End},
 	}
 }
 

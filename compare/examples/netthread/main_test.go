@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/stretchr/testify/require"
 )
 
@@ -89,9 +89,9 @@ func TestEchoAndStop(t *testing.T) {
 	stdout, stderr := lines(stdoutPipe), lines(stderrPipe)
 
 	// The first line names the port; wait until it accepts, with a deadline.
-	m := regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`).FindStringSubmatch(next(t, stderr, "stderr"))
-	require.NotNil(t, m, "first stderr line")
-	addr := "127.0.0.1:" + m[1]
+	port, ok := standalone.ParseListening(next(t, stderr, "stderr"))
+	require.True(t, ok, "first stderr line")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var conn net.Conn
 	require.Eventually(t, func() bool {
 		conn, err = net.DialTimeout("tcp4", addr, time.Second)

@@ -24,10 +24,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
+
 	"runtime"
 	"slices"
-	"strconv"
+
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -77,8 +78,6 @@ type Process struct {
 	err      error
 	readers  sync.WaitGroup // the stdout and stderr copies: done at the pipes' end
 }
-
-var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)\n$`)
 
 // Start starts path with args under the tracer, with extra descriptors from 3 up, and
 // waits until its first stderr line says "listening on" (or it exits, or timeout passes).
@@ -132,9 +131,9 @@ func (p *Process) copy(r *os.File, dst *[]byte, ready chan<- int) {
 		p.mu.Unlock()
 		if first && (line != "" || err != nil) {
 			first = false
-			port := -1
-			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				port, _ = strconv.Atoi(m[1])
+			port, ok := standalone.ParseListening(line)
+			if !ok || !strings.HasSuffix(line, "\n") {
+				port = -1
 			}
 			ready <- port
 		}

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 	"github.com/iomodels/iomodels/internal/procfs"
 )
 
@@ -49,7 +49,7 @@ func (m Measurement) ServerCPUPerConn() time.Duration {
 // runs, it includes every child the server reaped, even the last ones (a fork child may
 // still be exiting when the load ends). The stop itself (a signal, closing descriptors)
 // is in it too, a few tens of microseconds.
-func Measure(im parity.Impl, load func(port int) (Result, error)) (Measurement, error) {
+func Measure(im engine.Impl, load func(port int) (Result, error)) (Measurement, error) {
 	srv, err := start(im)
 	if err != nil {
 		return Measurement{}, err
@@ -67,7 +67,7 @@ func Measure(im parity.Impl, load func(port int) (Result, error)) (Measurement, 
 	if _, err := srv.Stop(); err != nil {
 		return Measurement{Result: r}, err
 	}
-	ru, ok := srv.Proc.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru, ok := srv.Proc.State().SysUsage().(*syscall.Rusage)
 	if !ok {
 		return Measurement{Result: r}, fmt.Errorf("no rusage for %s", im.Name)
 	}

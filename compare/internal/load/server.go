@@ -11,42 +11,42 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
-	"github.com/iomodels/iomodels/compare/parity"
 )
 
 // Server is the server of argv (a server, possibly behind a wrapper such as strace) as
-// the differential engine's implementation under test (parity.Impl), started for a
+// the differential engine's implementation under test (engine.Impl), started for a
 // measurement: its stdout goes to /dev/null and its stderr is drained as it comes
 // (standalone.Options.Quiet), so that a server logging two lines per connection costs
-// the measuring process nothing. Its targets are parity.Process: stopped with the
+// the measuring process nothing. Its targets are engine.Process: stopped with the
 // engine's Stop (SIGTERM, then wait for the exit), and their process's rusage is read
 // from Proc once they have exited. It is the one way this package, the benchmarks and
 // the report start and stop the servers they measure.
-func Server(name string, argv []string) parity.Impl {
-	return serverWithin(name, argv, parity.ProcessTimeout)
+func Server(name string, argv []string) engine.Impl {
+	return serverWithin(name, argv, engine.ProcessTimeout)
 }
 
-func serverWithin(name string, argv []string, timeout time.Duration) parity.Impl {
-	return parity.Impl{Name: name, Start: func(string) (parity.Target, error) {
+func serverWithin(name string, argv []string, timeout time.Duration) engine.Impl {
+	return engine.Impl{Name: name, Start: func(string) (engine.Target, error) {
 		p, err := standalone.Start(argv, standalone.Options{Quiet: true}, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return parity.Process{Proc: p}, nil
+		return engine.Process{Proc: p}, nil
 	}}
 }
 
 // start starts a server of im that runs as a process of its own.
-func start(im parity.Impl) (parity.Process, error) {
+func start(im engine.Impl) (engine.Process, error) {
 	tg, err := im.Start("")
 	if err != nil {
-		return parity.Process{}, err
+		return engine.Process{}, err
 	}
-	p, ok := tg.(parity.Process)
+	p, ok := tg.(engine.Process)
 	if !ok {
 		tg.Stop()
-		return parity.Process{}, errors.New(im.Name + ": not a server process of its own: its CPU cannot be measured")
+		return engine.Process{}, errors.New(im.Name + ": not a server process of its own: its CPU cannot be measured")
 	}
 	return p, nil
 }

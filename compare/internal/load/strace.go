@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/internal/procfs"
 )
 
@@ -167,7 +167,7 @@ func straceRun(strace, out string, argv []string, conns int, msg []byte) (map[st
 // server, strace's child (strace itself would detach from it on SIGTERM and leave it
 // running), and waits for strace to write its summary and exit with it.
 type traced struct {
-	parity.Process
+	engine.Process
 	server int
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/compare/internal/load"
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/compare/parity"
@@ -95,7 +96,7 @@ func Collect(bins Binaries, models []string, o Options) *Report {
 		row := &Row{Model: model, IOModel: IOModel(model), Port: implName(standalone.Go), Sides: map[standalone.Impl]*Side{}}
 		r.Rows = append(r.Rows, row)
 		o.step(model + ": parity probes")
-		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), Probed(bins.Binaries, model, standalone.Go))
+		row.ParityEqual, row.ParityTotal, row.ParityDiffs = Parity(Probed(bins.Binaries, model, standalone.C), Probed(bins.Binaries, model, standalone.Go))
 		o.done()
 		var sides []measured
 		for _, impl := range Impls {
@@ -107,7 +108,7 @@ func Collect(bins Binaries, models []string, o Options) *Report {
 				Sides: map[standalone.Impl]*Side{standalone.C: row.Sides[standalone.C], standalone.Go: {Sweep: map[int]load.Measurement{}}}}
 			r.Rows = append(r.Rows, ex)
 			o.step(ex.Model + ": parity probes")
-			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(model, Probed(bins.Binaries, model, standalone.C), parity.Command(ExampleName, bins.ExampleArgv()))
+			ex.ParityEqual, ex.ParityTotal, ex.ParityDiffs = Parity(Probed(bins.Binaries, model, standalone.C), parity.Command(bins.ExampleArgv()...))
 			o.done()
 			sides = append(sides, measured{model + "/" + ExampleName, ex.Sides[standalone.Go], bins.ExampleArgv()})
 		}
@@ -169,7 +170,7 @@ func collectSeed(bins Binaries, models []string, o Options) *Seed {
 		argv  []string
 		total *time.Duration
 		err   *error
-		srv   parity.Target
+		srv   engine.Target
 	}
 	lines := []*line{
 		{what: "/bin/true", argv: []string{"/bin/true"}, total: &s.True},

@@ -21,12 +21,12 @@ import (
 // and `paritydiff` runs every built-in file.
 var probeNames = []string{"plain", "empty", "size-512", "size-513", "nul-inside", "utf8", "binary-256", "concurrent-10"}
 
-// Probes are the scenarios probeNames name, from parity.BuiltinScenarios: one list of
-// probes in the repository.
+// Probes are the scenarios probeNames name, from parity.Builtin: one list of probes in the
+// repository.
 func Probes() []parity.Scenario {
-	files := map[string]parity.ScenarioFile{}
-	for _, f := range parity.BuiltinScenarios("") {
-		files[f.Scenario().Name] = f
+	files := map[string]parity.Scenario{}
+	for _, f := range parity.Builtin("") {
+		files[f.Name] = f
 	}
 	out := make([]parity.Scenario, len(probeNames))
 	for i, name := range probeNames {
@@ -34,26 +34,26 @@ func Probes() []parity.Scenario {
 		if !ok {
 			panic("report: no built-in scenario " + name) // TestParityColumn fails on it
 		}
-		out[i] = f.Scenario()
+		out[i] = f
 	}
 	return out
 }
 
-// Probed is impl's server of model for the probes: the engine's Command, which keeps
-// its stdout and stderr for the comparison.
-func Probed(bins load.Binaries, model string, impl standalone.Impl) parity.Impl {
-	return parity.Command(implName(impl), bins.Argv(model, impl))
+// Probed is impl's server of model for the probes: a parity.Command, which keeps its
+// stdout and stderr for the comparison.
+func Probed(bins load.Binaries, model string, impl standalone.Impl) parity.Target {
+	return parity.Command(bins.Argv(model, impl)...)
 }
 
-// Parity runs every probe through the engine's differential (parity.Differential): a fresh
-// reference server twice, a fresh port once. It returns how many probes were equal and,
+// Parity runs every probe through parity.Differential: a fresh reference server twice, a
+// fresh port once. It returns how many probes were equal and,
 // for the others, a line saying what differed: the engine's diff, a reference that
 // disagreed with itself (the probe then depends on timing, and the port is not judged by
 // it), or a run that failed.
-func Parity(model string, ref, port parity.Impl) (equal, total int, diffs []string) {
+func Parity(ref, port parity.Target) (equal, total int, diffs []string) {
 	for _, sc := range Probes() {
 		total++
-		o, err := parity.Differential(sc, model, ref, port)
+		o, err := parity.Differential(sc, ref, port)
 		switch {
 		case err != nil:
 			diffs = append(diffs, fmt.Sprintf("%s: %v", sc.Name, err))

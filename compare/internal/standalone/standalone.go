@@ -11,13 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -170,41 +170,107 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	return b, nil
 }
 
-// syncBuffer is a bytes.Buffer that a process's output goroutine and a test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// Stream is what one of the server's log descriptors, stdout or stderr, is.
+type Stream int
+
+const (
+	// Read: a pipe read to its end as the server writes (stdout's is a logpipe.Pipe, which
+	// a test may hold).
+	Read Stream = iota
+	// Stall: a pipe shrunk to one page that nobody reads until Drain: a few lines fill it
+	// and the server's next write blocks.
+	Stall
+	// Broken: a pipe whose read end is closed before the server starts (EPIPE, SIGPIPE).
+	Broken
+	// Closed: no descriptor at all (a shell's >&-).
+	Closed
+	// Discard: /dev/null.
+	Discard
+)
+
+// stream is the reading end of one of the server's log pipes other than a held stdout.
+type stream struct {
+	mode Stream
+	r    *os.File
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	eof  chan struct{}
+	gate chan struct{} // closed to start reading (at once unless Stall)
+	once sync.Once
+	// firstOnly keeps the first line only, and discards the rest as it comes (Quiet).
+	firstOnly bool
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
+func (l *stream) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
+// read copies the pipe into buf until its end, calling onLine with each line.
+func (l *stream) read(onLine func(string)) {
+	defer close(l.eof)
+	defer l.r.Close()
+	<-l.gate
+	br := bufio.NewReader(l.r)
+	first := true
+	for {
+		line, err := br.ReadString('\n')
+		if first || !l.firstOnly {
+			l.mu.Lock()
+			l.buf.WriteString(line)
+			l.mu.Unlock()
+		}
+		if line != "" {
+			first = false
+			if onLine != nil {
+				onLine(line)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
+
+func (l *stream) drain() { l.once.Do(func() { close(l.gate) }) }
 
 // Process is a running standalone server.
 type Process struct {
-	Cmd    *exec.Cmd
+	proc   *os.Process
 	Port   int
-	stdout *logpipe.Pipe // a pipe of its own, which a test may hold (logpipe.Pipe.Hold); nil when Quiet
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error
+	stdout *logpipe.Pipe // Read: a pipe of its own, which a test may hold (logpipe.Pipe.Hold)
+	logs   [2]*stream    // stdout when Stall, stderr when Read or Stall
+	group  bool
+	exited chan struct{} // closed once the process was reaped
+	done   chan struct{} // closed once it was reaped and its read logs reached their end
+	state  *os.ProcessState
 }
 
-var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)$`)
+var listeningRE = regexp.MustCompile(`^listening on 0\.0\.0\.0:(\d+)\n?$`)
 
-// Options say how Start runs a server.
+// ParseListening reads a server's readiness line, "listening on 0.0.0.0:PORT" (with its
+// newline or without), and returns PORT. It is the one reader of that line.
+func ParseListening(line string) (port int, ok bool) {
+	m := listeningRE.FindStringSubmatch(line)
+	if m == nil {
+		return 0, false
+	}
+	port, err := strconv.Atoi(m[1])
+	if err != nil || port <= 0 || port > 65535 {
+		return 0, false
+	}
+	return port, true
+}
+
+// Options say how Start runs a server; the zero value reads stdout and stderr, and waits
+// for the "listening on" line.
 type Options struct {
-	// Extra are open descriptors the server is given, numbered from 3 (os/exec's
-	// ExtraFiles): the caller may close its copies once Start returns.
+	// Extra are open descriptors the server is given, numbered from 3: the caller may
+	// close its copies once Start returns.
 	Extra []*os.File
+	// Stdout and Stderr say what the server's descriptors 1 and 2 are.
+	Stdout, Stderr Stream
 	// Quiet sends stdout to /dev/null and keeps only the first stderr line, draining the
 	// rest as it comes: under load a server logs two lines per connection, and buffering
 	// them would grow by megabytes and cost the measuring process CPU. (The server still
@@ -213,7 +279,8 @@ type Options struct {
 	// ReadyPort, when not 0, is the port the server will listen on: it is ready once a
 	// socket of its own (or of a process it started) listens there (procfs.Listening: no
 	// probe connection that it would see and log), whatever it prints. 0: ready at its
-	// "listening on 0.0.0.0:PORT" line.
+	// "listening on 0.0.0.0:PORT" line when stderr is read, else once it holds a
+	// listening socket (procfs.ListeningPort).
 	ReadyPort int
 	// Group makes the server the leader of a process group of its own (its pid is the
 	// group's id), so that a test can signal the server and its children as a terminal's
@@ -222,95 +289,137 @@ type Options struct {
 }
 
 // Start runs argv (a server binary and its arguments, possibly behind a wrapper such as
-// strace) and waits until the server prints "listening on" (its readiness), or exits, or
-// timeout passes. It is the one way this repository starts a standalone server.
+// strace or valgrind) as o says and waits until the server listens (Options.ReadyPort
+// says how that is seen), or exits, or timeout passes. It is the one way this repository
+// starts a standalone server. A server that exits before it listens gives ErrExited, with
+// its stderr so far.
 func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
-	p := &Process{
-		Cmd:    exec.Command(argv[0], argv[1:]...),
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
+	if len(argv) == 0 {
+		return nil, errors.New("empty command line")
 	}
-	p.Cmd.ExtraFiles = o.Extra
-	if o.Group {
-		p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
-	var outW *os.File
 	if o.Quiet {
-		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		outW = devnull
-	} else {
-		stdout, err := logpipe.New()
-		if err != nil {
-			return nil, err
-		}
-		p.stdout = stdout
-		// An *os.File is handed to the child as it is: the server writes into the pipe
-		// itself, with no copying goroutine in between that a hold could not stop.
-		outW = os.NewFile(uintptr(stdout.W), "stdout")
-		stdout.W = -1 // closed below, once the child has its copy
+		o.Stdout = Discard
 	}
-	p.Cmd.Stdout = outW
-	errPipe, err := p.Cmd.StderrPipe()
-	if err != nil {
-		outW.Close()
-		return nil, err
-	}
-	err = p.Cmd.Start()
-	outW.Close() // the child has its copy; the pipe's reader sees end of file when it exits
+	p := &Process{group: o.Group, exited: make(chan struct{}), done: make(chan struct{})}
+	var toClose []*os.File
+	defer func() {
+		for _, f := range toClose {
+			f.Close()
+		}
+	}()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
-	ready := make(chan int, 1)
-	go func() {
-		// Copy stderr, and hand over the port from the first line.
-		sc := bufio.NewReader(errPipe)
-		first := true
-		for {
-			line, err := sc.ReadString('\n')
-			if first && line != "" && o.ReadyPort == 0 {
-				first = false
-				p.stderr.Write([]byte(line))
-				port := -1
-				if m := listeningRE.FindStringSubmatch(trimNL(line)); m != nil {
-					port, _ = strconv.Atoi(m[1])
-				}
-				ready <- port
-				if o.Quiet && err == nil {
-					io.Copy(io.Discard, sc)
-					break
-				}
-			} else if line != "" {
-				p.stderr.Write([]byte(line))
-			}
+	toClose = append(toClose, devnull)
+	files := []*os.File{devnull, nil, nil}
+	for i, mode := range []Stream{o.Stdout, o.Stderr} {
+		switch {
+		case mode == Closed:
+		case mode == Discard:
+			files[1+i] = devnull
+		case mode == Read && i == 0:
+			lp, err := logpipe.New()
 			if err != nil {
-				break
+				return nil, err
+			}
+			p.stdout = lp
+			// An *os.File is handed to the child as it is: the server writes into the pipe
+			// itself, with no copying goroutine in between that a hold could not stop.
+			w := os.NewFile(uintptr(lp.W), "stdout")
+			lp.W = -1 // closed below, once the child has its copy
+			toClose = append(toClose, w)
+			files[1] = w
+		default:
+			r, w, err := brokenOrNot(mode)
+			if err != nil {
+				return nil, err
+			}
+			toClose = append(toClose, w)
+			files[1+i] = w
+			if mode == Broken {
+				continue
+			}
+			l := &stream{mode: mode, r: r, eof: make(chan struct{}), gate: make(chan struct{}), firstOnly: o.Quiet && i == 1}
+			if mode == Stall {
+				if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize()); err != nil {
+					r.Close()
+					return nil, os.NewSyscallError("fcntl F_SETPIPE_SZ", err)
+				}
+			} else {
+				l.drain()
+			}
+			p.logs[i] = l
+		}
+	}
+	files = append(files, o.Extra...)
+	path := argv[0]
+	if !strings.Contains(path, "/") {
+		if path, err = exec.LookPath(path); err != nil {
+			return nil, err
+		}
+	}
+	attr := &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: o.Group}}
+	proc, err := os.StartProcess(path, argv, attr)
+	if err != nil {
+		return nil, err
+	}
+	p.proc = proc
+	for _, f := range toClose {
+		f.Close() // the child has its copies; a pipe's reader sees its end when they are gone
+	}
+	toClose = nil
+
+	ready := make(chan int, 1)
+	byLine := o.ReadyPort == 0 && o.Stderr == Read
+	for i, l := range p.logs {
+		if l == nil {
+			continue
+		}
+		var onLine func(string)
+		if i == 1 && byLine {
+			first := true
+			onLine = func(line string) {
+				if first {
+					first = false
+					port, ok := ParseListening(line)
+					if !ok {
+						port = -1
+					}
+					ready <- port
+				}
 			}
 		}
-		if first && o.ReadyPort == 0 {
-			ready <- -1
-		}
-		p.err = p.Cmd.Wait()
+		go l.read(onLine)
+	}
+	go func() {
+		p.state, _ = proc.Wait()
+		close(p.exited)
 		if p.stdout != nil {
 			<-p.stdout.Done // every byte the server wrote to stdout is read
 		}
+		if l := p.logs[1]; l != nil && l.mode == Read {
+			<-l.eof
+		}
 		close(p.done)
 	}()
-	if o.ReadyPort != 0 {
-		pid := p.Cmd.Process.Pid
+	if !byLine {
 		go func() {
 			for {
 				select {
-				case <-p.done:
-					ready <- -1
+				case <-p.exited:
 					return
 				default:
 				}
-				if procfs.Listening(pid, o.ReadyPort) {
+				if o.ReadyPort != 0 && procfs.Listening(proc.Pid, o.ReadyPort) {
 					ready <- o.ReadyPort
 					return
+				}
+				if o.ReadyPort == 0 {
+					if port := procfs.ListeningPort(proc.Pid); port > 0 {
+						ready <- port
+						return
+					}
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -318,19 +427,57 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	}
 	select {
 	case port := <-ready:
-		if port < 0 {
-			p.Kill()
-			return p, fmt.Errorf("%v did not start: %q", argv, p.Stderr())
+		if port > 0 {
+			p.Port = port
+			return p, nil
 		}
-		p.Port = port
-		return p, nil
+	case <-p.exited:
+		select {
+		case port := <-ready: // a line read just before the exit
+			if port > 0 {
+				p.Port = port
+				return p, nil
+			}
+		default:
+		}
 	case <-time.After(timeout):
 		p.Kill()
 		if o.ReadyPort != 0 {
 			return p, fmt.Errorf("%v: nothing listening on port %d within %v", argv, o.ReadyPort, timeout)
 		}
-		return p, fmt.Errorf("%v: no \"listening on\" line within %v", argv, timeout)
+		if byLine {
+			return p, fmt.Errorf("%v: no \"listening on\" line within %v", argv, timeout)
+		}
+		return p, fmt.Errorf("%v: no listening socket within %v", argv, timeout)
 	}
+	p.Kill()
+	if p.Exited() {
+		return p, fmt.Errorf("%v did not start: %w (%s), stderr %q", argv, ErrExited, Status(p.state), p.Stderr())
+	}
+	return p, fmt.Errorf("%v did not start: %q", argv, p.Stderr())
+}
+
+// ErrExited: the server exited before it listened.
+var ErrExited = errors.New("the server exited before it listened")
+
+// brokenOrNot makes a log pipe; for Broken its read end is closed at once (r is nil).
+// While the read end exists, a process that another goroutine forks gets a copy of it
+// until it execs (close-on-exec): on a loaded machine long enough for a server started
+// meanwhile to write its first line into the pipe and live on (seen once in ~20 runs:
+// a Go fork server idle with a "broken" stderr). Holding syscall.ForkLock for reading
+// keeps forks out (os.StartProcess takes it for writing, and its vfork'ed child has exec'd
+// when it returns).
+func brokenOrNot(mode Stream) (r, w *os.File, err error) {
+	if mode != Broken {
+		return os.Pipe()
+	}
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	r, w, err = os.Pipe()
+	if err == nil {
+		r.Close()
+	}
+	return nil, w, err
 }
 
 // StartServer starts path with args (Start without options).
@@ -338,17 +485,10 @@ func StartServer(path string, timeout time.Duration, args ...string) (*Process, 
 	return Start(append([]string{path}, args...), Options{}, timeout)
 }
 
-// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3
-// (os/exec's ExtraFiles): the caller may close its copies once it returns.
+// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3:
+// the caller may close its copies once it returns.
 func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
 	return Start(append([]string{path}, args...), Options{Extra: extra}, timeout)
-}
-
-func trimNL(s string) string {
-	if n := len(s); n > 0 && s[n-1] == '\n' {
-		return s[:n-1]
-	}
-	return s
 }
 
 // Stdout is what the server printed on stdout so far.
@@ -371,17 +511,103 @@ func (p *Process) unhold() {
 	}
 }
 
-// Stderr is what the server printed on stderr so far.
-func (p *Process) Stderr() string { return p.stderr.String() }
+// Stderr is what the server printed on stderr so far ("" when it is not read).
+func (p *Process) Stderr() string { return p.Log(2) }
+
+// Log is what the server printed so far on fd 1 or 2, whatever the stream ("" when it is
+// not read).
+func (p *Process) Log(fd int) string {
+	if fd == 1 && p.stdout != nil {
+		return string(p.stdout.Bytes())
+	}
+	if l := p.logs[fd-1]; l != nil {
+		return l.String()
+	}
+	return ""
+}
+
+// Drain starts reading the server's stalled streams (Stall).
+func (p *Process) Drain() {
+	for _, l := range p.logs {
+		if l != nil {
+			l.drain()
+		}
+	}
+}
+
+// Logs drains the server's streams and waits, up to timeout, until every one that is read
+// reached its end (every writer gone, a fork server's children included); it returns
+// stdout and stderr.
+func (p *Process) Logs(timeout time.Duration) (stdout, stderr string, err error) {
+	p.Drain()
+	deadline := time.After(timeout)
+	var ends []<-chan struct{}
+	if p.stdout != nil {
+		ends = append(ends, p.stdout.Done)
+	}
+	for _, l := range p.logs {
+		if l != nil {
+			ends = append(ends, l.eof)
+		}
+	}
+	for _, end := range ends {
+		select {
+		case <-end:
+		case <-deadline:
+			return p.Stdout(), p.Stderr(), errors.New("a log pipe did not reach its end")
+		}
+	}
+	return p.Stdout(), p.Stderr(), nil
+}
 
 // Pid is the started process's id (the server, or the wrapper in front of it).
-func (p *Process) Pid() int { return p.Cmd.Process.Pid }
+func (p *Process) Pid() int { return p.proc.Pid }
+
+// Send sends sig to the server and does not wait; a server already reaped is no error.
+func (p *Process) Send(sig syscall.Signal) error {
+	if err := p.proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// Exited says whether the server was reaped.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitExit waits up to d for the server to be reaped, its logs aside, and returns its
+// status, or "running".
+func (p *Process) WaitExit(d time.Duration) string {
+	if p.Exited() {
+		return Status(p.state)
+	}
+	select {
+	case <-p.exited:
+		return Status(p.state)
+	case <-time.After(d):
+		return "running"
+	}
+}
+
+// State is how the process ended (nil while it runs): its status and resource usage.
+func (p *Process) State() *os.ProcessState {
+	if !p.Exited() {
+		return nil
+	}
+	return p.state
+}
 
 // Signal sends sig and waits up to timeout for the server to exit; it returns how it
 // ended (Status), or an error when it did not exit in time, after which it is killed.
 func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, error) {
 	p.unhold()
-	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := p.Send(sig); err != nil {
 		return "", err
 	}
 	return p.Wait(timeout)
@@ -391,7 +617,7 @@ func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, err
 func (p *Process) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
-		return Status(p.Cmd.ProcessState), nil
+		return Status(p.state), nil
 	case <-time.After(timeout):
 		p.Kill()
 		return "", fmt.Errorf("server %d did not exit within %v", p.Pid(), timeout)
@@ -442,14 +668,16 @@ func SignalName(sig syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
-// Kill ends the server if it still runs and waits for it: with Group, its whole process
-// group (a wrapper's child, such as strace's tracee, holds the output pipes too).
+// Kill ends the server if it still runs and waits for it and its logs: with Group, its
+// whole process group (fork's children; a wrapper's child, such as strace's tracee, holds
+// the output pipes too).
 func (p *Process) Kill() {
 	p.unhold()
-	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
-		syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	if p.group {
+		unix.Kill(-p.proc.Pid, unix.SIGKILL)
 	}
-	p.Cmd.Process.Kill()
+	p.proc.Kill()
+	p.Drain()
 	<-p.done
 }
 

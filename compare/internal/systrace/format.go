@@ -31,13 +31,14 @@ func oneLine(s string) string { return strings.NewReplacer("\t", `\t`, "\n", `\n
 
 // ModelSites is what a formatted trace says that does not vary from run to run: which
 // system calls the model makes from which lines of its source (a set: how many idle
-// rounds, how threads interleave, is timing). A file whose set differs from a fresh run's
-// is stale: the source moved, or the model changed.
+// rounds, how threads interleave, whether an idle round had begun when the stop came, is
+// timing: calls that found nothing are left out). A file whose set differs from a fresh
+// run's is stale: the source moved, or the model changed.
 func ModelSites(formatted string) string {
 	set := map[string]bool{}
 	for _, l := range strings.Split(formatted, "\n") {
 		f := strings.Split(l, "\t")
-		if len(f) == 4 && f[1] == Model {
+		if len(f) == 4 && f[1] == Model && !notYet(f[2]) {
 			name, _, _ := strings.Cut(f[2], "(")
 			set[name+" "+f[3]] = true
 		}

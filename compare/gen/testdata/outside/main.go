@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/iomodels/iomodels/compare/gen"
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/gosrv"
 )
 
@@ -26,8 +26,8 @@ func (p inProcess) Stop() (string, error) {
 	return fmt.Sprintf("exited %d", min(status&1, 1)), err
 }
 
-func goServer(name string) parity.Impl {
-	return parity.Impl{Name: name, Start: func(model string) (parity.Target, error) {
+func goServer(name string) engine.Impl {
+	return engine.Impl{Name: name, Start: func(model string) (engine.Target, error) {
 		s, err := gosrv.Start(model)
 		if err != nil {
 			return nil, err
@@ -53,7 +53,7 @@ func main() {
 	fmt.Printf("budget %v: %d scripts in %v\n", *budget, stats.Scripts, stats.Elapsed.Round(time.Millisecond))
 
 	port := goServer("cut")
-	port.Normalize = append([]parity.Normalizer{parity.Replace(regexp.MustCompile(`(recv_msg: [^\n]{500})[^\n]+`), "$1")}, parity.DefaultNormalizers...)
+	port.Normalize = append([]engine.Normalizer{engine.Replace(regexp.MustCompile(`(recv_msg: [^\n]{500})[^\n]+`), "$1")}, engine.DefaultNormalizers...)
 	cfg.Budget, cfg.Checks, cfg.ShrinkTime = 0, 100, 2*time.Second
 	d, stats, err = gen.Search(cfg, goServer("A"), port)
 	if err != nil || d == nil || d.Kind != gen.PortDiffers {

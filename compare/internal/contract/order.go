@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package contract
 
-// order_test.go - the order of service, compared as it is, never sorted.
+// order.go - the order of service, compared as it is, never sorted.
 //
 // When several connections are ready at the same wake-up, each model serves them in an
 // order of its own: epoll in the order they became ready (its ready list is first in,
@@ -35,7 +35,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/internal/logpipe"
 	"golang.org/x/sys/unix"
 )
@@ -51,19 +51,19 @@ type serveThread interface {
 }
 
 // inProcessAs finds the in-process server behind the target as a T.
-func inProcessAs[T any](tg parity.Target) (T, bool) {
+func inProcessAs[T any](tg engine.Target) (T, bool) {
 	var zero T
-	ip, ok := tg.(inProcess)
+	ip, ok := tg.(InProcess)
 	if !ok {
 		return zero, false
 	}
-	v, ok := ip.inProcessServer.(T)
+	v, ok := ip.Server.(T)
 	return v, ok
 }
 
-// hold is the state of a hold across the steps of one run: each run builds its steps
+// Hold is the state of a hold across the steps of one run: each run builds its steps
 // afresh, so a hold belongs to one run.
-type hold struct {
+type Hold struct {
 	release func()
 	pid, fd int // where the server blocks: write(2) on fd in process pid
 }
@@ -78,8 +78,8 @@ type hold struct {
 // recvs, or in its sleep), uring (stopped before submitting the last connection's RECV)
 // and sigio (stopped before arming the last connection for signals). A blocked log write
 // stops it at one known point: in the middle of accepting h.
-func holdServer(h *hold) parity.Step {
-	return parity.Step{Desc: "hold the server's stdout", Do: func(r *parity.Run) error {
+func HoldServer(h *Hold) engine.Step {
+	return engine.Step{Desc: "hold the server's stdout", Do: func(r *engine.Run) error {
 		var p *logpipe.Pipe
 		if sh, ok := r.Target().(stdoutHolder); ok { // standalone: the server's descriptor 1
 			p, h.fd = sh.StdoutPipe(), 1
@@ -103,8 +103,8 @@ func holdServer(h *hold) parity.Step {
 }
 
 // awaitHeld waits until a thread of the server is blocked in write(2) on its held stdout.
-func awaitHeld(h *hold) parity.Step {
-	return parity.Step{Desc: "await the server blocked on its held stdout", Do: func(r *parity.Run) error {
+func AwaitHeld(h *Hold) engine.Step {
+	return engine.Step{Desc: "await the server blocked on its held stdout", Do: func(r *engine.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
@@ -134,8 +134,8 @@ func threadBlockedInWrite(pid, fd int) bool {
 }
 
 // releaseServer lets a held server go on: SIGCONT, or the stdout pipe drains again.
-func releaseServer(h *hold) parity.Step {
-	return parity.Step{Desc: "release the server", Do: func(r *parity.Run) error {
+func ReleaseServer(h *Hold) engine.Step {
+	return engine.Step{Desc: "release the server", Do: func(r *engine.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
@@ -148,9 +148,9 @@ func releaseServer(h *hold) parity.Step {
 // sendAcked writes p in one write and waits until the server's kernel has acknowledged
 // every byte (the client's send queue is empty): the bytes are then in the server's
 // socket, whatever the scheduling, before the next step.
-func sendAcked(name string, p []byte) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), Do: func(r *parity.Run) error {
-		if err := parity.Send(name, p).Do(r); err != nil {
+func SendAcked(name string, p []byte) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("send %d bytes on %s, acknowledged", len(p), name), Do: func(r *engine.Run) error {
+		if err := engine.Send(name, p).Do(r); err != nil {
 			return err
 		}
 		c, err := r.Conn(name)
@@ -160,7 +160,7 @@ func sendAcked(name string, p []byte) parity.Step {
 		var ioctlErr error
 		if err := r.WaitFor("the server's acknowledgement of "+name+"'s bytes", func() bool {
 			var n int
-			ioctlErr = parity.Control(c.Sock(), func(fd int) (err error) { n, err = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return err })
+			ioctlErr = engine.Control(c.Sock(), func(fd int) (err error) { n, err = unix.IoctlGetInt(fd, unix.SIOCOUTQ); return err })
 			return ioctlErr != nil || n == 0
 		}); err != nil {
 			return err
@@ -184,14 +184,14 @@ var rxTimestampsOn = func() int {
 
 // timestamps asks the kernel to timestamp what each connection receives (SO_TIMESTAMPNS),
 // before anything arrives.
-func timestamps(names ...string) parity.Step {
-	return parity.Step{Desc: "timestamp what " + strings.Join(names, ", ") + " receive", Do: func(r *parity.Run) error {
+func timestamps(names ...string) engine.Step {
+	return engine.Step{Desc: "timestamp what " + strings.Join(names, ", ") + " receive", Do: func(r *engine.Run) error {
 		for _, name := range names {
 			c, err := r.Conn(name)
 			if err != nil {
 				return err
 			}
-			if err := parity.Control(c.Sock(), func(fd int) error {
+			if err := engine.Control(c.Sock(), func(fd int) error {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 			}); err != nil {
 				return os.NewSyscallError("setsockopt SO_TIMESTAMPNS", err)
@@ -205,8 +205,8 @@ func timestamps(names ...string) parity.Step {
 // timestamp, and notes the connections in the order the server answered them: "order of
 // service: c1 c3 c2". The byte is kept in the connection's data; a reader started later
 // reads the rest.
-func noteServiceOrder(names ...string) parity.Step {
-	return parity.Step{Desc: "note the order of service of " + strings.Join(names, ", "), Do: func(r *parity.Run) error {
+func noteServiceOrder(names ...string) engine.Step {
+	return engine.Step{Desc: "note the order of service of " + strings.Join(names, ", "), Do: func(r *engine.Run) error {
 		type answer struct {
 			name string
 			at   int64
@@ -224,7 +224,7 @@ func noteServiceOrder(names ...string) parity.Step {
 			got := false
 			var rerr error
 			if err := r.WaitFor("a reply on "+name, func() bool {
-				parity.Control(c.Sock(), func(fd int) error {
+				engine.Control(c.Sock(), func(fd int) error {
 					at, got, rerr = recvFirstByte(fd, c)
 					return nil
 				})
@@ -249,7 +249,7 @@ func noteServiceOrder(names ...string) parity.Step {
 
 // recvFirstByte reads one byte from the non-blocking socket fd with its receive timestamp
 // and appends it to c's data; got is false while nothing has arrived.
-func recvFirstByte(fd int, c *parity.Conn) (at int64, got bool, err error) {
+func recvFirstByte(fd int, c *engine.Conn) (at int64, got bool, err error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(16))
 	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_DONTWAIT)
@@ -304,50 +304,50 @@ var wantOrder = map[string]string{
 // c3 c1 c5 c2 c4, each acknowledged before the next; the server is released and serves
 // all five from one wake-up. The order of service is noted from the replies' timestamps
 // and, for the one-shot models, is the order of the recv_msg lines.
-func orderHeld() parity.Scenario {
+func orderHeld() engine.Scenario {
 	msgs := make([][]byte, len(orderNames))
 	for i, name := range orderNames {
 		msgs[i] = []byte("order " + name + " " + strconv.Itoa(i))
 	}
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:   "order-held-5",
-		Models: multiplexing,
-		Steps: func(model string) []parity.Step {
-			h := &hold{}
-			s := parity.Seq(parity.ConnectHigh(orderNames...), timestamps(orderNames...), parity.AwaitStdoutLines(len(orderNames)),
-				holdServer(h), parity.ConnectHigh("h"), awaitHeld(h))
+		Models: Multiplexing,
+		Steps: func(model string) []engine.Step {
+			h := &Hold{}
+			s := engine.Seq(engine.ConnectHigh(orderNames...), timestamps(orderNames...), engine.AwaitStdoutLines(len(orderNames)),
+				HoldServer(h), engine.ConnectHigh("h"), AwaitHeld(h))
 			for _, i := range orderSends {
-				s = append(s, sendAcked(orderNames[i], msgs[i]))
+				s = append(s, SendAcked(orderNames[i], msgs[i]))
 			}
-			s = append(s, releaseServer(h))
-			if streamModel(model) {
+			s = append(s, ReleaseServer(h))
+			if StreamModel(model) {
 				// The echo is not logged: the replies' timestamps show the order. (Not for
 				// uring, whose sends the kernel may carry out in another order than it
 				// was asked: its order of service is its recv completions', in the log.)
 				s = append(s, noteServiceOrder(orderNames...))
 			}
 			for _, name := range orderNames {
-				if streamModel(model) {
-					s = append(s, parity.HalfClose(name))
+				if StreamModel(model) {
+					s = append(s, engine.HalfClose(name))
 				}
-				s = append(s, parity.AwaitEnd(name))
+				s = append(s, engine.AwaitEnd(name))
 			}
 			return s
 		},
-		Expect: func(model string, tr *parity.Transcript) error {
-			var es []expectation
+		Expect: func(model string, tr *engine.Transcript) error {
+			var es []Expectation
 			for i, name := range orderNames {
-				es = append(es, wantEcho(name, msgs[i]))
+				es = append(es, WantEcho(name, msgs[i]))
 			}
 			want, ok := wantOrder[model]
 			if !ok {
 				return fmt.Errorf("no order of service stated for %s", model)
 			}
-			if streamModel(model) {
-				es = append(es, wantNote("order of service: "+want))
+			if StreamModel(model) {
+				es = append(es, WantNote("order of service: "+want))
 			}
-			es = append(es, func(model string, tr *parity.Transcript) error {
-				if streamModel(model) {
+			es = append(es, func(model string, tr *engine.Transcript) error {
+				if StreamModel(model) {
 					return nil
 				}
 				var got []string
@@ -361,20 +361,20 @@ func orderHeld() parity.Scenario {
 				}
 				return nil
 			})
-			return expects(es...)(model, tr)
+			return Expects(es...)(model, tr)
 		},
 	}
 }
 
-// concurrentHeld is concurrent's script for the multiplexing models, with the order of
+// concurrentHeld is concurrent's script for the Multiplexing models, with the order of
 // service fixed: every connection is accepted first (their lines in connection order),
 // the server is held while each sends and half-closes (acknowledged in turn), and serves
 // them all from one wake-up once released. Nothing is sorted.
-func concurrentHeld(names []string, msgs [][]byte) []parity.Step {
-	h := &hold{}
-	s := parity.Seq(parity.ConnectHigh(names...), parity.AwaitStdoutLines(len(names)), holdServer(h), parity.ConnectHigh("h"), awaitHeld(h))
+func concurrentHeld(names []string, msgs [][]byte) []engine.Step {
+	h := &Hold{}
+	s := engine.Seq(engine.ConnectHigh(names...), engine.AwaitStdoutLines(len(names)), HoldServer(h), engine.ConnectHigh("h"), AwaitHeld(h))
 	for i, name := range names {
-		s = append(s, sendAcked(name, msgs[i]), parity.HalfClose(name))
+		s = append(s, SendAcked(name, msgs[i]), engine.HalfClose(name))
 	}
-	return append(append(s, releaseServer(h)), each(names, parity.AwaitEnd)...)
+	return append(append(s, ReleaseServer(h)), Each(names, engine.AwaitEnd)...)
 }

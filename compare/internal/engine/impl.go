@@ -1,19 +1,15 @@
 //go:build linux
 
-package parity
+package engine
 
 // impl.go - the differential itself: an implementation under test (Impl), one run of a
 // scenario against a fresh server of it (RunOnce), and the comparison of a port with its
-// reference (Differential, and Compare and Test for go test), with the reference run
-// twice so that its own noise is found rather than blamed on the port.
+// reference (Differential), with the reference run twice so that its own noise is
+// found rather than blamed on the port.
 
 import (
 	"fmt"
-	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Impl is one implementation of a server: how to start a fresh one.
@@ -74,36 +70,8 @@ func Differential(sc Scenario, model string, ref, port Impl) (Outcome, error) {
 		o.Contract = sc.Expect(model, o.Ref)
 	}
 	if o.Port, err = RunOnce(sc, model, port); err != nil {
-		return o, fmt.Errorf("port run: %w", err)
+		return o, fmt.Errorf("candidate run: %w", err)
 	}
 	o.Diff = Diff(o.Ref, o.Port, ref.Name, port.Name)
 	return o, nil
-}
-
-// Compare runs Differential and fails t on any difference, showing both transcripts in
-// brief; a reference that disagrees with itself fails as "reference is not
-// deterministic": noise is found, never retried away.
-func Compare(t *testing.T, sc Scenario, model string, ref, port Impl) {
-	t.Helper()
-	o, err := Differential(sc, model, ref, port)
-	require.NoError(t, err)
-	if o.Noise != "" {
-		require.Failf(t, "reference is not deterministic", "%s/%s: the reference disagrees with itself:\n%s\nrun 1:\n%s\nrun 2:\n%s",
-			model, sc.Name, o.Noise, o.Ref.Brief(), o.Ref2.Brief())
-	}
-	assert.NoError(t, o.Contract, "the reference breaks its contract in %s/%s:\n%s", model, sc.Name, o.Ref.Brief())
-	if o.Diff != "" {
-		require.Failf(t, "not at parity", "%s/%s:\n%s\n%s:\n%s\n%s:\n%s", model, sc.Name, o.Diff, ref.Name, o.Ref.Brief(), port.Name, o.Port.Brief())
-	}
-}
-
-// Test is the conformance suite in x/net/nettest's shape: every scenario that applies to
-// model runs as a subtest, against fresh servers of ref (twice) and port.
-func Test(t *testing.T, ref, port Impl, model string, scenarios ...Scenario) {
-	for _, sc := range scenarios {
-		if !sc.AppliesTo(model) {
-			continue
-		}
-		t.Run(sc.Name, func(t *testing.T) { Compare(t, sc, model, ref, port) })
-	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // run.go - one run of a scenario against one server: its state (connections,
 // their readers, notes), and execute, which runs the steps and takes the transcript.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // diff.go - comparing two transcripts, and describing a difference in brief
 // (lengths, digests, the first differing byte or log line), never megabytes.
@@ -12,9 +12,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"testing"
-
-	"github.com/stretchr/testify/require"
 )
 
 // ---- comparing transcripts ----
@@ -51,15 +48,6 @@ func DescribeBytesDiff(what string, a, b []byte, an, bn string) string {
 	}
 	return fmt.Sprintf("%s differs at byte %d:\n  %s: %s, around it %q\n  %s: %s, around it %q",
 		what, off, an, summarize(a), ctx(a), bn, summarize(b), ctx(b))
-}
-
-// RequireParity fails t unless ref and got agree, with what was compared, the first
-// differences, and both transcripts in brief.
-func RequireParity(t *testing.T, what string, ref, got *Transcript, refName, gotName string) {
-	t.Helper()
-	if d := Diff(ref, got, refName, gotName); d != "" {
-		require.Failf(t, "not at parity", "%s:\n%s\n%s:\n%s\n%s:\n%s", what, d, refName, ref.Brief(), gotName, got.Brief())
-	}
 }
 
 // Diff is "" when a and b agree, else a short account of the first differences.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // steps.go - the steps a scenario is written in, one constructor each, and the
 // composite steps built from them. Every wait polls a condition until it holds or the

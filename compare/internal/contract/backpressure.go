@@ -1,8 +1,8 @@
 //go:build linux
 
-package compare
+package contract
 
-// backpressure_test.go - the stream model's backpressure, made certain and measured.
+// backpressure.go - the stream model's backpressure, made certain and measured.
 //
 // The slow-reader scenarios wait until the client's receive queue stops growing, which
 // does not prove that the server's send ever met EAGAIN: with Linux's default tcp_wmem a
@@ -29,7 +29,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iomodels/iomodels/compare/parity"
+	"github.com/iomodels/iomodels/compare/internal/engine"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +37,7 @@ import (
 // in process the server's own descriptor duplicated, standalone the server's descriptor
 // fetched with pidfd_getfd. The caller closes it. Both are placed from descriptor 4096 up,
 // out of the way of the numbers the server gives its connections.
-func serverSocketFd(r *parity.Run, c *parity.Conn) (int, error) {
+func serverSocketFd(r *engine.Run, c *engine.Conn) (int, error) {
 	pid, err := r.ServerPid()
 	if err != nil {
 		return -1, err
@@ -92,8 +92,8 @@ func serverSocketFd(r *parity.Run, c *parity.Conn) (int, error) {
 // kernel's autotuning of it. Without it the server's send buffer grows on loopback to
 // tcp_wmem's maximum (4 MiB by default): a stream of a few megabytes fits, and the send
 // never meets EAGAIN.
-func shrinkServerSndbuf(name string, size int) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("set SO_SNDBUF %d on the server's socket for %s", size, name), Do: func(r *parity.Run) error {
+func shrinkServerSndbuf(name string, size int) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("set SO_SNDBUF %d on the server's socket for %s", size, name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -110,8 +110,8 @@ func shrinkServerSndbuf(name string, size int) parity.Step {
 // awaitServerSendBlocked waits until the server's socket for name cannot take a byte (a
 // send would meet EAGAIN) while its receive queue holds bytes the server does not read,
 // and both have held for hold: the server is waiting for the peer, not serving it.
-func awaitServerSendBlocked(name string, hold time.Duration) parity.Step {
-	return parity.Step{Desc: "await the server's send on " + name + " blocked", Do: func(r *parity.Run) error {
+func awaitServerSendBlocked(name string, hold time.Duration) engine.Step {
+	return engine.Step{Desc: "await the server's send on " + name + " blocked", Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
@@ -157,7 +157,7 @@ func awaitServerSendBlocked(name string, hold time.Duration) parity.Step {
 // of 24 on 2 cores was measured here) a spinning thread gets only its share of a core,
 // which CPU time would report as near idle, while a spinning thread is always running or
 // runnable and a waiting one is neither.
-func servingBusy(r *parity.Run) (time.Duration, error) {
+func servingBusy(r *engine.Run) (time.Duration, error) {
 	var paths []string
 	if st, ok := inProcessAs[serveThread](r.Target()); ok {
 		paths = []string{fmt.Sprintf("/proc/self/task/%d/schedstat", st.ServeTid())}
@@ -204,14 +204,14 @@ const stallBusyBound = 10 // percent
 
 // servingQuiet measures the serving thread's running and runnable time over d and notes
 // whether it stayed under stallBusyBound percent of d.
-func servingQuiet(d time.Duration) parity.Step {
-	return parity.Step{Desc: fmt.Sprintf("measure the serving thread's busy time for %v", d), Do: func(r *parity.Run) error {
+func servingQuiet(d time.Duration) engine.Step {
+	return engine.Step{Desc: fmt.Sprintf("measure the serving thread's busy time for %v", d), Do: func(r *engine.Run) error {
 		before, err := servingBusy(r)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		parity.MeasureUntil(start.Add(d))
+		engine.MeasureUntil(start.Add(d))
 		after, err := servingBusy(r)
 		if err != nil {
 			return err
@@ -225,30 +225,30 @@ func servingQuiet(d time.Duration) parity.Step {
 // streamBackpressure: a stalled reader with a small receive window, a stream far larger
 // than the buffers, the server's send certainly blocked (EAGAIN) and idle meanwhile, and a
 // second client served beside it; then the reader reads and gets every byte back.
-func streamBackpressure(name string, n int, seed uint64) parity.Scenario {
-	data := parity.Payload(seed, n)
+func streamBackpressure(name string, n int, seed uint64) engine.Scenario {
+	data := engine.Payload(seed, n)
 	beside := []byte("served beside the stalled stream")
-	return parity.Scenario{
+	return engine.Scenario{
 		Name:   name,
-		Models: streamModel,
-		Steps: func(string) []parity.Step {
-			return []parity.Step{
-				parity.ConnectRcvbuf("a", 4096),
-				parity.AwaitStdoutLines(1),
+		Models: StreamModel,
+		Steps: func(string) []engine.Step {
+			return []engine.Step{
+				engine.ConnectRcvbuf("a", 4096),
+				engine.AwaitStdoutLines(1),
 				shrinkServerSndbuf("a", 16384),
-				parity.SendAsync("a", data),
+				engine.SendAsync("a", data),
 				awaitServerSendBlocked("a", 100*time.Millisecond),
 				servingQuiet(300 * time.Millisecond),
-				parity.Connect("b"), parity.Send("b", beside),
-				parity.ExpectOpenFor("b", 2*time.Second, len(beside)-1),
+				engine.Connect("b"), engine.Send("b", beside),
+				engine.ExpectOpenFor("b", 2*time.Second, len(beside)-1),
 				// a first: a server stuck on a's send serves b only once a reads.
-				parity.StartReading("a"), parity.AwaitSent("a"), parity.HalfClose("a"), parity.AwaitEnd("a"),
-				parity.HalfClose("b"), parity.AwaitEnd("b"),
+				engine.StartReading("a"), engine.AwaitSent("a"), engine.HalfClose("a"), engine.AwaitEnd("a"),
+				engine.HalfClose("b"), engine.AwaitEnd("b"),
 			}
 		},
-		Expect: expects(wantEcho("a", data), wantEcho("b", beside),
-			wantNote("a: the server's send would block (EAGAIN)"),
-			wantNote(fmt.Sprintf("under %d%% of the time: true", stallBusyBound)),
-			wantNote("b: answered within")),
+		Expect: Expects(WantEcho("a", data), WantEcho("b", beside),
+			WantNote("a: the server's send would block (EAGAIN)"),
+			WantNote(fmt.Sprintf("under %d%% of the time: true", stallBusyBound)),
+			WantNote("b: answered within")),
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 import (
 	"testing"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package parity
+package engine
 
 // normalize.go - what differs between two correct runs, rewritten before comparison:
 // the ports the kernel picked, and whatever else a server's log carries that no two runs
