@@ -17,8 +17,6 @@ func serveIterative(srv *Server) int {
 	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
-	// step: stop (deferred)
-	defer acc.close()
 
 	var slice timeSlice
 	for {
