@@ -29,9 +29,9 @@
  * 40 connections, 50 ms with 1000, 250 ms with 5000, which keeps an idle round's work a
  * small, steady share of the time whatever n is. With more than 40 connections a round
  * costs more than a spin is worth, so the spin is SPIN_ROUNDS * 40 / n rounds (none from
- * 2001), and the first sleep is at least n * 20 us (100 ms with 5000): a round (about 1 us
- * a connection) stays near 5% of the time from the first idle second on, not only once
- * the sleeps have reached their cap. Why these numbers (what a round and a
+ * 2001), and the first sleep is at least n * 20 us (100 ms with 5000): the rounds stay a
+ * small share of the time from the first idle second on, not only once the sleeps have
+ * reached their cap. Why these numbers (what a round and a
  * sleep cost, what a fixed cap cost with many connections):
  * compare/cmd/benchreport/README.md, "nonblock's back-off".
  */

@@ -640,7 +640,7 @@ const timeSliceLen = 5 * time.Millisecond // half of sysmon's forcePreemptNS
 
 // rested: the loop's wait timed out (a pause at the descriptor limit), so it ran nothing
 // meanwhile: its slice starts over, rather than ending in a Gosched with nothing to give
-// way to, which wakes another thread for nothing (measured: ~1 ms of CPU a pause).
+// way to, which wakes another thread for nothing (compare/cmd/benchreport/README.md, "At the descriptor limit").
 func (ts *timeSlice) rested() { ts.start = time.Now() }
 
 func (ts *timeSlice) yield() {
