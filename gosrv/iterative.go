@@ -17,16 +17,21 @@ func serveIterative(srv *Server) int {
 	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
+	// step: stop (deferred)
+	defer acc.close()
 
 	var slice timeSlice
-	var connFd int
 	for {
 		slice.yield() // Go only: see timeSlice
 
 		// step: accept
 		// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
-		if connFd = acceptBlocking(srv, &acc); connFd < 0 {
-			break
+		connFd := acceptBlocking(srv, &acc)
+		if connFd == acceptStopped {
+			return 0
+		}
+		if connFd < 0 {
+			return -1 // acceptFailed: poll failed, logged
 		}
 
 		// step: wait
@@ -35,7 +40,7 @@ func serveIterative(srv *Server) int {
 		if ready <= 0 {
 			raw.Close(connFd)
 			if ready == 0 {
-				break // a stop
+				return 0 // a stop
 			}
 			logErrno(srv.ErrFd, "poll_connfd", err)
 			continue
@@ -43,11 +48,4 @@ func serveIterative(srv *Server) int {
 		// step: serve
 		echoOnce(srv, connFd)
 	}
-
-	// step: stop
-	// Ended by a stop (acceptStopped, or while a client was waited for) or a failed poll.
-	if connFd == acceptFailed {
-		return -1
-	}
-	return 0
 }
