@@ -173,7 +173,7 @@ var mutants = []mutant{
 	// ---- EAGAIN handling, draining ----
 	{name: "epoll-et-no-drain", file: "gosrv/epoll_et.go",
 		old: "\t\tif c.pending != nil {\n\t\t\t// The peer reads slower",
-		new: "\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower", caughtBy: "epoll-et/plain", evidence: "failure: watchdog: the end of a did not happen"},
+		new: "\t\tif c.pending == nil {\n\t\t\treturn // mutant: one recv per edge\n\t\t}\n\t\tif c.pending != nil {\n\t\t\t// The peer reads slower", caughtBy: "syscalls/epoll-et", evidence: evSyscall},
 	{name: "epoll-et-send-eagain-drops", file: "gosrv/epoll_et.go",
 		old:      "\t\tif err == unix.EAGAIN {\n\t\t\tc.pending = append([]byte(nil), buf...)\n\t\t\treturn nil",
 		new:      "\t\tif err == unix.EAGAIN {\n\t\t\treturn nil // mutant: the rest is dropped",
