@@ -27,8 +27,9 @@ import (
 )
 
 const (
-	// cpuFactor: Go may use this many times C's CPU over the window.
-	cpuFactor = 2
+	// cpuFactor: Go may use this many times C's CPU over the window (a polling loop, such
+	// as nonblock's at the descriptor limit, varies with the scheduler from run to run).
+	cpuFactor = 3
 	// cpuFloorPercent of the window is what Go may always use: a server asleep in its
 	// wait uses microseconds, the Go runtime's own threads (sysmon) a little more; a spin
 	// uses the whole window, or its share of a core on a loaded machine.

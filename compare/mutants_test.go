@@ -179,7 +179,7 @@ var mutants = []mutant{
 		new:      "\t\tif err == unix.EAGAIN {\n\t\t\treturn nil // mutant: the rest is dropped",
 		caughtBy: "inject/epoll-et/sendto:error=EAGAIN:when=2", evidence: evBytes},
 	{name: "nonblock-recv-eagain-serves", file: "gosrv/nonblock.go", old: "if err == unix.EAGAIN {\n\t\t\tconns[kept] = connFd", new: "if err == unix.EAGAIN && false {\n\t\t\tconns[kept] = connFd",
-		caughtBy: "syscalls/nonblock", evidence: evSyscall},
+		caughtBy: "nonblock/stalled-beside-live", evidence: evBytes},
 	{name: "epoll-et-send-eagain-spins", file: "gosrv/epoll_et.go",
 		old:      "\t\tif err == unix.EAGAIN {\n\t\t\tc.pending = append([]byte(nil), buf...)\n\t\t\treturn nil",
 		new:      "\t\tif err == unix.EAGAIN {\n\t\t\tcontinue // mutant: the seed's busy loop",
