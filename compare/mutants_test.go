@@ -424,7 +424,7 @@ func TestMutants(t *testing.T) {
 				kinds := evidenceOf(m.caughtBy, d)
 				if kinds[ev] {
 					if ev == evSyscall {
-						d = diffLines(v.ref.Notes, got.Notes) // the first differing call, with its neighbours
+						d = diffLines(v.ref.Notes, got.Notes, "mutant") // the first differing call, with its neighbours
 					}
 					t.Logf("caught by %s, %s:\n%s", m.caughtBy, ev, d)
 					return

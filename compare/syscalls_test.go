@@ -166,7 +166,7 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 	if d := systrace.DispositionDiff(model, c, g); d != nil {
 		fmt.Fprintf(&sb, "signal dispositions at the exit differ: %s\n", strings.Join(d, "; "))
 	}
-	if d := systrace.Diff(c.Sequence(threaded(model)), g.Sequence(threaded(model))); d != "" {
+	if d := systrace.Diff(c.Sequence(threaded(model)), g.Sequence(threaded(model)), "C", "Go"); d != "" {
 		sb.WriteString(d)
 	}
 	return sb.String()
@@ -405,7 +405,7 @@ func TestSyscallSequence(t *testing.T) {
 				require.NoError(t, err)
 				gr, err := ringRequests(g)
 				require.NoError(t, err)
-				if d := diffLines(cr, gr); d != "" {
+				if d := diffLines(cr, gr, "Go"); d != "" {
 					t.Errorf("uring: the requests in the ring differ:\n%s", d)
 				}
 				checkStoredRing(t, "c", cr)
@@ -464,7 +464,7 @@ func skipOn(t *testing.T, err error) {
 }
 
 // diffLines shows two lists of lines from their first difference.
-func diffLines(c, g []string) string {
+func diffLines(c, g []string, gn string) string {
 	var cs, gs []systrace.Step
 	for _, l := range c {
 		cs = append(cs, systrace.Step{Text: l})
@@ -472,5 +472,5 @@ func diffLines(c, g []string) string {
 	for _, l := range g {
 		gs = append(gs, systrace.Step{Text: l})
 	}
-	return systrace.Diff(cs, gs)
+	return systrace.Diff(cs, gs, "C", gn)
 }

@@ -214,7 +214,7 @@ func collapse(es []*Entry) []Step {
 
 // Diff shows where two sequences part: the first differing step, both lines, and a few
 // steps of context with the site of each call; "" when they are the same.
-func Diff(c, g []Step) string {
+func Diff(c, g []Step, cn, gn string) string {
 	i := 0
 	for i < len(c) && i < len(g) && sameStep(c[i], g[i]) {
 		i++
@@ -223,7 +223,7 @@ func Diff(c, g []Step) string {
 		return ""
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "first difference at step %d (C %d steps, Go %d)\n", i+1, len(c), len(g))
+	fmt.Fprintf(&sb, "first difference at step %d (%s %d steps, %s %d)\n", i+1, cn, len(c), gn, len(g))
 	at := func(s []Step, j int) (string, string) {
 		if j >= len(s) {
 			return "(none)", ""
@@ -245,8 +245,8 @@ func Diff(c, g []Step) string {
 			fmt.Fprintf(&sb, "%s%4d  %s\n", mark, j+1, ct)
 			continue
 		}
-		fmt.Fprintf(&sb, "%s%4d  C:  %s    [%s]\n", mark, j+1, ct, cs)
-		fmt.Fprintf(&sb, "        Go: %s    [%s]\n", gt, gs)
+		fmt.Fprintf(&sb, "%s%4d  %s: %s    [%s]\n", mark, j+1, cn, ct, cs)
+		fmt.Fprintf(&sb, "        %s: %s    [%s]\n", gn, gt, gs)
 	}
 	return sb.String()
 }
