@@ -175,21 +175,6 @@ func sigPending(pid int, sig syscall.Signal) bool { return procfs.SigPending(pid
 // says the stop handler has run: the C handler, or Go's signal goroutine.
 func stopRequestedIn(pid int) bool { return procfs.EventfdWritten(pid) }
 
-// blockedInWrite: a thread of the server (or, with group, of any process in its group: fork's
-// children) sleeps in a pipe write, the log writer waiting for a reader.
-func (p *sigProc) blockedInWrite(group bool) bool {
-	pids := []int{p.pid}
-	if group {
-		pids = append(pids, procfs.GroupMembers(p.pid)...)
-	}
-	for _, pid := range pids {
-		if procfs.InPipeWrite(pid) {
-			return true
-		}
-	}
-	return false
-}
-
 // fdTarget is where pid's descriptor fd points ("/dev/null", "pipe:[...]", "" if closed).
 func fdTarget(pid, fd int) string { return procfs.FdTarget(pid, strconv.Itoa(fd)) }
 

@@ -55,3 +55,31 @@ func DieOfSignal(sig unix.Signal) {
 	unix.Tgkill(raw.Getpid(), raw.Gettid(), sig)
 	unix.Exit(2)
 }
+
+// TakePending blocks sigs on the calling thread (which the caller has locked) and takes
+// those pending for the process or for this thread, one rt_sigtimedwait each with a zero
+// timeout, without waiting: a signal the kernel queued that no thread has taken yet.
+// It returns the lowest-numbered taken, or 0. C: take_pending in csrc/server_main.c.
+func TakePending(sigs ...unix.Signal) unix.Signal {
+	var set unix.Sigset_t
+	for _, sig := range sigs {
+		sigsetAdd(&set, sig)
+	}
+	unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil)
+	var low unix.Signal
+	var info siginfoPoll
+	zero := unix.Timespec{}
+	for range sigs {
+		sig, err := sigtimedwait(&set, &info, &zero)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			break // EAGAIN: none left
+		}
+		if low == 0 || sig < low {
+			low = sig
+		}
+	}
+	return low
+}

@@ -4,7 +4,8 @@
 // csrc/server_main.c. It listens, reports the port (so that PORT 0 can be used), and runs
 // the model until SIGINT, SIGTERM or SIGHUP, which write the model's stop eventfd.
 //
-// Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line;
+// Signals (CONTRACT.md § Faults): the lowest-numbered of SIGHUP, SIGINT, SIGTERM received
+// before the server finished stopping names the final line;
 // every other signal does what its default disposition does to the C server (which keeps
 // them all): see defaultSignals.
 //
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -94,6 +96,32 @@ func dieOfFault(faults <-chan os.Signal) {
 	gosrv.DieOfSignal(sig.(syscall.Signal))
 }
 
+// lowestStop is the stop signal the final line names: the lowest-numbered of first and
+// those received since, as C's handler keeps it (csrc/server_main.c says why). A signal
+// the kernel queued that no thread has taken yet is taken here (TakePending, on this
+// thread); Stop waits until every signal the runtime's threads have taken is in sigs;
+// late, registered first, keeps the three signals handled (a SIGTERM from here on must
+// not kill the server).
+func lowestStop(first os.Signal, sigs chan os.Signal) os.Signal {
+	runtime.LockOSThread() // for TakePending's mask; main's thread to the end
+	if s := gosrv.TakePending(unix.SIGHUP, unix.SIGINT, unix.SIGTERM); s != 0 && s < first.(syscall.Signal) {
+		first = s
+	}
+	late := make(chan os.Signal, 1)
+	signal.Notify(late, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	signal.Stop(sigs)
+	for {
+		select {
+		case s := <-sigs:
+			if s.(syscall.Signal) < first.(syscall.Signal) {
+				first = s
+			}
+		default:
+			return first
+		}
+	}
+}
+
 func run(args []string) int {
 	if len(args) < 2 || len(args) > 3 {
 		return usage()
@@ -118,13 +146,16 @@ func run(args []string) int {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
 		return 1
 	}
+	gosrv.LogStopOn(stopFd)
+	gosrv.LogNonblocking(1)
+	gosrv.LogNonblocking(2)
 	defaultSignals(m.Name)
 	faults := make(chan os.Signal, 1)
 	signal.Notify(faults, faultSignals...)
 	go dieOfFault(faults)
-	// The handler's part: record the first signal and write the stop eventfd; later ones
-	// wait in the channel, unread, and change nothing.
-	sigs := make(chan os.Signal, 1)
+	// The handler's part: take the first signal and write the stop eventfd; later ones wait
+	// in the channel (room for a few of each) until the model has returned.
+	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	got := make(chan os.Signal, 1)
 	go func() {
@@ -144,10 +175,15 @@ func run(args []string) int {
 		return 1
 	}
 
-	sig := <-got
+	sig := lowestStop(<-got, sigs)
+	// What a stalled log stream could not take, said once if stderr can take it (with the
+	// stop eventfd readable, a line that does not fit at once is dropped).
+	if n := gosrv.LogLost(); n > 0 {
+		gosrv.LogLine(2, fmt.Sprintf("log: lines not written: %d", n))
+	}
+	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	unix.Close(listenFd)
 	unix.Close(stopFd)
-	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	return 0
 }
 
