@@ -53,10 +53,11 @@ const (
 )
 
 // unblockedAtStart are the signals both servers unblock when they start with them blocked
-// (the Go runtime's choice, which the C server follows: unblock_signals in
-// csrc/server_main.c); any other inherited-blocked signal stays pending, with no effect.
+// (the Go runtime's choice, and SIGPIPE, which the Go server asks its runtime for; the C
+// server follows: unblock_signals in csrc/server_main.c); any other inherited-blocked
+// signal stays pending, with no effect.
 var unblockedAtStart = map[syscall.Signal]bool{
-	syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGQUIT: true, syscall.SIGILL: true,
+	syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGQUIT: true, syscall.SIGILL: true, syscall.SIGPIPE: true,
 	syscall.SIGTRAP: true, syscall.SIGABRT: true, syscall.SIGBUS: true, syscall.SIGFPE: true,
 	syscall.SIGSEGV: true, syscall.SIGTERM: true, syscall.SIGSTKFLT: true, syscall.SIGCHLD: true,
 	syscall.SIGURG: true, syscall.SIGPROF: true, syscall.SIGSYS: true, 32: true, 33: true, 34: true,
@@ -608,7 +609,8 @@ func runStreamCase(s side, c streamCase) (*engine.Transcript, error) {
 	a := cs.add(dialSig("a", p.port))
 	defer a.close()
 	if c.stdout == streamBroken {
-		// Its "new conn" line kills the server before a sends: a sees the end, no reset.
+		// Its "new conn" line kills the server before a sends: a sees a reset (the server
+		// aborts its connections as it dies).
 		p.wait(signalTimeout)
 	}
 	a.sendHalfClose("hello")
@@ -788,5 +790,74 @@ func TestStopSignalPairs(t *testing.T) {
 		if assert.NoError(t, r.err, "%s %s %s round %d", r.side.name, r.model, r.pair.name(), r.round) {
 			assert.Equal(t, want, r.out, "%s %s %s round %d", r.side.name, r.model, r.pair.name(), r.round)
 		}
+	}
+}
+
+// brokenStdoutRuns is how many times TestBrokenStdoutEnd runs each model in each language
+// with a client that sends at once: with the end left to the client's timing, a few runs
+// in each model saw both ends (measured: the commit that added this test).
+const brokenStdoutRuns = 6
+
+// brokenStdoutCase: the server's stdout a pipe with no reader, so its first "new conn"
+// line kills it (SIGPIPE); its one client connects, sends and half-closes, then reads to
+// the end. late: the client sends only once the server has died; otherwise at once,
+// racing the server's accept and its death.
+type brokenStdoutCase struct {
+	model string
+	late  bool
+	run   int
+}
+
+func (c brokenStdoutCase) name() string {
+	when := "at-once"
+	if c.late {
+		when = "after-the-exit"
+	}
+	return fmt.Sprintf("%s/%s/%d", c.model, when, c.run)
+}
+
+// runBrokenStdout: the server's status and what its client saw first: a reset on its
+// connect, its send or its read, else how its read ended.
+func runBrokenStdout(s side, c brokenStdoutCase) (*engine.Transcript, error) {
+	p, err := startSig(s.server, c.model, startOpts{stdout: streamBroken, stderr: streamRead})
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	tr := &engine.Transcript{}
+	var cs sigClients
+	a := cs.add(dialSig("a", p.port))
+	if c.late {
+		p.wait(signalTimeout)
+	}
+	a.sendHalfClose("hello")
+	a.readEnd(signalTimeout)
+	tr.Status = p.wait(processTimeout)
+	return tr, cs.finish(p, tr)
+}
+
+// TestBrokenStdoutEnd: a server that dies of SIGPIPE on a broken stdout ends its client's
+// connection with a reset every time, in C and Go alike, whether the client's bytes
+// arrived before the server's death or after it (CONTRACT.md § Faults, log streams).
+func TestBrokenStdoutEnd(t *testing.T) {
+	c, g := sides(t)
+	var cases []brokenStdoutCase
+	for _, model := range availableModels(t) {
+		cases = append(cases, brokenStdoutCase{model: model, late: true})
+		for i := range brokenStdoutRuns {
+			cases = append(cases, brokenStdoutCase{model: model, run: i})
+		}
+	}
+	ref, got, errs := runPairs(c, g, cases, runBrokenStdout)
+	for i, cs := range cases {
+		t.Run(cs.name(), func(t *testing.T) {
+			require.NoError(t, errs[i])
+			for _, tr := range []*engine.Transcript{ref[i], got[i]} {
+				require.Equal(t, "killed by SIGPIPE", tr.Status, "the server's end:\n%s", tr.Brief())
+				require.Len(t, tr.Conns, 1, "one client:\n%s", tr.Brief())
+				require.Equal(t, "reset", tr.Conns[0].End, "the client's end:\n%s", tr.Brief())
+			}
+			enginetest.RequireParity(t, cs.name(), ref[i], got[i], "C", "Go")
+		})
 	}
 }

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,8 +21,10 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* socket, SO_REUSEADDR, bind 0.0.0.0:port, listen: the seed's steps and error names. */
@@ -432,14 +435,55 @@ static void put_uint(struct line *l, unsigned long v)
 }
 
 /*
- * A log line written into a pipe whose reader is gone ends the process by SIGPIPE, the
- * Unix convention (`server | head -1`): with SIGPIPE's default disposition the kernel does
- * it before write returns EPIPE; this is for a server that inherited SIGPIPE ignored or
- * blocked, so that it still dies as Go's os package makes a Go program die of a broken
- * stdout or stderr. Only fds 1 and 2: a model's own descriptors never get here.
+ * Every socket the process holds is set to abort when it is closed (SO_LINGER on, with a
+ * zero time): the close at the exit that follows sends a reset, never an end of stream.
+ * A server that dies of SIGPIPE so ends each client's connection the same way whatever
+ * the client's timing; closed as usual, a connection ended with a reset only if the
+ * client's bytes had arrived unread, and with an end of stream if they came a moment later
+ * (CONTRACT.md § Faults, log streams). The descriptors are read from /proc/self/fd; at the
+ * descriptor limit, with none free for that, every number below the soft limit is tried.
+ * Non-sockets refuse the option (ENOTSOCK). System calls only: it runs in a signal handler.
  */
-static void die_of_sigpipe(void)
+void abort_sockets(void)
 {
+    const struct linger abort_on_close = { .l_onoff = 1, .l_linger = 0 };
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        struct rlimit nofile;
+        if (prlimit(0, RLIMIT_NOFILE, NULL, &nofile) == 0)
+            for (rlim_t fd = 3; fd < nofile.rlim_cur && fd <= INT_MAX; fd++)
+                setsockopt((int)fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+        return;
+    }
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+        /* struct linux_dirent64: inode (8), offset (8), record length (2), type (1), name */
+        for (long off = 0; off < n;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof(reclen));
+            const char *name = buf + off + 19;
+            int fd = 0, digits = 0;
+            for (; name[digits] >= '0' && name[digits] <= '9'; digits++)
+                fd = fd * 10 + (name[digits] - '0');
+            if (digits > 0 && name[digits] == '\0' && fd > 2 && fd != dfd)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+            off += reclen;
+        }
+    }
+    close(dfd);
+}
+
+/*
+ * Death by SIGPIPE, the Unix convention for a log line written into a pipe whose reader is
+ * gone (`server | head -1`), with every connection aborted first (abort_sockets). The
+ * standalone server's SIGPIPE handler comes here (server_main.c), and so does a log write
+ * that meets EPIPE in a server that inherited SIGPIPE blocked; SIGPIPE's default
+ * disposition, unblocked, then raised. Go twin: DieOfSigpipe.
+ */
+void die_of_sigpipe(void)
+{
+    abort_sockets();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;

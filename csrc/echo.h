@@ -134,6 +134,8 @@ int accept_blocking(const struct server *srv, struct acceptor *a);
 void echo_once(const struct server *srv, int connfd);
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 
+void abort_sockets(void);
+void die_of_sigpipe(void);
 void log_nonblocking(int fd);
 void log_stop_on(int stopfd);
 unsigned long log_lost_lines(void);

@@ -10,7 +10,8 @@
  * before the server finished stopping names the final line; every other signal keeps its default
  * disposition, which the Go twin reproduces: a terminating one kills the process by that
  * signal, a stopping one stops it, an ignored one is ignored, whatever the server inherited;
- * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. Descriptors 0-2, when closed at the start,
+ * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. SIGPIPE kills
+ * it too, its connections aborted first (handle_sigpipe). Descriptors 0-2, when closed at the start,
  * are opened on /dev/null (reopen_stdio), as Go's runtime does.
  * Go twin: gosrv/cmd/server/main.go.
  */
@@ -54,6 +55,19 @@ static void handle_signal(int sig)
         /* The counter cannot overflow from a few signals; nothing else can fail here. */
     }
     errno = saved;
+}
+
+/*
+ * SIGPIPE, raised by the kernel on the writing thread when a log line meets a pipe whose
+ * reader is gone (before write returns), or sent by kill: the server dies of it as its
+ * default disposition would, with its connections aborted first, so that every client
+ * sees a reset whatever its timing (die_of_sigpipe; CONTRACT.md § Faults). The Go twin
+ * asks its runtime for SIGPIPE (signal.Notify) and does the same.
+ */
+static void handle_sigpipe(int sig)
+{
+    (void)sig;
+    die_of_sigpipe();
 }
 
 /*
@@ -151,15 +165,17 @@ static void reset_signals(void)
  * the Go server, whose runtime keeps the inherited mask on its threads except for the
  * signals it unblocks itself (observed: /proc/PID/task/N/status SigBlk with every signal
  * blocked at exec): HUP, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV, TERM, STKFLT, CHLD,
- * URG, PROF, SYS, 32, 33 and 34. The C server unblocks the same ones, so that a blocked
- * SIGTERM still stops it and a blocked SIGUSR1 stays pending, with no effect, in both.
+ * URG, PROF, SYS, 32, 33 and 34; and SIGPIPE, which the Go server asks its runtime for
+ * (signal.Notify unblocks it on the runtime's signal thread). The C server unblocks the
+ * same ones, so that a blocked SIGTERM still stops it and a blocked SIGUSR1 stays pending,
+ * with no effect, in both.
  * rt_sigprocmask directly: glibc's sigaddset refuses 32 and 33.
  */
 static void unblock_signals(void)
 {
     static const int unblocked[] = { SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
                                      SIGFPE, SIGSEGV, SIGTERM, SIGSTKFLT, SIGCHLD, SIGURG,
-                                     SIGPROF, SIGSYS, 32, 33, 34 };
+                                     SIGPROF, SIGSYS, 32, 33, 34, SIGPIPE };
     uint64_t mask = 0;
     for (size_t i = 0; i < sizeof(unblocked) / sizeof(unblocked[0]); i++)
         mask |= (uint64_t)1 << (unblocked[i] - 1);
@@ -242,6 +258,9 @@ int main(int argc, char *argv[])
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handle_sigpipe;
+    sigaction(SIGPIPE, &sa, NULL);
 
     int listenfd = open_listener(port, 2);
     if (listenfd < 0)

@@ -452,10 +452,10 @@ func waitLogRoom(fd int) bool {
 
 // emit writes the whole line; a log write that fails has nowhere to be reported. A stream
 // nobody reads: see LogNonblocking. EPIPE on fd 1 or 2 is death by SIGPIPE, the Unix
-// convention, as the os package does for os.Stdout and os.Stderr (the standalone server
-// keeps SIGPIPE's default disposition, so the kernel does it first; this is for one that
-// inherited SIGPIPE ignored). A line is under PIPE_BUF: a pipe takes it whole or answers
-// EAGAIN. C: emit, die_of_sigpipe.
+// convention, as the os package does for os.Stdout and os.Stderr, with the connections
+// aborted first (DieOfSigpipe; the standalone server's runtime hands the kernel's SIGPIPE
+// to a goroutine that does the same). A line is under PIPE_BUF: a pipe takes it whole or
+// answers EAGAIN. C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
@@ -469,7 +469,7 @@ func emit(fd int, line []byte) {
 			return
 		}
 		if err == unix.EPIPE && (fd == 1 || fd == 2) {
-			DieOfSignal(unix.SIGPIPE)
+			DieOfSigpipe()
 		}
 		if err != nil || n <= 0 {
 			return
