@@ -199,3 +199,29 @@ func TestUnexplainedCallsAreKept(t *testing.T) {
 	// The comparison does not see housekeeping: both sequences are the one model call.
 	assert.Equal(t, "", Diff(tr.Sequence(false), analyse(t, cTrace(`epoll_create1(EPOLL_CLOEXEC) = 4`)).Sequence(false), "C", "Go"))
 }
+
+// TestStacklessPreemption: a getpid strace gave no stack is the runtime's preemption only
+// when the thread's next call is its tgkill SIGURG.
+func TestStacklessPreemption(t *testing.T) {
+	goServer := Server{Lang: Go, Path: "/srv/gosrv", Root: "/repo"}
+	model := "100 epoll_create1(EPOLL_CLOEXEC) = 4\n" +
+		" > /srv/gosrv(github.com/iomodels/iomodels/gosrv.epollLT+0x40) [0x401040]\n"
+	getpid := "101 getpid() = 100\n"
+	urg := "101 tgkill(100, 102, SIGURG) = 0\n" +
+		" > /srv/gosrv(runtime.tgkill.abi0+0x10) [0x402000]\n" +
+		" > /srv/gosrv(runtime.signalM+0x20) [0x402100]\n"
+	other := "101 tgkill(100, 102, SIGIO) = 0\n"
+	for _, tc := range []struct {
+		trace       string
+		unexplained int
+	}{
+		{model + getpid + urg, 0},
+		{model + getpid + other, 2},
+		{model + getpid, 1},
+	} {
+		calls, err := Parse(strings.NewReader(tc.trace))
+		require.NoError(t, err)
+		tr := Analyze(calls, goServer, nil)
+		assert.Len(t, tr.Unexplained, tc.unexplained, tc.trace)
+	}
+}
