@@ -127,8 +127,12 @@ func compile(s string) *regexp.Regexp {
 	return regexp.MustCompile(s)
 }
 
-// explain names the row that explains e, or "".
+// explain names the row that explains e, or "". nonblock's backoff sleep, made by the
+// project's code, is the model's however it ended (see backoff).
 func explain(lang Lang, e Entry) string {
+	if e.siteFunc != "" && e.via == "" && backoff.MatchString(e.Text) {
+		return ""
+	}
 	site := e.siteFunc
 	if site == "" {
 		site = "-"

@@ -225,3 +225,26 @@ func TestStacklessPreemption(t *testing.T) {
 		assert.Len(t, tr.Unexplained, tc.unexplained, tc.trace)
 	}
 }
+
+// TestBackoffSleepInterrupted: nonblock's sleep cut short by the stop signal (C's handler
+// runs on the sleeping thread) is the same step as one slept out (Go's signal goroutine
+// takes the signal on another thread).
+func TestBackoffSleepInterrupted(t *testing.T) {
+	round := []string{
+		`accept4(3, 0x7ffd12345678, [16], SOCK_CLOEXEC|SOCK_NONBLOCK) = -1 EAGAIN (Resource temporarily unavailable)`,
+		`poll([{fd=2, events=POLLIN}], 1, 0) = 0 (Timeout)`,
+	}
+	seq := func(sleep string) []Step {
+		calls := append(append([]string(nil), round...), `clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=250000000}, NULL) = `+sleep,
+			`poll([{fd=2, events=POLLIN}], 1, 0) = 1 ([{fd=2, revents=POLLIN}])`)
+		tr := analyse(t, cTrace(calls...))
+		require.Empty(t, tr.Unexplained)
+		return tr.Sequence(false)
+	}
+	slept := seq("0")
+	assert.Equal(t, "", Diff(slept, seq("? ERESTART_RESTARTBLOCK (Interrupted by signal)"), "C", "Go"))
+	assert.Equal(t, "", Diff(slept, seq("-1 EINTR (Interrupted system call)"), "C", "Go"))
+	// Another call cut short is still the interrupted row's, and not a step.
+	tr := analyse(t, cTrace(`epoll_wait(4, 0x7ffd12345678, 64, -1) = -1 EINTR (Interrupted system call)`))
+	assert.Equal(t, "runtime:interrupted", tr.Entries[0].Class)
+}
