@@ -285,28 +285,40 @@ func awaitIdle(model, trace string) engine.Step {
 }
 
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
-// the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
-// many reads it makes does not depend on when the FIN arrives.
+// the shutdown, both made back to back on the descriptor): the server sees the bytes and
+// the end of stream in one wake-up, so how many reads it makes (or, for sigio, how many
+// signals it is sent) does not depend on when the FIN arrives. The cork holds data for
+// 200 ms at most: a client descheduled that long between the two calls would send two
+// segments, which the count of segments sent (TCP_INFO) shows, and the step fails so.
 func sendWithFin(name string, p []byte) engine.Step {
 	return engine.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		cork := func(on int) error {
-			return engine.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
-		}
-		if err := cork(1); err != nil {
-			return err
-		}
-		c.Sock().SetWriteDeadline(r.Deadline())
-		if _, err := c.Sock().Write(p); err != nil {
-			return err
-		}
-		if err := engine.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
-			return err
-		}
-		return cork(0)
+		return engine.Control(c.Sock(), func(fd int) error {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1); err != nil {
+				return err
+			}
+			before, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return err
+			}
+			if n, err := unix.Write(fd, p); err != nil || n != len(p) {
+				return fmt.Errorf("write %d bytes on %s: %d, %v", len(p), name, n, err)
+			}
+			if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+				return err
+			}
+			after, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return err
+			}
+			if after.Segs_out != before.Segs_out {
+				return fmt.Errorf("%s: the bytes left before the end of stream was queued (%d segments sent under the cork): not one segment", name, after.Segs_out-before.Segs_out)
+			}
+			return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 0)
+		})
 	}}
 }
 
