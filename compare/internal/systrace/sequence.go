@@ -141,9 +141,12 @@ func firstFd(text string) string {
 
 // notYet: a call that found nothing to do yet.
 func notYet(text string) bool {
-	return strings.Contains(text, "= -1 EAGAIN") || strings.HasPrefix(text, "poll(") && strings.HasSuffix(text, "= 0 (Timeout)") ||
-		backoff.MatchString(text)
+	return strings.Contains(text, "= -1 EAGAIN") || pollTimeout.MatchString(text) || backoff.MatchString(text)
 }
+
+// pollTimeout: a poll that found no descriptor ready. strace writes "= 0 (Timeout)", or
+// "= 0" for a poll the kernel resumed after a signal (restart_syscall: only the count).
+var pollTimeout = regexp.MustCompile(`^poll\(.*\) = 0( \(Timeout\))?$`)
 
 // backoff is nonblock's sleep between two rounds that found nothing: the step keeps the
 // call and masks its length (how many rounds pass before a client speaks is timing; the
@@ -156,6 +159,9 @@ var backoff = regexp.MustCompile(`^clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=
 func stepText(e *Entry) string {
 	if backoff.MatchString(e.Text) {
 		return "clock_nanosleep(CLOCK_REALTIME, 0, {backoff}, NULL) = 0 or interrupted"
+	}
+	if pollTimeout.MatchString(e.Text) && !strings.HasSuffix(e.Text, " (Timeout)") {
+		return e.Text + " (Timeout)"
 	}
 	return e.Text
 }
