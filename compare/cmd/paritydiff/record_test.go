@@ -287,3 +287,155 @@ close c4
 	t.Logf("the mutant's diff:\n%s", r.stdout)
 	assert.Contains(t, r.stdout, "c1: the reply differs from the recording at byte 14", "c1's GET after the DEL: NOT_FOUND recorded at c1's byte 14")
 }
+
+// TestRecordStopsOnSignal: paritydiff record as a command, stopped by SIGINT or SIGTERM
+// while a client is still connected, writes what it recorded and exits 0.
+func TestRecordStopsOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	kvC, _ := kvBinaries(t, dir, nil)
+	bin := filepath.Join(dir, "paritydiff")
+	build := exec.Command("go", "build", "-o", bin, "./compare/cmd/paritydiff")
+	build.Dir = standalone.RepoRoot()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build paritydiff: %s", out)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ref, stopRef := startKV(t, kvC)
+			file := filepath.Join(t.TempDir(), "one.scenario")
+			cmd := exec.Command(bin, "record", "-to", ref, "-o", file)
+			var stdout syncBuffer
+			cmd.Stdout = &stdout
+			stderr, err := cmd.StderrPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			waited := false
+			defer func() {
+				if !waited {
+					cmd.Process.Kill()
+					<-exited
+				}
+			}()
+			first := make(chan string, 1)
+			go func() {
+				l, _ := bufio.NewReader(stderr).ReadString('\n')
+				first <- l
+			}()
+			var proxy string
+			select {
+			case l := <-first:
+				m := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+),`).FindStringSubmatch(l)
+				require.NotNil(t, m, "the recorder's first line: %q", l)
+				proxy = m[1]
+			case <-time.After(10 * time.Second):
+				t.Fatal("paritydiff record did not say where it listens within 10 s")
+			}
+			c := dialKV(t, proxy)
+			defer c.c.Close()
+			c.ask("SET k v\n", "OK\n") // the reply is recorded before it is forwarded
+			require.NoError(t, cmd.Process.Signal(sig))
+			select {
+			case err := <-exited:
+				waited = true
+				require.NoError(t, err, "paritydiff record's exit status; stdout: %s", stdout.String())
+			case <-time.After(10 * time.Second):
+				t.Fatalf("paritydiff record did not end within 10 s of %v", sig)
+			}
+			assert.Contains(t, stdout.String(), "1 session(s), 3 steps")
+			text, err := os.ReadFile(file)
+			require.NoError(t, err)
+			assert.True(t, strings.HasSuffix(string(text), "log: ordered\nconnect c1\nsend c1 \"SET k v\\n\"\nawait-reply c1 \"OK\\n\"\n"), "the recording:\n%s", text)
+			stopRef()
+		})
+	}
+}
+
+// TestRecordBounds: bad usage, a server that is not there, a recording with no client,
+// and one that reaches -max-bytes end with a message; only the last writes a file.
+func TestRecordBounds(t *testing.T) {
+	dir := t.TempDir()
+	record := func(args ...string) (int, string, string) {
+		var stdout, stderr syncBuffer
+		code := runRecord(context.Background(), args, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", filepath.Join(dir, "x.scenario")}, "no server: give -to HOST:PORT"},
+		{[]string{"-to", "127.0.0.1:1"}, "no file: give -o FILE"},
+		{[]string{"-to", "127.0.0.1", "-o", filepath.Join(dir, "x.scenario")}, `-to "127.0.0.1": address 127.0.0.1: missing port in address`},
+		{[]string{"-to", "127.0.0.1:1", "-o", filepath.Join(dir, "x y.scenario")}, "the file's name, without .scenario, names the scenario"},
+		{[]string{"-to", "127.0.0.1:1", "-o", filepath.Join(dir, "x.scenario"), "-max-bytes", "0"}, "want positive values"},
+		{[]string{"-to", "127.0.0.1:1", "-o", filepath.Join(dir, "no/such/dir.scenario")}, "no such file or directory"},
+		{[]string{"-to", "127.0.0.1:1", "-o", filepath.Join(dir, "x.scenario"), "extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, stderr := record(c.args...)
+		assert.Equal(t, exitTrouble, code, "%q", c.args)
+		assert.Contains(t, stderr, c.want, "%q", c.args)
+	}
+	_, err := os.Stat(filepath.Join(dir, "x.scenario"))
+	assert.True(t, os.IsNotExist(err), "bad usage writes no file")
+
+	// Nobody connects within -for.
+	empty := filepath.Join(dir, "empty.scenario")
+	code, _, stderr := record("-to", "127.0.0.1:1", "-o", empty, "-for", "50ms")
+	assert.Equal(t, exitTrouble, code)
+	assert.Contains(t, stderr, "paritydiff record: stopped: no client connected, nothing written")
+	_, err = os.Stat(empty)
+	assert.True(t, os.IsNotExist(err), "an empty recording writes no file")
+
+	// A server that is not listening: the client is reset, nothing is recorded.
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	gone := l.Addr().String()
+	l.Close()
+	var rec *recorder
+	onRecording = func(r *recorder) { rec = r }
+	defer func() { onRecording = nil }()
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- runRecord(ctx, []string{"-to", gone, "-o", empty}, &out, &errb) }()
+	listening := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+),`)
+	until(t, "the recorder listens", func() bool { return listening.MatchString(errb.String()) })
+	c, err := net.Dial("tcp4", listening.FindStringSubmatch(errb.String())[1])
+	require.NoError(t, err)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	c.Close()
+	assert.ErrorIs(t, err, syscall.ECONNRESET, "the client of a server that is not there")
+	until(t, "the recorder's message", func() bool { return strings.Contains(errb.String(), "not recorded: the server: ") })
+	stop()
+	assert.Equal(t, exitTrouble, <-done)
+	assert.Zero(t, rec.n, "no session recorded")
+
+	// -max-bytes: the recording stops once the sessions carried more.
+	kvC, _ := kvBinaries(t, dir, nil)
+	ref, stopRef := startKV(t, kvC)
+	defer stopRef()
+	capped := filepath.Join(dir, "capped.scenario")
+	errb = syncBuffer{}
+	out = syncBuffer{}
+	done = make(chan int, 1)
+	go func() {
+		done <- runRecord(context.Background(), []string{"-to", ref, "-o", capped, "-max-bytes", "20"}, &out, &errb)
+	}()
+	until(t, "the recorder listens", func() bool { return listening.MatchString(errb.String()) })
+	k := dialKV(t, listening.FindStringSubmatch(errb.String())[1])
+	defer k.c.Close()
+	k.ask("SET a 1\n", "OK\n")          // 11 bytes carried
+	k.c.Write([]byte("GET a\nGET b\n")) // 12 more: beyond 20
+	select {
+	case code := <-done:
+		assert.Equal(t, exitEqual, code, "stderr: %s", errb.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("the recording did not stop at -max-bytes within 10 s")
+	}
+	assert.Contains(t, out.String(), "paritydiff record: stopped at -max-bytes 20: 1 session(s), 3 steps, 11 bytes carried")
+	text, err := os.ReadFile(capped)
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(string(text), "connect c1\nsend c1 \"SET a 1\\n\"\nawait-reply c1 \"OK\\n\"\n"), "the recording:\n%s", text)
+}
