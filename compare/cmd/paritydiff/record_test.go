@@ -272,6 +272,11 @@ close c4
 	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "1 scenario: 1 equal, 0 differs")
 
+	// The example's hand-written scenarios (the reply steps on the protocol's edges).
+	r = paritydiff(t, "-ref", kvC+" {port}", "-port", kvGo+" {port}", "-builtin=false", "-scenarios", filepath.Join(standalone.RepoRoot(), "compare/examples/kv/scenarios"), "-timeout", "5s")
+	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "1 scenario: 1 equal, 0 differs")
+
 	// A Go port whose DEL does not delete: c1's GET after c2's DEL differs.
 	src := filepath.Join(standalone.RepoRoot(), "compare/examples/kv/main.go")
 	orig, err := os.ReadFile(src)
