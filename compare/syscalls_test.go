@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,7 +73,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
+	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out, `"listening on `), awaitIdle(model, out, `"new conn `)), model, stracedTarget{p, pid, model == "fork"}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
 		// What the server did until it failed is still a trace (a mutant's first wrong
 		// call comes before its crash): it is returned with the error.
@@ -173,8 +174,9 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 }
 
 // oneConnection is the traced scenario: one connection served, then one silent at the
-// stop (what the stop closes is part of the sequence).
-func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
+// stop (what the stop closes is part of the sequence). beforeFirst runs before the first
+// connection, beforeStop before the stop.
+func oneConnection(model string, beforeFirst, beforeStop engine.Step) engine.Scenario {
 	lines := 3 // new conn a, recv_msg a, new conn s
 	if streamModel(model) {
 		lines = 2
@@ -182,7 +184,7 @@ func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
 	return engine.Scenario{Name: "one-connection", Steps: func(string) []engine.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return engine.Seq(engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
+		return engine.Seq(beforeFirst, engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
 			awaitClosed(), awaitWaiting(model), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
 	}}
 }
@@ -215,7 +217,7 @@ func ringRequests(s side) ([]string, error) {
 	}
 	defer p.Kill()
 	nothing := engine.Step{Desc: "nothing", Do: func(*engine.Run) error { return nil }}
-	tr, err := engine.Execute(oneConnection("uring", nothing), "uring", engine.Process{Proc: p}, engine.Options{})
+	tr, err := engine.Execute(oneConnection("uring", nothing, nothing), "uring", engine.Process{Proc: p}, engine.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: uring with its ring traced: %w", s.name, err)
 	}
@@ -246,23 +248,15 @@ func awaitWaiting(model string) engine.Step {
 		if err != nil {
 			return err
 		}
-		return r.WaitFor("the server waiting for signals", func() bool {
-			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", server))
-			for _, t := range tasks {
-				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", server, t.Name()))
-				if strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_RT_SIGTIMEDWAIT)+" ") {
-					return true
-				}
-			}
-			return false
-		})
+		return r.WaitFor("the server waiting for signals", func() bool { return inSyscall(server, unix.SYS_RT_SIGTIMEDWAIT) })
 	}}
 }
 
-// awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
-// slept once after its last accept (the trace shows it), so that both languages have made
-// at least one idle round when the stop comes, whichever moment it lands at.
-func awaitIdle(model, trace string) engine.Step {
+// awaitIdle: for nonblock, whose loop never blocks, the next step (the first client, the
+// stop) waits until the server has slept once since it wrote after (the trace shows it),
+// so that both languages have made at least one idle round when it comes, whichever
+// moment it lands at.
+func awaitIdle(model, trace, after string) engine.Step {
 	return engine.Step{Desc: "await an idle round in the trace", Do: func(r *engine.Run) error {
 		if model != "nonblock" {
 			return nil
@@ -270,11 +264,11 @@ func awaitIdle(model, trace string) engine.Step {
 		idle := func() bool {
 			b, _ := os.ReadFile(trace)
 			text := string(b)
-			i := strings.LastIndex(text, `"new conn `)
+			i := strings.LastIndex(text, after)
 			return i >= 0 && strings.Contains(text[i:], "clock_nanosleep(")
 		}
 		if !engine.WaitFor(r.Deadline(), idle) {
-			return fmt.Errorf("no idle round in the trace after the last accept")
+			return fmt.Errorf("no idle round in the trace after %s", after)
 		}
 		return nil
 	}}
@@ -370,17 +364,105 @@ func syscallChecks(t *testing.T, g side) []check {
 type stracedTarget struct {
 	p   *standalone.Process
 	pid int
+	// holdChildren: the stop holds the server's child (fork's, serving the silent
+	// connection) until the server waits for it, see Stop.
+	holdChildren bool
 }
 
 func (s stracedTarget) Port() int      { return s.p.Port }
 func (s stracedTarget) Stdout() []byte { return []byte(s.p.Stdout()) }
 func (s stracedTarget) Stderr() []byte { return []byte(s.p.Stderr()) }
 func (s stracedTarget) ServerPid() int { return s.pid }
+
+// Stop sends SIGTERM. fork's children watch the stop eventfd too: whether a child has
+// exited by the time the server's poll answers the stop (its pidfd ready beside the
+// eventfd, or not) is timing. So the children are stopped (SIGSTOP) before the stop and
+// continued once the server waits for them in wait4: its poll sees the stop alone, and
+// each child then leaves its own wait for the stop.
 func (s stracedTarget) Stop() (string, error) {
+	var held []int
+	if s.holdChildren {
+		var err error
+		if held, err = stopChildren(s.pid, 1); err != nil {
+			return "", err
+		}
+	}
 	if err := syscall.Kill(s.pid, syscall.SIGTERM); err != nil {
 		return "", err
 	}
+	if len(held) > 0 {
+		waiting := engine.WaitFor(time.Now().Add(holdTimeout), func() bool { return inSyscall(s.pid, unix.SYS_WAIT4) })
+		for _, c := range held {
+			syscall.Kill(c, syscall.SIGCONT)
+		}
+		if !waiting {
+			s.p.Kill()
+			return "", fmt.Errorf("the server did not wait for its held child within %v", holdTimeout)
+		}
+	}
 	return s.p.Wait(tracedTimeout)
+}
+
+// holdTimeout bounds each wait of a stop that holds a child: the child in its poll, the
+// server in wait4 (milliseconds, under strace; a fork mutant never gets there).
+const holdTimeout = 10 * time.Second
+
+// stopChildren waits until pid has n live children, each waiting in poll for its client
+// or the stop (the server logs a connection before it forks its child, and a child strace
+// has not let run yet would take the signal for strace's own attach stop), sends each
+// SIGSTOP and waits until every one is stopped.
+func stopChildren(pid, n int) ([]int, error) {
+	var held []int
+	waiting := func() bool {
+		kids, _ := procfs.Children(pid)
+		held = held[:0]
+		for _, k := range kids {
+			if k.State != "Z" && inSyscall(k.Pid, unix.SYS_POLL) {
+				held = append(held, k.Pid)
+			}
+		}
+		return len(held) == n
+	}
+	if !engine.WaitFor(time.Now().Add(holdTimeout), waiting) {
+		kids, _ := procfs.Children(pid)
+		var seen []string
+		for _, k := range kids {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", k.Pid))
+			seen = append(seen, fmt.Sprintf("%d %s in %s", k.Pid, k.State, strings.Fields(string(b) + " ?")[0]))
+		}
+		return nil, fmt.Errorf("the server has %d children waiting in poll, want %d (children, state, system call number: %v)", len(held), n, seen)
+	}
+	for _, c := range held {
+		if err := syscall.Kill(c, syscall.SIGSTOP); err != nil {
+			return held, err
+		}
+	}
+	stopped := func() bool {
+		now, _ := procfs.Children(pid)
+		n := 0
+		for _, k := range now {
+			if slices.Contains(held, k.Pid) && (k.State == "T" || k.State == "t") {
+				n++
+			}
+		}
+		return n == len(held)
+	}
+	if !engine.WaitFor(time.Now().Add(tracedTimeout), stopped) {
+		return held, fmt.Errorf("children %v not stopped within %v", held, tracedTimeout)
+	}
+	return held, nil
+}
+
+// inSyscall: a task of pid is in the system call nr (/proc/PID/task/TID/syscall).
+func inSyscall(pid, nr int) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, t.Name()))
+		if strings.HasPrefix(string(b), strconv.Itoa(nr)+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // tracedChild is strace's child: the server.

@@ -32,6 +32,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usageHead = `usage: paritydiff -ref 'CMD ARGS {port}' | -ref-addr HOST:PORT
                   -port 'CMD ARGS {port}' | -port-addr HOST:PORT  [flags]
        paritydiff -contract MODEL -port 'CMD ARGS {port}'  [flags]
+       paritydiff record -listen ADDR -to HOST:PORT -o FILE  [flags]
 
 Runs scenarios (client traffic) against the reference server twice and the port once,
 each against a fresh server, and compares what they did. {port} in a command line is
@@ -94,6 +95,11 @@ func usageError(stderr io.Writer, fs *flag.FlagSet, format string, args ...any) 
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "record" {
+		ctx, stop := recordContext()
+		defer stop()
+		return runRecord(ctx, args[1:], stdout, stderr)
+	}
 	var c config
 	fs := flag.NewFlagSet("paritydiff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -212,7 +218,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep.Protocol, rep.ProtocolFrom = c.protocol, "given by -protocol"
-	if c.protocol == "" {
+	if c.protocol == "" && !c.builtin && c.gen == 0 {
+		// Only the files run, each for the protocol it names: a request/response
+		// server (a recording's) speaks neither echo protocol and fails the probe.
+		rep.Protocol, rep.ProtocolFrom = "any", "not guessed: -builtin=false, the files' own"
+	} else if c.protocol == "" {
 		p, how, err := guessProtocol(refTarget, c.timeout)
 		if err != nil {
 			return out.fail(rep, fmt.Sprintf("cannot guess the protocol: %v; give -protocol oneshot or -protocol stream", err))
@@ -222,7 +232,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var forProtocol []parity.Scenario
 	for _, f := range files {
-		if f.AppliesTo(parity.Protocol(rep.Protocol)) {
+		if rep.Protocol == "any" || f.AppliesTo(parity.Protocol(rep.Protocol)) {
 			forProtocol = append(forProtocol, f)
 		}
 	}

@@ -43,10 +43,8 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 		}
 		byProc[e.Proc] = append(byProc[e.Proc], e)
 	}
-	out := []Step{{Text: fmt.Sprintf("-- the stop eventfd written %d times", stops)}}
-	if enters := ringEnters(byProc); enters != "" {
-		out = append(out, Step{Text: enters})
-	}
+	var out []Step
+	enters := ringEnters(byProc)
 	for p, es := range byProc {
 		out = append(out, Step{Text: fmt.Sprintf("-- process %d", p)})
 		if !perDescriptor {
@@ -68,7 +66,11 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 			out = append(out, collapse(groups[k])...)
 		}
 	}
-	return out
+	// The sums come last: a difference in the calls themselves shows first.
+	if enters != "" {
+		out = append(out, Step{Text: enters})
+	}
+	return append(out, Step{Text: fmt.Sprintf("-- the stop eventfd written %d times", stops)})
 }
 
 var enterRE = regexp.MustCompile(`^io_uring_enter\((d\d+), (\d+), (\d+), ([^,]+),`)
@@ -141,9 +143,12 @@ func firstFd(text string) string {
 
 // notYet: a call that found nothing to do yet.
 func notYet(text string) bool {
-	return strings.Contains(text, "= -1 EAGAIN") || strings.HasPrefix(text, "poll(") && strings.HasSuffix(text, "= 0 (Timeout)") ||
-		backoff.MatchString(text)
+	return strings.Contains(text, "= -1 EAGAIN") || pollTimeout.MatchString(text) || backoff.MatchString(text)
 }
+
+// pollTimeout: a poll that found no descriptor ready. strace writes "= 0 (Timeout)", or
+// "= 0" for a poll the kernel resumed after a signal (restart_syscall: only the count).
+var pollTimeout = regexp.MustCompile(`^poll\(.*\) = 0( \(Timeout\))?$`)
 
 // backoff is nonblock's sleep between two rounds that found nothing: the step keeps the
 // call and masks its length (how many rounds pass before a client speaks is timing; the
@@ -156,6 +161,9 @@ var backoff = regexp.MustCompile(`^clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=
 func stepText(e *Entry) string {
 	if backoff.MatchString(e.Text) {
 		return "clock_nanosleep(CLOCK_REALTIME, 0, {backoff}, NULL) = 0 or interrupted"
+	}
+	if pollTimeout.MatchString(e.Text) && !strings.HasSuffix(e.Text, " (Timeout)") {
+		return e.Text + " (Timeout)"
 	}
 	return e.Text
 }

@@ -248,3 +248,15 @@ func TestBackoffSleepInterrupted(t *testing.T) {
 	tr := analyse(t, cTrace(`epoll_wait(4, 0x7ffd12345678, 64, -1) = -1 EINTR (Interrupted system call)`))
 	assert.Equal(t, "runtime:interrupted", tr.Entries[0].Class)
 }
+
+// TestResumedPollTimeout: a zero-timeout poll the kernel resumed after a signal shows
+// only its count; it is the same not-yet step as one strace marks "(Timeout)".
+func TestResumedPollTimeout(t *testing.T) {
+	seq := func(calls ...string) []Step { return analyse(t, cTrace(calls...)).Sequence(false) }
+	timeout := `poll([{fd=2, events=POLLIN}], 1, 0) = 0 (Timeout)`
+	accept := `accept4(3, 0x7ffd12345678, [16], SOCK_CLOEXEC|SOCK_NONBLOCK) = -1 EAGAIN (Resource temporarily unavailable)`
+	stop := `poll([{fd=2, events=POLLIN}], 1, 0) = 1 ([{fd=2, revents=POLLIN}])`
+	assert.Equal(t, "", Diff(seq(accept, timeout, stop), seq(accept, `poll([{fd=2, events=POLLIN}], 1, 0) = 0`, accept, stop), "C", "Go"))
+	// A poll that found a descriptor is not a timeout.
+	assert.NotEqual(t, "", Diff(seq(accept, timeout, stop), seq(accept, stop, stop), "C", "Go"))
+}
