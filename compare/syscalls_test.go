@@ -161,7 +161,7 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 				fmt.Fprintf(&sb, "... and %d more\n", len(t.Unexplained)-i)
 				break
 			}
-			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v\n", t.Server.Lang, e.Text, e.Site, e.Stack())
+			fmt.Fprintf(&sb, "%s: a call no housekeeping row explains: %s [%s]; stack: %v; the thread's next call: %s\n", t.Server.Lang, e.Text, e.Site, e.Stack(), e.Next())
 		}
 	}
 	if d := systrace.DispositionDiff(model, c, g); d != nil {
@@ -184,7 +184,7 @@ func oneConnection(model string, beforeFirst, beforeStop engine.Step) engine.Sce
 	return engine.Scenario{Name: "one-connection", Steps: func(string) []engine.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return engine.Seq(beforeFirst, engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
+		return engine.Seq(beforeFirst, awaitWaiting(model), engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
 			awaitClosed(), awaitWaiting(model), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
 	}}
 }
@@ -235,10 +235,10 @@ func ringRequests(s side) ([]string, error) {
 	return reqs, nil
 }
 
-// awaitWaiting: sigio serves a connection inside its accept loop, and the loop's next
-// accept4 races the next client (EAGAIN then a signal, or the client at once) unless the
-// client waits until the server waits for signals again (a thread of it in
-// rt_sigtimedwait, /proc/PID/task/TID/syscall).
+// awaitWaiting: sigio accepts in a loop (once armed, and after each connection it
+// serves), and the loop's accept4 races the next client (EAGAIN then a signal, or the
+// client at once) unless the client waits until the server waits for signals (a thread
+// of it in rt_sigtimedwait, /proc/PID/task/TID/syscall).
 func awaitWaiting(model string) engine.Step {
 	return engine.Step{Desc: "await the server in its wait", Do: func(r *engine.Run) error {
 		if model != "sigio" {

@@ -62,3 +62,6 @@ func (e Entry) Stack() string {
 	}
 	return strings.Join(f, " < ")
 }
+
+// Next is the same thread's next call as strace printed it ("" for the last).
+func (e Entry) Next() string { return e.next }
