@@ -71,6 +71,8 @@ type Run struct {
 	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
 	// compared in order (logOrderedSoFar).
 	orderedLines int
+
+	quiet, logWait time.Duration // Options.Quiet, Options.LogWait
 }
 
 func newRun(t Target, deadline time.Time) *Run {
@@ -197,6 +199,14 @@ func (c *Conn) Snapshot() (n int, end string) {
 type Options struct {
 	Deadline  time.Duration // DefaultDeadline when 0
 	Normalize []Normalizer  // DefaultNormalizers when nil
+	// Quiet, when not 0: before the server is stopped (a stop step, the run's end), wait
+	// until its stdout and stderr have not grown for Quiet, or the deadline, so that a line
+	// written just after a close (which the client saw) is in the log, not a race.
+	Quiet time.Duration
+	// LogWait, when not 0: a wait for log lines (AwaitStdoutLines, AwaitStderrLines) gives
+	// up with ErrNoLogLine once the server's logs have not grown for LogWait: a server
+	// that never writes the line fails in LogWait, not at the deadline.
+	LogWait time.Duration
 }
 
 // Execute runs the steps against t and returns the transcript. The target is stopped
@@ -212,6 +222,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 		normalize = DefaultNormalizers
 	}
 	r := newRun(t, time.Now().Add(deadline))
+	r.quiet, r.logWait = o.Quiet, o.LogWait
 	startFds := -1
 	pi, hasProc := t.(ServerProcess)
 	if hasProc {
@@ -229,7 +240,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 
 	for i, st := range sc.Steps(model) {
 		if err := st.Do(r); err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", i+1, st.Desc, err)
+			return nil, fmt.Errorf("step %d (%s): %w%s", i+1, st.Desc, err, endedNote(t))
 		}
 	}
 
@@ -275,6 +286,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	status := r.status
 	if !r.stopped {
 		var err error
+		r.awaitQuiet()
 		status, err = t.Stop()
 		stopped = true
 		if err != nil {
@@ -290,6 +302,42 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 		tr.Stdout = sortLinesAfter(tr.Stdout, r.orderedLines)
 	}
 	return tr, nil
+}
+
+// endedNote says, for a step that failed, whether the server's process had ended
+// meanwhile (how, and its last lines), which is then the likely cause.
+func endedNote(t Target) string {
+	p, ok := t.(Process)
+	if !ok || p.Proc == nil || !p.Proc.Exited() {
+		return ""
+	}
+	last := func(b []byte) string {
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 3 {
+			lines = lines[len(lines)-3:]
+		}
+		return fmt.Sprintf("%q", strings.Join(lines, "\n"))
+	}
+	return fmt.Sprintf("; the server had ended: %s; its last stdout lines %s, stderr lines %s",
+		p.Proc.WaitExit(0), last(t.Stdout()), last(t.Stderr()))
+}
+
+// logSize is how many bytes the server logged so far, stdout and stderr.
+func (r *Run) logSize() int { return len(r.target.Stdout()) + len(r.target.Stderr()) }
+
+// awaitQuiet waits, with Options.Quiet, until the server's logs have not grown for that
+// long, or the deadline passed (a server that never stops logging is stopped anyway).
+func (r *Run) awaitQuiet() {
+	if r.quiet <= 0 {
+		return
+	}
+	last, since := r.logSize(), time.Now()
+	WaitFor(r.deadline, func() bool {
+		if n := r.logSize(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= r.quiet
+	})
 }
 
 // sortLinesAfter sorts the lines of s after the first n.
