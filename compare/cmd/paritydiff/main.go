@@ -8,11 +8,11 @@
 //	go run ./compare/cmd/paritydiff -ref 'bin/c/server iterative {port}' -port 'bin/go/server iterative {port}'
 //
 // Exit status: 0 when every scenario run agrees (at least one), 1 when one differs (the
-// smallest such scenario is printed with both transcripts side by side), 2 on bad usage,
-// on a server that does not start or listen, on a reference that fails a scenario by
-// itself, when no scenario was compared, and when told to stop (SIGINT, SIGTERM, SIGHUP:
-// the servers are stopped first), 3 when none differs but the reference disagreed with
-// itself in some (noise).
+// smallest such scenario is printed with both transcripts side by side), 3 when none
+// differs but the reference disagreed with itself in some (noise), 2 on bad usage, on a
+// server that does not start or listen, on a reference that fails a scenario by itself,
+// when no scenario was compared, and when told to stop (SIGINT, SIGTERM, SIGHUP: the
+// servers are stopped first).
 package main
 
 import (

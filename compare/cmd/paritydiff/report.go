@@ -174,8 +174,8 @@ func (o *output) fail(rep *report, msg string) int {
 }
 
 // finish prints the summary and, when some scenario differs, the smallest one. The exit
-// status: 1 when one differs; else 2 when none was compared (every one skipped or not
-// applicable); else 3 when the reference disagreed with itself in one (noise); else 0.
+// status: 1 when one differs; else 3 when the reference disagreed with itself in one
+// (noise); else 2 when none was compared (every one skipped or not applicable); else 0.
 func (o *output) finish(rep *report) int {
 	rep.Counts = map[string]int{}
 	var diverging []scenarioResult
@@ -197,11 +197,11 @@ func (o *output) finish(rep *report) int {
 			}
 		}
 		rep.Smallest = smallest.Name
+	case rep.Counts[resultNoise] > 0:
+		rep.Result, code = resultNoise, exitNoise
 	case rep.Counts[resultEqual] == 0:
 		rep.Result, code = "error", exitTrouble
 		rep.Error = "no scenario was compared: every one was skipped or not applicable to this reference"
-	case rep.Counts[resultNoise] > 0:
-		rep.Result, code = resultNoise, exitNoise
 	}
 	if o.json {
 		o.writeJSON(rep)
