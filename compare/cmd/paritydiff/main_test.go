@@ -43,6 +43,7 @@ func binaries(t *testing.T) standalone.Binaries {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	standalone.RemoveShared()
+	removeOutside()
 	os.Exit(code)
 }
 

@@ -161,9 +161,15 @@ func (o *output) scenarioDone(r scenarioResult) {
 // fail reports trouble (exit 2): on stderr, and as the JSON document's error with -json.
 func (o *output) fail(rep *report, msg string) int {
 	o.progressLine(-1, 0, "")
-	if len(rep.Scenarios) > 0 && !o.json {
-		fmt.Fprint(o.stdout, "so far, ")
-		o.summary(rep)
+	if !o.json {
+		if len(rep.Scenarios) == 0 {
+			for _, n := range rep.Notes {
+				fmt.Fprintf(o.stderr, "note: %s\n", n)
+			}
+		} else {
+			fmt.Fprint(o.stdout, "so far, ")
+			o.summary(rep)
+		}
 	}
 	fmt.Fprintf(o.stderr, "paritydiff: %s\n", msg)
 	rep.Result, rep.Error = "error", msg

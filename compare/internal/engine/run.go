@@ -308,7 +308,11 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 // meanwhile (how, and its last lines), which is then the likely cause.
 func endedNote(t Target) string {
 	p, ok := t.(Process)
-	if !ok || p.Proc == nil || !p.Proc.Exited() {
+	if !ok || p.Proc == nil {
+		return ""
+	}
+	// A server that died is reaped by a goroutine of its own: give it a moment.
+	if p.Proc.WaitExit(endedWait) == "running" {
 		return ""
 	}
 	last := func(b []byte) string {
@@ -322,23 +326,49 @@ func endedNote(t Target) string {
 		p.Proc.WaitExit(0), last(t.Stdout()), last(t.Stderr()))
 }
 
+// endedWait is how long a failed step waits to see whether the server's process ended.
+const endedWait = 300 * time.Millisecond
+
 // logSize is how many bytes the server logged so far, stdout and stderr.
 func (r *Run) logSize() int { return len(r.target.Stdout()) + len(r.target.Stderr()) }
 
 // awaitQuiet waits, with Options.Quiet, until the server's logs have not grown for that
 // long, or the deadline passed (a server that never stops logging is stopped anyway).
+// A server that can say it is idle (an Idler: every thread of its process group asleep)
+// ends the wait sooner: idle at two looks idleGap apart with its logs unchanged since.
 func (r *Run) awaitQuiet() {
 	if r.quiet <= 0 {
 		return
 	}
+	idler, _ := r.target.(Idler)
 	last, since := r.logSize(), time.Now()
+	var idleAt time.Time
 	WaitFor(r.deadline, func() bool {
 		if n := r.logSize(); n != last {
-			last, since = n, time.Now()
+			last, since, idleAt = n, time.Now(), time.Time{}
 		}
-		return time.Since(since) >= r.quiet
+		if time.Since(since) >= r.quiet {
+			return true
+		}
+		if idler == nil {
+			return false
+		}
+		if !idler.Idle() {
+			idleAt = time.Time{}
+			return false
+		}
+		if idleAt.IsZero() {
+			idleAt = time.Now()
+		}
+		return time.Since(idleAt) >= idleGap && r.logSize() == last
 	})
 }
+
+// idleGap is how long a server must look idle, its logs unchanged, to be taken as quiet.
+const idleGap = 3 * time.Millisecond
+
+// An Idler is a server that can say whether it is idle: nothing of it running or about to.
+type Idler interface{ Idle() bool }
 
 // sortLinesAfter sorts the lines of s after the first n.
 func sortLinesAfter(s string, n int) string {

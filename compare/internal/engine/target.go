@@ -16,6 +16,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/internal/logpipe"
+	"github.com/iomodels/iomodels/internal/procfs"
 )
 
 // ProcessTimeout bounds a process's start (until it listens) and its stop (until it exits).
@@ -34,6 +35,24 @@ func (p Process) Port() int      { return p.Proc.Port }
 func (p Process) Stdout() []byte { return []byte(p.Proc.Stdout()) }
 func (p Process) Stderr() []byte { return []byte(p.Proc.Stderr()) }
 func (p Process) ServerPid() int { return p.Proc.Pid() }
+
+// Idle: every thread of the server, and of every other process of its process group (a
+// tool's server leads one), is asleep in the kernel (procfs.AllAsleep).
+func (p Process) Idle() bool {
+	pid := p.Proc.Pid()
+	if !procfs.AllAsleep(pid) {
+		return false
+	}
+	if p.Grace == 0 {
+		return true
+	}
+	for _, m := range procfs.GroupMembers(pid) {
+		if !procfs.AllAsleep(m) {
+			return false
+		}
+	}
+	return true
+}
 
 // StdoutPipe is the pipe the server prints its stdout to, which a step may hold
 // (logpipe.Pipe.Hold) so that the server blocks at its next line.

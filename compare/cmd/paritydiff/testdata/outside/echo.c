@@ -2,7 +2,10 @@
  * from argv[1], no "listening on" line, a log of its own on stdout (line-buffered; built
  * with -DBLOCKBUF it keeps C stdio's default, block-buffered into a pipe), each close
  * logged after close(2), SIGTERM taken: the loop ends and main returns (stdio flushes).
- * A paritydiff test fixture; echo.go is its port with package net. */
+ * A paritydiff test fixture; echo.go is its port with package net. Variants for tests:
+ * -DLATE_LOG runs 50 ms on the CPU between a close and its log line and leaves SIGTERM at
+ * its default (a stop at the wrong moment loses the line); -DABORT_AFTER_FIRST aborts
+ * when its first client is to be closed (a reference that dies mid-scenario). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct client {
@@ -27,7 +32,20 @@ static void drop(struct client *c, const char *why)
 {
 	if (why)
 		fprintf(stderr, "recv: %s\n", why);
+#ifdef ABORT_AFTER_FIRST
+	/* no core dump, which would keep the descriptors open while it is written */
+	prctl(PR_SET_DUMPABLE, 0);
+	fprintf(stderr, "giving up\n");
+	abort();
+#endif
 	close(c->fd);
+#ifdef LATE_LOG
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000000L);
+#endif
 	/* logged after close: the peer may see its end before this line is written */
 	printf("closed %s after %ld bytes\n", c->addr, c->total);
 	c->fd = -1;
@@ -57,7 +75,12 @@ int main(int argc, char **argv)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, &orig);
+#ifndef LATE_LOG
 	signal(SIGTERM, on_term);
+#else
+	(void)on_term;
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+#endif
 	struct client cl[FD_SETSIZE];
 	int ncl = 0;
 	while (!stop) {
