@@ -161,7 +161,7 @@ func TestOutsideBlockBuffered(t *testing.T) {
 
 // TestOutsideNotApplicableAndSkip: a scenario file waiting for a stderr line the
 // reference never writes is not applicable, in -log-wait, and the run goes on; -skip
-// leaves scenarios out and says which; nothing compared is exit 2.
+// leaves scenarios out and says which; nothing compared is exit 2; -gen is refused.
 func TestOutsideNotApplicableAndSkip(t *testing.T) {
 	b := outsideFixtures(t)
 	dir := t.TempDir()
@@ -178,6 +178,13 @@ func TestOutsideNotApplicableAndSkip(t *testing.T) {
 	require.Equal(t, exitEqual, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Regexp(t, `(?m)^note: -skip left out 16 scenario\(s\): `, r.stdout)
 	assert.Contains(t, r.stdout, "9 scenarios: 8 equal, 0 differs, 1 not-applicable\n")
+
+	// -gen predicts this repository's log lines: refused at once, the port not blamed.
+	r = paritydiff(t, "-gen", "10s", "-ref", ref, "-port", port)
+	assert.Equal(t, exitTrouble, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "-gen predicts the log lines of this repository's servers")
+	assert.NotContains(t, r.stderr, "defect of the generator")
+	assert.Less(t, r.took, 10*time.Second, "refused before the generator's budget")
 }
 
 // TestOutsideForkChildHoldsStdout: the tutorial fork server, stopped with a silent
