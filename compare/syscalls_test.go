@@ -72,7 +72,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
+	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out, `"listening on `), awaitIdle(model, out, `"new conn `)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
 		// What the server did until it failed is still a trace (a mutant's first wrong
 		// call comes before its crash): it is returned with the error.
@@ -173,8 +173,9 @@ func compareTraces(model string, c, g *systrace.Trace) string {
 }
 
 // oneConnection is the traced scenario: one connection served, then one silent at the
-// stop (what the stop closes is part of the sequence).
-func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
+// stop (what the stop closes is part of the sequence). beforeFirst runs before the first
+// connection, beforeStop before the stop.
+func oneConnection(model string, beforeFirst, beforeStop engine.Step) engine.Scenario {
 	lines := 3 // new conn a, recv_msg a, new conn s
 	if streamModel(model) {
 		lines = 2
@@ -182,7 +183,7 @@ func oneConnection(model string, beforeStop engine.Step) engine.Scenario {
 	return engine.Scenario{Name: "one-connection", Steps: func(string) []engine.Step {
 		// fork: whether the parent reaps a's child before it accepts s is timing (the
 		// child's exit and s's arrival race), unless s waits for the reaping.
-		return engine.Seq(engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
+		return engine.Seq(beforeFirst, engine.Connect("a"), sendWithFin("a", []byte("hello, strace")), engine.AwaitEnd("a"), awaitChildrenReaped(),
 			awaitClosed(), awaitWaiting(model), engine.Connect("s"), engine.AwaitStdoutLines(lines), beforeStop, engine.StopServer())
 	}}
 }
@@ -215,7 +216,7 @@ func ringRequests(s side) ([]string, error) {
 	}
 	defer p.Kill()
 	nothing := engine.Step{Desc: "nothing", Do: func(*engine.Run) error { return nil }}
-	tr, err := engine.Execute(oneConnection("uring", nothing), "uring", engine.Process{Proc: p}, engine.Options{})
+	tr, err := engine.Execute(oneConnection("uring", nothing, nothing), "uring", engine.Process{Proc: p}, engine.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: uring with its ring traced: %w", s.name, err)
 	}
@@ -259,10 +260,11 @@ func awaitWaiting(model string) engine.Step {
 	}}
 }
 
-// awaitIdle: for nonblock, whose loop never blocks, the stop waits until the server has
-// slept once after its last accept (the trace shows it), so that both languages have made
-// at least one idle round when the stop comes, whichever moment it lands at.
-func awaitIdle(model, trace string) engine.Step {
+// awaitIdle: for nonblock, whose loop never blocks, the next step (the first client, the
+// stop) waits until the server has slept once since it wrote after (the trace shows it),
+// so that both languages have made at least one idle round when it comes, whichever
+// moment it lands at.
+func awaitIdle(model, trace, after string) engine.Step {
 	return engine.Step{Desc: "await an idle round in the trace", Do: func(r *engine.Run) error {
 		if model != "nonblock" {
 			return nil
@@ -270,39 +272,53 @@ func awaitIdle(model, trace string) engine.Step {
 		idle := func() bool {
 			b, _ := os.ReadFile(trace)
 			text := string(b)
-			i := strings.LastIndex(text, `"new conn `)
+			i := strings.LastIndex(text, after)
 			return i >= 0 && strings.Contains(text[i:], "clock_nanosleep(")
 		}
 		if !engine.WaitFor(r.Deadline(), idle) {
-			return fmt.Errorf("no idle round in the trace after the last accept")
+			return fmt.Errorf("no idle round in the trace after %s", after)
 		}
 		return nil
 	}}
 }
 
 // sendWithFin sends p and half-closes in one segment (TCP_CORK held across the write and
-// the shutdown): the server sees the bytes and the end of stream in one wake-up, so how
-// many reads it makes does not depend on when the FIN arrives.
+// the shutdown, both made back to back on the descriptor): the server sees the bytes and
+// the end of stream in one wake-up, so how many reads it makes (or, for sigio, how many
+// signals it is sent) does not depend on when the FIN arrives. The cork holds data for
+// 200 ms at most: a client descheduled that long between the two calls would send two
+// segments, which the count of segments sent (TCP_INFO) shows, and the step fails so
+// rather than let the server's answer to two segments read as a difference.
 func sendWithFin(name string, p []byte) engine.Step {
 	return engine.Step{Desc: fmt.Sprintf("send %d bytes and the end of stream on %s in one segment", len(p), name), Do: func(r *engine.Run) error {
 		c, err := r.Conn(name)
 		if err != nil {
 			return err
 		}
-		cork := func(on int) error {
-			return engine.Control(c.Sock(), func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, on) })
-		}
-		if err := cork(1); err != nil {
-			return err
-		}
-		c.Sock().SetWriteDeadline(r.Deadline())
-		if _, err := c.Sock().Write(p); err != nil {
-			return err
-		}
-		if err := engine.Control(c.Sock(), func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
-			return err
-		}
-		return cork(0)
+		return engine.Control(c.Sock(), func(fd int) error {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1); err != nil {
+				return err
+			}
+			before, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return err
+			}
+			if n, err := unix.Write(fd, p); err != nil || n != len(p) {
+				return fmt.Errorf("write %d bytes on %s: %d, %v", len(p), name, n, err)
+			}
+			if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+				return err
+			}
+			after, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return err
+			}
+			// The shutdown sends what the cork holds with the FIN appended: one segment.
+			if n := after.Segs_out - before.Segs_out; n != 1 {
+				return fmt.Errorf("%s: the bytes and the end of stream left in %d segments, not one", name, n)
+			}
+			return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, 0)
+		})
 	}}
 }
 

@@ -30,12 +30,14 @@ type Syscalls struct {
 	ByName  map[string]float64 // per connection, by system call
 }
 
-// Housekeeping is the system calls that are never a step of a model: the Go runtime's own
-// (threads, memory, its scheduler's sleeps and wake-ups, signal plumbing), which C's libc
-// makes too where it creates a thread (pthread_create: clone3, mmap, mprotect, madvise,
-// rseq, set_robust_list, rt_sigprocmask). TestSyscallSequence drops them from both
-// languages' sequences; the report counts them apart from the protocol's calls.
-var Housekeeping = map[string]bool{
+// HousekeepingNames splits strace -c's counts, which carry no stacks, by name alone: the
+// calls that are the Go runtime's own where Go makes them (threads, memory, its
+// scheduler's sleeps and wake-ups, signal plumbing) and libc's where C makes them
+// (pthread_create: clone3, mmap, mprotect, madvise, rseq, set_robust_list,
+// rt_sigprocmask). The report counts them apart from the protocol's calls. It is a
+// coarse split for a cost table; which call is the model's is decided call by call, by
+// the stack that made it, in systrace.Housekeeping (TestSyscallSequence).
+var HousekeepingNames = map[string]bool{
 	"futex": true, "nanosleep": true, "sched_yield": true, "mmap": true, "munmap": true,
 	"madvise": true, "mprotect": true, "rt_sigaction": true, "rt_sigprocmask": true,
 	"rt_sigreturn": true, "sigaltstack": true, "clone": true, "clone3": true, "gettid": true,
@@ -47,7 +49,7 @@ var Housekeeping = map[string]bool{
 }
 
 // Split is the difference per connection from ref to s (s less ref): in the protocol's
-// calls (all but Housekeeping) and in housekeeping, with the housekeeping calls whose
+// calls (all but HousekeepingNames) and in housekeeping, with the housekeeping calls whose
 // count differs by at least 0.05, largest difference first.
 func (s Syscalls) Split(ref Syscalls) (protocol, housekeeping float64, by []NameCount) {
 	names := map[string]bool{}
@@ -59,7 +61,7 @@ func (s Syscalls) Split(ref Syscalls) (protocol, housekeeping float64, by []Name
 	}
 	for n := range names {
 		d := s.ByName[n] - ref.ByName[n]
-		if !Housekeeping[n] {
+		if !HousekeepingNames[n] {
 			protocol += d
 			continue
 		}

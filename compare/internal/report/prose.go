@@ -16,7 +16,7 @@ import (
 
 // Targets says, per model, whether the Go port meets the project's targets (reported,
 // never asserted): ≥ 0.95× C's conn/s, ≤ 1.10× C's CPU per connection, the same system
-// protocol calls per connection (within 0.5; load.Housekeeping, the runtime's and libc's
+// protocol calls per connection (within 0.5; load.HousekeepingNames, the runtime's and libc's
 // thread calls, are counted apart and named).
 func (r *Report) Targets() []string {
 	lines := []string{"targets for the Go port (>= 0.95x C conn/s, <= 1.10x C CPU/conn, the same protocol syscalls/conn):"}

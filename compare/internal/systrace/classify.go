@@ -36,8 +36,9 @@ type Entry struct {
 	Site  string // "gosrv/common.go:123 gosrv.acceptConn"; "" where no frame is the project's
 	Call  Call
 	// site is the function of the innermost project frame, and via the language
-	// runtime's machinery between it and the kernel ("runtime.newm", "malloc"), if any.
-	siteFunc, via string
+	// runtime's machinery between it and the kernel ("runtime.newm", "malloc"), if any;
+	// next is the same thread's next call as strace printed it.
+	siteFunc, via, next string
 }
 
 // Model is the class of a call compared C against Go.
@@ -143,7 +144,14 @@ func Analyze(calls []Call, srv Server, lines *LineTable) *Trace {
 	names.tasks(calls, proc)
 	started := false
 	exited := map[int]bool{}
-	for _, c := range calls {
+	next := make([]string, len(calls))
+	after := map[int]string{}
+	for i := len(calls) - 1; i >= 0; i-- {
+		c := calls[i]
+		next[i] = after[c.Tid]
+		after[c.Tid] = c.Name + "(" + c.Args + ") = " + c.Result
+	}
+	for ci, c := range calls {
 		p := proc[c.Tid]
 		if c.Name == "rt_sigaction" {
 			dispose(t.Dispositions, c)
@@ -155,7 +163,7 @@ func Analyze(calls []Call, srv Server, lines *LineTable) *Trace {
 			}
 			started = true
 		}
-		e := Entry{Proc: p, Call: c}
+		e := Entry{Proc: p, Call: c, next: next[ci]}
 		if i >= 0 {
 			e.via = via
 			e.Site, e.siteFunc = lines.site(srv, c.Stack[i])

@@ -27,9 +27,11 @@ type Row struct {
 	Machinery bool
 	// Unfinished: the row explains only calls that never returned (strace's "= ?").
 	Unfinished bool
-	Reason     string
+	// Next matches the same thread's next call, as strace printed it ("" for any).
+	Next   string
+	Reason string
 
-	call, text, site, via *regexp.Regexp
+	call, text, site, via, next *regexp.Regexp
 }
 
 // Housekeeping is the table. Order matters: the first row that matches explains a call.
@@ -62,6 +64,8 @@ var Housekeeping = []Row{
 		Reason: "the runtime's heap, stacks and their names (PR_SET_VMA)"},
 	{Machinery: true, Name: "go-preempt", Lang: Go, Via: `^runtime\.(signalM|preemptM|preemptone)`, Call: `^(tgkill|getpid)$`, Text: `SIGURG|^getpid`,
 		Reason: "asynchronous preemption: the runtime sends SIGURG to a thread whose goroutine runs too long"},
+	{Machinery: true, Name: "go-preempt", Lang: Go, Via: `^\(no stack\)$`, Call: `^getpid$`, Next: `^tgkill\(\d+, \d+, SIGURG\) = 0$`,
+		Reason: "the same, where strace lost the getpid's stack (now and then, under load): the thread's next call is the preemption's tgkill SIGURG, which no code of the project's sends"},
 	{Machinery: true, Name: "go-signal-forward", Lang: Go, Call: `^(tgkill|getpid|gettid|rt_sigprocmask|rt_sigaction)$`, Via: `^runtime\.(dieFromSignal|raise|raiseproc|sigfwd)`,
 		Reason: "the runtime re-raising a signal whose default disposition it restores (a fatal signal ends the process by the signal, as C's does)"},
 	{Machinery: true, Name: "go-rand", Lang: Go, Via: `^runtime\.`, Call: `^getrandom$`,
@@ -112,7 +116,7 @@ var modelSignal = map[string]map[string][2]string{
 func init() {
 	for i := range Housekeeping {
 		r := &Housekeeping[i]
-		r.call, r.text, r.site, r.via = compile(r.Call), compile(r.Text), compile(r.Site), compile(r.Via)
+		r.call, r.text, r.site, r.via, r.next = compile(r.Call), compile(r.Text), compile(r.Site), compile(r.Via), compile(r.Next)
 	}
 }
 
@@ -123,8 +127,12 @@ func compile(s string) *regexp.Regexp {
 	return regexp.MustCompile(s)
 }
 
-// explain names the row that explains e, or "".
+// explain names the row that explains e, or "". nonblock's backoff sleep, made by the
+// project's code, is the model's however it ended (see backoff).
 func explain(lang Lang, e Entry) string {
+	if e.siteFunc != "" && e.via == "" && backoff.MatchString(e.Text) {
+		return ""
+	}
 	site := e.siteFunc
 	if site == "" {
 		site = "-"
@@ -142,7 +150,8 @@ func explain(lang Lang, e Entry) string {
 		if r.call != nil && !r.call.MatchString(e.Call.Name) ||
 			r.text != nil && !r.text.MatchString(e.Text) ||
 			r.site != nil && !r.site.MatchString(site) ||
-			r.via != nil && !r.via.MatchString(e.via) {
+			r.via != nil && !r.via.MatchString(e.via) ||
+			r.next != nil && !r.next.MatchString(e.next) {
 			continue
 		}
 		return r.Name

@@ -88,11 +88,10 @@ func Parse(r io.Reader) ([]Call, error) {
 			delete(pending, tid)
 			calls[i].Args += r[2]
 			calls[i].finish(line)
-			resume(calls, i, orphan, drop)
+			last = resume(calls, i, orphan, drop)
 			if calls[i].Name == "close" {
 				calls[i].Line = entered[i]
 			}
-			last = i
 			continue
 		}
 		c := callStart.FindStringSubmatch(rest)
@@ -105,7 +104,11 @@ func Parse(r io.Reader) ([]Call, error) {
 			delete(pending, tid)
 		}
 		if strings.HasSuffix(rest, "<unfinished ...>") {
+			// strace prints "f(a, <unfinished ...>" and then "<... f resumed>b) = r".
 			cl.Args = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(cl.Args, " "), "<unfinished ...>"), " ")
+			if strings.HasSuffix(cl.Args, ",") {
+				cl.Args += " "
+			}
 			pending[tid] = len(calls)
 			entered[len(calls)] = line
 			calls = append(calls, cl)
@@ -113,8 +116,7 @@ func Parse(r io.Reader) ([]Call, error) {
 		}
 		cl.finish(line)
 		calls = append(calls, cl)
-		last = len(calls) - 1
-		resume(calls, last, orphan, drop)
+		last = resume(calls, len(calls)-1, orphan, drop)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -135,18 +137,19 @@ func Parse(r io.Reader) ([]Call, error) {
 var restartRE = regexp.MustCompile(`^<\.\.\. resuming interrupted (\w+) \.\.\.>`)
 
 // resume folds a completed restart_syscall into the call it resumed: that call, left
-// unfinished on the same thread, gets its result.
-func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) {
+// unfinished on the same thread, gets its result, and the stack lines that follow. It
+// returns the call those stack lines belong to.
+func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) int {
 	c := calls[i]
 	m := restartRE.FindStringSubmatch(c.Args)
 	if c.Name != "restart_syscall" || m == nil {
-		return
+		return i
 	}
 	if o, ok := orphan[c.Tid]; ok && calls[o].Name == m[1] {
 		delete(orphan, c.Tid)
-		calls[o].Result, calls[o].Line, calls[o].Stack, calls[o].Resumed = c.Result, c.Line, c.Stack, true
+		calls[o].Result, calls[o].Line, calls[o].Stack, calls[o].Resumed = c.Result, c.Line, nil, true
 		drop[i] = true
-		return
+		return o
 	}
 	// The call returned ERESTART_RESTARTBLOCK (a stop or a handler in between): the
 	// restart_syscall is that call again.
@@ -157,8 +160,9 @@ func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) {
 		if calls[o].Name == m[1] && strings.Contains(calls[o].Result, "ERESTART") {
 			calls[i].Name, calls[i].Args, calls[i].Resumed = calls[o].Name, calls[o].Args, true
 		}
-		return
+		return i
 	}
+	return i
 }
 
 // finish splits the result off a completed call's arguments.

@@ -141,18 +141,27 @@ func firstFd(text string) string {
 
 // notYet: a call that found nothing to do yet.
 func notYet(text string) bool {
-	return strings.Contains(text, "= -1 EAGAIN") || strings.HasPrefix(text, "poll(") && strings.HasSuffix(text, "= 0 (Timeout)") ||
-		backoff.MatchString(text)
+	return strings.Contains(text, "= -1 EAGAIN") || pollTimeout.MatchString(text) || backoff.MatchString(text)
 }
+
+// pollTimeout: a poll that found no descriptor ready. strace writes "= 0 (Timeout)", or
+// "= 0" for a poll the kernel resumed after a signal (restart_syscall: only the count).
+var pollTimeout = regexp.MustCompile(`^poll\(.*\) = 0( \(Timeout\))?$`)
 
 // backoff is nonblock's sleep between two rounds that found nothing: the step keeps the
 // call and masks its length (how many rounds pass before a client speaks is timing; the
-// schedule itself is compared by TestNonblockBackoff).
-var backoff = regexp.MustCompile(`^clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=\d+, tv_nsec=\d+\}, NULL\) = 0$`)
+// schedule itself is compared by TestNonblockBackoff) and how it ended: slept out, or cut
+// short by the stop signal where the signal lands on the sleeping thread (C's handler
+// runs on the thread it interrupts; Go's signal goroutine takes it on another), after
+// which both go on to the next round.
+var backoff = regexp.MustCompile(`^clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=\d+, tv_nsec=\d+\}, NULL\) = (0|\? ERESTART_RESTARTBLOCK \(Interrupted by signal\)|-1 EINTR \(Interrupted system call\))$`)
 
 func stepText(e *Entry) string {
 	if backoff.MatchString(e.Text) {
-		return "clock_nanosleep(CLOCK_REALTIME, 0, {backoff}, NULL) = 0"
+		return "clock_nanosleep(CLOCK_REALTIME, 0, {backoff}, NULL) = 0 or interrupted"
+	}
+	if pollTimeout.MatchString(e.Text) && !strings.HasSuffix(e.Text, " (Timeout)") {
+		return e.Text + " (Timeout)"
 	}
 	return e.Text
 }
