@@ -408,7 +408,6 @@ func guessProtocol(ref parity.Target, timeout time.Duration, opts []parity.Optio
 	return "", "", fmt.Errorf("the probe sent %q without half-closing and got %s, then %s: neither a one-shot nor a stream echo", probeMsg, clipQuote(c.Data, 40), c.End)
 }
 
-
 // loadScenarios is the built-in scenarios (unless -builtin=false) and the directory's,
 // for every protocol, matching -run and not -skip (the skipped ones noted in rep).
 func loadScenarios(c config, only, skip *regexp.Regexp, rep *report) ([]parity.Scenario, error) {

@@ -64,13 +64,14 @@ type report struct {
 	Protocol     string           `json:"protocol"`
 	ProtocolFrom string           `json:"protocol_from"`
 	Notes        []string         `json:"notes,omitempty"`
-	notesMu      sync.Mutex
 	Result       string           `json:"result"` // equal, differs or error
 	Error        string           `json:"error,omitempty"`
 	Counts       map[string]int   `json:"-"`
 	Smallest     string           `json:"smallest,omitempty"` // the smallest diverging scenario
 	Generated    *genReport       `json:"generated,omitempty"`
 	Scenarios    []scenarioResult `json:"-"`
+
+	notesMu sync.Mutex // for addNote
 }
 
 // jsonTranscript is a transcript for JSON: bytes as base64 up to jsonDataMax, with their
@@ -120,6 +121,7 @@ type output struct {
 	stdout, stderr          io.Writer
 	json, verbose, progress bool
 	progressShown           bool
+	notesShown              int // rep.Notes printed by header; later ones (restarts) by finish
 }
 
 func (o *output) header(rep *report) {
@@ -130,6 +132,7 @@ func (o *output) header(rep *report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(o.stdout, "note: %s\n", n)
 	}
+	o.notesShown = len(rep.Notes)
 }
 
 // progressLine rewrites one line on a terminal's stderr: "[3/19] size-512".
@@ -214,6 +217,11 @@ func (o *output) finish(rep *report) int {
 		return code
 	}
 	o.summary(rep)
+	rep.notesMu.Lock()
+	for _, n := range rep.Notes[min(o.notesShown, len(rep.Notes)):] {
+		fmt.Fprintf(o.stdout, "note: %s\n", n)
+	}
+	rep.notesMu.Unlock()
 	if g := rep.Generated; g != nil {
 		fmt.Fprintf(o.stdout, "generated: %d script(s) in %v (%s), %s", g.Scripts, time.Duration(g.Millis)*time.Millisecond, g.SerialFrom, g.Result)
 		if g.Result == resultDiffers {

@@ -22,7 +22,7 @@ type event struct {
 }
 
 type client struct {
-	conn  net.Conn
+	conn   net.Conn
 	addr   string
 	total  int64
 	closed bool // C's fd = -1: its reader's last events are not taken
