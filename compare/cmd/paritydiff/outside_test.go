@@ -331,3 +331,24 @@ func TestOutsideReferenceEnds(t *testing.T) {
 	assert.Contains(t, r.stderr, `the server exited before it listened (exited 3), stdout "starting\n", stderr "no config\n"`)
 	assert.Contains(t, r.stderr, "was started again on another port", "restarts are said")
 }
+
+// TestOutsideRefAddr: a reference given by its address beside a port given by its command
+// line: only what both show is compared (connections, notes), not the port's stdout,
+// stderr and status, which the reference side cannot see.
+func TestOutsideRefAddr(t *testing.T) {
+	b := outsideFixtures(t)
+	im := engine.CommandWith("reference", []string{b.echo, "{port}"}, engine.CommandOptions{Timeout: 5 * time.Second, Grace: time.Second})
+	tg, err := im.Start("")
+	require.NoError(t, err)
+	defer tg.Stop()
+	addr := fmt.Sprintf("127.0.0.1:%d", tg.Port())
+	// run in process, not paritydiff(): the reference is this test's child.
+	var stdout, stderr strings.Builder
+	code := run([]string{"-run", "^(plain|utf8|stream-several-writes)$", "-ref-addr", addr, "-port", b.port + " {port}"}, &stdout, &stderr)
+	require.Equal(t, exitEqual, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	assert.Contains(t, stdout.String(), "note: only what both sides show is compared: the connections and the notes (not stdout, stderr or the exit status)")
+	assert.Contains(t, stdout.String(), "3 scenarios: 3 equal, 0 differs\n")
+	kids, err := procfs.Children(os.Getpid())
+	require.NoError(t, err)
+	assert.Len(t, kids, 1, "the reference alone is left: %v", kids)
+}
