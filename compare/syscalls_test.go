@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,7 +73,7 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out, `"listening on `), awaitIdle(model, out, `"new conn `)), model, stracedTarget{p, pid}, engine.Options{Deadline: tracedTimeout})
+	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out, `"listening on `), awaitIdle(model, out, `"new conn `)), model, stracedTarget{p, pid, model == "fork"}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
 		// What the server did until it failed is still a trace (a mutant's first wrong
 		// call comes before its crash): it is returned with the error.
@@ -247,16 +248,7 @@ func awaitWaiting(model string) engine.Step {
 		if err != nil {
 			return err
 		}
-		return r.WaitFor("the server waiting for signals", func() bool {
-			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", server))
-			for _, t := range tasks {
-				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", server, t.Name()))
-				if strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_RT_SIGTIMEDWAIT)+" ") {
-					return true
-				}
-			}
-			return false
-		})
+		return r.WaitFor("the server waiting for signals", func() bool { return inSyscall(server, unix.SYS_RT_SIGTIMEDWAIT) })
 	}}
 }
 
@@ -370,17 +362,105 @@ func syscallChecks(t *testing.T, g side) []check {
 type stracedTarget struct {
 	p   *standalone.Process
 	pid int
+	// holdChildren: the stop holds the server's child (fork's, serving the silent
+	// connection) until the server waits for it, see Stop.
+	holdChildren bool
 }
 
 func (s stracedTarget) Port() int      { return s.p.Port }
 func (s stracedTarget) Stdout() []byte { return []byte(s.p.Stdout()) }
 func (s stracedTarget) Stderr() []byte { return []byte(s.p.Stderr()) }
 func (s stracedTarget) ServerPid() int { return s.pid }
+
+// Stop sends SIGTERM. fork's children watch the stop eventfd too: whether a child has
+// exited by the time the server's poll answers the stop (its pidfd ready beside the
+// eventfd, or not) is timing. So the children are stopped (SIGSTOP) before the stop and
+// continued once the server waits for them in wait4: its poll sees the stop alone, and
+// each child then leaves its own wait for the stop.
 func (s stracedTarget) Stop() (string, error) {
+	var held []int
+	if s.holdChildren {
+		var err error
+		if held, err = stopChildren(s.pid, 1); err != nil {
+			return "", err
+		}
+	}
 	if err := syscall.Kill(s.pid, syscall.SIGTERM); err != nil {
 		return "", err
 	}
+	if len(held) > 0 {
+		waiting := engine.WaitFor(time.Now().Add(holdTimeout), func() bool { return inSyscall(s.pid, unix.SYS_WAIT4) })
+		for _, c := range held {
+			syscall.Kill(c, syscall.SIGCONT)
+		}
+		if !waiting {
+			s.p.Kill()
+			return "", fmt.Errorf("the server did not wait for its held child within %v", holdTimeout)
+		}
+	}
 	return s.p.Wait(tracedTimeout)
+}
+
+// holdTimeout bounds each wait of a stop that holds a child: the child in its poll, the
+// server in wait4 (milliseconds, under strace; a fork mutant never gets there).
+const holdTimeout = 10 * time.Second
+
+// stopChildren waits until pid has n live children, each waiting in poll for its client
+// or the stop (the server logs a connection before it forks its child, and a child strace
+// has not let run yet would take the signal for strace's own attach stop), sends each
+// SIGSTOP and waits until every one is stopped.
+func stopChildren(pid, n int) ([]int, error) {
+	var held []int
+	waiting := func() bool {
+		kids, _ := procfs.Children(pid)
+		held = held[:0]
+		for _, k := range kids {
+			if k.State != "Z" && inSyscall(k.Pid, unix.SYS_POLL) {
+				held = append(held, k.Pid)
+			}
+		}
+		return len(held) == n
+	}
+	if !engine.WaitFor(time.Now().Add(holdTimeout), waiting) {
+		kids, _ := procfs.Children(pid)
+		var seen []string
+		for _, k := range kids {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", k.Pid))
+			seen = append(seen, fmt.Sprintf("%d %s in %s", k.Pid, k.State, strings.Fields(string(b) + " ?")[0]))
+		}
+		return nil, fmt.Errorf("the server has %d children waiting in poll, want %d (children, state, system call number: %v)", len(held), n, seen)
+	}
+	for _, c := range held {
+		if err := syscall.Kill(c, syscall.SIGSTOP); err != nil {
+			return held, err
+		}
+	}
+	stopped := func() bool {
+		now, _ := procfs.Children(pid)
+		n := 0
+		for _, k := range now {
+			if slices.Contains(held, k.Pid) && (k.State == "T" || k.State == "t") {
+				n++
+			}
+		}
+		return n == len(held)
+	}
+	if !engine.WaitFor(time.Now().Add(tracedTimeout), stopped) {
+		return held, fmt.Errorf("children %v not stopped within %v", held, tracedTimeout)
+	}
+	return held, nil
+}
+
+// inSyscall: a task of pid is in the system call nr (/proc/PID/task/TID/syscall).
+func inSyscall(pid, nr int) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, t.Name()))
+		if strings.HasPrefix(string(b), strconv.Itoa(nr)+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // tracedChild is strace's child: the server.

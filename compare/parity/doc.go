@@ -61,6 +61,11 @@
 //	reset NAME               SO_LINGER 0 and close (RST); NAME may not be used afterwards
 //	await-end NAME           wait until NAME ends (end of stream or reset from the server)
 //	await-bytes NAME N       wait until NAME received at least N bytes in all
+//	await-bytes NAME until P wait until NAME received P (a delimiter such as "\r\n")
+//	await-line NAME          wait until NAME received a newline
+//	await-reply NAME [D] [P] wait for a reply of unknown length: a byte, then D (200ms)
+//	                         with none; with P, until the bytes P (a recorded reply),
+//	                         ending early, noted, where the reply leaves P
 //	await-queue-full NAME N  wait until NAME's unread receive queue holds N bytes or more
 //	                         and stops growing (the server's send met a full buffer)
 //	await-stdout N           wait until the server's stdout holds N lines
@@ -70,6 +75,9 @@
 //	                         (no byte beyond its first N, default 0) or was answered
 //	log-ordered-so-far       with log: unordered, the stdout lines so far keep their order
 //	stop                     stop the server (SIGTERM for a process) in mid-scenario
+//
+// The three reply steps (await-bytes until, await-line, await-reply) take NAME's bytes from
+// where the previous one stopped, and NAME's end ends them too.
 //
 // A payload P is one of:
 //

@@ -70,12 +70,13 @@ type Step struct {
 	Op   Op
 	Conn string
 	// Data are the payloads: one for Send, SendHalfClose and SendAsync, two or more for
-	// SendCorked.
+	// SendCorked; for AwaitBytes, the delimiter it waits for instead of a count (await-bytes
+	// NAME until P); for AwaitReply, the reply a recording saw, if any.
 	Data [][]byte
 	// N is the count of AwaitBytes, AwaitQueueFull, AwaitStdout, AwaitStderr, and the
 	// bytes a Watch may have seen before it starts.
 	N int
-	// For is how long a Watch watches.
+	// For is how long a Watch watches, and how long an AwaitReply waits for quiet (0: 200ms).
 	For time.Duration
 	// Line is where a parsed step was written (0 for a step built in code).
 	Line int
@@ -100,6 +101,8 @@ const (
 	Reset           Op = "reset"
 	AwaitEnd        Op = "await-end"
 	AwaitBytes      Op = "await-bytes"
+	AwaitReply      Op = "await-reply"
+	AwaitLine       Op = "await-line"
 	AwaitQueueFull  Op = "await-queue-full"
 	AwaitStdout     Op = "await-stdout"
 	AwaitStderr     Op = "await-stderr"
@@ -178,7 +181,17 @@ func (s Step) engine() engine.Step {
 	case AwaitEnd:
 		return engine.AwaitEnd(s.Conn)
 	case AwaitBytes:
+		if len(s.Data) > 0 {
+			return engine.AwaitUntil(s.Conn, s.Data[0])
+		}
 		return engine.AwaitBytes(s.Conn, s.N)
+	case AwaitReply:
+		if len(s.Data) > 0 {
+			return engine.AwaitRecorded(s.Conn, s.Data[0], s.For)
+		}
+		return engine.AwaitReply(s.Conn, s.For)
+	case AwaitLine:
+		return engine.AwaitLine(s.Conn)
 	case AwaitQueueFull:
 		return engine.AwaitUnreadStable(s.Conn, s.N)
 	case AwaitStdout:
@@ -200,6 +213,18 @@ func (s Step) String() string {
 	parts := []string{string(s.Op)}
 	if s.Conn != "" {
 		parts = append(parts, s.Conn)
+	}
+	switch {
+	case s.Op == AwaitBytes && len(s.Data) > 0:
+		return strings.Join(append(parts, "until", payloadSpec(s, 0, s.Data[0])), " ")
+	case s.Op == AwaitReply:
+		if s.For != 0 {
+			parts = append(parts, s.For.String())
+		}
+		if len(s.Data) > 0 {
+			parts = append(parts, payloadSpec(s, 0, s.Data[0]))
+		}
+		return strings.Join(parts, " ")
 	}
 	for i, d := range s.Data {
 		parts = append(parts, payloadSpec(s, i, d))
@@ -267,6 +292,7 @@ const (
 	argsConnCount             // NAME N
 	argsCount                 // N
 	argsConnDuration          // NAME D [N]
+	argsConnReply             // NAME [D] [P]
 )
 
 var stepOps = map[Op]stepArgs{
@@ -283,6 +309,8 @@ var stepOps = map[Op]stepArgs{
 	"reset":              argsConn,
 	"await-end":          argsConn,
 	"await-bytes":        argsConnCount,
+	"await-reply":        argsConnReply,
+	"await-line":         argsConn,
 	"await-queue-full":   argsConnCount,
 	"await-stdout":       argsCount,
 	"await-stderr":       argsCount,
@@ -299,6 +327,7 @@ var usageOf = map[stepArgs]string{
 	argsConnCount:    " NAME N",
 	argsCount:        " N",
 	argsConnDuration: " NAME DURATION [N]",
+	argsConnReply:    " NAME [DURATION] [PAYLOAD]",
 }
 
 var connNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -406,8 +435,20 @@ func ParseScenario(name string, src []byte) (Scenario, error) {
 			if len(args) != 1 {
 				return f, usage()
 			}
-		case argsConnPayload, argsConnCount:
+		case argsConnPayload:
 			if len(args) != 2 {
+				return f, usage()
+			}
+		case argsConnCount:
+			if op == AwaitBytes && len(args) >= 2 && args[1] == "until" {
+				if len(args) != 3 {
+					return f, errf("await-bytes wants NAME N or NAME until PAYLOAD, got %d argument(s)", len(args))
+				}
+			} else if len(args) != 2 {
+				return f, usage()
+			}
+		case argsConnReply:
+			if len(args) < 1 || len(args) > 3 {
 				return f, usage()
 			}
 		case argsConnPayloads:
@@ -466,7 +507,43 @@ func ParseScenario(name string, src []byte) (Scenario, error) {
 				st.Data = append(st.Data, p.bytes)
 				st.spec = append(st.spec, p.spec)
 			}
-		case argsCount, argsConnCount:
+		case argsConnCount:
+			if op == AwaitBytes && args[0] == "until" {
+				p, err := parsePayload(args[1])
+				if err != nil {
+					return f, errf("await-bytes %s until: payload %s: %v", st.Conn, clip(args[1]), err)
+				}
+				if len(p.bytes) == 0 {
+					return f, errf("await-bytes %s until: an empty delimiter", st.Conn)
+				}
+				st.Data, st.spec = [][]byte{p.bytes}, []string{p.spec}
+				break
+			}
+			n, err := parseCount(args[0])
+			if err != nil {
+				return f, errf("%s: %v", op, err)
+			}
+			st.N = n
+		case argsConnReply:
+			for i, a := range args {
+				if looksLikePayload(a) {
+					p, err := parsePayload(a)
+					if err != nil {
+						return f, errf("await-reply %s: payload %s: %v", st.Conn, clip(a), err)
+					}
+					if i != len(args)-1 {
+						return f, errf("await-reply %s: the payload comes last (await-reply NAME [DURATION] [PAYLOAD])", st.Conn)
+					}
+					st.Data, st.spec = [][]byte{p.bytes}, []string{p.spec}
+					continue
+				}
+				d, err := time.ParseDuration(a)
+				if i > 0 || err != nil || d <= 0 || d > maxWatch {
+					return f, errf("await-reply %s: %s: want a quiet time (a Go duration above 0 and at most %v, such as 200ms) then a payload, each optional", st.Conn, clip(a), maxWatch)
+				}
+				st.For = d
+			}
+		case argsCount:
 			n, err := parseCount(args[0])
 			if err != nil {
 				return f, errf("%s: %v", op, err)
@@ -514,6 +591,16 @@ func ParseScenario(name string, src []byte) (Scenario, error) {
 		f.Name = base
 	}
 	return f, nil
+}
+
+// looksLikePayload: tok is written as a payload (not a duration), good or bad.
+func looksLikePayload(tok string) bool {
+	for _, p := range []string{`"`, "`", "hex:", "random:", "text:"} {
+		if strings.HasPrefix(tok, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func stepNames() []string {

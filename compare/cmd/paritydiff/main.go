@@ -63,6 +63,7 @@ func (g *graceValue) set(d time.Duration) { g.mu.Lock(); g.d = d; g.mu.Unlock() 
 const usageHead = `usage: paritydiff -ref 'CMD ARGS {port}' | -ref-addr HOST:PORT
                   -port 'CMD ARGS {port}' | -port-addr HOST:PORT  [flags]
        paritydiff -contract MODEL -port 'CMD ARGS {port}'  [flags]
+       paritydiff record -listen ADDR -to HOST:PORT -o FILE  [flags]
 
 Runs scenarios (client traffic) against the reference server twice and the port once,
 each against a fresh server, and compares what they did. {port} in a command line is
@@ -141,6 +142,11 @@ func usageError(stderr io.Writer, fs *flag.FlagSet, format string, args ...any) 
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "record" {
+		ctx, stop := recordContext()
+		defer stop()
+		return runRecord(ctx, args[1:], stdout, stderr)
+	}
 	var c config
 	fs := flag.NewFlagSet("paritydiff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -288,7 +294,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep.Protocol, rep.ProtocolFrom = c.protocol, "given by -protocol"
-	if c.protocol == "" {
+	if c.protocol == "" && !c.builtin && c.gen == 0 {
+		// Only the files run, each for the protocol it names: a request/response
+		// server (a recording's) speaks neither echo protocol and fails the probe.
+		rep.Protocol, rep.ProtocolFrom = "any", "not guessed: -builtin=false, the files' own"
+	} else if c.protocol == "" {
 		p, how, err := guessProtocol(refTarget, c.timeout, opts)
 		if err != nil {
 			return out.fail(rep, fmt.Sprintf("cannot guess the protocol: %v; give -protocol oneshot or -protocol stream", err))
@@ -298,8 +308,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// How the reference logs: what it writes before any client, and whether its stdout
 	// comes as it is written or only at its exit (C stdio, block-buffered into a pipe).
+	// The probe is an echo client: not for a server that speaks neither echo protocol.
 	var logs logShape
-	if c.refCmd != "" {
+	if c.refCmd != "" && rep.Protocol != "any" {
 		if logs, err = probeLogs(ref); err != nil {
 			return out.fail(rep, fmt.Sprintf("the log probe (one client: a message, a half-close, its end) failed on the reference: %v", err))
 		}
@@ -311,7 +322,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var forProtocol []parity.Scenario
 	for _, f := range files {
-		if f.AppliesTo(parity.Protocol(rep.Protocol)) {
+		if rep.Protocol == "any" || f.AppliesTo(parity.Protocol(rep.Protocol)) {
 			forProtocol = append(forProtocol, logs.adapt(f))
 		}
 	}

@@ -56,6 +56,7 @@ type Conn struct {
 	sendErr   error
 	sendDone  chan struct{}
 	closedByU bool
+	awaited   int // the bytes the reply steps (reply.go) have taken so far
 }
 
 type Run struct {

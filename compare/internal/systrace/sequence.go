@@ -43,10 +43,8 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 		}
 		byProc[e.Proc] = append(byProc[e.Proc], e)
 	}
-	out := []Step{{Text: fmt.Sprintf("-- the stop eventfd written %d times", stops)}}
-	if enters := ringEnters(byProc); enters != "" {
-		out = append(out, Step{Text: enters})
-	}
+	var out []Step
+	enters := ringEnters(byProc)
 	for p, es := range byProc {
 		out = append(out, Step{Text: fmt.Sprintf("-- process %d", p)})
 		if !perDescriptor {
@@ -68,7 +66,11 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 			out = append(out, collapse(groups[k])...)
 		}
 	}
-	return out
+	// The sums come last: a difference in the calls themselves shows first.
+	if enters != "" {
+		out = append(out, Step{Text: enters})
+	}
+	return append(out, Step{Text: fmt.Sprintf("-- the stop eventfd written %d times", stops)})
 }
 
 var enterRE = regexp.MustCompile(`^io_uring_enter\((d\d+), (\d+), (\d+), ([^,]+),`)
