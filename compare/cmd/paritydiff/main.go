@@ -36,6 +36,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "record" {
+		// record starts no server and takes SIGINT and SIGTERM itself (to write its file).
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	// SIGINT, SIGTERM or SIGHUP stop the servers (and their process groups) before
 	// paritydiff exits; if paritydiff is killed outright, their parent-death signal does.
 	sigs := make(chan os.Signal, 1)
