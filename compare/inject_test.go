@@ -181,9 +181,9 @@ func injections() []injection {
 	var out []injection
 	// accept4, through the shared accept step (accept_conn in csrc/common.c): EINTR,
 	// ECONNABORTED (the peer reset before the accept) and EAGAIN are retried (at once, or
-	// at the next readiness) without a line; EMFILE gives up the reserve and accepts again,
-	// and with the reserve reopened beside it (the limit did not really bind) the
-	// connection is served, without a line; ENOMEM is logged ("accept_listenfd error:
+	// at the next readiness) without a line; EMFILE pauses accepting, with its line, and
+	// accepting resumes when a connection closes or the pause ends (the limit did not
+	// really bind), and the connection is served; ENOMEM is logged ("accept_listenfd error:
 	// ...") and retried at the next readiness by the models that wait on a level (the
 	// listener stays readable): every client is served. The connection was never taken
 	// from the backlog (the call did not run).
@@ -194,8 +194,17 @@ func injections() []injection {
 			// in the backlog raises no second signal: it waits for the next connection.
 			models = func(m string) bool { return notUring(m) && m != "sigio" }
 		}
+		if e == unix.EMFILE {
+			// sigio's 2nd accept4 is a's or its start-up drain's, by whether a connected
+			// before that drain, and the episode's line says whether a connection waited.
+			models = func(m string) bool { return notUring(m) && m != "sigio" }
+		}
 		out = append(out, injection{fault: fault("accept4", unix.SYS_ACCEPT4, e, 2), models: models, expect: allServed})
 	}
+	// epoll-et's first accept4 is a's, in the drain its edge starts (the 2nd is the drain's
+	// EAGAIN): ECONNABORTED there is retried within the drain, or a waits for an edge that
+	// only the next client brings.
+	out = append(out, injection{fault: fault("accept4", unix.SYS_ACCEPT4, unix.ECONNABORTED, 1), models: only("epoll-et"), expect: allServed})
 	// recvfrom: EINTR is retried (and nonblock's EAGAIN: not yet); the others are logged
 	// ("recv_connfd error: ...") and the connection closed: b gets no echo, c is served.
 	for _, e := range []syscall.Errno{unix.EINTR, unix.EAGAIN, unix.ECONNRESET, unix.ENOMEM} {

@@ -175,21 +175,6 @@ func sigPending(pid int, sig syscall.Signal) bool { return procfs.SigPending(pid
 // says the stop handler has run: the C handler, or Go's signal goroutine.
 func stopRequestedIn(pid int) bool { return procfs.EventfdWritten(pid) }
 
-// blockedInWrite: a thread of the server (or, with group, of any process in its group: fork's
-// children) sleeps in a pipe write, the log writer waiting for a reader.
-func (p *sigProc) blockedInWrite(group bool) bool {
-	pids := []int{p.pid}
-	if group {
-		pids = append(pids, procfs.GroupMembers(p.pid)...)
-	}
-	for _, pid := range pids {
-		if procfs.InPipeWrite(pid) {
-			return true
-		}
-	}
-	return false
-}
-
 // fdTarget is where pid's descriptor fd points ("/dev/null", "pipe:[...]", "" if closed).
 func fdTarget(pid, fd int) string { return procfs.FdTarget(pid, strconv.Itoa(fd)) }
 
@@ -259,27 +244,38 @@ func dialSig(name string, port int) *sigClient {
 	return cl
 }
 
+// connectError: "refused", or "reset" (the server accepted the connection and aborted it
+// before Dial looked at its socket's error), or "connect error".
 func connectError(err error) string {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
 	}
 	return "connect error"
 }
 
-// sendHalfClose sends msg and half-closes.
+// sendHalfClose sends msg and half-closes. A reset that the send meets is the client's
+// end: the kernel reports it once, to the first call after it, and a read that follows
+// sees only the end of stream.
 func (cl *sigClient) sendHalfClose(msg string) {
 	if cl.c == nil {
 		return
 	}
 	cl.c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(cl.c, msg); err == nil {
-		cl.c.(*net.TCPConn).CloseWrite()
+	_, err := io.WriteString(cl.c, msg)
+	if err == nil {
+		cl.c.(*net.TCPConn).CloseWrite() // ENOTCONN once reset: the read tells
+	} else if errors.Is(err, syscall.ECONNRESET) {
+		cl.end = "reset"
 	}
 }
 
-// readEnd reads until the server ends the connection, for at most d ("open" if it did not).
+// readEnd reads until the server ends the connection, for at most d ("open" if it did not);
+// nothing if the client's send met a reset already.
 func (cl *sigClient) readEnd(d time.Duration) {
-	if cl.c == nil {
+	if cl.c == nil || cl.end != "" {
 		return
 	}
 	cl.c.SetReadDeadline(time.Now().Add(d))

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +21,10 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* socket, SO_REUSEADDR, bind 0.0.0.0:port, listen: the seed's steps and error names. */
@@ -134,82 +138,38 @@ int stop_requested(int stopfd)
  *   EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH), and ECONNABORTED (a
  *   connection reset while it waited in the queue): that connection is gone, the next may
  *   be fine. Not logged, as Go's net package and nginx do. ACCEPT_RETRY.
- * - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue:
- *   a level-triggered model would be told again at once (a spin), an edge-triggered one
- *   never (a client left hanging). The reserve, a /dev/null descriptor held for this
- *   (libuv's trick), is closed; the connection is accepted in its place; then the reserve
- *   is opened again. If that fails, the limit still binds: the connection is closed at
- *   once (its client sees end of stream) and the reserve takes its place; if it succeeds,
- *   a descriptor had come free meanwhile and the connection is served. One line per
- *   episode, "accept_listenfd error: Too many open files" when its first connection is
- *   refused; the episode ends at the next connection accepted and served. ACCEPT_RETRY.
+ * - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue.
+ *   Accepting again at once would fail again (a level-triggered model would spin), and
+ *   accepting and closing it would turn its client away. So the model pauses: it stops
+ *   watching the listener, and watches it again as soon as a connection of its own has
+ *   closed, or after ACCEPT_PAUSE_MS without one (a descriptor freed by another process),
+ *   as nginx does. The queued connections wait in the kernel's backlog meanwhile. One line
+ *   per episode, "accept_listenfd error: Too many open files" when it starts; the episode
+ *   ends with the accept that leaves the queue empty. ACCEPT_PAUSED.
  * - Anything else is logged, "accept_listenfd error: ...": ACCEPT_FAILED.
  */
 
-/* The reserve: a descriptor that costs nothing but its number. */
-static int open_reserve(void)
-{
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* A model's acceptor, with its reserve open (-1 if even that failed: no reserve then). */
 void acceptor_open(struct acceptor *a, int flags)
 {
     a->flags = flags;
-    a->reservefd = open_reserve();
+    a->paused = 0;
     a->exhausted = 0;
 }
 
-void acceptor_close(struct acceptor *a)
-{
-    if (a->reservefd >= 0)
-        close(a->reservefd);
-    a->reservefd = -1;
-}
-
 /*
- * A connection was accepted. While the reserve is given up, the connection has taken its
- * place: it is served only if the reserve can be opened again beside it.
- */
-static int admit(const struct server *srv, struct acceptor *a, int connfd)
-{
-    if (a->reservefd < 0) {
-        a->reservefd = open_reserve();
-        if (a->reservefd < 0 && (errno == EMFILE || errno == ENFILE)) {
-            int err = errno;
-            close(connfd); /* the overflow: accepted and closed at once */
-            a->reservefd = open_reserve();
-            if (!a->exhausted)
-                log_errno(srv->errfd, "accept_listenfd", err);
-            a->exhausted = 1;
-            return ACCEPT_RETRY;
-        }
-    }
-    a->exhausted = 0;
-    return connfd;
-}
-
-/*
- * Descriptor exhaustion: the reserve is given up and a queued connection accepted in its
- * place (admit decides whether it is served). With nothing queued (accept4 takes a
+ * Descriptor exhaustion: pause (see above), with one line per episode. accept4 takes a
  * descriptor before it looks at the queue, so a non-blocking listener or an io_uring
- * accept reports EMFILE for an empty queue too) the reserve stays given up: the next
- * connection accepted goes through admit.
+ * accept reports EMFILE for an empty queue too: then no connection waits, and no episode
+ * begins (but the pause stands: nothing could be accepted).
  */
-static int overflow(const struct server *srv, struct acceptor *a, int err, struct sockaddr_in *peer)
+static int pause_accepting(const struct server *srv, struct acceptor *a, int err)
 {
-    if (a->reservefd < 0) {
-        /* No reserve to give up (it could not be opened): nothing can be accepted. */
-        if (!a->exhausted)
-            log_errno(srv->errfd, "accept_listenfd", err);
+    if (!a->exhausted && readable_now(srv->listenfd)) {
+        log_errno(srv->errfd, "accept_listenfd", err);
         a->exhausted = 1;
-        return ACCEPT_FAILED;
     }
-    close(a->reservefd);
-    a->reservefd = -1;
-    if (!readable_now(srv->listenfd)) /* no connection queued */
-        return ACCEPT_EMPTY;
-    return accept_conn(srv, a, peer);
+    a->paused = 1;
+    return ACCEPT_PAUSED;
 }
 
 /*
@@ -220,14 +180,18 @@ int accept_conn(const struct server *srv, struct acceptor *a, struct sockaddr_in
 {
     socklen_t peerlen = sizeof(*peer);
     int connfd = (int)NO_EINTR(accept4(srv->listenfd, (struct sockaddr *)peer, &peerlen, a->flags));
-    return accept_result(srv, a, connfd >= 0 ? connfd : -errno, peer);
+    return accept_result(srv, a, connfd >= 0 ? connfd : -errno);
 }
 
 /* What an accept returned, as io_uring reports it: the connection, or -errno. */
-int accept_result(const struct server *srv, struct acceptor *a, int res, struct sockaddr_in *peer)
+int accept_result(const struct server *srv, struct acceptor *a, int res)
 {
-    if (res >= 0)
-        return admit(srv, a, res);
+    if (res >= 0) {
+        /* The episode ends once every connection that waited is accepted. */
+        if (a->exhausted && !readable_now(srv->listenfd))
+            a->exhausted = 0;
+        return res;
+    }
     switch (-res) {
     case EAGAIN:
         return ACCEPT_EMPTY;
@@ -244,7 +208,7 @@ int accept_result(const struct server *srv, struct acceptor *a, int res, struct 
         return ACCEPT_RETRY;
     case EMFILE:
     case ENFILE:
-        return overflow(srv, a, -res, peer);
+        return pause_accepting(srv, a, -res);
     default:
         log_errno(srv->errfd, "accept_listenfd", -res);
         return ACCEPT_FAILED;
@@ -254,7 +218,8 @@ int accept_result(const struct server *srv, struct acceptor *a, int res, struct 
 /*
  * The draining models' accept (epoll-et, sigio, nonblock): the next queued connection,
  * accepted past ACCEPT_RETRY, with its "new conn IP:PORT" line written. Returns it, or
- * ACCEPT_EMPTY once the queue is drained, or ACCEPT_FAILED (logged).
+ * ACCEPT_EMPTY once the queue is drained, ACCEPT_PAUSED at the descriptor limit, or
+ * ACCEPT_FAILED (logged).
  */
 int accept_queued(const struct server *srv, struct acceptor *a)
 {
@@ -275,7 +240,10 @@ int accept_queued(const struct server *srv, struct acceptor *a)
  * where no stop could wake it; waiting in poll on the listener and the stop eventfd
  * instead (wait_readable) lets a stop end the wait: ACCEPT_STOPPED. ACCEPT_FAILED: poll
  * failed ("poll_listenfd error: ..."). An accept that yields no connection (an error,
- * logged or retried, or an overflow refused) is followed by another wait.
+ * logged or retried) is followed by another wait; at the descriptor limit (ACCEPT_PAUSED)
+ * that wait is on the stop eventfd alone, for ACCEPT_PAUSE_MS: a blocking model's
+ * connections close on other threads (thread) or before the next accept (iterative), so
+ * only the pause's end can tell it to look again.
  */
 int accept_blocking(const struct server *srv, struct acceptor *a)
 {
@@ -289,6 +257,15 @@ int accept_blocking(const struct server *srv, struct acceptor *a)
             return ACCEPT_FAILED;
         }
         int connfd = accept_conn(srv, a, &peer);
+        if (connfd == ACCEPT_PAUSED) {
+            struct pollfd pfd = { .fd = srv->stopfd, .events = POLLIN };
+            if (NO_EINTR(poll(&pfd, 1, ACCEPT_PAUSE_MS)) < 0) {
+                log_errno(srv->errfd, "poll_listenfd", errno);
+                return ACCEPT_FAILED;
+            }
+            a->paused = 0; /* a stop is seen by the next wait */
+            continue;
+        }
         if (connfd < 0)
             continue; /* nothing accepted: wait again */
         log_new_conn(srv->outfd, &peer, 1);
@@ -402,8 +379,7 @@ void close_other_fds(const int *keep, int n)
  * The standalone server's descriptors are numbered as the Go server's are, which
  * CONTRACT.md § Faults promises: 0-2 stdio, 3 an epoll instance, 4 an eventfd, 5 the stop
  * eventfd, 6 the listener, then the model's own (epoll-lt/et: its epoll instance, sigio:
- * its watcher's eventfd, uring: its ring), then its reserve (the accept step's), then the
- * connections (fork: its children's pidfds).
+ * its watcher's eventfd, uring: its ring), then the connections (fork: its children's pidfds).
  * Descriptors 3 and 4 are the Go runtime's, and cannot be avoided: its network poller
  * needs them for timers (runtime/netpoll_epoll.go: epoll_create1, then eventfd) and
  * creates them the first time a timer is set, which its memory scavenger does sooner or
@@ -459,14 +435,55 @@ static void put_uint(struct line *l, unsigned long v)
 }
 
 /*
- * A log line written into a pipe whose reader is gone ends the process by SIGPIPE, the
- * Unix convention (`server | head -1`): with SIGPIPE's default disposition the kernel does
- * it before write returns EPIPE; this is for a server that inherited SIGPIPE ignored or
- * blocked, so that it still dies as Go's os package makes a Go program die of a broken
- * stdout or stderr. Only fds 1 and 2: a model's own descriptors never get here.
+ * Every socket the process holds is set to abort when it is closed (SO_LINGER on, with a
+ * zero time): the close at the exit that follows sends a reset, never an end of stream.
+ * A server that dies of SIGPIPE so ends each client's connection the same way whatever
+ * the client's timing; closed as usual, a connection ended with a reset only if the
+ * client's bytes had arrived unread, and with an end of stream if they came a moment later
+ * (CONTRACT.md § Faults, log streams). The descriptors are read from /proc/self/fd; at the
+ * descriptor limit, with none free for that, every number below the soft limit is tried.
+ * Non-sockets refuse the option (ENOTSOCK). System calls only: it runs in a signal handler.
  */
-static void die_of_sigpipe(void)
+void abort_sockets(void)
 {
+    const struct linger abort_on_close = { .l_onoff = 1, .l_linger = 0 };
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        struct rlimit nofile;
+        if (prlimit(0, RLIMIT_NOFILE, NULL, &nofile) == 0)
+            for (rlim_t fd = 3; fd < nofile.rlim_cur && fd <= INT_MAX; fd++)
+                setsockopt((int)fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+        return;
+    }
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+        /* struct linux_dirent64: inode (8), offset (8), record length (2), type (1), name */
+        for (long off = 0; off < n;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof(reclen));
+            const char *name = buf + off + 19;
+            int fd = 0, digits = 0;
+            for (; name[digits] >= '0' && name[digits] <= '9'; digits++)
+                fd = fd * 10 + (name[digits] - '0');
+            if (digits > 0 && name[digits] == '\0' && fd > 2 && fd != dfd)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+            off += reclen;
+        }
+    }
+    close(dfd);
+}
+
+/*
+ * Death by SIGPIPE, the Unix convention for a log line written into a pipe whose reader is
+ * gone (`server | head -1`), with every connection aborted first (abort_sockets). The
+ * standalone server's SIGPIPE handler comes here (server_main.c), and so does a log write
+ * that meets EPIPE in a server that inherited SIGPIPE blocked; SIGPIPE's default
+ * disposition, unblocked, then raised. Go twin: DieOfSigpipe.
+ */
+void die_of_sigpipe(void)
+{
+    abort_sockets();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -479,10 +496,61 @@ static void die_of_sigpipe(void)
 }
 
 /*
+ * A log stream nobody reads must not keep the server from stopping. The standalone server
+ * gives its stdout and stderr, when they are pipes or terminals, an open file description
+ * of their own with O_NONBLOCK (log_nonblocking: reopened through /proc/self/fd, never
+ * O_NONBLOCK set on the description it shares with other processes), and names its stop
+ * eventfd (log_stop_on): a write that meets EAGAIN waits in poll for room or a stop, and
+ * a line a stop cut short is counted, not written (log_lost_lines). A regular file or a
+ * socket is left as it is.
+ */
+static int log_stopfd = -1;
+static unsigned long log_lost;
+
+void log_nonblocking(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+        return;
+    char path[] = "/proc/self/fd/N";
+    path[sizeof(path) - 2] = (char)('0' + fd);
+    /* A pipe with no reader left refuses it (ENXIO): fd stays, and its first line dies of
+     * SIGPIPE. */
+    int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (nfd < 0)
+        return;
+    dup3(nfd, fd, 0);
+    close(nfd);
+}
+
+void log_stop_on(int stopfd)
+{
+    log_stopfd = stopfd;
+}
+
+unsigned long log_lost_lines(void)
+{
+    return __atomic_load_n(&log_lost, __ATOMIC_RELAXED);
+}
+
+/* fd has room for a line again (1), or a stop came first (0). A reader gone (POLLERR)
+ * counts as room: the write that follows meets EPIPE. */
+static int wait_log_room(int fd)
+{
+    struct pollfd pfd[2] = {
+        { .fd = fd, .events = POLLOUT },
+        { .fd = log_stopfd, .events = POLLIN }, /* -1 (none): poll skips it */
+    };
+    if (NO_EINTR(poll(pfd, 2, -1)) < 0 || pfd[1].revents)
+        return 0;
+    return 1;
+}
+
+/*
  * Writes the whole line; a log write that fails has nowhere to be reported. A stream
- * nobody reads blocks here: a stop signal interrupts the write (EINTR), which is retried,
- * so the stop takes effect once the reader drains the pipe (the same in Go, whose handlers
- * restart the write). EPIPE on fd 1 or 2 is death by SIGPIPE (die_of_sigpipe).
+ * nobody reads: see log_nonblocking. EPIPE on fd 1 or 2 is death by SIGPIPE
+ * (die_of_sigpipe). A line is at most BUF_SIZE + 128 bytes, under PIPE_BUF: a pipe takes
+ * it whole or answers EAGAIN.
  */
 static void emit(int fd, struct line *l)
 {
@@ -490,6 +558,12 @@ static void emit(int fd, struct line *l)
     size_t off = 0;
     while (off < l->n) {
         long w = NO_EINTR(write(fd, l->buf + off, l->n - off));
+        if (w < 0 && errno == EAGAIN) {
+            if (wait_log_room(fd))
+                continue;
+            __atomic_add_fetch(&log_lost, 1, __ATOMIC_RELAXED);
+            return;
+        }
         if (w < 0 && errno == EPIPE && (fd == 1 || fd == 2))
             die_of_sigpipe();
         if (w <= 0)

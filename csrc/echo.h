@@ -102,14 +102,20 @@ int stop_requested(int stopfd);
 
 /*
  * The accept step every model shares (common.c): accept4 with the model's flags, the
- * errors to retry, the "accept_listenfd error" line, and descriptor exhaustion handled
- * with a reserve descriptor. A model holds one acceptor from start to stop.
+ * errors to retry, the "accept_listenfd error" line, and the pause at the descriptor
+ * limit. A model holds one acceptor from start to stop.
  */
 struct acceptor {
     int flags;     /* accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models */
-    int reservefd; /* /dev/null, given up to accept a connection no descriptor is left for */
+    int paused;    /* 1 from EMFILE/ENFILE until the model watches its listener again */
     int exhausted; /* 1 once this episode of descriptor exhaustion is logged */
 };
+
+/*
+ * How long a paused model waits before it accepts again when none of its own connections
+ * closed meanwhile (the descriptor may be freed by another process).
+ */
+#define ACCEPT_PAUSE_MS 100
 
 /* What accept_conn returns when it returns no connection. */
 enum {
@@ -117,17 +123,22 @@ enum {
     ACCEPT_RETRY = -2,  /* nothing accepted, but more may be queued: call again */
     ACCEPT_FAILED = -3, /* an error, logged as "accept_listenfd error: ..." */
     ACCEPT_STOPPED = -4, /* accept_blocking only: a stop was requested */
+    ACCEPT_PAUSED = -5, /* EMFILE/ENFILE: stop watching the listener for now (a->paused) */
 };
 
 void acceptor_open(struct acceptor *a, int flags);
-void acceptor_close(struct acceptor *a);
 int accept_conn(const struct server *srv, struct acceptor *a, struct sockaddr_in *peer);
-int accept_result(const struct server *srv, struct acceptor *a, int res, struct sockaddr_in *peer);
+int accept_result(const struct server *srv, struct acceptor *a, int res);
 int accept_queued(const struct server *srv, struct acceptor *a);
 int accept_blocking(const struct server *srv, struct acceptor *a);
 void echo_once(const struct server *srv, int connfd);
 void echo_reply(const struct server *srv, int connfd, const char *buf, long nbuf);
 
+void abort_sockets(void);
+void die_of_sigpipe(void);
+void log_nonblocking(int fd);
+void log_stop_on(int stopfd);
+unsigned long log_lost_lines(void);
 void log_listening(int errfd, int port);
 void log_new_conn(int outfd, const struct sockaddr_in *peer, int parens);
 void log_msg(int fd, const char *prefix, const char *buf, size_t n);

@@ -30,6 +30,7 @@ struct conn {
 struct conns {
     struct conn **tab;
     int cap;
+    int closed; /* connections closed since the loop last looked */
 };
 
 static int set_events(int epollfd, int op, int fd, uint32_t events)
@@ -63,6 +64,7 @@ static void conn_close(struct conns *cs, int fd)
     free(c);
     cs->tab[fd] = NULL;
     close(fd);
+    cs->closed++;
 }
 
 /* step: keep what send cannot take */
@@ -112,12 +114,13 @@ static int flush_pending(struct conn *c, int fd)
 /* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one edge may stand for many queued
- * connections, the overflow of a descriptor limit included (accept_conn refuses it).
+ * connections. At the descriptor limit (ACCEPT_PAUSED) the rest stay queued: no edge will
+ * tell of them, so the loop calls this again when a connection closes or the pause ends.
  */
 static void accept_all(const struct server *srv, struct acceptor *acc, int epollfd, struct conns *cs)
 {
     int connfd;
-    /* Until ACCEPT_EMPTY: drained (or ACCEPT_FAILED: logged). */
+    /* Until ACCEPT_EMPTY: drained (or ACCEPT_PAUSED, ACCEPT_FAILED: logged). */
     while ((connfd = accept_queued(srv, acc)) >= 0) {
         if (conn_new(cs, connfd) == NULL) {
             log_errno(srv->errfd, "malloc_conn", ENOMEM);
@@ -228,7 +231,8 @@ int serve_epoll_et(const struct server *srv)
 
     /* step: wait */
     for (;;) {
-        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
+        /* Paused at the descriptor limit: accepting again after a while at most. */
+        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, acc.paused ? ACCEPT_PAUSE_MS : -1));
         if (nfds < 0) {
             log_errno(srv->errfd, "wait_epollfd", errno);
             status = -1;
@@ -245,6 +249,12 @@ int serve_epoll_et(const struct server *srv)
             else if (fd < cs.cap && cs.tab[fd] != NULL)
                 echo_stream(srv, epollfd, &cs, fd, buf, (size_t)bufsize);
         }
+        /* A connection closed, or the pause is over: accept what waits in the queue. */
+        if (acc.paused && (nfds == 0 || cs.closed > 0)) {
+            acc.paused = 0;
+            accept_all(srv, &acc, epollfd, &cs);
+        }
+        cs.closed = 0;
     }
 
 /* step: clean up */
@@ -254,7 +264,6 @@ out:
             conn_close(&cs, fd);
     }
     free(cs.tab);
-    acceptor_close(&acc);
     close(epollfd);
     free(buf);
     return status;

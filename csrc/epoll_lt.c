@@ -44,13 +44,15 @@ int serve_epoll_lt(const struct server *srv)
 
     /* step: wait */
     for (;;) {
-        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, -1));
+        /* Paused at the descriptor limit: not watching the listener, for a while at most. */
+        int nfds = (int)NO_EINTR(epoll_wait(epollfd, events, MAX_EVENT, acc.paused ? ACCEPT_PAUSE_MS : -1));
         if (nfds < 0) {
             log_errno(srv->errfd, "wait_epollfd", errno);
             status = -1;
             goto out;
         }
 
+        int closed = 0;
         for (int i = 0; i < nfds; i++) {
             int fd = events[i].data.fd;
 
@@ -61,6 +63,11 @@ int serve_epoll_lt(const struct server *srv)
             /* step: accept */
             if (fd == srv->listenfd) {
                 int connfd = accept_conn(srv, &acc, &peeraddr);
+                if (connfd == ACCEPT_PAUSED && epoll_ctl(epollfd, EPOLL_CTL_DEL, srv->listenfd, NULL) < 0) {
+                    log_errno(srv->errfd, "delevent_epollfd", errno);
+                    status = -1;
+                    goto out;
+                }
                 if (connfd < 0)
                     continue;
                 log_new_conn(srv->outfd, &peeraddr, 0);
@@ -80,13 +87,23 @@ int serve_epoll_lt(const struct server *srv)
              */
             fdset_del(&conns, fd);
             echo_once(srv, fd);
+            closed++;
+        }
+
+        /* A connection closed, or the pause is over: watch the listener again. */
+        if (acc.paused && (nfds == 0 || closed > 0)) {
+            acc.paused = 0;
+            if (add_event(epollfd, srv->listenfd) < 0) {
+                log_errno(srv->errfd, "addevent_epollfd", errno);
+                status = -1;
+                goto out;
+            }
         }
     }
 
 /* step: clean up */
 out:
     fdset_close_all(&conns);
-    acceptor_close(&acc);
     close(epollfd);
     return status;
 }

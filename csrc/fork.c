@@ -123,10 +123,21 @@ int serve_fork(const struct server *srv)
     acceptor_open(&acc, SOCK_CLOEXEC);
     struct sockaddr_in peeraddr;
     int status = 0;
+    /*
+     * A connection takes a descriptor until its child is forked, and the child's pidfd one
+     * more: at the descriptor limit the fork can fail with EMFILE after the accept worked.
+     * The connection is then held, accepting paused, and forked again once a child's exit
+     * frees its pidfd (or the pause ends). The acceptor's episode: "fork error: Too many
+     * open files" once, unless the accept's line began it.
+     */
+    int held = -1;
 
     /* step: wait */
     for (;;) {
-        if (NO_EINTR(poll(ch.pfds, (nfds_t)ch.n, -1)) < 0) {
+        /* Paused at the descriptor limit: the listener's slot is ignored (a negative fd). */
+        ch.pfds[0].fd = acc.paused ? -1 : srv->listenfd;
+        int nready = (int)NO_EINTR(poll(ch.pfds, (nfds_t)ch.n, acc.paused ? ACCEPT_PAUSE_MS : -1));
+        if (nready < 0) {
             log_errno(srv->errfd, "poll_listenfd", errno);
             status = -1;
             break;
@@ -137,21 +148,40 @@ int serve_fork(const struct server *srv)
         /* step: reap */
         /* A pidfd turns readable when its process exits: reap it now, no zombie stays. */
         for (int i = ch.n - 1; i >= 2; i--) {
-            if (ch.pfds[i].revents)
+            if (ch.pfds[i].revents) {
                 child_reap(&ch, i);
+                acc.paused = 0; /* its pidfd is free for the next connection */
+            }
         }
-        if (!ch.pfds[0].revents)
-            continue;
+        if (nready == 0)
+            acc.paused = 0; /* the pause is over */
 
         /* step: accept */
-        int connfd = accept_conn(srv, &acc, &peeraddr);
-        if (connfd < 0)
-            continue;
-        log_new_conn(srv->outfd, &peeraddr, 1);
+        int connfd = held, exhausted = acc.exhausted;
+        if (held >= 0) {
+            if (acc.paused)
+                continue;
+            held = -1;
+        } else {
+            if (!ch.pfds[0].revents)
+                continue;
+            connfd = accept_conn(srv, &acc, &peeraddr);
+            if (connfd < 0)
+                continue;
+            log_new_conn(srv->outfd, &peeraddr, 1);
+        }
 
         /* step: start a child */
         int pidfd = -1;
         pid_t pid = fork_child(&pidfd);
+        if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
+            if (!exhausted && !acc.exhausted)
+                log_errno(srv->errfd, "fork", errno);
+            acc.exhausted = 1;
+            held = connfd;
+            acc.paused = 1;
+            continue;
+        }
         if (pid < 0) {
             log_errno(srv->errfd, "fork", errno);
             close(connfd);
@@ -169,11 +199,12 @@ int serve_fork(const struct server *srv)
     }
 
     /* step: clean up */
+    if (held >= 0)
+        close(held);
     /* The stop eventfd is shared with the children: each leaves its wait and exits. */
     while (ch.n > 2)
         child_reap(&ch, ch.n - 1);
     free(ch.pfds);
     free(ch.pids);
-    acceptor_close(&acc);
     return status;
 }

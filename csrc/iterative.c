@@ -37,7 +37,6 @@ int serve_iterative(const struct server *srv)
     }
 
     /* step: stop */
-    acceptor_close(&acc);
     /* Ended by a stop (ACCEPT_STOPPED, or while a client was waited for) or a failed poll. */
     return connfd == ACCEPT_FAILED ? -1 : 0;
 }

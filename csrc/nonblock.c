@@ -27,7 +27,11 @@
  * and send, so a fresh connection is answered without a sleep; then sleeps of 50, 100,
  * 200, ... us, doubling up to max(2 ms, n * 50 us) with n connections polled: 2 ms up to
  * 40 connections, 50 ms with 1000, 250 ms with 5000, which keeps an idle round's work a
- * small, steady share of the time whatever n is. Why these numbers (what a round and a
+ * small, steady share of the time whatever n is. With more than 40 connections a round
+ * costs more than a spin is worth, so the spin is SPIN_ROUNDS * 40 / n rounds (none from
+ * 2001), and the first sleep is at least n * 20 us (100 ms with 5000): the rounds stay a
+ * small share of the time from the first idle second on, not only once the sleeps have
+ * reached their cap. Why these numbers (what a round and a
  * sleep cost, what a fixed cap cost with many connections):
  * compare/cmd/benchreport/README.md, "nonblock's back-off".
  */
@@ -35,6 +39,21 @@
 #define BACKOFF_MIN_NS 50000L      /* 50 us: the kernel's default timer slack */
 #define BACKOFF_MAX_NS 2000000L    /* 2 ms: the cap with few connections */
 #define BACKOFF_PER_CONN_NS 50000L /* the cap with n connections: at least n * 50 us */
+#define SPIN_CONNS 40              /* beyond it, fewer spinning rounds */
+#define FIRST_PER_CONN_NS 20000L   /* the first sleep with n connections: at least n * 20 us */
+
+/* The spinning rounds with n connections polled: SPIN_ROUNDS up to SPIN_CONNS, then fewer. */
+static int spin_rounds(int n)
+{
+    return n <= SPIN_CONNS ? SPIN_ROUNDS : SPIN_ROUNDS * SPIN_CONNS / n;
+}
+
+/* The first sleep with n connections polled: max(BACKOFF_MIN_NS, n * FIRST_PER_CONN_NS). */
+static long backoff_first(int n)
+{
+    long first = (long)n * FIRST_PER_CONN_NS;
+    return first > BACKOFF_MIN_NS ? first : BACKOFF_MIN_NS;
+}
 
 /* The longest sleep with n connections polled: max(BACKOFF_MAX_NS, n * BACKOFF_PER_CONN_NS). */
 static long backoff_cap(int n)
@@ -64,14 +83,15 @@ static int conn_append(struct conn_list *l, int fd)
 }
 
 /* step: accept */
-/* Accepts every pending connection (the overflow of a descriptor limit is refused by
- * accept_conn); returns how many joined the list. */
+/* Accepts every pending connection; returns how many joined the list. At the descriptor
+ * limit (ACCEPT_PAUSED) the rest stay queued, and the next round tries again: polling is
+ * this model's way of waiting, for a descriptor as for anything else. */
 static int accept_pending(const struct server *srv, struct acceptor *acc, struct conn_list *conns)
 {
     int accepted = 0;
     int connfd;
 
-    /* Until ACCEPT_EMPTY: not yet (or ACCEPT_FAILED: logged). */
+    /* Until ACCEPT_EMPTY: not yet (or ACCEPT_PAUSED, ACCEPT_FAILED: logged). */
     while ((connfd = accept_queued(srv, acc)) >= 0) {
         if (conn_append(conns, connfd) < 0) {
             log_errno(srv->errfd, "accept_listenfd", ENOMEM);
@@ -138,10 +158,10 @@ int serve_nonblock(const struct server *srv)
         /* step: back off */
         if (progress > 0) {
             idle_rounds = 0;
-            backoff_ns = BACKOFF_MIN_NS;
+            backoff_ns = backoff_first(conns.n);
             continue;
         }
-        if (++idle_rounds <= SPIN_ROUNDS)
+        if (++idle_rounds <= spin_rounds(conns.n))
             continue;
         /* A signal cuts the sleep short (EINTR): fine, the next round looks at the stop. */
         struct timespec ts = { .tv_sec = backoff_ns / 1000000000L, .tv_nsec = backoff_ns % 1000000000L };
@@ -155,6 +175,5 @@ int serve_nonblock(const struct server *srv)
     for (int i = 0; i < conns.n; i++)
         close(conns.fds[i]);
     free(conns.fds);
-    acceptor_close(&acc);
     return 0;
 }

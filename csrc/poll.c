@@ -62,7 +62,9 @@ int serve_poll(const struct server *srv)
 
     /* step: wait */
     for (;;) {
-        int nready = (int)NO_EINTR(poll(ps.pfds, (nfds_t)ps.n, -1));
+        /* Paused at the descriptor limit: the listener's slot is ignored (a negative fd). */
+        ps.pfds[0].fd = acc.paused ? -1 : srv->listenfd;
+        int nready = (int)NO_EINTR(poll(ps.pfds, (nfds_t)ps.n, acc.paused ? ACCEPT_PAUSE_MS : -1));
         if (nready < 0) {
             log_errno(srv->errfd, "poll", errno);
             status = -1;
@@ -92,21 +94,25 @@ int serve_poll(const struct server *srv)
          * echo_once closes. The slot that moves into i was polled too, so i is looked at
          * again before moving on.
          */
+        int closed = 0;
         for (int i = 2; i < ps.n;) {
             if (ps.pfds[i].revents) {
                 int connfd = ps.pfds[i].fd;
                 pollset_del(&ps, i);
                 echo_once(srv, connfd);
+                closed++;
             } else {
                 i++;
             }
         }
+        /* A connection closed, or the pause is over: watch the listener again. */
+        if (nready == 0 || closed > 0)
+            acc.paused = 0;
     }
 
     /* step: clean up */
     for (int i = 2; i < ps.n; i++)
         close(ps.pfds[i].fd);
     free(ps.pfds);
-    acceptor_close(&acc);
     return status;
 }

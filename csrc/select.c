@@ -47,7 +47,8 @@ int serve_select(const struct server *srv)
     for (;;) {
         /* select left only the ready bits last time: start again from every descriptor. */
         FD_ZERO(&rset);
-        FD_SET(srv->listenfd, &rset);
+        if (!acc.paused) /* paused at the descriptor limit: the listener is not watched */
+            FD_SET(srv->listenfd, &rset);
         FD_SET(srv->stopfd, &rset);
         int maxfd = srv->listenfd > srv->stopfd ? srv->listenfd : srv->stopfd;
         for (int fd = 0; fd < conns.cap; fd++) {
@@ -60,7 +61,8 @@ int serve_select(const struct server *srv)
 
         /* step: wait */
         /* A failed select leaves rset as it was: retrying after EINTR is safe. */
-        int nready = (int)NO_EINTR(select(maxfd + 1, &rset, NULL, NULL, NULL));
+        struct timeval pause = { .tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000 };
+        int nready = (int)NO_EINTR(select(maxfd + 1, &rset, NULL, NULL, acc.paused ? &pause : NULL));
         if (nready < 0) {
             log_errno(srv->errfd, "select", errno);
             status = -1;
@@ -90,16 +92,20 @@ int serve_select(const struct server *srv)
 
         /* step: serve */
         /* Readable includes end of stream and a reset: recv reports it, echo_once closes. */
+        int closed = 0;
         for (int fd = 0; fd < conns.cap && fd <= maxfd; fd++) {
             if (conns.open[fd] && FD_ISSET(fd, &rset)) {
                 fdset_del(&conns, fd);
                 echo_once(srv, fd);
+                closed++;
             }
         }
+        /* A connection closed, or the pause is over: watch the listener again. */
+        if (nready == 0 || closed > 0)
+            acc.paused = 0;
     }
 
     /* step: clean up */
     fdset_close_all(&conns);
-    acceptor_close(&acc);
     return status;
 }

@@ -6,11 +6,12 @@
  * signal handler; here the handler only records the signal and writes the stop eventfd
  * (both async-signal-safe), the model returns, and main prints the seed's line.
  *
- * Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line
- * (later ones while stopping change nothing); every other signal keeps its default
+ * Signals (CONTRACT.md § Faults): the lowest-numbered of SIGHUP, SIGINT, SIGTERM received
+ * before the server finished stopping names the final line; every other signal keeps its default
  * disposition, which the Go twin reproduces: a terminating one kills the process by that
  * signal, a stopping one stops it, an ignored one is ignored, whatever the server inherited;
- * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. Descriptors 0-2, when closed at the start,
+ * signal 33 (glibc's SIGSETXID) is ignored from the start; see reset_signals. SIGPIPE kills
+ * it too, its connections aborted first (handle_sigpipe). Descriptors 0-2, when closed at the start,
  * are opened on /dev/null (reopen_stdio), as Go's runtime does.
  * Go twin: gosrv/cmd/server/main.go.
  */
@@ -18,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,22 +33,70 @@ static volatile sig_atomic_t got_signal;
 static int stopfd = -1;
 
 /*
- * The stop handler. The first stop signal is the one the final line names: a later one (a
- * second Ctrl-C, a TERM after an INT) changes nothing. The seed's handler printed and
- * exited at once, so the first one won there too; recording the last one (as this file
- * did before) let a TERM arriving while the server stopped rename an INT's stop. The
- * compare-and-swap keeps it so when two threads take two signals at once (sa_mask blocks
- * the other two stop signals only on the thread running the handler).
+ * The stop handler. The final line names the lowest-numbered stop signal received before
+ * the server finished stopping (SIGHUP 1, SIGINT 2, SIGTERM 15): the kernel hands out the
+ * lowest-numbered of a thread's pending signals first, so that is "the first" of two
+ * pending together; two sent back to back may also land on two threads (sigio's watcher,
+ * thread's connection threads) and run their handlers in either order, and taking the
+ * lowest makes the name the same every time, in C and Go. The compare-and-swap loop keeps
+ * the minimum when two threads take two signals at once (sa_mask blocks the other two
+ * stop signals only on the thread running the handler).
  */
 static void handle_signal(int sig)
 {
     int saved = errno;
     uint64_t one = 1;
-    __sync_bool_compare_and_swap(&got_signal, 0, sig);
+    for (;;) {
+        int cur = got_signal;
+        if ((cur != 0 && cur <= sig) || __sync_bool_compare_and_swap(&got_signal, cur, sig))
+            break;
+    }
     if (write(stopfd, &one, sizeof(one)) < 0) {
         /* The counter cannot overflow from a few signals; nothing else can fail here. */
     }
     errno = saved;
+}
+
+/*
+ * SIGPIPE, raised by the kernel on the writing thread when a log line meets a pipe whose
+ * reader is gone (before write returns), or sent by kill: the server dies of it as its
+ * default disposition would, with its connections aborted first, so that every client
+ * sees a reset whatever its timing (die_of_sigpipe; CONTRACT.md § Faults). The Go twin
+ * asks its runtime for SIGPIPE (signal.Notify) and does the same.
+ */
+static void handle_sigpipe(int sig)
+{
+    (void)sig;
+    die_of_sigpipe();
+}
+
+/*
+ * A stop signal the kernel has queued for the process that no thread has taken yet (two
+ * sent back to back can land on two threads; the second may still wait for its thread to
+ * run) is taken now, blocked and then consumed with a zero-timeout sigtimedwait: it counts
+ * as received before the server finished stopping. The Go twin does the same (its runtime's
+ * threads take signals at moments of their own). rt_sigtimedwait directly: the same call
+ * as Go's.
+ */
+static void take_pending(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct timespec zero = { 0, 0 };
+    siginfo_t info;
+    for (int i = 0; i < 3; i++) {
+        int sig = sigtimedwait(&set, &info, &zero);
+        if (sig < 0 && errno == EINTR)
+            continue;
+        if (sig < 0)
+            break; /* EAGAIN: none left */
+        if (got_signal == 0 || sig < got_signal)
+            got_signal = sig;
+    }
 }
 
 /*
@@ -115,15 +165,17 @@ static void reset_signals(void)
  * the Go server, whose runtime keeps the inherited mask on its threads except for the
  * signals it unblocks itself (observed: /proc/PID/task/N/status SigBlk with every signal
  * blocked at exec): HUP, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, SEGV, TERM, STKFLT, CHLD,
- * URG, PROF, SYS, 32, 33 and 34. The C server unblocks the same ones, so that a blocked
- * SIGTERM still stops it and a blocked SIGUSR1 stays pending, with no effect, in both.
+ * URG, PROF, SYS, 32, 33 and 34; and SIGPIPE, which the Go server asks its runtime for
+ * (signal.Notify unblocks it on the runtime's signal thread). The C server unblocks the
+ * same ones, so that a blocked SIGTERM still stops it and a blocked SIGUSR1 stays pending,
+ * with no effect, in both.
  * rt_sigprocmask directly: glibc's sigaddset refuses 32 and 33.
  */
 static void unblock_signals(void)
 {
     static const int unblocked[] = { SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
                                      SIGFPE, SIGSEGV, SIGTERM, SIGSTKFLT, SIGCHLD, SIGURG,
-                                     SIGPROF, SIGSYS, 32, 33, 34 };
+                                     SIGPROF, SIGSYS, 32, 33, 34, SIGPIPE };
     uint64_t mask = 0;
     for (size_t i = 0; i < sizeof(unblocked) / sizeof(unblocked[0]); i++)
         mask |= (uint64_t)1 << (unblocked[i] - 1);
@@ -194,6 +246,9 @@ int main(int argc, char *argv[])
         log_errno(2, "create_stopfd", errno);
         return 1;
     }
+    log_stop_on(stopfd);
+    log_nonblocking(1);
+    log_nonblocking(2);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handle_signal; /* no SA_RESTART: a blocked call returns EINTR */
@@ -203,6 +258,9 @@ int main(int argc, char *argv[])
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handle_sigpipe;
+    sigaction(SIGPIPE, &sa, NULL);
 
     int listenfd = open_listener(port, 2);
     if (listenfd < 0)
@@ -213,10 +271,17 @@ int main(int argc, char *argv[])
     if (m->serve(&srv) < 0)
         return 1;
 
+    take_pending();
+    /* What a stalled log stream could not take, said once if stderr can take it (with the
+     * stop eventfd readable, a line that does not fit at once is dropped). */
+    if (log_lost_lines() > 0) {
+        snprintf(line, sizeof(line), "log: lines not written: %lu", log_lost_lines());
+        log_line(2, line);
+    }
     snprintf(line, sizeof(line), "signal: %s(%d)   close server ... done",
              signal_name(got_signal), (int)got_signal);
+    log_line(2, line);
     close(listenfd);
     close(stopfd);
-    log_line(2, line);
     return 0;
 }

@@ -150,12 +150,13 @@ static int try_echo(const struct server *srv, struct fdset *conns, int connfd)
 /* step: accept */
 /*
  * Accepts until the queue is empty (EAGAIN): one signal may stand for several queued
- * connections, the overflow of a descriptor limit included (accept_conn refuses it).
+ * connections. At the descriptor limit (ACCEPT_PAUSED) the rest stay queued: the loop
+ * calls this again when a connection closes or the pause ends.
  */
 static void accept_all(const struct server *srv, struct acceptor *acc, struct fdset *conns, pid_t tid)
 {
     int connfd;
-    /* Until ACCEPT_EMPTY: drained (or ACCEPT_FAILED: logged). */
+    /* Until ACCEPT_EMPTY: drained (or ACCEPT_PAUSED, ACCEPT_FAILED: logged). */
     while ((connfd = accept_queued(srv, acc)) >= 0) {
         /*
          * An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
@@ -223,8 +224,15 @@ int serve_sigio(const struct server *srv)
     accept_all(srv, &acc, &conns, tid);
     /* step: wait */
     for (;;) {
-        /* EINTR: a handler ran (the standalone server's SIGINT): wait on. */
-        int sig = (int)NO_EINTR(sigwaitinfo(&waitset, &info));
+        /* EINTR: a handler ran (the standalone server's SIGINT): wait on. Paused at the
+         * descriptor limit: for a while at most (EAGAIN), then accept what is queued. */
+        struct timespec pause = { .tv_sec = 0, .tv_nsec = ACCEPT_PAUSE_MS * 1000000L };
+        int sig = (int)NO_EINTR(sigtimedwait(&waitset, &info, acc.paused ? &pause : NULL));
+        if (sig < 0 && errno == EAGAIN) {
+            acc.paused = 0;
+            accept_all(srv, &acc, &conns, tid);
+            continue;
+        }
         if (sig < 0) {
             log_errno(srv->errfd, "sigwaitinfo", errno);
             status = -1;
@@ -245,17 +253,21 @@ int serve_sigio(const struct server *srv)
         }
         /* step: dispatch */
         /* POLL_IN, POLL_ERR and POLL_HUP alike: the next call will not block. */
-        if (info.si_fd == srv->listenfd)
+        if (info.si_fd == srv->listenfd) {
             accept_all(srv, &acc, &conns, tid);
-        else if (info.si_fd >= 0 && info.si_fd < conns.cap && conns.open[info.si_fd])
-            try_echo(srv, &conns, info.si_fd);
+        } else if (info.si_fd >= 0 && info.si_fd < conns.cap && conns.open[info.si_fd]) {
+            /* Served and closed: a descriptor is free for what waits in the queue. */
+            if (try_echo(srv, &conns, info.si_fd) && acc.paused) {
+                acc.paused = 0;
+                accept_all(srv, &acc, &conns, tid);
+            }
+        }
         /* else: stale, for a descriptor already served and closed. */
     }
 
     /* step: clean up */
     end_watch(&watch);
     fdset_close_all(&conns);
-    acceptor_close(&acc);
     /* Give the listener back as it came: no more signals from it. */
     fcntl(srv->listenfd, F_SETFL, listenflags);
     fcntl(srv->listenfd, F_SETSIG, 0);

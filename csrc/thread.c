@@ -140,7 +140,6 @@ int serve_thread(const struct server *srv)
      * poll (ACCEPT_FAILED) they still end when their clients speak or the stop comes.
      */
     wait_threads(&threads);
-    acceptor_close(&acc);
     pthread_attr_destroy(&attr);
     pthread_cond_destroy(&threads.idle);
     pthread_mutex_destroy(&threads.mu);

@@ -9,7 +9,11 @@
  * buffer must therefore stay put and untouched from submission to completion, so each
  * connection owns a slot with its own buffer, and each connection has exactly one request
  * in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
- * travels in the request's user_data and comes back in the completion. At a stop every
+ * travels in the request's user_data and comes back in the completion. One ACCEPT is in
+ * flight while a slot is free; with every slot busy, new connections wait in the listen
+ * backlog, and so they do at the descriptor limit (an ACCEPT that completes with -EMFILE):
+ * the next ACCEPT waits for a connection to close, or for a TIMEOUT request of
+ * ACCEPT_PAUSE_MS. At a stop every
  * request still in flight is cancelled, and the buffers are unmapped only after the last
  * completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serve_uring
  * logs and returns -1. Go twin: gosrv/uring.go; the ring itself is in uring_ring.c.
@@ -35,7 +39,7 @@
 #define URING_SLOTS 256   /* connections in flight at once */
 
 /* What a completion is for: user_data = op | slot << 8. */
-enum { OP_STOP = 1, OP_CANCEL, OP_CANCEL_ONE, OP_ACCEPT, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CLOSE };
+enum { OP_STOP = 1, OP_CANCEL, OP_CANCEL_ONE, OP_ACCEPT, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CLOSE, OP_PAUSE };
 
 struct uconn {
     int fd; /* -1: the slot is free */
@@ -48,6 +52,7 @@ struct uconn {
  * buffer per slot (the Go twin's layout: its buffers must live outside Go's heap). */
 #define MEM_PEERADDR 0
 #define MEM_PEERLEN sizeof(struct sockaddr_in)
+#define MEM_PAUSE 32 /* the pause's TIMEOUT timespec */
 #define MEM_BUFS 64
 #define MEM_SIZE (MEM_BUFS + URING_SLOTS * BUF_SIZE)
 
@@ -59,6 +64,7 @@ struct userver {
     struct acceptor acc;
     int inflight;  /* requests submitted whose completion has not been read */
     int accepting; /* an ACCEPT is in flight */
+    int pausing;   /* the pause's TIMEOUT is in flight */
     int stopping;
 };
 
@@ -167,7 +173,9 @@ static void step(struct userver *us, int op, int slot, int res)
         return;
     case OP_CLOSE:
         c->fd = -1;
-        if (!us->accepting) /* every slot was busy: a free one lets accepting resume */
+        /* Every slot was busy, or the descriptor limit bound: accepting resumes. */
+        us->acc.paused = 0;
+        if (!us->accepting)
             submit_accept(us);
         return;
     }
@@ -184,7 +192,19 @@ static void accepted(struct userver *us, int res)
     }
     /* accept_conn's handling of what accept4 returned (no ACCEPT is in flight now). */
     struct sockaddr_in *peer = (struct sockaddr_in *)(us->mem + MEM_PEERADDR);
-    int connfd = accept_result(us->srv, &us->acc, res, peer);
+    int connfd = accept_result(us->srv, &us->acc, res);
+    if (connfd == ACCEPT_PAUSED) {
+        /* A closing connection resumes accepting (step), or the end of this pause. */
+        if (!us->pausing) {
+            struct __kernel_timespec *pause = (struct __kernel_timespec *)(us->mem + MEM_PAUSE);
+            *pause = (struct __kernel_timespec){ .tv_sec = 0, .tv_nsec = ACCEPT_PAUSE_MS * 1000000L };
+            struct io_uring_sqe *sqe = get_sqe(us, IORING_OP_TIMEOUT, OP_PAUSE, 0);
+            sqe->addr = (uint64_t)(uintptr_t)pause;
+            sqe->len = 1; /* one timespec; off 0: a pure timeout, no completion count */
+            us->pausing = 1;
+        }
+        return;
+    }
     if (connfd < 0) {
         /* EINVAL, EBADF: the listener no longer listens; only a stop can follow. */
         if (connfd != ACCEPT_FAILED || (res != -EINVAL && res != -EBADF))
@@ -196,6 +216,15 @@ static void accepted(struct userver *us, int res)
     us->conns[slot].fd = connfd;
     submit_conn(us, OP_RECV, slot);
     if (free_slot(us) >= 0)
+        submit_accept(us);
+}
+
+/* The pause's TIMEOUT completed (-ETIME), or was cancelled by a stop. */
+static void paused(struct userver *us)
+{
+    us->pausing = 0;
+    us->acc.paused = 0;
+    if (!us->stopping && !us->accepting && free_slot(us) >= 0)
         submit_accept(us);
 }
 
@@ -225,6 +254,10 @@ static void cancel_each(struct userver *us)
     if (us->accepting) {
         sqe = get_sqe(us, IORING_OP_ASYNC_CANCEL, OP_CANCEL_ONE, 0);
         sqe->addr = OP_ACCEPT;
+    }
+    if (us->pausing) {
+        sqe = get_sqe(us, IORING_OP_ASYNC_CANCEL, OP_CANCEL_ONE, 0);
+        sqe->addr = OP_PAUSE;
     }
     for (int i = 0; i < URING_SLOTS; i++) {
         if (us->conns[i].fd < 0)
@@ -287,6 +320,8 @@ int serve_uring(const struct server *srv)
                 stop(&us);
             else if (op == OP_ACCEPT)
                 accepted(&us, res);
+            else if (op == OP_PAUSE)
+                paused(&us);
             else if (op == OP_CANCEL && res == -EINVAL)
                 cancel_each(&us);
             else if (op != OP_CANCEL && op != OP_CANCEL_ONE)
@@ -309,6 +344,5 @@ int serve_uring(const struct server *srv)
     if (status == 0)
         munmap(us.mem, MEM_SIZE);
     free(us.conns);
-    acceptor_close(&us.acc);
     return status;
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -151,27 +152,30 @@ func stopRequested(stopFd int) bool {
 //     ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH), and
 //     ECONNABORTED (a connection reset while it waited in the queue): that connection is
 //     gone, the next may be fine. Not logged, as Go's net package and nginx do. acceptRetry.
-//   - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue:
-//     a level-triggered model would be told again at once (a spin), an edge-triggered one
-//     never (a client left hanging). The reserve, a /dev/null descriptor held for this
-//     (libuv's trick), is closed; the connection is accepted in its place; then the reserve
-//     is opened again. If that fails, the limit still binds: the connection is closed at
-//     once (its client sees end of stream) and the reserve takes its place; if it succeeds,
-//     a descriptor had come free meanwhile and the connection is served. One line per
-//     episode, "accept_listenfd error: Too many open files" when its first connection is
-//     refused; the episode ends at the next connection accepted and served. acceptRetry.
+//   - EMFILE, ENFILE: no descriptor is left for the connection, and it stays in the queue.
+//     Accepting again at once would fail again (a level-triggered model would spin), and
+//     accepting and closing it would turn its client away. So the model pauses: it stops
+//     watching the listener, and watches it again as soon as a connection of its own has
+//     closed, or after acceptPauseMs without one (a descriptor freed by another process),
+//     as nginx does. The queued connections wait in the kernel's backlog meanwhile. One
+//     line per episode, "accept_listenfd error: Too many open files" when it starts; the
+//     episode ends with the accept that leaves the queue empty. acceptPaused.
 //   - Anything else is logged, "accept_listenfd error: ...": acceptFailed.
 
 // acceptor is what a model holds from start to stop to accept with (C: struct acceptor).
 type acceptor struct {
 	flags     int  // accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models
-	reserveFd int  // /dev/null, given up to accept a connection no descriptor is left for
+	paused    bool // true from EMFILE/ENFILE until the model watches its listener again
 	exhausted bool // true once this episode of descriptor exhaustion is logged
 	// Go only: the listener is O_NONBLOCK, so accept4 cannot wait and is a raw call
 	// (rawcalls.go). The models that accept non-blocking connections (epoll-et, nonblock,
 	// sigio) are the ones that made their listener non-blocking.
 	nonblocking bool
 }
+
+// acceptPauseMs is how long a paused model waits before it accepts again when none of
+// its own connections closed meanwhile (the descriptor may be freed by another process).
+const acceptPauseMs = 100
 
 // What acceptConn returns when it returns no connection.
 const (
@@ -180,69 +184,28 @@ const (
 	acceptFailed = -3 // an error, logged as "accept_listenfd error: ..."
 
 	acceptStopped = -4 // acceptBlocking only: a stop was requested
+	acceptPaused  = -5 // EMFILE/ENFILE: stop watching the listener for now (a.paused)
 )
 
-// openReserve opens the reserve: a descriptor that costs nothing but its number.
-func openReserve() (int, error) {
-	return unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-}
-
-// open readies a model's acceptor, with its reserve open (-1 if even that failed: no
-// reserve then).
+// open readies a model's acceptor.
 func (a *acceptor) open(flags int) {
 	a.flags = flags
 	a.nonblocking = flags&unix.SOCK_NONBLOCK != 0
-	a.reserveFd, _ = openReserve()
+	a.paused = false
 	a.exhausted = false
 }
 
-func (a *acceptor) close() {
-	if a.reserveFd >= 0 {
-		unix.Close(a.reserveFd)
-	}
-	a.reserveFd = -1
-}
-
-// admit: a connection was accepted. While the reserve is given up, the connection has
-// taken its place: it is served only if the reserve can be opened again beside it.
-func admit(srv *Server, a *acceptor, connFd int) int {
-	if a.reserveFd < 0 {
-		var err error
-		a.reserveFd, err = openReserve()
-		if a.reserveFd < 0 && (err == unix.EMFILE || err == unix.ENFILE) {
-			raw.Close(connFd) // the overflow: accepted and closed at once
-			a.reserveFd, _ = openReserve()
-			if !a.exhausted {
-				logErrno(srv.ErrFd, "accept_listenfd", err)
-			}
-			a.exhausted = true
-			return acceptRetry
-		}
-	}
-	a.exhausted = false
-	return connFd
-}
-
-// overflow handles descriptor exhaustion: the reserve is given up and a queued connection
-// accepted in its place (admit decides whether it is served). With nothing queued (accept4
-// takes a descriptor before it looks at the queue, so a non-blocking listener or an
-// io_uring accept reports EMFILE for an empty queue too) the reserve stays given up: the
-// next connection accepted goes through admit.
-func overflow(srv *Server, a *acceptor, err unix.Errno) (int, unix.SockaddrInet4) {
-	if a.reserveFd < 0 {
-		// No reserve to give up (it could not be opened): nothing can be accepted.
-		if !a.exhausted {
-			logErrno(srv.ErrFd, "accept_listenfd", err)
-		}
+// pauseAccepting: descriptor exhaustion, a pause (see above), with one line per episode.
+// accept4 takes a descriptor before it looks at the queue, so a non-blocking listener or
+// an io_uring accept reports EMFILE for an empty queue too: then no connection waits, and
+// no episode begins (but the pause stands: nothing could be accepted).
+func pauseAccepting(srv *Server, a *acceptor, err unix.Errno) int {
+	if !a.exhausted && readableNow(srv.ListenFd) {
+		logErrno(srv.ErrFd, "accept_listenfd", err)
 		a.exhausted = true
-		return acceptFailed, unix.SockaddrInet4{}
 	}
-	raw.Close(a.reserveFd)
-	a.reserveFd = -1
-	if !readableNow(srv.ListenFd) { // no connection queued
-		return acceptEmpty, unix.SockaddrInet4{}
-	}
-	return acceptConn(srv, a)
+	a.paused = true
+	return acceptPaused
 }
 
 // acceptConn is accept4 on the listener with the acceptor's flags. It returns the
@@ -255,32 +218,37 @@ func acceptConn(srv *Server, a *acceptor) (int, unix.SockaddrInet4) {
 	if err != nil {
 		res = -int(err.(unix.Errno))
 	}
-	return acceptResult(srv, a, res, peer)
+	return acceptResult(srv, a, res), peer
 }
 
 // acceptResult takes what an accept returned, as io_uring reports it: the connection, or
 // -errno.
-func acceptResult(srv *Server, a *acceptor, res int, peer unix.SockaddrInet4) (int, unix.SockaddrInet4) {
+func acceptResult(srv *Server, a *acceptor, res int) int {
 	if res >= 0 {
-		return admit(srv, a, res), peer
+		// The episode ends once every connection that waited is accepted.
+		if a.exhausted && !readableNow(srv.ListenFd) {
+			a.exhausted = false
+		}
+		return res
 	}
 	switch err := unix.Errno(-res); err {
 	case unix.EAGAIN:
-		return acceptEmpty, unix.SockaddrInet4{}
+		return acceptEmpty
 	case unix.EINTR, unix.ECONNABORTED, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
 		unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
-		return acceptRetry, unix.SockaddrInet4{}
+		return acceptRetry
 	case unix.EMFILE, unix.ENFILE:
-		return overflow(srv, a, err)
+		return pauseAccepting(srv, a, err)
 	default:
 		logErrno(srv.ErrFd, "accept_listenfd", err)
-		return acceptFailed, unix.SockaddrInet4{}
+		return acceptFailed
 	}
 }
 
 // acceptQueued is the draining models' accept (epoll-et, sigio, nonblock): the next queued
 // connection, accepted past acceptRetry, with its "new conn IP:PORT" line written. It
-// returns it, or acceptEmpty once the queue is drained, or acceptFailed (logged).
+// returns it, or acceptEmpty once the queue is drained, acceptPaused at the descriptor
+// limit, or acceptFailed (logged).
 func acceptQueued(srv *Server, a *acceptor) int {
 	for {
 		connFd, peer := acceptConn(srv, a)
@@ -299,8 +267,10 @@ func acceptQueued(srv *Server, a *acceptor) int {
 // itself would block where no stop could wake it; waiting in poll on the listener and the
 // stop eventfd instead (waitReadable) lets a stop end the wait: acceptStopped.
 // acceptFailed: poll failed ("poll_listenfd error: ..."). An accept that yields no
-// connection (an error, logged or retried, or an overflow refused) is followed by another
-// wait.
+// connection (an error, logged or retried) is followed by another wait; at the descriptor
+// limit (acceptPaused) that wait is on the stop eventfd alone, for acceptPauseMs: a
+// blocking model's connections close on other threads (thread) or before the next accept
+// (iterative), so only the pause's end can tell it to look again.
 func acceptBlocking(srv *Server, a *acceptor) int {
 	for {
 		ready, err := waitReadable(srv.ListenFd, srv.StopFd)
@@ -312,6 +282,15 @@ func acceptBlocking(srv *Server, a *acceptor) int {
 			return acceptFailed
 		}
 		connFd, peer := acceptConn(srv, a)
+		if connFd == acceptPaused {
+			pfd := []unix.PollFd{{Fd: int32(srv.StopFd), Events: unix.POLLIN}}
+			if err := ignoringEINTR(func() error { _, err := poll(pfd, acceptPauseMs); return err }); err != nil {
+				logErrno(srv.ErrFd, "poll_listenfd", err)
+				return acceptFailed
+			}
+			a.paused = false // a stop is seen by the next wait
+			continue
+		}
 		if connFd < 0 {
 			continue // nothing accepted: wait again
 		}
@@ -414,7 +393,7 @@ func (s *fdSet) closeAll() {
 // timer, which the runtime puts in its heap at once) is what makes it create them. The C
 // server opens the same two kinds at the same point (open_runtime_fds in csrc/common.c,
 // which says why), so both number their descriptors alike: 3 epoll, 4 eventfd, 5 the stop
-// eventfd, 6 the listener, then the model's own, its reserve, the connections. After this the
+// eventfd, 6 the listener, then the model's own, the connections. After this the
 // runtime opens no descriptor (the cgroup CPU-quota files it reads at start are closed
 // at start too: //go:debug containermaxprocs=0 in cmd/server).
 func OpenRuntimeFds() {
@@ -423,19 +402,74 @@ func OpenRuntimeFds() {
 
 // ---- log lines: one write(2) each, as in C ----
 
+// A log stream nobody reads must not keep the server from stopping. The standalone server
+// gives its stdout and stderr, when they are pipes or terminals, an open file description
+// of their own with O_NONBLOCK (LogNonblocking: reopened through /proc/self/fd, never
+// O_NONBLOCK set on the description it shares with other processes), and names its stop
+// eventfd (LogStopOn): a write that meets EAGAIN waits in poll for room or a stop, and a
+// line a stop cut short is counted, not written (LogLost). A regular file or a socket is
+// left as it is. C: log_nonblocking, log_stop_on, log_lost_lines.
+var (
+	logStopFd = -1 // set once, before any model runs
+	logLost   atomic.Uint64
+)
+
+// LogNonblocking gives fd (1 or 2) a non-blocking description of its own, if it is a pipe
+// or a terminal.
+func LogNonblocking(fd int) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFIFO && st.Mode&unix.S_IFMT != unix.S_IFCHR) {
+		return
+	}
+	// A pipe with no reader left refuses it (ENXIO): fd stays, and its first line dies of
+	// SIGPIPE.
+	nfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	unix.Dup3(nfd, fd, 0)
+	unix.Close(nfd)
+}
+
+// LogStopOn names the stop eventfd a stalled log write waits on besides its stream.
+func LogStopOn(stopFd int) { logStopFd = stopFd }
+
+// LogLost is how many lines a stop cut short.
+func LogLost() uint64 { return logLost.Load() }
+
+// waitLogRoom: fd has room for a line again (true), or a stop came first (false). A reader
+// gone (POLLERR) counts as room: the write that follows meets EPIPE.
+func waitLogRoom(fd int) bool {
+	pfd := []unix.PollFd{
+		{Fd: int32(fd), Events: unix.POLLOUT},
+		{Fd: int32(logStopFd), Events: unix.POLLIN}, // -1 (none): poll skips it
+	}
+	if err := ignoringEINTR(func() error { _, err := poll(pfd, -1); return err }); err != nil || pfd[1].Revents != 0 {
+		return false
+	}
+	return true
+}
+
 // emit writes the whole line; a log write that fails has nowhere to be reported. A stream
-// nobody reads blocks here: the runtime's signal handlers restart the write, so a stop
-// takes effect once the reader drains the pipe (the same in C). EPIPE on fd 1 or 2 is
-// death by SIGPIPE, the Unix convention, as the os package does for os.Stdout and
-// os.Stderr (the standalone server keeps SIGPIPE's default disposition, so the kernel
-// does it first; this is for one that inherited SIGPIPE ignored). C: emit, die_of_sigpipe.
+// nobody reads: see LogNonblocking. EPIPE on fd 1 or 2 is death by SIGPIPE, the Unix
+// convention, as the os package does for os.Stdout and os.Stderr, with the connections
+// aborted first (DieOfSigpipe; the standalone server's runtime hands the kernel's SIGPIPE
+// to a goroutine that does the same). A line is under PIPE_BUF: a pipe takes it whole or
+// answers EAGAIN. C: emit, die_of_sigpipe.
 func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		if err == unix.EAGAIN {
+			if waitLogRoom(fd) {
+				continue
+			}
+			logLost.Add(1)
+			return
+		}
 		if err == unix.EPIPE && (fd == 1 || fd == 2) {
-			DieOfSignal(unix.SIGPIPE)
+			DieOfSigpipe()
 		}
 		if err != nil || n <= 0 {
 			return
@@ -603,6 +637,11 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 type timeSlice struct{ start time.Time }
 
 const timeSliceLen = 5 * time.Millisecond // half of sysmon's forcePreemptNS
+
+// rested: the loop's wait timed out (a pause at the descriptor limit), so it ran nothing
+// meanwhile: its slice starts over, rather than ending in a Gosched with nothing to give
+// way to, which wakes another thread for nothing (compare/cmd/benchreport/README.md, "At the descriptor limit").
+func (ts *timeSlice) rested() { ts.start = time.Now() }
 
 func (ts *timeSlice) yield() {
 	if time.Since(ts.start) >= timeSliceLen {

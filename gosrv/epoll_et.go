@@ -24,7 +24,10 @@ type conn struct {
 
 // connTable is the connections indexed by descriptor (C: struct conns), grown as C's (64
 // entries, doubled until fd fits).
-type connTable struct{ tab []*conn }
+type connTable struct {
+	tab    []*conn
+	closed int // connections closed since the loop last looked
+}
 
 func connNew(cs *connTable, fd int) *conn {
 	if fd >= len(cs.tab) {
@@ -46,6 +49,7 @@ func setEvents(epollFd, op, fd int, events uint32) error {
 func connClose(cs *connTable, fd int) {
 	cs.tab[fd] = nil
 	raw.Close(fd)
+	cs.closed++
 }
 
 // step: keep what send cannot take
@@ -85,12 +89,14 @@ func flushPending(c *conn, fd int) error {
 
 // step: accept
 // epollETAcceptAll accepts until the queue is empty (EAGAIN): one edge may stand for many
-// queued connections, the overflow of a descriptor limit included (acceptConn refuses it).
+// queued connections. At the descriptor limit (acceptPaused) the rest stay queued: no edge
+// will tell of them, so the loop calls this again when a connection closes or the pause
+// ends.
 func epollETAcceptAll(srv *Server, acc *acceptor, epollFd int, cs *connTable) {
 	for {
 		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
-			return // acceptEmpty: drained; acceptFailed: logged
+			return // acceptEmpty: drained; acceptPaused, acceptFailed: logged
 		}
 		connNew(cs, connFd)
 		if err := setEvents(epollFd, unix.EPOLL_CTL_ADD, connFd, unix.EPOLLIN|unix.EPOLLET); err != nil {
@@ -196,7 +202,6 @@ func serveEpollET(srv *Server) int {
 				connClose(&cs, fd)
 			}
 		}
-		acc.close()
 		unix.Close(epollFd)
 	}()
 
@@ -205,7 +210,12 @@ func serveEpollET(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 		var nfds int
-		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, -1); return err })
+		// Paused at the descriptor limit: accepting again after a while at most.
+		timeout := -1
+		if acc.paused {
+			timeout = acceptPauseMs
+		}
+		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, timeout); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "wait_epollfd", err)
 			return -1
@@ -223,5 +233,14 @@ func serveEpollET(srv *Server) int {
 				echoStream(srv, epollFd, &cs, fd, buf)
 			}
 		}
+		// A connection closed, or the pause is over: accept what waits in the queue.
+		if nfds == 0 {
+			slice.rested() // Go only: see timeSlice
+		}
+		if acc.paused && (nfds == 0 || cs.closed > 0) {
+			acc.paused = false
+			epollETAcceptAll(srv, &acc, epollFd, &cs)
+		}
+		cs.closed = 0
 	}
 }

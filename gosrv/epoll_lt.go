@@ -43,7 +43,6 @@ func serveEpollLT(srv *Server) int {
 	// step: clean up (deferred)
 	defer func() {
 		conns.closeAll()
-		acc.close()
 		unix.Close(epollFd)
 	}()
 
@@ -52,13 +51,19 @@ func serveEpollLT(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 		var nfds int
-		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, -1); return err })
+		// Paused at the descriptor limit: not watching the listener, for a while at most.
+		timeout := -1
+		if acc.paused {
+			timeout = acceptPauseMs
+		}
+		err := ignoringEINTR(func() (err error) { nfds, err = epollWait(epollFd, events, timeout); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "wait_epollfd", err)
 			status = -1
 			return status
 		}
 
+		closed := 0
 		for _, ev := range events[:nfds] {
 			fd := int(ev.Fd)
 
@@ -70,6 +75,12 @@ func serveEpollLT(srv *Server) int {
 			// step: accept
 			if fd == srv.ListenFd {
 				connFd, peer := acceptConn(srv, &acc)
+				if connFd == acceptPaused {
+					if err := raw.EpollCtl(epollFd, unix.EPOLL_CTL_DEL, srv.ListenFd, nil); err != nil {
+						logErrno(srv.ErrFd, "delevent_epollfd", err)
+						return -1
+					}
+				}
 				if connFd < 0 {
 					continue
 				}
@@ -90,6 +101,19 @@ func serveEpollLT(srv *Server) int {
 			// returns the error, echoOnce logs it and closes.
 			conns.del(fd)
 			echoOnce(srv, fd)
+			closed++
+		}
+
+		// A connection closed, or the pause is over: watch the listener again.
+		if nfds == 0 {
+			slice.rested() // Go only: see timeSlice
+		}
+		if acc.paused && (nfds == 0 || closed > 0) {
+			acc.paused = false
+			if err := addEvent(epollFd, srv.ListenFd); err != nil {
+				logErrno(srv.ErrFd, "addevent_epollfd", err)
+				return -1
+			}
 		}
 	}
 }

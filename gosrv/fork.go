@@ -107,12 +107,25 @@ func serveFork(srv *Server) int {
 	acc.open(unix.SOCK_CLOEXEC)
 	var c child // Go only: the memory each child serves in (fork_child.go)
 	status := 0
+	// A connection takes a descriptor until its child is forked, and the child's pidfd one
+	// more: at the descriptor limit the fork can fail with EMFILE after the accept worked.
+	// The connection is then held, accepting paused, and forked again once a child's exit
+	// frees its pidfd (or the pause ends). The acceptor's episode: "fork error: Too many
+	// open files" once, unless the accept's line began it.
+	held := -1
 
 	// step: wait
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		if err := ignoringEINTR(func() error { _, err := poll(ch.pfds, -1); return err }); err != nil {
+		// Paused at the descriptor limit: the listener's slot is ignored (a negative fd).
+		ch.pfds[0].Fd = int32(srv.ListenFd)
+		timeout := -1
+		if acc.paused {
+			ch.pfds[0].Fd, timeout = -1, acceptPauseMs
+		}
+		var nready int
+		if err := ignoringEINTR(func() (err error) { nready, err = poll(ch.pfds, timeout); return err }); err != nil {
 			logErrno(srv.ErrFd, "poll_listenfd", err)
 			status = -1
 			break
@@ -126,21 +139,43 @@ func serveFork(srv *Server) int {
 		for i := len(ch.pfds) - 1; i >= 2; i-- {
 			if ch.pfds[i].Revents != 0 {
 				ch.reap(i)
+				acc.paused = false // its pidfd is free for the next connection
 			}
 		}
-		if ch.pfds[0].Revents == 0 {
-			continue
+		if nready == 0 {
+			slice.rested()     // Go only: see timeSlice
+			acc.paused = false // the pause is over
 		}
 
 		// step: accept
-		connFd, peer := acceptConn(srv, &acc)
-		if connFd < 0 {
-			continue
+		connFd, exhausted := held, acc.exhausted
+		if held >= 0 {
+			if acc.paused {
+				continue
+			}
+			held = -1
+		} else {
+			if ch.pfds[0].Revents == 0 {
+				continue
+			}
+			var peer unix.SockaddrInet4
+			if connFd, peer = acceptConn(srv, &acc); connFd < 0 {
+				continue
+			}
+			logNewConn(srv.OutFd, peer, true)
 		}
-		logNewConn(srv.OutFd, peer, true)
 
 		// step: start a child
 		pid, errno := forkChild(&c, srv, connFd)
+		if errno == unix.EMFILE || errno == unix.ENFILE {
+			if !exhausted && !acc.exhausted {
+				logErrno(srv.ErrFd, "fork", errno)
+			}
+			acc.exhausted = true
+			held = connFd
+			acc.paused = true
+			continue
+		}
 		if errno != 0 {
 			logErrno(srv.ErrFd, "fork", errno)
 			raw.Close(connFd)
@@ -152,10 +187,12 @@ func serveFork(srv *Server) int {
 	}
 
 	// step: clean up
+	if held >= 0 {
+		unix.Close(held)
+	}
 	// The stop eventfd is shared with the children: each leaves its wait and exits.
 	for len(ch.pfds) > 2 {
 		ch.reap(len(ch.pfds) - 1)
 	}
-	acc.close()
 	return status
 }

@@ -250,6 +250,13 @@ func (c *child) emit(fd int) {
 	off := 0
 	for off < c.n {
 		w, errno := rawNoEINTR(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&c.line[off])), uintptr(c.n-off), 0, 0, 0)
+		if errno == unix.EAGAIN { // a stalled log stream: room, or a stop (common.go's emit)
+			c.pfd = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}, {Fd: int32(c.stopFd), Events: unix.POLLIN}}
+			if _, errno := rawNoEINTR(sysPollForever, uintptr(unsafe.Pointer(&c.pfd[0])), 2, pollForever, 0, 0, 0); errno != 0 || c.pfd[1].Revents != 0 {
+				return
+			}
+			continue
+		}
 		if errno != 0 || w == 0 {
 			return
 		}

@@ -17,21 +17,16 @@ func serveIterative(srv *Server) int {
 	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_CLOEXEC)
-	// step: stop (deferred)
-	defer acc.close()
 
 	var slice timeSlice
+	var connFd int
 	for {
 		slice.yield() // Go only: see timeSlice
 
 		// step: accept
 		// accept blocks (in poll, so that a stop can wake it: acceptBlocking).
-		connFd := acceptBlocking(srv, &acc)
-		if connFd == acceptStopped {
-			return 0
-		}
-		if connFd < 0 {
-			return -1 // acceptFailed: poll failed, logged
+		if connFd = acceptBlocking(srv, &acc); connFd < 0 {
+			break
 		}
 
 		// step: wait
@@ -40,7 +35,7 @@ func serveIterative(srv *Server) int {
 		if ready <= 0 {
 			raw.Close(connFd)
 			if ready == 0 {
-				return 0 // a stop
+				break // a stop
 			}
 			logErrno(srv.ErrFd, "poll_connfd", err)
 			continue
@@ -48,4 +43,11 @@ func serveIterative(srv *Server) int {
 		// step: serve
 		echoOnce(srv, connFd)
 	}
+
+	// step: stop
+	// Ended by a stop (acceptStopped, or while a client was waited for) or a failed poll.
+	if connFd == acceptFailed {
+		return -1
+	}
+	return 0
 }

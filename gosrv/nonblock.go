@@ -35,7 +35,24 @@ const (
 	backoffMaxNs = 2000000 // 2 ms: the cap with few connections
 	// the cap with n connections: at least n * 50 µs
 	backoffPerConnNs = 50000
+	spinConns        = 40    // beyond it, fewer spinning rounds
+	firstPerConnNs   = 20000 // the first sleep with n connections: at least n * 20 µs
 )
+
+// spinRoundsFor is the spinning rounds with n connections polled: spinRounds up to
+// spinConns, then fewer.
+func spinRoundsFor(n int) int {
+	if n <= spinConns {
+		return spinRounds
+	}
+	return spinRounds * spinConns / n
+}
+
+// backoffFirst is the first sleep with n connections polled: max(backoffMinNs, n *
+// firstPerConnNs).
+func backoffFirst(n int) int64 {
+	return max(backoffMinNs, int64(n)*firstPerConnNs)
+}
 
 // backoffCap is the longest sleep with n connections polled: max(backoffMaxNs, n *
 // backoffPerConnNs).
@@ -76,15 +93,16 @@ func backoffSleep(ns int64) {
 const longSleepNs = 10e6
 
 // step: accept
-// acceptPending accepts every pending connection onto conns (accept order; the overflow
-// of a descriptor limit is refused by acceptConn); it returns the list and how many
-// joined it.
+// acceptPending accepts every pending connection onto conns (accept order); it returns
+// the list and how many joined it. At the descriptor limit (acceptPaused) the rest stay
+// queued, and the next round tries again: polling is this model's way of waiting, for a
+// descriptor as for anything else.
 func acceptPending(srv *Server, acc *acceptor, conns []int) ([]int, int) {
 	accepted := 0
 	for {
 		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
-			return conns, accepted // acceptEmpty: not yet; acceptFailed: logged
+			return conns, accepted // acceptEmpty: not yet; acceptPaused, acceptFailed: logged
 		}
 		conns = append(conns, connFd)
 		accepted++
@@ -124,7 +142,6 @@ func serveNonblock(srv *Server) int {
 	// step: set up
 	var acc acceptor
 	acc.open(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	defer acc.close()
 	var conns []int
 	idleRounds := 0
 	backoffNs := int64(backoffMinNs)
@@ -145,11 +162,11 @@ func serveNonblock(srv *Server) int {
 		// step: back off
 		if accepted+served > 0 {
 			idleRounds = 0
-			backoffNs = backoffMinNs
+			backoffNs = backoffFirst(len(conns))
 			continue
 		}
 		idleRounds++
-		if idleRounds <= spinRounds {
+		if idleRounds <= spinRoundsFor(len(conns)) {
 			continue
 		}
 		// A signal cuts the sleep short (EINTR): fine, the next round looks at the stop.

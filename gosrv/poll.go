@@ -31,7 +31,14 @@ func servePoll(srv *Server) int {
 	var slice timeSlice
 	for {
 		slice.yield() // Go only: see timeSlice
-		err := ignoringEINTR(func() error { _, err := poll(pfds, -1); return err })
+		// Paused at the descriptor limit: the listener's slot is ignored (a negative fd).
+		pfds[0].Fd = int32(srv.ListenFd)
+		timeout := -1
+		if acc.paused {
+			pfds[0].Fd, timeout = -1, acceptPauseMs
+		}
+		var nready int
+		err := ignoringEINTR(func() (err error) { nready, err = poll(pfds, timeout); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "poll", err)
 			status = -1
@@ -57,6 +64,7 @@ func servePoll(srv *Server) int {
 		// Any Revents counts, POLLIN or POLLERR/POLLHUP (a reset peer): recv reports it and
 		// echoOnce closes. The slot that moves into i was polled too, so i is looked at
 		// again before moving on.
+		closed := 0
 		for i := 2; i < len(pfds); {
 			if pfds[i].Revents != 0 {
 				connFd := int(pfds[i].Fd)
@@ -64,9 +72,17 @@ func servePoll(srv *Server) int {
 				pfds[i] = pfds[last]
 				pfds = pfds[:last]
 				echoOnce(srv, connFd)
+				closed++
 			} else {
 				i++
 			}
+		}
+		// A connection closed, or the pause is over: watch the listener again.
+		if nready == 0 {
+			slice.rested() // Go only: see timeSlice
+		}
+		if nready == 0 || closed > 0 {
+			acc.paused = false
 		}
 	}
 
@@ -74,6 +90,5 @@ func servePoll(srv *Server) int {
 	for _, pfd := range pfds[2:] {
 		unix.Close(int(pfd.Fd))
 	}
-	acc.close()
 	return status
 }

@@ -18,7 +18,7 @@ package gosrv
 // other goroutine (the one that turns a stop signal into the stop eventfd) too. So:
 //
 // Raw (cannot wait):
-//   - close of a connection, the reserve or an accept that is refused: no socket here sets
+//   - close of a connection: no socket here sets
 //     SO_LINGER, the one option that makes close wait for the peer;
 //   - shutdown(SHUT_WR): queues a FIN and returns;
 //   - epoll_ctl, and fcntl's F_GETFL, F_SETFL, F_SETSIG and F_SETOWN_EX (sigio's arming);

@@ -55,7 +55,9 @@ func serveSelect(srv *Server) int {
 
 		// select left only the ready bits last time: start again from every descriptor.
 		rset.Zero()
-		rset.Set(srv.ListenFd)
+		if !acc.paused { // paused at the descriptor limit: the listener is not watched
+			rset.Set(srv.ListenFd)
+		}
 		rset.Set(srv.StopFd)
 		maxFd := max(srv.ListenFd, srv.StopFd)
 		for fd, open := range conns[:top] {
@@ -69,7 +71,12 @@ func serveSelect(srv *Server) int {
 		// A failed select leaves rset as it was: retrying after EINTR is safe. The call is
 		// pselect6 with no signal mask, the system call glibc's select makes on x86-64, so
 		// that both servers make the same calls; without a mask it is select.
-		err := ignoringEINTR(func() error { _, err := unix.Pselect(maxFd+1, &rset, nil, nil, nil, nil); return err })
+		var pause *unix.Timespec
+		if acc.paused {
+			pause = &unix.Timespec{Nsec: acceptPauseMs * 1000000}
+		}
+		var nready int
+		err := ignoringEINTR(func() (err error) { nready, err = unix.Pselect(maxFd+1, &rset, nil, nil, pause, nil); return err })
 		if err != nil {
 			logErrno(srv.ErrFd, "select", err)
 			status = -1
@@ -100,11 +107,20 @@ func serveSelect(srv *Server) int {
 
 		// step: serve
 		// Readable includes end of stream and a reset: recv reports it, echoOnce closes.
+		closed := 0
 		for fd := 0; fd < top && fd <= maxFd; fd++ {
 			if conns[fd] && rset.IsSet(fd) {
 				conns[fd] = false
 				echoOnce(srv, fd)
+				closed++
 			}
+		}
+		// A connection closed, or the pause is over: watch the listener again.
+		if nready == 0 {
+			slice.rested() // Go only: see timeSlice
+		}
+		if nready == 0 || closed > 0 {
+			acc.paused = false
 		}
 	}
 
@@ -114,6 +130,5 @@ func serveSelect(srv *Server) int {
 			unix.Close(fd)
 		}
 	}
-	acc.close()
 	return status
 }

@@ -118,8 +118,8 @@ func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 
 // step: accept
 // sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
-// several queued connections, the overflow of a descriptor limit included (acceptConn
-// refuses it). Under load it is the serving loop: each connection is served here as it is
+// several queued connections. At the descriptor limit (acceptPaused) the rest stay
+// queued: the loop calls this again when a connection closes or the pause ends. Under load it is the serving loop: each connection is served here as it is
 // accepted (tryEcho below), and the clients' next connections refill the backlog, so it
 // may go on for seconds without returning; it ends the time slice too (Go only: see
 // timeSlice; without it sysmon preempts the loop and retakes its P, measured in
@@ -129,7 +129,7 @@ func sigioAcceptAll(srv *Server, acc *acceptor, conns *fdSet, tid int, slice *ti
 		slice.yield()
 		connFd := acceptQueued(srv, acc)
 		if connFd < 0 {
-			return // acceptEmpty: drained; acceptFailed: logged
+			return // acceptEmpty: drained; acceptPaused, acceptFailed: logged
 		}
 		// An accepted socket inherits neither O_ASYNC nor the owner from the listener; its
 		// flags are accept4's: O_NONBLOCK (O_CLOEXEC is a descriptor flag, not a file one).
@@ -196,8 +196,20 @@ func serveSigio(srv *Server) int {
 	for {
 		slice.yield() // Go only: see timeSlice
 		// EINTR: the runtime's preemption signal (SIGURG) interrupted the wait: wait on.
+		// Paused at the descriptor limit: for a while at most (EAGAIN), then accept what
+		// is queued.
+		var pause *unix.Timespec
+		if acc.paused {
+			pause = &unix.Timespec{Nsec: acceptPauseMs * 1000000}
+		}
 		var sig unix.Signal
-		err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, nil); return err })
+		err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, pause); return err })
+		if err == unix.EAGAIN {
+			slice.rested() // Go only: see timeSlice
+			acc.paused = false
+			sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+			continue
+		}
 		if err != nil {
 			logErrno(srv.ErrFd, "sigwaitinfo", err)
 			status = -1
@@ -224,7 +236,11 @@ func serveSigio(srv *Server) int {
 		if fd == srv.ListenFd {
 			sigioAcceptAll(srv, &acc, &conns, tid, &slice)
 		} else if conns.has(fd) {
-			tryEcho(srv, &conns, fd)
+			// Served and closed: a descriptor is free for what waits in the queue.
+			if tryEcho(srv, &conns, fd) && acc.paused {
+				acc.paused = false
+				sigioAcceptAll(srv, &acc, &conns, tid, &slice)
+			}
 		}
 		// else: stale, for a descriptor already served and closed.
 	}
@@ -232,7 +248,6 @@ func serveSigio(srv *Server) int {
 	// step: clean up
 	watch.end()
 	conns.closeAll()
-	acc.close()
 	// Give the listener back as it came: no more signals from it.
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETFL, listenFlags)
 	unix.FcntlInt(uintptr(srv.ListenFd), unix.F_SETSIG, 0)

@@ -83,7 +83,6 @@ func serveThread(srv *Server) int {
 	// Every thread sees the same stop eventfd in its poll and finishes; after a failed poll
 	// (acceptFailed) they still end when their clients speak or the stop comes.
 	threads.Wait()
-	acc.close()
 	if connFd == acceptFailed {
 		return -1
 	}

@@ -12,7 +12,11 @@ package gosrv
 // buffer must therefore stay put and untouched from submission to completion, so each
 // connection owns a slot with its own buffer, and each connection has exactly one request
 // in flight at any time, its next step: RECV -> SEND -> SHUTDOWN -> CLOSE. The slot's index
-// travels in the request's user_data and comes back in the completion. At a stop every
+// travels in the request's user_data and comes back in the completion. One ACCEPT is in
+// flight while a slot is free; with every slot busy, new connections wait in the listen
+// backlog, and so they do at the descriptor limit (an ACCEPT that completes with -EMFILE):
+// the next ACCEPT waits for a connection to close, or for a TIMEOUT request of
+// acceptPauseMs. At a stop every
 // request still in flight is cancelled, and the buffers are unmapped only after the last
 // completion (stop). Where io_uring is missing or disabled (ENOSYS, EPERM), serveUring logs
 // and returns -1. Go only: the buffers and accept's sockaddr live in mmapped memory,
@@ -46,6 +50,7 @@ const (
 	opSend
 	opShutdown
 	opClose
+	opPause
 )
 
 type uconn struct {
@@ -55,10 +60,12 @@ type uconn struct {
 	buf []byte // BufSize bytes of the mmapped region
 }
 
-// The mmapped region's layout: accept's sockaddr and socklen_t, then the buffers.
+// The mmapped region's layout: accept's sockaddr and socklen_t, the pause's timespec,
+// then the buffers.
 const (
 	memPeerAddr = 0
 	memPeerLen  = unsafe.Sizeof(unix.RawSockaddrInet4{})
+	memPause    = 32
 	memBufs     = 64
 )
 
@@ -70,6 +77,7 @@ type userver struct {
 	conns     []uconn
 	inflight  int  // requests submitted whose completion has not been read
 	accepting bool // an ACCEPT is in flight
+	pausing   bool // the pause's TIMEOUT is in flight
 	stopping  bool
 }
 
@@ -172,7 +180,9 @@ func (us *userver) step(op, slot int, res int32) {
 		us.submitConn(opClose, slot)
 	case opClose:
 		c.fd = -1
-		if !us.accepting { // every slot was busy: a free one lets accepting resume
+		// Every slot was busy, or the descriptor limit bound: accepting resumes.
+		us.acc.paused = false
+		if !us.accepting {
 			us.submitAccept()
 		}
 	}
@@ -190,7 +200,20 @@ func (us *userver) accepted(res int32) {
 	// acceptConn's handling of what accept4 returned (no ACCEPT is in flight now).
 	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&us.mem[memPeerAddr]))
 	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	connFd, peer := acceptResult(us.srv, &us.acc, int(res), unix.SockaddrInet4{Addr: sa.Addr, Port: int(port[0])<<8 | int(port[1])})
+	peer := unix.SockaddrInet4{Addr: sa.Addr, Port: int(port[0])<<8 | int(port[1])}
+	connFd := acceptResult(us.srv, &us.acc, int(res))
+	if connFd == acceptPaused {
+		// A closing connection resumes accepting (step), or the end of this pause.
+		if !us.pausing {
+			pause := (*unix.Timespec)(unsafe.Pointer(&us.mem[memPause]))
+			*pause = unix.Timespec{Nsec: acceptPauseMs * 1000000}
+			sqe := us.getSqe(ioringOpTimeout, opPause, 0)
+			sqe.Addr = addr(us.mem[memPause:])
+			sqe.Len = 1 // one timespec; off 0: a pure timeout, no completion count
+			us.pausing = true
+		}
+		return
+	}
 	if connFd < 0 {
 		// EINVAL, EBADF: the listener no longer listens; only a stop can follow.
 		if connFd != acceptFailed || (res != -int32(unix.EINVAL) && res != -int32(unix.EBADF)) {
@@ -203,6 +226,15 @@ func (us *userver) accepted(res int32) {
 	us.conns[slot].fd = connFd
 	us.submitConn(opRecv, slot)
 	if us.freeSlot() >= 0 {
+		us.submitAccept()
+	}
+}
+
+// paused: the pause's TIMEOUT completed (-ETIME), or was cancelled by a stop.
+func (us *userver) paused() {
+	us.pausing = false
+	us.acc.paused = false
+	if !us.stopping && !us.accepting && us.freeSlot() >= 0 {
 		us.submitAccept()
 	}
 }
@@ -226,6 +258,9 @@ func (us *userver) stop() {
 func (us *userver) cancelEach() {
 	if us.accepting {
 		us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = opAccept
+	}
+	if us.pausing {
+		us.getSqe(ioringOpAsyncCancel, opCancelOne, 0).Addr = opPause
 	}
 	for i := range us.conns {
 		if us.conns[i].fd >= 0 {
@@ -291,6 +326,9 @@ func serveUring(srv *Server) int {
 				us.stop()
 			case opAccept:
 				us.accepted(res)
+			case opPause:
+				slice.rested() // Go only: see timeSlice
+				us.paused()
 			case opCancel:
 				if res == -int32(unix.EINVAL) {
 					us.cancelEach()
@@ -316,6 +354,5 @@ func serveUring(srv *Server) int {
 	if status == 0 {
 		unix.Munmap(mem)
 	}
-	us.acc.close()
 	return status
 }

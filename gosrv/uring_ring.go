@@ -39,6 +39,7 @@ import (
 // Opcodes (enum io_uring_op) and flags used by the uring model.
 const (
 	ioringOpPollAdd     = 6
+	ioringOpTimeout     = 11
 	ioringOpAccept      = 13
 	ioringOpAsyncCancel = 14
 	ioringOpClose       = 19

@@ -4,7 +4,7 @@ package procfs
 
 // signals.go - what the signal and log-stream tests (compare/signals_test.go) ask of a
 // server process: its pending signals, its process group, its listening port, its stop
-// eventfd, where its descriptors point and whether it sleeps in a pipe write.
+// eventfd, where its descriptors point and whether it waits for room on a log stream.
 
 import (
 	"fmt"
@@ -106,11 +106,45 @@ func EventfdWritten(pid int) bool {
 }
 
 // InPipeWrite reports whether a thread of pid sleeps in a pipe write (its wchan is
-// pipe_write): a writer waiting for the reader to drain the pipe.
+// pipe_write): a blocking writer waiting for the reader to drain the pipe.
 func InPipeWrite(pid int) bool {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
 	for _, t := range tasks {
 		if b, err := os.ReadFile(t); err == nil && strings.Contains(string(b), "pipe_write") {
+			return true
+		}
+	}
+	return false
+}
+
+// InLogWait reports whether a thread of pid waits for room on its descriptor fd: it sleeps
+// in poll(2) (or ppoll) on a set whose first entry is {fd, POLLOUT}, the servers' way to
+// wait on a log stream nobody reads (and on their stop eventfd). The set is read from the
+// process's memory (/proc/PID/mem, as its parent or root may).
+func InLogWait(pid, fd int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 3 || (f[0] != strconv.Itoa(unix.SYS_POLL) && f[0] != strconv.Itoa(unix.SYS_PPOLL)) {
+			continue
+		}
+		addr, err := strconv.ParseUint(strings.TrimPrefix(f[1], "0x"), 16, 64)
+		if err != nil {
+			continue
+		}
+		mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+		if err != nil {
+			continue
+		}
+		var pfd [8]byte // struct pollfd: int fd; short events, revents
+		_, err = mem.ReadAt(pfd[:], int64(addr))
+		mem.Close()
+		if err == nil && int32(uint32(pfd[0])|uint32(pfd[1])<<8|uint32(pfd[2])<<16|uint32(pfd[3])<<24) == int32(fd) &&
+			uint16(pfd[4])|uint16(pfd[5])<<8 == unix.POLLOUT {
 			return true
 		}
 	}

@@ -355,10 +355,9 @@ const roomNote = "server: %d descriptors free below FD_SETSIZE"
 // so every refused connection got 1024. The first room connections are served, in order,
 // each before the next sends; the rest only read their refusal. The room is noted, so the
 // runs compare their descriptor tables too (standalone, both servers number their
-// descriptors alike by contract: open_runtime_fds in csrc/common.c). The model opens its
-// reserve descriptor (the accept step's) when it starts, after its "listening on" line, so
-// the room is counted once a first connection, "ready", is accepted and held open: the
-// model is running then; "ready" is served last.
+// descriptors alike by contract: open_runtime_fds in csrc/common.c). The room is counted
+// once a first connection, "ready", is accepted and held open: the model is running then;
+// "ready" is served last.
 func selectBeyondFdSetSize(name string, n int) engine.Scenario {
 	names, msgs := ClientNames(n)
 	ready := []byte("ready")

@@ -13,10 +13,13 @@ package contract
 // the scenario holds the server while the clients speak: its stdout pipe is held
 // (logpipe.Pipe.Hold: the pipe's reader stops and the pipe is filled to the brim), in
 // process and standalone alike, and a new connection h makes the server log "new conn",
-// a write(2) that blocks. The test waits until a thread of the server is seen blocked in
-// write(2) on that pipe (/proc/PID/task/TID/syscall), so the server certainly stands
-// still in the middle of accepting h while the clients send (holdServer says why not
-// SIGSTOP).
+// which cannot proceed. In process the server's stdout is a blocking pipe, and a thread
+// of the server is seen blocked in write(2) on it (/proc/PID/task/TID/syscall); the
+// standalone server writes through a non-blocking description of its own and, at EAGAIN,
+// waits in poll(2) for room on descriptor 1 beside its stop eventfd (CONTRACT.md
+// § Faults), and a thread of it is seen in that poll (procfs.InLogWait). Either way the
+// server certainly stands still in the middle of accepting h while the clients send
+// (holdServer says why not SIGSTOP).
 //
 // Each client's bytes are sent only once the previous client's are acknowledged by the
 // server's kernel (the client's send queue, SIOCOUTQ, is empty), so they are in the
@@ -37,6 +40,7 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/engine"
 	"github.com/iomodels/iomodels/internal/logpipe"
+	"github.com/iomodels/iomodels/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +69,7 @@ func inProcessAs[T any](tg engine.Target) (T, bool) {
 // afresh, so a hold belongs to one run.
 type Hold struct {
 	release func()
-	pid, fd int // where the server blocks: write(2) on fd in process pid
+	pid, fd int // where the server waits: on its stdout, descriptor fd of process pid
 }
 
 // holdServer holds the server's stdout pipe (logpipe.Pipe.Hold), in process and
@@ -102,14 +106,16 @@ func HoldServer(h *Hold) engine.Step {
 	}}
 }
 
-// awaitHeld waits until a thread of the server is blocked in write(2) on its held stdout.
+// awaitHeld waits until a thread of the server waits for room on its held stdout: blocked
+// in write(2) on it (a blocking description: in process), or in poll(2) for POLLOUT on it
+// (the standalone server's non-blocking description of its own).
 func AwaitHeld(h *Hold) engine.Step {
 	return engine.Step{Desc: "await the server blocked on its held stdout", Do: func(r *engine.Run) error {
 		if h.release == nil {
 			return errors.New("the server is not held")
 		}
-		return r.WaitFor("a thread blocked in write(2) on the server's stdout", func() bool {
-			return threadBlockedInWrite(h.pid, h.fd)
+		return r.WaitFor("a thread waiting for room on the server's stdout (write(2) or poll(2))", func() bool {
+			return threadBlockedInWrite(h.pid, h.fd) || procfs.InLogWait(h.pid, h.fd)
 		})
 	}}
 }

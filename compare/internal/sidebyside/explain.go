@@ -31,7 +31,7 @@ var rules = []rule{
 	{Go, regexp.MustCompile(`^\s*[a-zA-Z]+: .*[,{]$|^\s*\},?$`), "Go fills a struct with a composite literal, field by field; C assigns the same fields, or calls a helper, on a nearby row."},
 	{Go, regexp.MustCompile(`^func `), "Go's func line; C's function header is on a nearby row, or the code is inline there."},
 	{Go, regexp.MustCompile(`^const |^\s*[a-zA-Z]+ += [^=]`), "Go names a typed constant where C #defines one."},
-	{Go, regexp.MustCompile(`^\s*var [a-zA-Z]+(, [a-zA-Z]+)* [\[\]*a-zA-Z.]+$`), "Go declares the variable, zeroed, where it starts; C declares its own with its type and initializer on a nearby row, or needs none."},
+	{Go, regexp.MustCompile(`^\s*var [a-zA-Z]+(, [a-zA-Z]+)* [\[\]*a-zA-Z0-9.]+$`), "Go declares the variable, zeroed, where it starts; C declares its own with its type and initializer on a nearby row, or needs none."},
 	{Go, regexp.MustCompile(`^\s*(type |[a-zA-Z]+ +(chan |func|\[|\*)?[a-zA-Z.{}\[\] ]+ *(//.*)?$)`), "Go's type and field declarations, where C has its struct."},
 	{Go, regexp.MustCompile(`unsafe\.|mem\[|us\.mem|Munmap|Mmap`), "Memory the kernel writes into is mapped apart from Go's heap, which the garbage collector could move or free (gosrv/uring_ring.go's header)."},
 

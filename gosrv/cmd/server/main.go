@@ -4,9 +4,11 @@
 // csrc/server_main.c. It listens, reports the port (so that PORT 0 can be used), and runs
 // the model until SIGINT, SIGTERM or SIGHUP, which write the model's stop eventfd.
 //
-// Signals (CONTRACT.md § Faults): the first of SIGINT, SIGTERM, SIGHUP names the final line;
-// every other signal does what its default disposition does to the C server (which keeps
-// them all): see defaultSignals.
+// Signals (CONTRACT.md § Faults): the lowest-numbered of SIGHUP, SIGINT, SIGTERM received
+// before the server finished stopping names the final line;
+// SIGPIPE kills it with its connections aborted first (dieOfSigpipe); every other signal
+// does what its default disposition does to the C server (which keeps them all): see
+// defaultSignals.
 //
 // containermaxprocs=0: the runtime would otherwise keep the cgroup CPU-quota files open
 // for its whole life (cgroup v1: cpu.cfs_quota_us and cpu.cfs_period_us, fds 3 and 4),
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -58,12 +61,12 @@ var faultSignals = []os.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, 
 // defaultSignals gives back the default disposition of every signal whose default
 // terminates the process and that the runtime does not need, so that the kernel kills the
 // Go server by it as it kills the C server (same wait status, no goroutine dump, no exit 2,
-// even while the server blocks in a log write): QUIT, ABRT, USR1, USR2, PIPE, ALRM, STKFLT,
+// even while the server blocks in a log write): QUIT, ABRT, USR1, USR2, ALRM, STKFLT,
 // XCPU, XFSZ, VTALRM, PROF (the server never profiles), IO, PWR, SYS and the real-time
 // signals 34-64; also CONT, TSTP, TTIN, TTOU and 32, which the runtime leaves as inherited
 // (so that one ignored by the parent, `trap "" TSTP`, gets its default, as the C server's
 // reset_signals gives every signal). Left to the runtime: HUP, INT, TERM (the stop), the
-// fault signals, URG (preemption; ignored by default), CHLD, WINCH (ignored by the runtime
+// fault signals, PIPE (dieOfSigpipe), URG (preemption; ignored by default), CHLD, WINCH (ignored by the runtime
 // as by default), 33 (the runtime's own signal for all-thread system calls, ignored when
 // kill sends it; the C server ignores it too), and the signals a model waits for itself
 // (sigio's SIGIO and SIGRTMIN+6, gosrv.SigioReady), which its serving thread blocks and
@@ -73,7 +76,8 @@ func defaultSignals(model string) {
 		syscall.SIGHUP: true, syscall.SIGINT: true, syscall.SIGTERM: true,
 		syscall.SIGKILL: true, syscall.SIGSTOP: true,
 		syscall.SIGURG: true, syscall.SIGCHLD: true, syscall.SIGWINCH: true,
-		33: true,
+		syscall.SIGPIPE: true,
+		33:              true,
 	}
 	for _, sig := range faultSignals {
 		left[sig.(syscall.Signal)] = true
@@ -88,10 +92,46 @@ func defaultSignals(model string) {
 	}
 }
 
+// dieOfSigpipe: SIGPIPE, raised by the kernel when a log line meets a pipe whose reader is
+// gone, or sent by kill, ends the server by SIGPIPE with its connections aborted first, so
+// that every client sees a reset whatever its timing (CONTRACT.md § Faults). The runtime
+// hands it here; the log writer that met EPIPE does the same itself (gosrv's emit), and
+// whichever comes first has aborted the connections before it dies. C: handle_sigpipe.
+func dieOfSigpipe(pipes <-chan os.Signal) {
+	<-pipes
+	gosrv.DieOfSigpipe()
+}
+
 // dieOfFault: a fault signal sent by kill ends the server by that signal.
 func dieOfFault(faults <-chan os.Signal) {
 	sig := <-faults
 	gosrv.DieOfSignal(sig.(syscall.Signal))
+}
+
+// lowestStop is the stop signal the final line names: the lowest-numbered of first and
+// those received since, as C's handler keeps it (csrc/server_main.c says why). A signal
+// the kernel queued that no thread has taken yet is taken here (TakePending, on this
+// thread); Stop waits until every signal the runtime's threads have taken is in sigs;
+// late, registered first, keeps the three signals handled (a SIGTERM from here on must
+// not kill the server).
+func lowestStop(first os.Signal, sigs chan os.Signal) os.Signal {
+	runtime.LockOSThread() // for TakePending's mask; main's thread to the end
+	if s := gosrv.TakePending(unix.SIGHUP, unix.SIGINT, unix.SIGTERM); s != 0 && s < first.(syscall.Signal) {
+		first = s
+	}
+	late := make(chan os.Signal, 1)
+	signal.Notify(late, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	signal.Stop(sigs)
+	for {
+		select {
+		case s := <-sigs:
+			if s.(syscall.Signal) < first.(syscall.Signal) {
+				first = s
+			}
+		default:
+			return first
+		}
+	}
 }
 
 func run(args []string) int {
@@ -118,13 +158,27 @@ func run(args []string) int {
 		gosrv.LogLine(2, "create_stopfd error: "+gosrv.Strerror(err))
 		return 1
 	}
+	gosrv.LogStopOn(stopFd)
+	gosrv.LogNonblocking(1)
+	gosrv.LogNonblocking(2)
 	defaultSignals(m.Name)
 	faults := make(chan os.Signal, 1)
 	signal.Notify(faults, faultSignals...)
 	go dieOfFault(faults)
-	// The handler's part: record the first signal and write the stop eventfd; later ones
-	// wait in the channel, unread, and change nothing.
-	sigs := make(chan os.Signal, 1)
+	// SIGPIPE to dieOfSigpipe. The runtime forwards a SIGPIPE that lands on a thread
+	// running no goroutine (kill's, on an idle thread) to the disposition the process
+	// started with, which it noted before main: inherited ignored (`trap "" PIPE`), the
+	// signal would be dropped. Ignore gives the signal up, SetDefaultSignal makes its
+	// disposition the default, and Notify takes it again, noting the default as the one to
+	// forward to: never, the runtime then handles it.
+	signal.Ignore(syscall.SIGPIPE)
+	gosrv.SetDefaultSignal(unix.SIGPIPE)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	go dieOfSigpipe(pipes)
+	// The handler's part: take the first signal and write the stop eventfd; later ones wait
+	// in the channel (room for a few of each) until the model has returned.
+	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	got := make(chan os.Signal, 1)
 	go func() {
@@ -144,10 +198,15 @@ func run(args []string) int {
 		return 1
 	}
 
-	sig := <-got
+	sig := lowestStop(<-got, sigs)
+	// What a stalled log stream could not take, said once if stderr can take it (with the
+	// stop eventfd readable, a line that does not fit at once is dropped).
+	if n := gosrv.LogLost(); n > 0 {
+		gosrv.LogLine(2, fmt.Sprintf("log: lines not written: %d", n))
+	}
+	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	unix.Close(listenFd)
 	unix.Close(stopFd)
-	gosrv.LogLine(2, fmt.Sprintf("signal: %s(%d)   close server ... done", signalNames[sig], sig.(syscall.Signal)))
 	return 0
 }
 
