@@ -26,13 +26,39 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	timeout time.Duration
-	extra   []Normalizer
+	timeout, grace, quiet, logWait time.Duration
+	extra                          []Normalizer
+	prefix                         []string
 }
 
 // Timeout bounds each run of a scenario, and each server's start, by d instead of
 // [DefaultTimeout] (a server's start: 10 s).
 func Timeout(d time.Duration) Option { return optionFunc(func(o *options) { o.timeout = d }) }
+
+// Grace bounds a [Command] server's stop: SIGTERM, then SIGKILL to its process group d
+// later (default 10 s). Every Command server leads a process group of its own and dies
+// with the thread that started it (a parent-death signal); once it exited, what is left
+// of its group (children holding its stdout) gets SIGTERM, then SIGKILL d later.
+func Grace(d time.Duration) Option { return optionFunc(func(o *options) { o.grace = d }) }
+
+// LogQuiet makes every run wait, before it stops the server, until the server's stdout
+// and stderr have not grown for d (bounded by the run's Timeout): a line a server writes
+// just after it closed a connection is then in the log, not a race with the stop.
+func LogQuiet(d time.Duration) Option { return optionFunc(func(o *options) { o.quiet = d }) }
+
+// LogWait makes a wait for log lines (AwaitStdout, AwaitStderr) give up once the
+// server's logs have not grown for d, with an error that wraps [ErrNoLogLine]: a server
+// that never writes the line costs d, not the whole Timeout.
+func LogWait(d time.Duration) Option { return optionFunc(func(o *options) { o.logWait = d }) }
+
+// ErrNoLogLine is the error a run wraps when a wait for log lines gave up ([LogWait]).
+var ErrNoLogLine = engine.ErrNoLogLine
+
+// Wrap puts argv before every [Command] server's command line (a wrapper such as
+// "stdbuf -oL -eL"); the server is still ready once its port listens.
+func Wrap(argv ...string) Option {
+	return optionFunc(func(o *options) { o.prefix = append([]string(nil), argv...) })
+}
 
 // Normalize rewrites both servers' stdout and stderr with n, in order, before they are
 // compared: for what no two correct runs share (pids, timestamps). Whatever the options,
@@ -71,6 +97,13 @@ func (o options) runTimeout() time.Duration {
 func (o options) startTimeout() time.Duration {
 	if o.timeout > 0 {
 		return o.timeout
+	}
+	return engine.ProcessTimeout
+}
+
+func (o options) stopGrace() time.Duration {
+	if o.grace > 0 {
+		return o.grace
 	}
 	return engine.ProcessTimeout
 }

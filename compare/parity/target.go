@@ -34,6 +34,8 @@ type Target struct {
 // be "listening on 0.0.0.0:PORT". A server that exits before it listens is started again
 // on another port, up to three times in all. Its stdout and stderr are compared; it is
 // stopped with SIGTERM, and its status is how it ended ("exited 0", "killed by SIGTERM").
+// It starts with descriptors 0-2 alone, leads a process group of its own, and dies with
+// the thread that started it; [Grace] bounds its stop.
 func Command(argv ...string) Target {
 	return Target{command: true, argv: append([]string(nil), argv...)}
 }
@@ -64,7 +66,7 @@ func (t Target) engine(name string, o options) engine.Impl {
 	var im engine.Impl
 	switch {
 	case t.command:
-		im = engine.CommandWithin(name, t.argv, o.startTimeout())
+		im = engine.CommandWith(name, t.argv, engine.CommandOptions{Timeout: o.startTimeout(), Grace: o.stopGrace(), Prefix: o.prefix})
 	case t.addr != "":
 		im = engine.Address(name, t.addr)
 	case t.start != nil:
@@ -85,6 +87,7 @@ func (t Target) engine(name string, o options) engine.Impl {
 	}
 	im.Deadline = o.runTimeout()
 	im.Normalize = o.normalizers()
+	im.Quiet, im.LogWait = o.quiet, o.logWait
 	return im
 }
 

@@ -310,3 +310,20 @@ func ProcessCPU(pid int) (CPU, error) {
 	}
 	return c, nil
 }
+
+// AllAsleep reports whether every thread of pid is in state S (asleep in the kernel until
+// an event, such as a select, a read or a futex): none is running, runnable (R) or in an
+// uninterruptible wait (D), so none is between two steps of its own.
+func AllAsleep(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		f, err := statFields(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil || len(f) == 0 || f[0] != "S" {
+			return false
+		}
+	}
+	return true
+}

@@ -70,7 +70,9 @@ func generate(c config, rep *report, ref, port engine.Impl, logf func(format str
 	rep.Generated = g
 	switch {
 	case errors.Is(err, gen.ErrModel) && d != nil:
-		return fmt.Sprintf("the reference failed a generated script by itself (%s; seed %d):\n%s\n%s", d.Kind, d.Seed, indent(d.Script, "  "), indent(d.Found, "  "))
+		return fmt.Sprintf("the reference did not do what -gen's model of this repository's servers predicts (%s; seed %d): the reference departs from that model (its log lines, its sockets), or the model is wrong; the port is not judged by it:\n%s\n%s", d.Kind, d.Seed, indent(d.Script, "  "), indent(d.Found, "  "))
+	case errors.Is(err, gen.ErrModel):
+		return "-gen: the reference did not do what -gen's model of this repository's servers predicts; the port is not judged by it"
 	case err != nil:
 		return fmt.Sprintf("-gen: %v", err)
 	case d == nil:

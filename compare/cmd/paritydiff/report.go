@@ -14,6 +14,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,6 +30,8 @@ const (
 	resultNoise   = "noise"   // the reference disagreed with itself: the port is not judged
 	resultError   = "error"   // the reference failed the scenario by itself
 	resultSkipped = "skipped" // not possible with an address target
+	// resultNotApplicable: the reference never wrote a log line the scenario waits for.
+	resultNotApplicable = "not-applicable"
 )
 
 type scenarioResult struct {
@@ -48,6 +51,13 @@ type scenarioResult struct {
 	ref, ref2, port *parity.Transcript
 }
 
+// addNote adds a note from any goroutine (a restart seen while -gen runs).
+func (rep *report) addNote(n string) {
+	rep.notesMu.Lock()
+	defer rep.notesMu.Unlock()
+	rep.Notes = append(rep.Notes, n)
+}
+
 type report struct {
 	Reference    string           `json:"reference"`
 	Port         string           `json:"port"`
@@ -60,6 +70,8 @@ type report struct {
 	Smallest     string           `json:"smallest,omitempty"` // the smallest diverging scenario
 	Generated    *genReport       `json:"generated,omitempty"`
 	Scenarios    []scenarioResult `json:"-"`
+
+	notesMu sync.Mutex // for addNote
 }
 
 // jsonTranscript is a transcript for JSON: bytes as base64 up to jsonDataMax, with their
@@ -109,6 +121,7 @@ type output struct {
 	stdout, stderr          io.Writer
 	json, verbose, progress bool
 	progressShown           bool
+	notesShown              int // rep.Notes printed by header; later ones (restarts) by finish
 }
 
 func (o *output) header(rep *report) {
@@ -119,6 +132,7 @@ func (o *output) header(rep *report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(o.stdout, "note: %s\n", n)
 	}
+	o.notesShown = len(rep.Notes)
 }
 
 // progressLine rewrites one line on a terminal's stderr: "[3/19] size-512".
@@ -142,7 +156,7 @@ func (o *output) scenarioDone(r scenarioResult) {
 	}
 	o.progressLine(-1, 0, "")
 	fmt.Fprintf(o.stdout, "%-8s %s (%d steps, %d ms)\n", r.Result, r.Name, r.Steps, r.Millis)
-	if r.Result == resultNoise || r.Result == resultSkipped {
+	if r.Result == resultNoise || r.Result == resultSkipped || r.Result == resultNotApplicable {
 		fmt.Fprintf(o.stdout, "%s\n", indent(r.Diff, "         "))
 	}
 }
@@ -150,6 +164,16 @@ func (o *output) scenarioDone(r scenarioResult) {
 // fail reports trouble (exit 2): on stderr, and as the JSON document's error with -json.
 func (o *output) fail(rep *report, msg string) int {
 	o.progressLine(-1, 0, "")
+	if !o.json {
+		if len(rep.Scenarios) == 0 {
+			for _, n := range rep.Notes {
+				fmt.Fprintf(o.stderr, "note: %s\n", n)
+			}
+		} else {
+			fmt.Fprint(o.stdout, "so far, ")
+			o.summary(rep)
+		}
+	}
 	fmt.Fprintf(o.stderr, "paritydiff: %s\n", msg)
 	rep.Result, rep.Error = "error", msg
 	if o.json {
@@ -158,7 +182,9 @@ func (o *output) fail(rep *report, msg string) int {
 	return exitTrouble
 }
 
-// finish prints the summary and, when some scenario differs, the smallest one.
+// finish prints the summary and, when some scenario differs, the smallest one. The exit
+// status: 1 when one differs; else 3 when the reference disagreed with itself in one
+// (noise); else 2 when none was compared (every one skipped or not applicable); else 0.
 func (o *output) finish(rep *report) int {
 	rep.Counts = map[string]int{}
 	var diverging []scenarioResult
@@ -170,7 +196,8 @@ func (o *output) finish(rep *report) int {
 	}
 	rep.Result = resultEqual
 	code := exitEqual
-	if len(diverging) > 0 {
+	switch {
+	case len(diverging) > 0:
 		rep.Result, code = resultDiffers, exitDiffers
 		smallest := diverging[0]
 		for _, r := range diverging[1:] {
@@ -179,32 +206,22 @@ func (o *output) finish(rep *report) int {
 			}
 		}
 		rep.Smallest = smallest.Name
+	case rep.Counts[resultNoise] > 0:
+		rep.Result, code = resultNoise, exitNoise
+	case rep.Counts[resultEqual] == 0:
+		rep.Result, code = "error", exitTrouble
+		rep.Error = "no scenario was compared: every one was skipped or not applicable to this reference"
 	}
 	if o.json {
 		o.writeJSON(rep)
 		return code
 	}
-	byResult := map[string]int{}
-	nfiles := 0
-	for _, r := range rep.Scenarios {
-		if !r.Generated {
-			byResult[r.Result]++
-			nfiles++
-		}
+	o.summary(rep)
+	rep.notesMu.Lock()
+	for _, n := range rep.Notes[min(o.notesShown, len(rep.Notes)):] {
+		fmt.Fprintf(o.stdout, "note: %s\n", n)
 	}
-	counts := []string{}
-	for _, k := range []string{resultEqual, resultDiffers, resultNoise, resultSkipped} {
-		if n := byResult[k]; n > 0 || k == resultEqual || k == resultDiffers {
-			counts = append(counts, fmt.Sprintf("%d %s", n, k))
-		}
-	}
-	plural := "s"
-	if nfiles == 1 {
-		plural = ""
-	}
-	if nfiles > 0 || rep.Generated == nil {
-		fmt.Fprintf(o.stdout, "%d scenario%s: %s\n", nfiles, plural, strings.Join(counts, ", "))
-	}
+	rep.notesMu.Unlock()
 	if g := rep.Generated; g != nil {
 		fmt.Fprintf(o.stdout, "generated: %d script(s) in %v (%s), %s", g.Scripts, time.Duration(g.Millis)*time.Millisecond, g.SerialFrom, g.Result)
 		if g.Result == resultDiffers {
@@ -216,6 +233,15 @@ func (o *output) finish(rep *report) int {
 		if r.Result == resultNoise && !o.verbose {
 			fmt.Fprintf(o.stdout, "noise: %s: the reference disagrees with itself, so the port is not judged by it:\n%s\n", r.Name, indent(r.Diff, "  "))
 		}
+		if (r.Result == resultNotApplicable || r.Result == resultSkipped) && !o.verbose {
+			fmt.Fprintf(o.stdout, "%s: %s: %s\n", r.Result, r.Name, r.Diff)
+		}
+	}
+	switch code {
+	case exitTrouble:
+		fmt.Fprintf(o.stderr, "paritydiff: %s\n", rep.Error)
+	case exitNoise:
+		fmt.Fprintf(o.stdout, "result: noise: no scenario differs, but the reference disagreed with itself in %d, where the port was not judged (exit %d)\n", rep.Counts[resultNoise], exitNoise)
 	}
 	if len(diverging) == 0 {
 		return code
@@ -237,6 +263,31 @@ func (o *output) finish(rep *report) int {
 	fmt.Fprintf(o.stdout, "\nwhat differs:\n%s\n", indent(sm.Diff, "  "))
 	fmt.Fprintf(o.stdout, "\nboth transcripts (! marks a difference):\n%s", sideBySide(sm.ref, sm.port))
 	return code
+}
+
+// summary is the count of scenario files by result: "19 scenarios: 16 equal, 3 differs".
+func (o *output) summary(rep *report) {
+	byResult := map[string]int{}
+	nfiles := 0
+	for _, r := range rep.Scenarios {
+		if !r.Generated {
+			byResult[r.Result]++
+			nfiles++
+		}
+	}
+	counts := []string{}
+	for _, k := range []string{resultEqual, resultDiffers, resultNoise, resultNotApplicable, resultSkipped, resultError} {
+		if n := byResult[k]; n > 0 || k == resultEqual || k == resultDiffers {
+			counts = append(counts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	plural := "s"
+	if nfiles == 1 {
+		plural = ""
+	}
+	if nfiles > 0 || rep.Generated == nil {
+		fmt.Fprintf(o.stdout, "%d scenario%s: %s\n", nfiles, plural, strings.Join(counts, ", "))
+	}
 }
 
 func (o *output) writeJSON(rep *report) {

@@ -86,23 +86,44 @@ func Diff(a, b *Transcript, an, bn string) string {
 
 // describeLogDiff shows the line counts and the first differing line.
 func describeLogDiff(what, x, y, an, bn string) string {
-	lx, ly := strings.Split(x, "\n"), strings.Split(y, "\n")
+	lx, ly := logLines(x), logLines(y)
 	i := 0
 	for i < len(lx) && i < len(ly) && lx[i] == ly[i] {
 		i++
 	}
 	line := func(l []string) string {
-		if i < len(l) {
-			s := l[i]
-			if len(s) > 120 {
-				s = s[:120] + "..."
-			}
-			return strconv.Quote(s)
+		if i >= len(l) {
+			return "(no line)"
 		}
-		return "(no line)"
+		s, partial := strings.CutSuffix(l[i], noNewline)
+		if len(s) > 120 {
+			s = s[:120] + "..."
+		}
+		if partial {
+			return strconv.Quote(s) + noNewline
+		}
+		return strconv.Quote(s)
 	}
 	return fmt.Sprintf("%s differs at line %d: %s has %d lines, %s has %d\n  %s: %s\n  %s: %s",
-		what, i+1, an, len(lx)-1, bn, len(ly)-1, an, line(lx), bn, line(ly))
+		what, i+1, an, strings.Count(x, "\n"), bn, strings.Count(y, "\n"), an, line(lx), bn, line(ly))
+}
+
+// noNewline marks a log's last line that has no newline at its end.
+const noNewline = " [no newline at the end]"
+
+// logLines is a log's lines, without their newlines: a last line without one is marked
+// noNewline, and the empty text after a final newline is no line.
+func logLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	if last := len(lines) - 1; lines[last] == "" {
+		lines = lines[:last]
+	} else {
+		lines[last] += noNewline
+	}
+	return lines
 }
 
 // Brief is a compact rendering of a transcript for failure messages.

@@ -24,6 +24,8 @@ type Impl struct {
 	// Normalize rewrites the server's stdout and stderr before comparison; nil means
 	// DefaultNormalizers.
 	Normalize []Normalizer
+	// Quiet and LogWait are Options.Quiet and Options.LogWait for its runs.
+	Quiet, LogWait time.Duration
 }
 
 // RunOnce starts a fresh server of im and runs sc against it.
@@ -32,7 +34,7 @@ func RunOnce(sc Scenario, model string, im Impl) (*Transcript, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", im.Name, model, err)
 	}
-	tr, err := Execute(sc, model, tg, Options{Deadline: im.Deadline, Normalize: im.Normalize})
+	tr, err := Execute(sc, model, tg, Options{Deadline: im.Deadline, Normalize: im.Normalize, Quiet: im.Quiet, LogWait: im.LogWait})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", im.Name, err)
 	}

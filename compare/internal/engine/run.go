@@ -72,6 +72,8 @@ type Run struct {
 	// orderedLines: with unorderedLog, the first orderedLines lines of stdout are still
 	// compared in order (logOrderedSoFar).
 	orderedLines int
+
+	quiet, logWait time.Duration // Options.Quiet, Options.LogWait
 }
 
 func newRun(t Target, deadline time.Time) *Run {
@@ -198,6 +200,14 @@ func (c *Conn) Snapshot() (n int, end string) {
 type Options struct {
 	Deadline  time.Duration // DefaultDeadline when 0
 	Normalize []Normalizer  // DefaultNormalizers when nil
+	// Quiet, when not 0: before the server is stopped (a stop step, the run's end), wait
+	// until its stdout and stderr have not grown for Quiet, or the deadline, so that a line
+	// written just after a close (which the client saw) is in the log, not a race.
+	Quiet time.Duration
+	// LogWait, when not 0: a wait for log lines (AwaitStdoutLines, AwaitStderrLines) gives
+	// up with ErrNoLogLine once the server's logs have not grown for LogWait: a server
+	// that never writes the line fails in LogWait, not at the deadline.
+	LogWait time.Duration
 }
 
 // Execute runs the steps against t and returns the transcript. The target is stopped
@@ -213,6 +223,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 		normalize = DefaultNormalizers
 	}
 	r := newRun(t, time.Now().Add(deadline))
+	r.quiet, r.logWait = o.Quiet, o.LogWait
 	startFds := -1
 	pi, hasProc := t.(ServerProcess)
 	if hasProc {
@@ -230,7 +241,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 
 	for i, st := range sc.Steps(model) {
 		if err := st.Do(r); err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", i+1, st.Desc, err)
+			return nil, fmt.Errorf("step %d (%s): %w%s", i+1, st.Desc, err, endedNote(t))
 		}
 	}
 
@@ -265,7 +276,10 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	// many connections to close (40 fork children) took longer than a fixed 3 s. A server
 	// still holding more is a leak, and fails the run whichever side it is: two servers
 	// that leak alike are not at parity with a correct one.
-	if hasProc {
+	// With Options.Quiet the quiet wait before the stop takes the place of this check: a
+	// tool compares no descriptor counts, and a server written elsewhere may log after it
+	// closes, or keep a descriptor a client left.
+	if hasProc && o.Quiet <= 0 {
 		settled := WaitFor(later(r.deadline, time.Now().Add(3*time.Second)), func() bool { return procfs.ConnFds(pi.ServerPid()) <= startFds })
 		if !settled {
 			return nil, fmt.Errorf("descriptor leak: the server holds %d connection descriptors after every client closed, %d at the start", procfs.ConnFds(pi.ServerPid()), startFds)
@@ -276,6 +290,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	status := r.status
 	if !r.stopped {
 		var err error
+		r.awaitQuiet()
 		status, err = t.Stop()
 		stopped = true
 		if err != nil {
@@ -292,6 +307,72 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 	}
 	return tr, nil
 }
+
+// endedNote says, for a step that failed, whether the server's process had ended
+// meanwhile (how, and its last lines), which is then the likely cause.
+func endedNote(t Target) string {
+	p, ok := t.(Process)
+	if !ok || p.Proc == nil {
+		return ""
+	}
+	// A server that died is reaped by a goroutine of its own: give it a moment.
+	if p.Proc.WaitExit(endedWait) == "running" {
+		return ""
+	}
+	last := func(b []byte) string {
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 3 {
+			lines = lines[len(lines)-3:]
+		}
+		return fmt.Sprintf("%q", strings.Join(lines, "\n"))
+	}
+	return fmt.Sprintf("; the server had ended: %s; its last stdout lines %s, stderr lines %s",
+		p.Proc.WaitExit(0), last(t.Stdout()), last(t.Stderr()))
+}
+
+// endedWait is how long a failed step waits to see whether the server's process ended.
+const endedWait = 300 * time.Millisecond
+
+// logSize is how many bytes the server logged so far, stdout and stderr.
+func (r *Run) logSize() int { return len(r.target.Stdout()) + len(r.target.Stderr()) }
+
+// awaitQuiet waits, with Options.Quiet, until the server's logs have not grown for that
+// long, or the deadline passed (a server that never stops logging is stopped anyway).
+// A server that can say it is idle (an Idler: every thread of its process group asleep)
+// ends the wait sooner: idle at two looks idleGap apart with its logs unchanged since.
+func (r *Run) awaitQuiet() {
+	if r.quiet <= 0 {
+		return
+	}
+	idler, _ := r.target.(Idler)
+	last, since := r.logSize(), time.Now()
+	var idleAt time.Time
+	WaitFor(r.deadline, func() bool {
+		if n := r.logSize(); n != last {
+			last, since, idleAt = n, time.Now(), time.Time{}
+		}
+		if time.Since(since) >= r.quiet {
+			return true
+		}
+		if idler == nil {
+			return false
+		}
+		if !idler.Idle() {
+			idleAt = time.Time{}
+			return false
+		}
+		if idleAt.IsZero() {
+			idleAt = time.Now()
+		}
+		return time.Since(idleAt) >= idleGap && r.logSize() == last
+	})
+}
+
+// idleGap is how long a server must look idle, its logs unchanged, to be taken as quiet.
+const idleGap = 3 * time.Millisecond
+
+// An Idler is a server that can say whether it is idle: nothing of it running or about to.
+type Idler interface{ Idle() bool }
 
 // sortLinesAfter sorts the lines of s after the first n.
 func sortLinesAfter(s string, n int) string {

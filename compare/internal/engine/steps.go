@@ -354,9 +354,7 @@ func CountLines(b []byte) int { return bytes.Count(b, []byte("\n")) }
 // AwaitStdoutLines waits until the server's stdout holds at least n lines.
 func AwaitStdoutLines(n int) Step {
 	return Step{Desc: fmt.Sprintf("await %d stdout lines", n), Do: func(r *Run) error {
-		return r.WaitFor(fmt.Sprintf("%d lines on the server's stdout", n), func() bool {
-			return CountLines(r.target.Stdout()) >= n
-		})
+		return r.awaitLines("stdout", n, r.target.Stdout)
 	}}
 }
 
@@ -364,10 +362,34 @@ func AwaitStdoutLines(n int) Step {
 // "listening on" line.
 func AwaitStderrLines(n int) Step {
 	return Step{Desc: fmt.Sprintf("await %d stderr lines", n), Do: func(r *Run) error {
-		return r.WaitFor(fmt.Sprintf("%d lines on the server's stderr", n), func() bool {
-			return CountLines(r.target.Stderr()) >= n
-		})
+		return r.awaitLines("stderr", n, r.target.Stderr)
 	}}
+}
+
+// ErrNoLogLine: a wait for log lines gave up because the server's logs stayed as they
+// were for Options.LogWait: the server does not write the line the scenario waits for.
+var ErrNoLogLine = errors.New("the server's log did not reach the line awaited")
+
+func (r *Run) awaitLines(which string, n int, log func() []byte) error {
+	what := fmt.Sprintf("%d lines on the server's %s", n, which)
+	if r.logWait <= 0 {
+		return r.WaitFor(what, func() bool { return CountLines(log()) >= n })
+	}
+	last, since, gaveUp := r.logSize(), time.Now(), false
+	err := r.WaitFor(what, func() bool {
+		if CountLines(log()) >= n {
+			return true
+		}
+		if size := r.logSize(); size != last {
+			last, since = size, time.Now()
+		}
+		gaveUp = time.Since(since) >= r.logWait
+		return gaveUp
+	})
+	if err == nil && gaveUp {
+		return fmt.Errorf("%w: %s holds %d lines, unchanged (stdout and stderr) for %v", ErrNoLogLine, which, CountLines(log()), r.logWait)
+	}
+	return err
 }
 
 // LogOrderedSoFar marks the server's stdout so far as ordered: with unorderedLog, only the
@@ -451,6 +473,7 @@ func AwaitUnreadStable(name string, min int) Step {
 // what SIGTERM does to the standalone server.
 func StopServer() Step {
 	return Step{Desc: "stop the server", Do: func(r *Run) error {
+		r.awaitQuiet()
 		status, err := r.target.Stop()
 		r.stopped, r.status = true, status
 		return err

@@ -16,19 +16,43 @@ import (
 
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/internal/logpipe"
+	"github.com/iomodels/iomodels/internal/procfs"
 )
 
 // ProcessTimeout bounds a process's start (until it listens) and its stop (until it exits).
 const ProcessTimeout = 10 * time.Second
 
 // Process is a server running as a process of its own: a Target whose descriptors and CPU
-// are its process's, and which a step may signal.
-type Process struct{ Proc *standalone.Process }
+// are its process's, and which a step may signal. Grace, when not 0, bounds its Stop
+// (standalone.Process.Stop): SIGKILL to its process group grace after SIGTERM, and its
+// children's hold on its logs bounded alike.
+type Process struct {
+	Proc  *standalone.Process
+	Grace time.Duration
+}
 
 func (p Process) Port() int      { return p.Proc.Port }
 func (p Process) Stdout() []byte { return []byte(p.Proc.Stdout()) }
 func (p Process) Stderr() []byte { return []byte(p.Proc.Stderr()) }
 func (p Process) ServerPid() int { return p.Proc.Pid() }
+
+// Idle: every thread of the server, and of every other process of its process group (a
+// tool's server leads one), is asleep in the kernel (procfs.AllAsleep).
+func (p Process) Idle() bool {
+	pid := p.Proc.Pid()
+	if !procfs.AllAsleep(pid) {
+		return false
+	}
+	if p.Grace == 0 {
+		return true
+	}
+	for _, m := range procfs.GroupMembers(pid) {
+		if !procfs.AllAsleep(m) {
+			return false
+		}
+	}
+	return true
+}
 
 // StdoutPipe is the pipe the server prints its stdout to, which a step may hold
 // (logpipe.Pipe.Hold) so that the server blocks at its next line.
@@ -46,6 +70,9 @@ func (p Process) Send(sig syscall.Signal) error { return p.Proc.Send(sig) }
 // stopped; a running server ignores it.
 func (p Process) Stop() (string, error) {
 	p.Send(syscall.SIGCONT)
+	if p.Grace > 0 {
+		return p.Proc.Stop(syscall.SIGTERM, p.Grace)
+	}
 	return p.Proc.Signal(syscall.SIGTERM, ProcessTimeout)
 }
 
@@ -69,16 +96,42 @@ func Command(name string, argv []string) Impl {
 // With "{port}", a server that exits before it listens is started again on another port,
 // up to three times in all (the port may have been taken in between).
 func CommandWithin(name string, argv []string, timeout time.Duration) Impl {
+	return CommandWith(name, argv, CommandOptions{Timeout: timeout})
+}
+
+// CommandOptions say how CommandWith starts and stops a server.
+type CommandOptions struct {
+	// Timeout bounds the start (ProcessTimeout when 0).
+	Timeout time.Duration
+	// Grace, when not 0, makes the server a tool's (standalone.Options.Tool: a process
+	// group of its own, a parent-death signal, reached by standalone.StopAll) and bounds
+	// its stop: SIGKILL to its group grace after SIGTERM (standalone.Process.Stop).
+	Grace time.Duration
+	// Restarted, when not nil, is told of each start that exited before it listened and
+	// was tried again on another port.
+	Restarted func(err error)
+	// Prefix is put before argv (a wrapper such as stdbuf -oL); the server's readiness
+	// is still its port's listener, whichever process of its group holds it.
+	Prefix []string
+}
+
+// CommandWith is CommandWithin with every option.
+func CommandWith(name string, argv []string, co CommandOptions) Impl {
+	timeout := co.Timeout
+	if timeout <= 0 {
+		timeout = ProcessTimeout
+	}
+	so := standalone.Options{Tool: co.Grace > 0}
 	return Impl{Name: name, Start: func(string) (Target, error) {
 		if len(argv) == 0 {
 			return nil, errors.New("empty command line")
 		}
 		if !hasPlaceholder(argv) {
-			p, err := standalone.Start(argv, standalone.Options{}, timeout)
+			p, err := standalone.Start(append(append([]string(nil), co.Prefix...), argv...), so, timeout)
 			if err != nil {
 				return nil, err
 			}
-			return Process{p}, nil
+			return Process{p, co.Grace}, nil
 		}
 		// The port was free a moment before the server binds it; on a busy machine
 		// another process may take it in between (any connection's local port comes from
@@ -86,22 +139,27 @@ func CommandWithin(name string, argv []string, timeout time.Duration) Impl {
 		// it listens is started again on another port, up to startAttempts times in all;
 		// one that does not listen within timeout is not.
 		var err error
-		for range startAttempts {
+		for attempt := range startAttempts {
 			var port int
 			if port, err = FreePort(); err != nil {
 				return nil, err
 			}
-			args := make([]string, len(argv))
-			for i, a := range argv {
-				args[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port))
+			args := append([]string(nil), co.Prefix...)
+			for _, a := range argv {
+				args = append(args, strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port)))
 			}
 			began := time.Now()
 			var p *standalone.Process
-			if p, err = standalone.Start(args, standalone.Options{ReadyPort: port}, timeout); err == nil {
-				return Process{p}, nil
+			o := so
+			o.ReadyPort = port
+			if p, err = standalone.Start(args, o, timeout); err == nil {
+				return Process{p, co.Grace}, nil
 			}
 			if time.Since(began) >= timeout {
 				break
+			}
+			if co.Restarted != nil && attempt < startAttempts-1 && errors.Is(err, standalone.ErrExited) {
+				co.Restarted(err)
 			}
 		}
 		return nil, err

@@ -286,6 +286,10 @@ type Options struct {
 	// group's id), so that a test can signal the server and its children as a terminal's
 	// Ctrl-C does, kill(-pid, sig), without signalling itself.
 	Group bool
+	// Tool: the server is started for a tool (paritydiff) rather than a test: it leads a
+	// process group of its own (Group), the kernel kills it if the thread that started it
+	// dies (a parent-death signal, SIGKILL), and StopAll reaches it until it was reaped.
+	Tool bool
 }
 
 // Start runs argv (a server binary and its arguments, possibly behind a wrapper such as
@@ -359,12 +363,27 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 			return nil, err
 		}
 	}
+	if o.Tool {
+		o.Group, p.group = true, true
+		if err := CloseOnExecAll(); err != nil {
+			return nil, err
+		}
+	}
 	attr := &os.ProcAttr{Files: files, Sys: &syscall.SysProcAttr{Setpgid: o.Group}}
+	if o.Tool {
+		// Pdeathsig is the death of the starting thread, not of the process: the Go
+		// runtime ends a thread only when a goroutine locked to it exits, which this
+		// package's callers do not do.
+		attr.Sys.Pdeathsig = syscall.SIGKILL
+	}
 	proc, err := os.StartProcess(path, argv, attr)
 	if err != nil {
 		return nil, err
 	}
 	p.proc = proc
+	if o.Tool {
+		tools.add(p)
+	}
 	for _, f := range toClose {
 		f.Close() // the child has its copies; a pipe's reader sees its end when they are gone
 	}
@@ -395,6 +414,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	go func() {
 		p.state, _ = proc.Wait()
 		close(p.exited)
+		if o.Tool {
+			tools.remove(p)
+		}
 		if p.stdout != nil {
 			<-p.stdout.Done // every byte the server wrote to stdout is read
 		}
@@ -452,9 +474,9 @@ func Start(argv []string, o Options, timeout time.Duration) (*Process, error) {
 	}
 	p.Kill()
 	if p.Exited() {
-		return p, fmt.Errorf("%v did not start: %w (%s), stderr %q", argv, ErrExited, Status(p.state), p.Stderr())
+		return p, fmt.Errorf("%v did not start: %w (%s), stdout %q, stderr %q", argv, ErrExited, Status(p.state), p.Stdout(), p.Stderr())
 	}
-	return p, fmt.Errorf("%v did not start: %q", argv, p.Stderr())
+	return p, fmt.Errorf("%v did not start (%s): stdout %q, stderr %q", argv, Status(p.state), p.Stdout(), p.Stderr())
 }
 
 // ErrExited: the server exited before it listened.
@@ -611,6 +633,134 @@ func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) (string, err
 		return "", err
 	}
 	return p.Wait(timeout)
+}
+
+// Stop sends sig to the server and returns how it ended, every wait bounded by grace:
+// a server that has not exited grace after sig is killed with its process group
+// (SIGKILL). Once it exited, what remains of its group (a fork server's children, which
+// may hold its stdout and stderr open) gets SIGTERM, and SIGKILL if its logs have not
+// reached their end grace later. err says what had to be killed, or that the logs are
+// still held (a process that left the group) and were read only so far.
+func (p *Process) Stop(sig syscall.Signal, grace time.Duration) (string, error) {
+	p.unhold()
+	if err := p.Send(sig); err != nil {
+		return "", err
+	}
+	var errs []error
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		p.killGroup(unix.SIGKILL)
+		errs = append(errs, fmt.Errorf("server %d did not exit within %v of %s: killed (SIGKILL) with its process group", p.Pid(), grace, SignalName(sig)))
+		select {
+		case <-p.exited:
+		case <-time.After(grace):
+			return "running", errors.Join(append(errs, fmt.Errorf("server %d not reaped %v after SIGKILL", p.Pid(), grace))...)
+		}
+	}
+	select {
+	case <-p.done:
+		return Status(p.state), errors.Join(errs...)
+	default:
+	}
+	p.Drain()
+	p.killGroup(unix.SIGTERM)
+	select {
+	case <-p.done:
+		return Status(p.state), errors.Join(errs...)
+	case <-time.After(grace):
+	}
+	p.killGroup(unix.SIGKILL)
+	select {
+	case <-p.done:
+		errs = append(errs, fmt.Errorf("server %d exited (%s) but its process group held its logs open %v after SIGTERM: killed (SIGKILL)", p.Pid(), Status(p.state), grace))
+	case <-time.After(grace):
+		errs = append(errs, fmt.Errorf("server %d exited (%s) but a process outside its group holds its logs open: they are taken as read so far", p.Pid(), Status(p.state)))
+	}
+	return Status(p.state), errors.Join(errs...)
+}
+
+// killGroup sends sig to the server's process group (Group), or to the server alone.
+func (p *Process) killGroup(sig unix.Signal) {
+	if p.group {
+		unix.Kill(-p.proc.Pid, sig)
+		return
+	}
+	if !p.Exited() {
+		p.proc.Signal(sig)
+	}
+}
+
+// CloseOnExecAll marks every descriptor of this process above 2 close-on-exec, so that a
+// server started next holds only the descriptors it is given (0-2): a descriptor this
+// process inherited open (a shell's fd 10) would otherwise pass on and shift the
+// server's descriptor numbers.
+func CloseOnExecAll() error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	self := int(d.Fd())
+	if err != nil {
+		d.Close()
+		return err
+	}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd <= 2 || fd == self {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue // closed meanwhile, or already close-on-exec
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC); err != nil {
+			d.Close()
+			return os.NewSyscallError("fcntl F_SETFD", err)
+		}
+	}
+	return d.Close()
+}
+
+// tools are the processes started with Options.Tool and not yet reaped.
+var tools = toolSet{live: map[*Process]bool{}}
+
+type toolSet struct {
+	mu   sync.Mutex
+	live map[*Process]bool
+}
+
+func (t *toolSet) add(p *Process)    { t.mu.Lock(); t.live[p] = true; t.mu.Unlock() }
+func (t *toolSet) remove(p *Process) { t.mu.Lock(); delete(t.live, p); t.mu.Unlock() }
+
+// StopAll stops every server started with Options.Tool that was not reaped yet, with its
+// process group: SIGTERM to each group, then SIGKILL to those whose leader has not exited
+// grace later. A tool calls it when it is told to stop (SIGINT, SIGTERM, SIGHUP). It
+// returns how many servers it found running.
+func StopAll(grace time.Duration) int {
+	tools.mu.Lock()
+	var ps []*Process
+	for p := range tools.live {
+		ps = append(ps, p)
+	}
+	tools.mu.Unlock()
+	for _, p := range ps {
+		p.unhold()
+		p.killGroup(unix.SIGTERM)
+	}
+	deadline := time.After(grace)
+	for _, p := range ps {
+		select {
+		case <-p.exited:
+		case <-deadline:
+		}
+	}
+	for _, p := range ps {
+		// The group may outlive its leader (children that ignore SIGTERM).
+		unix.Kill(-p.proc.Pid, unix.SIGKILL)
+	}
+	return len(ps)
 }
 
 // Wait waits up to timeout for the server to exit and returns how it ended (Status).
