@@ -39,6 +39,15 @@ func (t traced) Stop() (string, error) {
 	return status, t.injectedOnce(err)
 }
 
+// Ended: the traced server ended within d (a fatal fault), with its status.
+func (t traced) Ended(d time.Duration) (string, bool) {
+	if !engine.WaitFor(time.Now().Add(d), t.p.Exited) {
+		return "", false
+	}
+	status, _ := t.p.Wait(time.Second) // done already: returns at once
+	return status, true
+}
+
 // injectedOnce fails a run whose fault was never injected: the server never made the
 // call that often, and the row would test nothing.
 func (t traced) injectedOnce(err error) error {

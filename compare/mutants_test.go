@@ -62,12 +62,11 @@ const (
 	evConns       = "connections"
 )
 
-// evServerGone: a mutant server that exited where it should have served on is caught by
-// the next client's connect, which the kernel refuses once the listener is closed, or
-// resets when the listener closes with the client's SYN still pending (the two by the
-// moment of the exit, which the scenario, shared with the servers that serve on, does not
-// await).
-const evServerGone = "failure: connect: connection refused or failure: connect: connection reset by peer"
+// evServerGone: a mutant server that exited where it should have served on. The next
+// client's step fails (its connect refused, or reset when the listener closed with its SYN
+// pending: which, by the moment of the exit), and the engine names the server's end, its
+// status, which is the evidence.
+const evServerGone = "failure: the server had ended: exited 1"
 
 // evidenceOf lists the kinds of difference an engine.Diff report shows.
 func evidenceOf(check, diff string) map[string]bool {

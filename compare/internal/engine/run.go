@@ -311,12 +311,21 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 // endedNote says, for a step that failed, whether the server's process had ended
 // meanwhile (how, and its last lines), which is then the likely cause.
 func endedNote(t Target) string {
-	p, ok := t.(Process)
-	if !ok || p.Proc == nil {
-		return ""
-	}
-	// A server that died is reaped by a goroutine of its own: give it a moment.
-	if p.Proc.WaitExit(endedWait) == "running" {
+	var status string
+	switch p := t.(type) {
+	case Ender:
+		// A server that died is reaped by a goroutine of its own: give it a moment.
+		st, ended := p.Ended(endedWait)
+		if !ended {
+			return ""
+		}
+		status = st
+	case Process:
+		if p.Proc == nil || p.Proc.WaitExit(endedWait) == "running" {
+			return ""
+		}
+		status = p.Proc.WaitExit(0)
+	default:
 		return ""
 	}
 	last := func(b []byte) string {
@@ -327,7 +336,13 @@ func endedNote(t Target) string {
 		return fmt.Sprintf("%q", strings.Join(lines, "\n"))
 	}
 	return fmt.Sprintf("; the server had ended: %s; its last stdout lines %s, stderr lines %s",
-		p.Proc.WaitExit(0), last(t.Stdout()), last(t.Stderr()))
+		status, last(t.Stdout()), last(t.Stderr()))
+}
+
+// Ender is a target that can tell whether its server's process has ended, waiting up to
+// d for it: its status ("exited 1", "killed by SIGPIPE") and true, or false.
+type Ender interface {
+	Ended(d time.Duration) (string, bool)
 }
 
 // endedWait is how long a failed step waits to see whether the server's process ended.
