@@ -9,8 +9,10 @@ package compare
 // retried away.
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/iomodels/iomodels/compare/internal/standalone"
 	"github.com/iomodels/iomodels/gosrv"
 	"github.com/iomodels/iomodels/internal/ciskip"
+	"github.com/iomodels/iomodels/internal/csrchash"
 	"github.com/iomodels/iomodels/internal/procfs"
 	"github.com/iomodels/iomodels/native"
 	"github.com/stretchr/testify/assert"
@@ -188,6 +191,12 @@ func TestMain(m *testing.M) {
 	}
 	if standalone.Sanitized() {
 		standalone.SetSanitizerOptions()
+	}
+	// The in-process C servers are native/'s build of csrc/, which the go build cache does
+	// not key on: a stale one would be compared as if it were the C of the checkout.
+	if sum, err := csrchash.Sum(filepath.Join(standalone.RepoRoot(), "csrc")); err != nil || sum != native.CsrcHash() {
+		fmt.Fprintf(os.Stderr, "native/ was not generated from this csrc/ (%v): run `go generate ./native` (make does)\n", err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	standalone.RemoveShared()

@@ -11,6 +11,8 @@
 // the call returns (a model may have changed the thread's signal mask or other state).
 package native
 
+//go:generate go run gen_hash.go
+
 /*
 #cgo CFLAGS: -std=gnu11 -Wall -Wextra -Werror
 #cgo LDFLAGS: -lpthread
