@@ -74,6 +74,7 @@ type Run struct {
 	orderedLines int
 
 	quiet, logWait time.Duration // Options.Quiet, Options.LogWait
+	normalize      []Normalizer  // Options.Normalize, or the default
 }
 
 func newRun(t Target, deadline time.Time) *Run {
@@ -223,7 +224,7 @@ func Execute(sc Scenario, model string, t Target, o Options) (tr *Transcript, er
 		normalize = DefaultNormalizers
 	}
 	r := newRun(t, time.Now().Add(deadline))
-	r.quiet, r.logWait = o.Quiet, o.LogWait
+	r.quiet, r.logWait, r.normalize = o.Quiet, o.LogWait, normalize
 	startFds := -1
 	pi, hasProc := t.(ServerProcess)
 	if hasProc {

@@ -359,7 +359,7 @@ func AwaitStdoutLines(n int) Step {
 }
 
 // AwaitStderrLines waits until the server's stderr holds at least n lines, counting the
-// "listening on" line.
+// "listening on" line (after the normalisers, as AwaitStdoutLines).
 func AwaitStderrLines(n int) Step {
 	return Step{Desc: fmt.Sprintf("await %d stderr lines", n), Do: func(r *Run) error {
 		return r.awaitLines("stderr", n, r.target.Stderr)
@@ -370,14 +370,28 @@ func AwaitStderrLines(n int) Step {
 // were for Options.LogWait: the server does not write the line the scenario waits for.
 var ErrNoLogLine = errors.New("the server's log did not reach the line awaited")
 
+// awaitLines waits until the server's log holds n lines as they are compared: after the
+// normalisers, which may drop lines (a normaliser does not add any, so the raw count is
+// looked at first).
 func (r *Run) awaitLines(which string, n int, log func() []byte) error {
 	what := fmt.Sprintf("%d lines on the server's %s", n, which)
+	enough := func() bool {
+		b := log()
+		if CountLines(b) < n {
+			return false
+		}
+		text := string(b)
+		for _, nz := range r.normalize {
+			text = nz(text, r)
+		}
+		return CountLines([]byte(text)) >= n
+	}
 	if r.logWait <= 0 {
-		return r.WaitFor(what, func() bool { return CountLines(log()) >= n })
+		return r.WaitFor(what, enough)
 	}
 	last, since, gaveUp := r.logSize(), time.Now(), false
 	err := r.WaitFor(what, func() bool {
-		if CountLines(log()) >= n {
+		if enough() {
 			return true
 		}
 		if size := r.logSize(); size != last {
