@@ -248,7 +248,7 @@ func awaitWaiting(model string) engine.Step {
 		if err != nil {
 			return err
 		}
-		return r.WaitFor("the server waiting for signals", func() bool { return inSyscall(server, unix.SYS_RT_SIGTIMEDWAIT) })
+		return r.WaitFor("the server waiting for signals", func() bool { return procfs.InSyscall(server, unix.SYS_RT_SIGTIMEDWAIT) })
 	}}
 }
 
@@ -391,7 +391,7 @@ func (s stracedTarget) Stop() (string, error) {
 		return "", err
 	}
 	if len(held) > 0 {
-		waiting := engine.WaitFor(time.Now().Add(holdTimeout), func() bool { return inSyscall(s.pid, unix.SYS_WAIT4) })
+		waiting := engine.WaitFor(time.Now().Add(holdTimeout), func() bool { return procfs.InSyscall(s.pid, unix.SYS_WAIT4) })
 		for _, c := range held {
 			syscall.Kill(c, syscall.SIGCONT)
 		}
@@ -417,7 +417,7 @@ func stopChildren(pid, n int) ([]int, error) {
 		kids, _ := procfs.Children(pid)
 		held = held[:0]
 		for _, k := range kids {
-			if k.State != "Z" && inSyscall(k.Pid, unix.SYS_POLL) {
+			if k.State != "Z" && procfs.InSyscall(k.Pid, unix.SYS_POLL) {
 				held = append(held, k.Pid)
 			}
 		}
@@ -451,18 +451,6 @@ func stopChildren(pid, n int) ([]int, error) {
 		return held, fmt.Errorf("children %v not stopped within %v", held, tracedTimeout)
 	}
 	return held, nil
-}
-
-// inSyscall: a task of pid is in the system call nr (/proc/PID/task/TID/syscall).
-func inSyscall(pid, nr int) bool {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, t := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, t.Name()))
-		if strings.HasPrefix(string(b), strconv.Itoa(nr)+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // tracedChild is strace's child: the server.

@@ -625,9 +625,9 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 // its time, it takes the P away (takeP, handoffp), and handoffp, seeing the last running
 // P and nobody in netpoll, starts another M for it (a futex wake) that finds nothing and
 // sleeps again, while the loop comes back from epoll_wait without a P and goes on from
-// another thread. Each such retake also resets sysmon's sleep to 20 µs, so it wakes ~50
-// times more before backing off to 10 ms again (measured, before and after this type:
-// compare/cmd/benchreport/README.md, "The time slice"). runtime.Gosched every 5 ms moves
+// another thread. Each such retake also resets sysmon's sleep to its shortest, so it wakes
+// many more times before backing off to its longest again (what that cost, before and
+// after this type: compare/cmd/benchreport/README.md, "The time slice"). runtime.Gosched every 5 ms moves
 // schedtick before the 10 ms are up: no retake, sysmon stays at its 10 ms sleep. It costs
 // a monotonic clock read per turn (time.Since: one vDSO call, where time.Now makes two,
 // the wall clock too; no system call) and, every 5 ms, one wakep (a futex wake of an idle

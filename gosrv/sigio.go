@@ -119,8 +119,9 @@ func tryEcho(srv *Server, conns *fdSet, connFd int) bool {
 // step: accept
 // sigioAcceptAll accepts until the queue is empty (EAGAIN): one signal may stand for
 // several queued connections. At the descriptor limit (acceptPaused) the rest stay
-// queued: the loop calls this again when a connection closes or the pause ends. Under load it is the serving loop: each connection is served here as it is
-// accepted (tryEcho below), and the clients' next connections refill the backlog, so it
+// queued: the loop calls this again when a connection closes or the pause ends. Under
+// load it is the serving loop: each connection is served here as it is accepted (tryEcho
+// below), and the clients' next connections refill the backlog, so it
 // may go on for seconds without returning; it ends the time slice too (Go only: see
 // timeSlice; without it sysmon preempts the loop and retakes its P, measured in
 // compare/cmd/benchreport/README.md, "sigio's accept loop").

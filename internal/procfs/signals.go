@@ -193,3 +193,17 @@ func Listening(pid, port int) bool {
 
 // maxDescendants bounds Listening's walk of a process tree.
 const maxDescendants = 64
+
+// InSyscall reports whether a thread of pid sleeps in system call nr, with args, when
+// given, as its first arguments as /proc/PID/task/TID/syscall shows them ("0x7" for
+// descriptor 7); a running thread shows "running".
+func InSyscall(pid, nr int, args ...string) bool {
+	want := strings.Join(append([]string{strconv.Itoa(nr)}, args...), " ") + " "
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, t := range tasks {
+		if b, err := os.ReadFile(t); err == nil && strings.HasPrefix(string(b), want) {
+			return true
+		}
+	}
+	return false
+}

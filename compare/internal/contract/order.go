@@ -124,19 +124,7 @@ func AwaitHeld(h *Hold) engine.Step {
 // /proc/PID/task/TID/syscall shows a blocked thread's system call number and arguments
 // ("1 0x7 ..." for write on descriptor 7), "running" for a running one.
 func threadBlockedInWrite(pid, fd int) bool {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("%d 0x%x ", unix.SYS_WRITE, fd)
-	for _, task := range tasks {
-		b, err := os.ReadFile(dir + "/" + task.Name() + "/syscall")
-		if err == nil && strings.HasPrefix(string(b), want) {
-			return true
-		}
-	}
-	return false
+	return procfs.InSyscall(pid, unix.SYS_WRITE, fmt.Sprintf("0x%x", fd))
 }
 
 // releaseServer lets a held server go on: SIGCONT, or the stdout pipe drains again.
