@@ -68,10 +68,10 @@ report:
 sidebyside:
 	$(GO) run ./compare/cmd/sidebyside -o bin/sidebyside
 
-# The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, medians of
-# per-round ratios) on every model, ~6 min on 2 cores; run it on a quiet machine. ROUNDS
-# and CONNS as in compare/cmd/benchreport/README.md; MODELS=a,b for some models only;
-# AB_OUT gets the rounds for benchstat.
+# The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, <= 1.20x its
+# p99 latency, medians of per-round ratios) on every model, ~17 min on 2 cores (fork 11 of
+# them); run it on a quiet machine. ROUNDS and CONNS as in compare/cmd/benchreport/README.md;
+# MODELS=a,b for some models only; AB_OUT gets the rounds for benchstat.
 ROUNDS ?= 15
 CONNS  ?= 20000
 AB_OUT ?= ab.txt

@@ -75,16 +75,18 @@ func straceServer(strace string, s side, model string) (*systrace.Trace, error) 
 	}
 	tr, err := engine.Execute(oneConnection(model, awaitIdle(model, out, `"listening on `), awaitIdle(model, out, `"new conn `)), model, stracedTarget{p, pid, model == "fork"}, engine.Options{Deadline: tracedTimeout})
 	if err != nil {
-		// What the server did until it failed is still a trace (a mutant's first wrong
-		// call comes before its crash): it is returned with the error.
-		p.Kill()
-		t, _ := analyse(out, s)
-		return t, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
+		p.Kill() // and waits: strace has written the whole trace
 	}
 	if keep := os.Getenv("IOMODELS_KEEP_TRACES"); keep != "" {
 		if b, err := os.ReadFile(out); err == nil {
 			os.WriteFile(filepath.Join(keep, model+"."+s.name+".strace"), b, 0o644)
 		}
+	}
+	if err != nil {
+		// What the server did until it failed is still a trace (a mutant's first wrong
+		// call comes before its crash): it is returned with the error.
+		t, _ := analyse(out, s)
+		return t, fmt.Errorf("%s: %s under strace: %w", s.name, model, err)
 	}
 	// The server's own status, from the trace: strace's may be 1 for an error of its own
 	// (its stack walker racing a Go thread's exit: "walk: cannot initialize libunwind").
@@ -549,14 +551,15 @@ func skipOn(t *testing.T, err error) {
 	}
 }
 
-// diffLines shows two lists of lines from their first difference.
+// diffLines compares two system-call checks' notes, the steps' texts, as
+// TestSyscallSequence compares the steps (systrace.Diff), from their first difference.
 func diffLines(c, g []string, gn string) string {
-	var cs, gs []systrace.Step
-	for _, l := range c {
-		cs = append(cs, systrace.Step{Text: l})
+	steps := func(lines []string) []systrace.Step {
+		var s []systrace.Step
+		for _, l := range lines {
+			s = append(s, systrace.Step{Text: l})
+		}
+		return s
 	}
-	for _, l := range g {
-		gs = append(gs, systrace.Step{Text: l})
-	}
-	return systrace.Diff(cs, gs, "C", gn)
+	return systrace.Diff(steps(c), steps(g), "C", gn)
 }

@@ -37,12 +37,21 @@ type Entry struct {
 	Call  Call
 	// site is the function of the innermost project frame, and via the language
 	// runtime's machinery between it and the kernel ("runtime.newm", "malloc"), if any;
-	// next is the same thread's next call as strace printed it.
+	// next is the same thread's next call as strace printed it, or LastCall.
 	siteFunc, via, next string
 }
 
+// LastCall is the next call of a thread's last one: the thread made no other call before
+// the process ended (its own exit, a call of its, is one).
+const LastCall = "(none: the process ended)"
+
 // Model is the class of a call compared C against Go.
 const Model = "model"
+
+// Unexplained is the class of a call neither the model's (no frame of the project's
+// code) nor explained by a housekeeping row: a trace with one fails, and the call stands
+// in the compared sequence where it was made.
+const Unexplained = "runtime:?"
 
 // Trace is a server's run, analysed.
 type Trace struct {
@@ -149,6 +158,9 @@ func Analyze(calls []Call, srv Server, lines *LineTable) *Trace {
 	for i := len(calls) - 1; i >= 0; i-- {
 		c := calls[i]
 		next[i] = after[c.Tid]
+		if next[i] == "" {
+			next[i] = LastCall
+		}
 		after[c.Tid] = c.Name + "(" + c.Args + ") = " + c.Result
 	}
 	for ci, c := range calls {
@@ -181,7 +193,7 @@ func Analyze(calls []Call, srv Server, lines *LineTable) *Trace {
 		} else if i >= 0 && via == "" {
 			e.Class = Model
 		} else {
-			e.Class = "runtime:?"
+			e.Class = Unexplained
 			t.Unexplained = append(t.Unexplained, e)
 		}
 		e.Text = names.threadNames(e.Text, e.Class == Model)

@@ -17,7 +17,8 @@ type Step struct {
 	Entry *Entry
 }
 
-// Sequence is the model's calls as they are compared: each process's in order (its
+// Sequence is the model's calls as they are compared (and any call no housekeeping
+// row explains, marked, where it was made): each process's in order (its
 // children after it, in order of creation); with perDescriptor (a model whose threads'
 // calls interleave by timing), each process's calls grouped by the descriptor they act
 // on, each group in order. Runs of calls that found nothing yet (EAGAIN, a zero-timeout
@@ -28,7 +29,7 @@ func (t *Trace) Sequence(perDescriptor bool) []Step {
 	stop, stops := "", 0
 	for i := range t.Entries {
 		e := &t.Entries[i]
-		if e.Class != Model {
+		if e.Class != Model && e.Class != Unexplained {
 			continue
 		}
 		if e.Proc == 0 && stop == "" && strings.HasPrefix(e.Text, "eventfd2(0, EFD_CLOEXEC) = ") {
@@ -159,23 +160,36 @@ var pollTimeout = regexp.MustCompile(`^poll\(.*\) = 0( \(Timeout\))?$`)
 var backoff = regexp.MustCompile(`^clock_nanosleep\(CLOCK_REALTIME, 0, \{tv_sec=\d+, tv_nsec=\d+\}, NULL\) = (0|\? ERESTART_RESTARTBLOCK \(Interrupted by signal\)|-1 EINTR \(Interrupted system call\))$`)
 
 func stepText(e *Entry) string {
+	if e.Class == Unexplained {
+		return "(no housekeeping row explains it) " + e.Text
+	}
 	if backoff.MatchString(e.Text) {
 		return "clock_nanosleep(CLOCK_REALTIME, 0, {backoff}, NULL) = 0 or interrupted"
 	}
 	if pollTimeout.MatchString(e.Text) && !strings.HasSuffix(e.Text, " (Timeout)") {
 		return e.Text + " (Timeout)"
 	}
+	if e.Call.Resumed {
+		return e.Text + Resumed
+	}
 	return e.Text
 }
 
-// sameStep compares two steps; a call the kernel resumed after a tracer's stop is
-// compared without what strace cannot show of its result (poll's revents).
+// Resumed ends the text of a step the kernel resumed (restart_syscall): strace shows its
+// result's count alone, not what it wrote (poll's revents). Which call is resumed is
+// timing: a signal for the process (a child's SIGCHLD, the stop signal) cuts short the
+// wait of whichever thread the kernel wakes for it, and one that no handler takes there
+// (another thread's, or SIGCHLD's default, which a tracer still sees) resumes it.
+const Resumed = " (resumed: strace shows the count alone)"
+
+// sameStep compares two steps; a call the kernel resumed is compared without what strace
+// cannot show of its result (poll's revents).
 func sameStep(a, b Step) bool {
 	if a.Text == b.Text {
 		return true
 	}
-	if a.Entry != nil && a.Entry.Call.Resumed || b.Entry != nil && b.Entry.Call.Resumed {
-		return resultCount(a.Text) == resultCount(b.Text)
+	if strings.HasSuffix(a.Text, Resumed) || strings.HasSuffix(b.Text, Resumed) {
+		return resultCount(strings.TrimSuffix(a.Text, Resumed)) == resultCount(strings.TrimSuffix(b.Text, Resumed))
 	}
 	return false
 }

@@ -196,12 +196,17 @@ func TestUnexplainedCallsAreKept(t *testing.T) {
 	if assert.Len(t, tr.Unexplained, 1) {
 		assert.Equal(t, "openat", tr.Unexplained[0].Call.Name)
 	}
-	// The comparison does not see housekeeping: both sequences are the one model call.
-	assert.Equal(t, "", Diff(tr.Sequence(false), analyse(t, cTrace(`epoll_create1(EPOLL_CLOEXEC) = 4`)).Sequence(false), "C", "Go"))
+	// The comparison does not see housekeeping, and sees the unexplained call where it was
+	// made (a mutant's call whose stack strace lost still shows its arguments).
+	housekeeping := analyse(t, cTrace(`epoll_create1(EPOLL_CLOEXEC) = 4`)+viaMalloc(`brk(NULL) = 0x5555000`))
+	assert.Equal(t, "", Diff(housekeeping.Sequence(false), analyse(t, cTrace(`epoll_create1(EPOLL_CLOEXEC) = 4`)).Sequence(false), "C", "Go"))
+	d := Diff(tr.Sequence(false), housekeeping.Sequence(false), "C", "Go")
+	assert.Contains(t, d, `first difference at step 3`)
+	assert.Contains(t, d, `C: (no housekeeping row explains it) openat(AT_FDCWD, "/etc/x", O_RDONLY) = d1`)
 }
 
 // TestStacklessPreemption: a getpid strace gave no stack is the runtime's preemption only
-// when the thread's next call is its tgkill SIGURG.
+// when the thread's next call is its tgkill SIGURG, or when the process ended before it.
 func TestStacklessPreemption(t *testing.T) {
 	goServer := Server{Lang: Go, Path: "/srv/gosrv", Root: "/repo"}
 	model := "100 epoll_create1(EPOLL_CLOEXEC) = 4\n" +
@@ -217,7 +222,8 @@ func TestStacklessPreemption(t *testing.T) {
 	}{
 		{model + getpid + urg, 0},
 		{model + getpid + other, 2},
-		{model + getpid, 1},
+		{model + getpid, 0},
+		{model + getpid + "101 exit(0) = ?\n", 1},
 	} {
 		calls, err := Parse(strings.NewReader(tc.trace))
 		require.NoError(t, err)
@@ -259,4 +265,30 @@ func TestResumedPollTimeout(t *testing.T) {
 	assert.Equal(t, "", Diff(seq(accept, timeout, stop), seq(accept, `poll([{fd=2, events=POLLIN}], 1, 0) = 0`, accept, stop), "C", "Go"))
 	// A poll that found a descriptor is not a timeout.
 	assert.NotEqual(t, "", Diff(seq(accept, timeout, stop), seq(accept, stop, stop), "C", "Go"))
+}
+
+// TestResumedPollCount: a poll the kernel resumed shows its count alone; it is the same
+// step as one that shows its revents with that count, and a different one with another
+// count, whether the steps carry their entries or only their texts (the mutants' notes).
+func TestResumedPollCount(t *testing.T) {
+	resumed := "100 poll([{fd=3, events=POLLIN}, {fd=4, events=POLLIN}], 2, -1 <unfinished ...>\n" +
+		"100 --- SIGCHLD {si_signo=SIGCHLD} ---\n" +
+		"100 restart_syscall(<... resuming interrupted poll ...>) = 1\n" +
+		" > /srv/epoll-et(main+0x40) [0x401040]\n"
+	r := analyse(t, resumed).Sequence(false)
+	require.Len(t, r, 3) // the process's header, the poll, the stop eventfd's sum
+	assert.Equal(t, "poll([{fd=d0, events=POLLIN}, {fd=d1, events=POLLIN}], 2, -1) = 1"+Resumed, r[1].Text)
+	seen := analyse(t, cTrace(`poll([{fd=3, events=POLLIN}, {fd=4, events=POLLIN}], 2, -1) = 1 ([{fd=4, revents=POLLIN}])`)).Sequence(false)
+	two := analyse(t, cTrace(`poll([{fd=3, events=POLLIN}, {fd=4, events=POLLIN}], 2, -1) = 2 ([{fd=3, revents=POLLIN}, {fd=4, revents=POLLIN}])`)).Sequence(false)
+	assert.Equal(t, "", Diff(seen, r, "C", "Go"))
+	assert.NotEqual(t, "", Diff(two, r, "C", "Go"))
+	textOnly := func(s []Step) []Step {
+		var out []Step
+		for _, st := range s {
+			out = append(out, Step{Text: st.Text})
+		}
+		return out
+	}
+	assert.Equal(t, "", Diff(textOnly(seen), textOnly(r), "C", "Go"))
+	assert.NotEqual(t, "", Diff(textOnly(two), textOnly(r), "C", "Go"))
 }

@@ -13,9 +13,10 @@
 //	go run ./compare/internal/load/abtool -bin c=bin/c/server -bin before=/tmp/go-before \
 //	    -bin after=bin/go/server -models poll,select -rounds 5 -conns 20000
 //
-// Every binary after the first is held to the Go port's targets (-min-rate, -max-cpu: ≥ 0.95×
-// the reference's conn/s and ≤ 1.10× its CPU per connection, medians of the per-round
-// ratios): each model's line ends in "ok" or "MISSED", and a last line counts them.
+// Every binary after the first is held to the Go port's targets (-min-rate, -max-cpu,
+// -max-p99: ≥ 0.95× the reference's conn/s, ≤ 1.10× its CPU per connection and ≤ 1.20× its
+// 99th-percentile latency, medians of the per-round ratios): each model's line ends in "ok"
+// or "MISSED", and a last line counts them.
 // -o FILE also writes every measurement in the Go benchmark format, named as
 // BenchmarkOneShot's (model=M/impl=NAME/conc=N), one line per round, for benchstat:
 //
@@ -91,6 +92,7 @@ func main() {
 	conc := flag.Int("conc", 16, "clients")
 	minRate := flag.Float64("min-rate", 0.95, "target: the least conn/s over the reference's")
 	maxCPU := flag.Float64("max-cpu", 1.10, "target: the most server CPU per connection over the reference's")
+	maxP99 := flag.Float64("max-p99", 1.20, "target: the most 99th-percentile latency over the reference's")
 	out := flag.String("o", "", "also write every measurement to this file in the Go benchmark format")
 	port := flag.Int("port", 0, "only run the load against this port (a server started by hand)")
 	flag.Parse()
@@ -155,13 +157,13 @@ func main() {
 		verdict := ""
 		for i := 1; i < len(list); i++ {
 			rc, rp := ratios(ss[i].rate, ref.rate), ratios(ss[i].cpu, ref.cpu)
-			rate, cpu := median(rc), median(rp)
-			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f clientCPU %.2f p99 %.0fµs (", list[i].name, rate, cpu, median(ratios(ss[i].client, ref.client)), median(ss[i].p99))
+			rate, cpu, p99 := median(rc), median(rp), median(ratios(ss[i].p99, ref.p99))
+			line += fmt.Sprintf(" | %s conn/s %.2f CPU %.2f p99 %.2f clientCPU %.2f p99 %.0fµs (", list[i].name, rate, cpu, p99, median(ratios(ss[i].client, ref.client)), median(ss[i].p99))
 			for r := range rc {
 				line += fmt.Sprintf(" %.2f/%.2f", rc[r], rp[r])
 			}
 			line += " )"
-			if rate >= *minRate && cpu <= *maxCPU {
+			if rate >= *minRate && cpu <= *maxCPU && p99 <= *maxP99 {
 				verdict += " " + list[i].name + " ok"
 			} else {
 				verdict += " " + list[i].name + " MISSED"
@@ -172,6 +174,6 @@ func main() {
 	}
 	fmt.Println("load average:", loadavg())
 	if len(list) > 1 {
-		fmt.Printf("targets (conn/s >= %.2f, CPU/conn <= %.2f, medians of per-round ratios): %d missed\n", *minRate, *maxCPU, missed)
+		fmt.Printf("targets (conn/s >= %.2f, CPU/conn <= %.2f, p99 <= %.2f, medians of per-round ratios): %d missed\n", *minRate, *maxCPU, *maxP99, missed)
 	}
 }
