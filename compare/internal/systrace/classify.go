@@ -73,6 +73,10 @@ const module = "github.com/iomodels/iomodels/"
 var goWrapper = regexp.MustCompile(`^` + regexp.QuoteMeta(module) + `gosrv\.(rawSyscall6?|rawCalls\.\w+|poll|epollWait|ignoringEINTR|sigtimedwait)(\.abi0)?$`)
 
 // goSyscallPath: the packages between Go code and the SYSCALL instruction.
+// runtimeSyscall is the runtime's own system-call package (the syscall package goes
+// through it too: a row matching it says which calls only the runtime makes).
+var runtimeSyscall = regexp.MustCompile(`^(internal/runtime/syscall(/linux)?|runtime/internal/syscall)\.`)
+
 var goSyscallPath = regexp.MustCompile(`^(syscall|golang\.org/x/sys/unix|internal/runtime/syscall(/linux)?|runtime/internal/syscall|internal/syscall/unix)\.`)
 
 // cMachinery: libc's own work between C code and the kernel (memory, threads), as
@@ -126,9 +130,10 @@ func (s Server) maker(stack []Frame) string {
 		return f.Func
 	}
 	// Only stubs: the runtime's own if they all are (a thread's first calls, from
-	// runtime.clone), else nothing known (a stack the walker lost past a wrapper).
+	// runtime.clone; a call whose callers the walker lost past the runtime's system-call
+	// package), else nothing known (a stack the walker lost past a wrapper).
 	for _, f := range stack {
-		if !strings.HasPrefix(f.Func, "runtime.") {
+		if !strings.HasPrefix(f.Func, "runtime.") && !runtimeSyscall.MatchString(f.Func) {
 			return ""
 		}
 	}

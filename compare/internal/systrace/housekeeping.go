@@ -50,8 +50,8 @@ var Housekeeping = []Row{
 		Reason: "C's main raises its soft RLIMIT_NOFILE to the hard limit, as Go's runtime does before main"},
 
 	// Go's runtime.
-	{Machinery: true, Name: "go-netpoll", Lang: Go, Call: `^(epoll_create1|eventfd2|epoll_ctl|epoll_pwait|read|write)$`, Text: `^\w+\(d[01]\b|^(epoll_create1|eventfd2)\(.*= d[01]$`, Via: `^runtime\.|^internal/poll\.|^\(no stack\)$`,
-		Reason: "Go's network poller (runtime/netpoll_epoll.go): its epoll instance and eventfd, d0 and d1, made at gosrv.OpenRuntimeFds; C opens the same two (c-start-like-go), so both number their descriptors alike (the project's code never touches d0 and d1: a call on them with no stack is the poller's too)"},
+	{Machinery: true, Name: "go-netpoll", Lang: Go, Call: `^(epoll_create1|eventfd2|epoll_ctl|epoll_pwait|read|write)$`, Text: `^\w+\(d[01]\b|^(epoll_create1|eventfd2)\(.*= d[01]$`, Via: `^runtime\.|^internal/poll\.|^internal/runtime/syscall/|^\(no stack\)$`,
+		Reason: "Go's network poller (runtime/netpoll_epoll.go): its epoll instance and eventfd, d0 and d1, made at gosrv.OpenRuntimeFds; C opens the same two (c-start-like-go), so both number their descriptors alike (the project's code never touches d0 and d1: a call on them with no stack, or with the runtime's system-call package alone, its callers lost, is the poller's too)"},
 	{Machinery: true, Name: "go-thread-park", Lang: Go, Via: `^runtime\.|^\(no stack\)$`, Call: `^futex$`,
 		Reason: "the runtime parks and wakes its threads (Ms) on futexes (the project's Go code makes no futex call: one with no stack is the runtime's too)"},
 	{Machinery: true, Name: "go-thread-sleep", Lang: Go, Via: `^runtime\.|^\(no stack\)$`, Call: `^(nanosleep|sched_yield|restart_syscall)$`, Text: `^(?:nanosleep|sched_yield)\(|^restart_syscall\(<\.\.\. resuming interrupted (futex|nanosleep)`,

@@ -3,6 +3,7 @@
 package systrace
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -291,4 +292,28 @@ func TestResumedPollCount(t *testing.T) {
 	}
 	assert.Equal(t, "", Diff(textOnly(seen), textOnly(r), "C", "Go"))
 	assert.NotEqual(t, "", Diff(textOnly(two), textOnly(r), "C", "Go"))
+}
+
+// TestPollerCallersLost: a call on the poller's descriptors whose stack strace cut after
+// the runtime's system-call package is the poller's; the same stack on another
+// descriptor is unexplained (the syscall package, which x/sys/unix uses, goes through it).
+func TestPollerCallersLost(t *testing.T) {
+	goServer := Server{Lang: Go, Path: "/srv/gosrv", Root: "/repo"}
+	trace := func(fd int) string {
+		return "100 epoll_create1(EPOLL_CLOEXEC) = 3\n" +
+			" > /srv/gosrv(github.com/iomodels/iomodels/gosrv.OpenRuntimeFds+0x40) [0x401040]\n" +
+			"100 eventfd2(0, EFD_CLOEXEC) = 4\n" +
+			" > /srv/gosrv(github.com/iomodels/iomodels/gosrv.OpenRuntimeFds+0x40) [0x401040]\n" +
+			"100 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 5\n" +
+			" > /srv/gosrv(github.com/iomodels/iomodels/gosrv.listen+0x40) [0x401080]\n" +
+			fmt.Sprintf("101 epoll_pwait(%d, [], 128, 0, NULL, 0) = 0\n", fd) +
+			" > /srv/gosrv(internal/runtime/syscall/linux.Syscall6+0xe) [0x402000]\n"
+	}
+	for fd, class := range map[int]string{3: "runtime:go-netpoll", 5: Unexplained} {
+		calls, err := Parse(strings.NewReader(trace(fd)))
+		require.NoError(t, err)
+		tr := Analyze(calls, goServer, nil)
+		require.Len(t, tr.Entries, 4)
+		assert.Equal(t, class, tr.Entries[3].Class, tr.Entries[3].Text)
+	}
 }
