@@ -100,7 +100,11 @@ func Parse(r io.Reader) ([]Call, error) {
 		}
 		cl := Call{Tid: tid, Name: c[1], Args: c[2], Line: line}
 		if i, ok := pending[tid]; ok {
-			orphan[tid] = i // never resumed: restart_syscall may finish it
+			if _, cut := orphan[tid]; cut && calls[i].Name == "restart_syscall" {
+				drop[i] = true // a restart cut short in turn: the orphan is still the call
+			} else {
+				orphan[tid] = i // never resumed: restart_syscall may finish it
+			}
 			delete(pending, tid)
 		}
 		if strings.HasSuffix(rest, "<unfinished ...>") {
@@ -145,7 +149,11 @@ func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) int {
 	if c.Name != "restart_syscall" || m == nil {
 		return i
 	}
-	if o, ok := orphan[c.Tid]; ok && calls[o].Name == m[1] {
+	// A restart_syscall cut short in turn is resumed by another ("resuming interrupted
+	// restart_syscall"): both are the first call again, the thread's orphan (Parse drops
+	// the restarts in between) or the call a completed restart was folded into.
+	chained := m[1] == "restart_syscall"
+	if o, ok := orphan[c.Tid]; ok && (calls[o].Name == m[1] || chained) {
 		delete(orphan, c.Tid)
 		calls[o].Result, calls[o].Line, calls[o].Stack, calls[o].Resumed = c.Result, c.Line, nil, true
 		drop[i] = true
@@ -157,7 +165,7 @@ func resume(calls []Call, i int, orphan map[int]int, drop map[int]bool) int {
 		if calls[o].Tid != c.Tid {
 			continue
 		}
-		if calls[o].Name == m[1] && strings.Contains(calls[o].Result, "ERESTART") {
+		if (calls[o].Name == m[1] || chained && calls[o].Resumed) && strings.Contains(calls[o].Result, "ERESTART") {
 			calls[i].Name, calls[i].Args, calls[i].Resumed = calls[o].Name, calls[o].Args, true
 		}
 		return i

@@ -317,3 +317,42 @@ func TestPollerCallersLost(t *testing.T) {
 		assert.Equal(t, class, tr.Entries[3].Class, tr.Entries[3].Text)
 	}
 }
+
+// TestParseRestartOfRestart: a restart_syscall cut short in turn and resumed by another
+// ("resuming interrupted restart_syscall") is still the first call, resumed.
+func TestParseRestartOfRestart(t *testing.T) {
+	for name, text := range map[string]string{
+		"completed": `100 poll([{fd=3, events=POLLIN}], 1, -1) = ? ERESTART_RESTARTBLOCK (Interrupted by signal)
+100 --- SIGCHLD {si_signo=SIGCHLD} ---
+100 restart_syscall(<... resuming interrupted poll ...>) = ? ERESTART_RESTARTBLOCK (Interrupted by signal)
+100 --- SIGCHLD {si_signo=SIGCHLD} ---
+100 restart_syscall(<... resuming interrupted restart_syscall ...>) = 1
+ > /srv/poll(main+0x20) [0x401020]
+`,
+		"unfinished": `100 poll([{fd=3, events=POLLIN}], 1, -1 <unfinished ...>
+101 getpid() = 100
+100 --- SIGCHLD {si_signo=SIGCHLD} ---
+100 restart_syscall(<... resuming interrupted poll ...> <unfinished ...>
+101 getpid() = 100
+100 --- SIGCHLD {si_signo=SIGCHLD} ---
+100 restart_syscall(<... resuming interrupted restart_syscall ...>) = 1
+ > /srv/poll(main+0x20) [0x401020]
+`,
+	} {
+		calls, err := Parse(strings.NewReader(text))
+		require.NoError(t, err, name)
+		var last Call
+		for _, c := range calls {
+			if c.Tid == 100 {
+				last = c
+			}
+		}
+		assert.Equal(t, "poll", last.Name, name)
+		assert.Equal(t, "1", last.Result, name)
+		assert.True(t, last.Resumed, name)
+		assert.Len(t, last.Stack, 1, name)
+		for _, c := range calls {
+			assert.NotEqual(t, "restart_syscall", c.Name, name)
+		}
+	}
+}
