@@ -193,14 +193,17 @@ func entries(dir string) int {
 }
 
 // AllStopped reports whether every thread of pid is in state T (stopped by a signal).
-func AllStopped(pid int) bool {
+func AllStopped(pid int) bool { return allInState(pid, "T") }
+
+// allInState reports whether pid has threads and every one is in the state letter given.
+func allInState(pid int, state string) bool {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil || len(tasks) == 0 {
 		return false
 	}
 	for _, task := range tasks {
 		f, err := statFields(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil || len(f) == 0 || f[0] != "T" {
+		if err != nil || len(f) == 0 || f[0] != state {
 			return false
 		}
 	}
@@ -314,16 +317,4 @@ func ProcessCPU(pid int) (CPU, error) {
 // AllAsleep reports whether every thread of pid is in state S (asleep in the kernel until
 // an event, such as a select, a read or a futex): none is running, runnable (R) or in an
 // uninterruptible wait (D), so none is between two steps of its own.
-func AllAsleep(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		f, err := statFields(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil || len(f) == 0 || f[0] != "S" {
-			return false
-		}
-	}
-	return true
-}
+func AllAsleep(pid int) bool { return allInState(pid, "S") }
