@@ -170,11 +170,6 @@ func (p *sigProc) groupMembers() int { return len(procfs.GroupMembers(p.pid)) }
 // sigPending: sig is pending for pid, process-wide or on one of its threads.
 func sigPending(pid int, sig syscall.Signal) bool { return procfs.SigPending(pid, sig) }
 
-// stopRequestedIn: one of pid's eventfds has a count above zero. Only the stop eventfd is
-// ever written while a server runs (sigio's private one is written as it returns), so this
-// says the stop handler has run: the C handler, or Go's signal goroutine.
-func stopRequestedIn(pid int) bool { return procfs.EventfdWritten(pid) }
-
 // fdTarget is where pid's descriptor fd points ("/dev/null", "pipe:[...]", "" if closed).
 func fdTarget(pid, fd int) string { return procfs.FdTarget(pid, strconv.Itoa(fd)) }
 

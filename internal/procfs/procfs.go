@@ -254,12 +254,6 @@ func FirstChild(pid int) (int, error) {
 	return strconv.Atoi(f[0])
 }
 
-// CPUTime is utime+stime of pid from /proc/PID/stat, in ClockTick steps.
-func CPUTime(pid int) (time.Duration, error) {
-	c, err := ProcessCPU(pid)
-	return c.StatSelf, err
-}
-
 // CPU is a process's CPU time so far, from its own accounting.
 type CPU struct {
 	// Self is the process's threads, live and exited, in nanoseconds: the kernel's
@@ -275,11 +269,6 @@ type CPU struct {
 
 // Total is the process's CPU with its reaped children's.
 func (c CPU) Total() time.Duration { return c.Self + c.Children }
-
-// Sub is the CPU spent between two readings.
-func (c CPU) Sub(old CPU) CPU {
-	return CPU{Self: c.Self - old.Self, StatSelf: c.StatSelf - old.StatSelf, Children: c.Children - old.Children}
-}
 
 // ProcessCPU reads pid's CPU accounting.
 func ProcessCPU(pid int) (CPU, error) {

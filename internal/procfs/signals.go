@@ -82,29 +82,6 @@ func ListeningPort(pid int) int {
 	return -1
 }
 
-// EventfdWritten reports whether one of pid's eventfds has a count above zero
-// (/proc/PID/fdinfo: eventfd-count).
-func EventfdWritten(pid int) bool {
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, fd := range fds {
-		if FdTarget(pid, fd.Name()) != "anon_inode:[eventfd]" {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "eventfd-count:"); ok {
-				if v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64); err == nil && v > 0 {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // InPipeWrite reports whether a thread of pid sleeps in a pipe write (its wchan is
 // pipe_write): a blocking writer waiting for the reader to drain the pipe.
 func InPipeWrite(pid int) bool {

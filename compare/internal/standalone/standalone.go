@@ -507,12 +507,6 @@ func StartServer(path string, timeout time.Duration, args ...string) (*Process, 
 	return Start(append([]string{path}, args...), Options{}, timeout)
 }
 
-// StartServerWith is StartServer giving the server extra open descriptors, numbered from 3:
-// the caller may close its copies once it returns.
-func StartServerWith(path string, extra []*os.File, timeout time.Duration, args ...string) (*Process, error) {
-	return Start(append([]string{path}, args...), Options{Extra: extra}, timeout)
-}
-
 // Stdout is what the server printed on stdout so far.
 func (p *Process) Stdout() string {
 	if p.stdout == nil {
