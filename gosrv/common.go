@@ -412,6 +412,10 @@ func OpenRuntimeFds() {
 var (
 	logStopFd = -1 // set once, before any model runs
 	logLost   atomic.Uint64
+	// logNoWait[fd]: fd (1 or 2) has the description LogNonblocking gave it, where a write
+	// never waits (EAGAIN instead), so emit writes it with a raw call (rawcalls.go). Set
+	// once, before any model runs.
+	logNoWait [3]bool
 )
 
 // LogNonblocking gives fd (1 or 2) a non-blocking description of its own, if it is a pipe
@@ -427,7 +431,9 @@ func LogNonblocking(fd int) {
 	if err != nil {
 		return
 	}
-	unix.Dup3(nfd, fd, 0)
+	if unix.Dup3(nfd, fd, 0) == nil && fd < len(logNoWait) {
+		logNoWait[fd] = true
+	}
 	unix.Close(nfd)
 }
 
@@ -460,7 +466,7 @@ func emit(fd int, line []byte) {
 	line = append(line, '\n')
 	for len(line) > 0 {
 		var n int
-		err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, line); return err })
+		err := ignoringEINTR(func() (err error) { n, err = logWrite(fd, line); return err })
 		if err == unix.EAGAIN {
 			if waitLogRoom(fd) {
 				continue
@@ -476,6 +482,15 @@ func emit(fd int, line []byte) {
 		}
 		line = line[n:]
 	}
+}
+
+// logWrite is write(2) of a log line: raw where fd cannot wait (logNoWait), through the
+// runtime where it can (a regular file, a socket, a descriptor an in-process host gave).
+func logWrite(fd int, line []byte) (int, error) {
+	if fd >= 0 && fd < len(logNoWait) && logNoWait[fd] {
+		return raw.Write(fd, line)
+	}
+	return unix.Write(fd, line)
 }
 
 func appendIPv4(b []byte, addr [4]byte) []byte {
@@ -631,7 +646,8 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 // schedtick before the 10 ms are up: no retake, sysmon stays at its 10 ms sleep. It costs
 // a monotonic clock read per turn (time.Since: one vDSO call, where time.Now makes two,
 // the wall clock too; no system call) and, every 5 ms, one wakep (a futex wake of an idle
-// M that finds no work). A goroutine locked to its thread (sigio, uring) pays two wake-ups
+// M, which finds no work or takes the goroutine to its own thread; with one P, as nonblock
+// runs standalone, there is no idle P and nobody is woken). A goroutine locked to its thread (sigio, uring) pays two wake-ups
 // instead: its M hands the P on (stoplockedm) and is handed it back (startlockedm); it
 // stays on its thread throughout.
 type timeSlice struct{ start time.Time }

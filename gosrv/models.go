@@ -33,22 +33,25 @@ type Model struct {
 	// service the model defines (CONTRACT.md § Parity).
 	Multiplexes bool
 	NeedsUring  bool // cannot start where io_uring is unavailable
+	// OneP (Go only): the standalone Go server runs the model with GOMAXPROCS=1, one
+	// processor for Go code, as its C twin runs one thread; nonblock.go says why.
+	OneP bool
 }
 
 // models is the table of models in the order of CONTRACT.md § Models, the twin of
 // csrc/models.c: name, I/O model, serve, protocol, log of a new connection, multiplexes,
-// needs io_uring.
+// needs io_uring; then, Go only, one P.
 var models = []Model{
-	{"iterative", "blocking (iterative)", serveIterative, OneShot, ConnParens, false, false},
-	{"fork", "blocking (process per connection)", serveFork, OneShot, ConnParens, false, false},
-	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT, OneShot, ConnSpace, true, false},
-	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET, Stream, ConnSpace, true, false},
-	{"thread", "blocking (thread per connection)", serveThread, OneShot, ConnParens, false, false},
-	{"nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serveNonblock, OneShot, ConnSpace, true, false},
-	{"select", "multiplexing (select)", serveSelect, OneShot, ConnSpace, true, false},
-	{"poll", "multiplexing (poll)", servePoll, OneShot, ConnSpace, true, false},
-	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio, OneShot, ConnSpace, true, false},
-	{"uring", "asynchronous (io_uring completions)", serveUring, OneShot, ConnSpace, true, true},
+	{"iterative", "blocking (iterative)", serveIterative, OneShot, ConnParens, false, false, false},
+	{"fork", "blocking (process per connection)", serveFork, OneShot, ConnParens, false, false, false},
+	{"epoll-lt", "multiplexing (epoll, level-triggered)", serveEpollLT, OneShot, ConnSpace, true, false, false},
+	{"epoll-et", "multiplexing (epoll, edge-triggered)", serveEpollET, Stream, ConnSpace, true, false, false},
+	{"thread", "blocking (thread per connection)", serveThread, OneShot, ConnParens, false, false, false},
+	{"nonblock", "non-blocking (polling O_NONBLOCK descriptors)", serveNonblock, OneShot, ConnSpace, true, false, true},
+	{"select", "multiplexing (select)", serveSelect, OneShot, ConnSpace, true, false, false},
+	{"poll", "multiplexing (poll)", servePoll, OneShot, ConnSpace, true, false, false},
+	{"sigio", "signal-driven (O_ASYNC, real-time signal)", serveSigio, OneShot, ConnSpace, true, false, false},
+	{"uring", "asynchronous (io_uring completions)", serveUring, OneShot, ConnSpace, true, true, false},
 }
 
 // Models lists every model in the order of CONTRACT.md § Models.

@@ -20,6 +20,14 @@ package gosrv
 // interrupts it); raw.* are the calls that cannot wait (rawcalls.go), slice.yield the
 // scheduler's time slice (timeSlice in common.go). C twin: csrc/nonblock.c, on the same
 // schedule.
+//
+// Go only: the standalone server runs this model on one P (Model.OneP, GOMAXPROCS=1).
+// The loop never gives its P back to the runtime: its calls are raw and so are its short
+// sleeps. With a second, idle P, each time slice's Gosched wakes another thread (wakep)
+// to take that P, and that thread often takes the goroutine too: the spinning loop moves
+// to another thread, and to the other CPU, every 5 ms, where C's stays on one thread.
+// With one P there is nobody to wake, and the loop stays on its thread. What it changed:
+// compare/cmd/benchreport/README.md, "nonblock on one P".
 
 import (
 	"unsafe"

@@ -25,7 +25,10 @@ package gosrv
 //   - poll with a zero timeout (readableNow);
 //   - accept4, recv and send on a descriptor that is O_NONBLOCK: where the blocking call
 //     would wait, these fail with EAGAIN (epoll-et, nonblock and sigio, whose listener and
-//     connections are all non-blocking).
+//     connections are all non-blocking);
+//   - write of a log line to the standalone server's stdout or stderr when it is a pipe,
+//     a terminal or a device such as /dev/null: LogNonblocking gave it an O_NONBLOCK
+//     description of its own, so a full pipe answers EAGAIN, and emit then waits in poll.
 //
 // Through unix.Syscall (may wait), even where the protocol means them not to:
 //   - the waits: poll, epoll_wait, select, rt_sigtimedwait, io_uring_enter that waits for
@@ -34,7 +37,8 @@ package gosrv
 //     thread, fork, epoll-lt, select, poll): after readiness a TCP recv does not wait on
 //     Linux, but select(2) documents spurious readiness, a send waits for memory when
 //     TCP is short of it, and a blocking descriptor's calls are kept alike;
-//   - write of a log line: a pipe nobody drains blocks the writer.
+//   - write of a log line to a regular file, a socket, or a descriptor an in-process
+//     host gave (emit's logWrite): they keep their blocking description.
 //
 // The raw calls of the serving paths go through rawSyscall6, one assembly function on
 // amd64 (rawsyscall_amd64.s): unix.RawSyscall6 reaches the same SYSCALL instruction through
@@ -84,6 +88,12 @@ func (rawCalls) FcntlInt(fd, cmd, arg int) (int, error) {
 // Recv is recv(2) on an O_NONBLOCK socket.
 func (rawCalls) Recv(fd int, p []byte, flags int) (int, error) {
 	n, errno := rawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
+	return result(n, errno)
+}
+
+// Write is write(2) on an O_NONBLOCK descriptor.
+func (rawCalls) Write(fd int, p []byte) (int, error) {
+	n, errno := rawSyscall6(unix.SYS_WRITE, uintptr(fd), uintptr(first(p)), uintptr(len(p)), 0, 0, 0)
 	return result(n, errno)
 }
 

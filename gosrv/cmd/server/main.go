@@ -143,6 +143,9 @@ func run(args []string) int {
 		gosrv.LogLine(2, "server: unknown model "+quote(args[1]))
 		return usage()
 	}
+	if m.OneP {
+		runtime.GOMAXPROCS(1) // as C's one thread (gosrv/nonblock.go says why)
+	}
 	port := gosrv.DefaultPort
 	if len(args) == 3 {
 		if port = gosrv.ParsePort(args[2]); port < 0 {
