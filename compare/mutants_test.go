@@ -136,8 +136,8 @@ var mutants = []mutant{
 		within: "func echoReply(", caughtBy: "syscalls/iterative", evidence: evSyscall},
 	// ---- EINTR ----
 	{name: "recv-eintr-not-retried", file: "gosrv/common.go",
-		old:    "err := ignoringEINTR(func() (err error) { n, err = recv(connFd, buf[:], 0); return err })",
-		new:    "n, err := recv(connFd, buf[:], 0) // mutant: EINTR not retried",
+		old:    "err := ignoringEINTR(func() (err error) { n, err = raw.Recv(connFd, buf[:], 0); return err })",
+		new:    "n, err := raw.Recv(connFd, buf[:], 0) // mutant: EINTR not retried",
 		within: "func echoOnce(", caughtBy: "inject/iterative/recvfrom:error=EINTR:when=2", evidence: evBytes},
 	{name: "send-eintr-not-retried", file: "gosrv/common.go",
 		old:    "if err := ignoringEINTR(func() (err error) { _, err = mode.send(connFd, buf[:n], unix.MSG_NOSIGNAL); return err }); err != nil {",

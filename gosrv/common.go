@@ -167,10 +167,6 @@ type acceptor struct {
 	flags     int  // accept4's: SOCK_CLOEXEC, plus SOCK_NONBLOCK for the non-blocking models
 	paused    bool // true from EMFILE/ENFILE until the model watches its listener again
 	exhausted bool // true once this episode of descriptor exhaustion is logged
-	// Go only: the listener is O_NONBLOCK, so accept4 cannot wait and is a raw call
-	// (rawcalls.go). The models that accept non-blocking connections (epoll-et, nonblock,
-	// sigio) are the ones that made their listener non-blocking.
-	nonblocking bool
 }
 
 // acceptPauseMs is how long a paused model waits before it accepts again when none of
@@ -190,7 +186,6 @@ const (
 // open readies a model's acceptor.
 func (a *acceptor) open(flags int) {
 	a.flags = flags
-	a.nonblocking = flags&unix.SOCK_NONBLOCK != 0
 	a.paused = false
 	a.exhausted = false
 }
@@ -213,7 +208,7 @@ func pauseAccepting(srv *Server, a *acceptor, err unix.Errno) int {
 func acceptConn(srv *Server, a *acceptor) (int, unix.SockaddrInet4) {
 	var connFd int
 	var peer unix.SockaddrInet4
-	err := ignoringEINTR(func() (err error) { connFd, peer, err = accept4(srv.ListenFd, a.flags, a.nonblocking); return err })
+	err := ignoringEINTR(func() (err error) { connFd, peer, err = accept4(srv.ListenFd, a.flags); return err })
 	res := connFd
 	if err != nil {
 		res = -int(err.(unix.Errno))
@@ -301,11 +296,12 @@ func acceptBlocking(srv *Server, a *acceptor) int {
 
 // echoOnce is the one-shot protocol: one recv of at most BufSize bytes, log it, send it
 // back, half-close, close. As in C: a failed recv is reported, and MSG_NOSIGNAL turns a
-// send to a reset peer into EPIPE instead of SIGPIPE.
+// send to a reset peer into EPIPE instead of SIGPIPE. Every caller has just been told
+// connFd is readable, so the recv does not wait (Go only: a raw call, rawcalls.go).
 func echoOnce(srv *Server, connFd int) {
 	var buf [BufSize]byte
 	var n int
-	err := ignoringEINTR(func() (err error) { n, err = recv(connFd, buf[:], 0); return err })
+	err := ignoringEINTR(func() (err error) { n, err = raw.Recv(connFd, buf[:], 0); return err })
 	echoReply(srv, connFd, buf[:], n, err, blocking)
 }
 
@@ -569,13 +565,6 @@ func Strerror(err error) string {
 
 // ---- Go only ----
 
-// recv is recv(2): recvfrom with no address, as glibc's recv makes it. x/sys/unix's
-// Recvfrom asks for the peer's address, which a connected TCP socket leaves empty.
-func recv(fd int, p []byte, flags int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
-	return result(n, errno)
-}
-
 // send is send(2) with its byte count: x/sys/unix's Sendto drops the count, which a
 // partial send on a non-blocking socket needs, and SendmsgN would be a different system
 // call from C's send (sendto).
@@ -606,20 +595,13 @@ func result(n uintptr, errno unix.Errno) (int, error) {
 // Accept4 converts the address with anyToSockaddr, which for AF_INET asks the kernel for
 // the socket's protocol (getsockopt SO_PROTOCOL, to tell L2TP apart): one more system
 // call per connection than C's accept4, and a heap-allocated Sockaddr. This one returns
-// the address by value (no allocation) and is a raw call on a non-blocking listener
-// (rawcalls.go).
-func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, error) {
+// the address by value (no allocation) and is a raw call: the listener is non-blocking,
+// or its model has just been told it is readable (rawcalls.go).
+func accept4(listenFd, flags int) (int, unix.SockaddrInet4, error) {
 	var rsa unix.RawSockaddrInet4
 	rlen := uint32(unix.SizeofSockaddrInet4)
-	var fd uintptr
-	var errno unix.Errno
-	if nonblocking {
-		fd, errno = rawSyscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
-			uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
-	} else {
-		fd, _, errno = unix.Syscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
-			uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
-	}
+	fd, errno := rawSyscall6(unix.SYS_ACCEPT4, uintptr(listenFd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&rlen)), uintptr(flags), 0, 0)
 	if errno != 0 {
 		return -1, unix.SockaddrInet4{}, errno
 	}
@@ -647,9 +629,9 @@ func accept4(listenFd, flags int, nonblocking bool) (int, unix.SockaddrInet4, er
 // a monotonic clock read per turn (time.Since: one vDSO call, where time.Now makes two,
 // the wall clock too; no system call) and, every 5 ms, one wakep (a futex wake of an idle
 // M, which finds no work or takes the goroutine to its own thread; with one P, as nonblock
-// runs standalone, there is no idle P and nobody is woken). A goroutine locked to its thread (sigio, uring) pays two wake-ups
-// instead: its M hands the P on (stoplockedm) and is handed it back (startlockedm); it
-// stays on its thread throughout.
+// runs standalone, there is no idle P and nobody is woken). A goroutine locked to its
+// thread (sigio, uring) pays two wake-ups instead: its M hands the P on (stoplockedm) and
+// is handed it back (startlockedm); it stays on its thread throughout.
 type timeSlice struct{ start time.Time }
 
 const timeSliceLen = 5 * time.Millisecond // half of sysmon's forcePreemptNS

@@ -26,6 +26,14 @@ package gosrv
 //   - accept4, recv and send on a descriptor that is O_NONBLOCK: where the blocking call
 //     would wait, these fail with EAGAIN (epoll-et, nonblock and sigio, whose listener and
 //     connections are all non-blocking);
+//   - accept4 and recv on a blocking listener or connection that poll, select or epoll
+//     has just reported readable (iterative, fork, epoll-lt, thread, select, poll: every
+//     accept4 of theirs and echoOnce's recv come right after such a report). On Linux a
+//     listening TCP socket is readable when a connection is queued, and a connection reset
+//     while queued stays in the queue (accept returns it; its first recv reports the
+//     reset); a connected TCP socket is readable when bytes, the end of stream or an error
+//     are there to be read. One thread takes them, so nothing empties the queue or the
+//     buffer in between, and the call returns at once;
 //   - write of a log line to the standalone server's stdout or stderr when it is a pipe,
 //     a terminal or a device such as /dev/null: LogNonblocking gave it an O_NONBLOCK
 //     description of its own, so a full pipe answers EAGAIN, and emit then waits in poll.
@@ -33,10 +41,8 @@ package gosrv
 // Through unix.Syscall (may wait), even where the protocol means them not to:
 //   - the waits: poll, epoll_wait, select, rt_sigtimedwait, io_uring_enter that waits for
 //     a completion, the long sleeps of nonblock (nonblock.go: backoffSleep);
-//   - accept4 on a blocking listener, recv and send on a blocking connection (iterative,
-//     thread, fork, epoll-lt, select, poll): after readiness a TCP recv does not wait on
-//     Linux, but select(2) documents spurious readiness, a send waits for memory when
-//     TCP is short of it, and a blocking descriptor's calls are kept alike;
+//   - send on a blocking connection (iterative, thread, fork, epoll-lt, select, poll):
+//     it waits for memory when TCP is short of it;
 //   - write of a log line to a regular file, a socket, or a descriptor an in-process
 //     host gave (emit's logWrite): they keep their blocking description.
 //
@@ -85,7 +91,9 @@ func (rawCalls) FcntlInt(fd, cmd, arg int) (int, error) {
 	return result(n, errno)
 }
 
-// Recv is recv(2) on an O_NONBLOCK socket.
+// Recv is recv(2), recvfrom with no address as glibc's recv makes it (x/sys/unix's
+// Recvfrom asks for the peer's address, which a connected TCP socket leaves empty), on an
+// O_NONBLOCK socket or one just reported readable.
 func (rawCalls) Recv(fd int, p []byte, flags int) (int, error) {
 	n, errno := rawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(first(p)), uintptr(len(p)), uintptr(flags), 0, 0)
 	return result(n, errno)
