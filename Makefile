@@ -70,7 +70,7 @@ sidebyside:
 
 # The targets (>= 0.95x C's conn/s, <= 1.10x its server CPU per connection, <= 1.20x its
 # p99 latency, medians of per-round ratios) on every model, ~17 min on 2 cores (fork 11 of
-# them); run it on a quiet machine. ROUNDS and CONNS as in compare/cmd/benchreport/README.md;
+# them; ~7.5 min when fork runs apart with CONNS=5000); run it on a quiet machine. ROUNDS and CONNS as in compare/cmd/benchreport/README.md;
 # MODELS=a,b for some models only; AB_OUT gets the rounds for benchstat.
 ROUNDS ?= 15
 CONNS  ?= 20000
