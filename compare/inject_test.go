@@ -274,6 +274,11 @@ func injections() []injection {
 		}
 		out = append(out, in)
 	}
+	// sigio's first wait (rt_sigtimedwait without a timeout, before any client: which
+	// call is its 3rd wait is timing, since a client that connects while the one before
+	// is served is accepted in the same drain): EINTR is retried, every client served.
+	out = append(out, injection{fault: inject.Fault{Name: "rt_sigtimedwait", Nrs: []uint64{unix.SYS_RT_SIGTIMEDWAIT},
+		Errno: unix.EINTR, When: 1, NullArg: 3}, models: only("sigio"), expect: allServed})
 	// sigio's drain at the stop (rt_sigtimedwait with a zero timeout): EINTR is retried,
 	// not taken for "no signal left" (an early end left stale readiness signals pending,
 	// and unblocking them killed the C server: real-time signals terminate by default).

@@ -161,7 +161,7 @@ var mutants = []mutant{
 		caughtBy: "inject/poll/poll:error=EINTR:when=3", evidence: evServerGone},
 	{name: "sigio-eintr-fatal", file: "gosrv/sigio.go", old: "err := ignoringEINTR(func() (err error) { sig, err = sigtimedwait(&waitSet, &info, pause); return err })",
 		new:      "err := func() (err error) { sig, err = sigtimedwait(&waitSet, &info, pause); return err }() // mutant: EINTR is an error",
-		caughtBy: "inject/sigio/rt_sigtimedwait:error=EINTR:when=3", evidence: evLog + " or " + evBytes + " or " + evServerGone},
+		caughtBy: "inject/sigio/rt_sigtimedwait:error=EINTR:when=1", evidence: evLog + " or " + evBytes + " or " + evServerGone},
 	{name: "uring-enter-eintr-fatal", file: "gosrv/uring_ring.go", old: "if errno != 0 {\n\t\t\treturn errno", new: "if errno != 0 {\n\t\t\treturn unix.EIO // mutant: EINTR is an error",
 		caughtBy: "inject/uring/io_uring_enter:error=EINTR:when=3", evidence: evServerGone},
 	{name: "accept-econnaborted-logged", file: "gosrv/common.go",

@@ -53,6 +53,9 @@ type Fault struct {
 	// not 0: rt_sigtimedwait with a timeout (3) is sigio's drain of stale signals, without
 	// one its wait.
 	NonNullArg int
+	// NullArg, if not 0, counts only calls whose argument of that number (from 1) is 0:
+	// rt_sigtimedwait without a timeout (3) is sigio's wait, not a drain.
+	NullArg int
 	// NotOnFds: calls whose first argument is one of these descriptors are not counted.
 	// The Go runtime's poller waits in epoll_wait on its own epoll instance, fd 3 in both
 	// servers by contract (csrc/common.c's open_runtime_fds; C never waits on it): the
@@ -277,10 +280,13 @@ func (p *Process) loop(pid int, fault Fault) unix.WaitStatus {
 	return status
 }
 
-// argOK: the call's argument NonNullArg is not 0 (x86-64: rdi, rsi, rdx, r10, r8, r9).
+// argOK: the call's argument NonNullArg is not 0, and its argument NullArg is (x86-64:
+// rdi, rsi, rdx, r10, r8, r9).
 func argOK(f Fault, regs *unix.PtraceRegs) bool {
 	args := [...]uint64{regs.Rdi, regs.Rsi, regs.Rdx, regs.R10, regs.R8, regs.R9}
-	return f.NonNullArg == 0 || (f.NonNullArg <= len(args) && args[f.NonNullArg-1] != 0)
+	nonNull := f.NonNullArg == 0 || (f.NonNullArg <= len(args) && args[f.NonNullArg-1] != 0)
+	null := f.NullArg == 0 || (f.NullArg <= len(args) && args[f.NullArg-1] == 0)
+	return nonNull && null
 }
 
 // makesThread: the clone or clone3 call at its entry stop creates a thread (CLONE_THREAD).
