@@ -730,8 +730,9 @@ func (t *toolSet) remove(p *Process) { t.mu.Lock(); delete(t.live, p); t.mu.Unlo
 
 // StopAll stops every server started with Options.Tool that was not reaped yet, with its
 // process group: SIGTERM to each group, then SIGKILL to those whose leader has not exited
-// grace later. A tool calls it when it is told to stop (SIGINT, SIGTERM, SIGHUP). It
-// returns how many servers it found running.
+// grace later, and it returns once their members are gone (or a further grace has passed),
+// so that a tool that exits next leaves none running. A tool calls it when it is told to
+// stop (SIGINT, SIGTERM, SIGHUP). It returns how many servers it found running.
 func StopAll(grace time.Duration) int {
 	tools.mu.Lock()
 	var ps []*Process
@@ -753,6 +754,18 @@ func StopAll(grace time.Duration) int {
 	for _, p := range ps {
 		// The group may outlive its leader (children that ignore SIGTERM).
 		unix.Kill(-p.proc.Pid, unix.SIGKILL)
+	}
+	// A killed process lives on until the kernel has torn it down (its sockets closed).
+	gone := func() bool {
+		for _, p := range ps {
+			if len(procfs.GroupMembers(p.proc.Pid)) > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for until := time.Now().Add(grace); !gone() && time.Now().Before(until); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	return len(ps)
 }
