@@ -755,9 +755,15 @@ func StopAll(grace time.Duration) int {
 		// The group may outlive its leader (children that ignore SIGTERM).
 		unix.Kill(-p.proc.Pid, unix.SIGKILL)
 	}
-	// A killed process lives on until the kernel has torn it down (its sockets closed).
+	// A killed process lives on until the kernel has torn it down (its sockets closed):
+	// the leader until it is reaped, the other members until they are zombies or gone.
 	gone := func() bool {
 		for _, p := range ps {
+			select {
+			case <-p.exited:
+			default:
+				return false
+			}
 			if len(procfs.GroupMembers(p.proc.Pid)) > 0 {
 				return false
 			}
